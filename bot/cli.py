@@ -1,0 +1,283 @@
+"""The ``suiji`` command line: init, database, registries and the audit log.
+
+Owns argument parsing, wiring settings to the engine, and turning results and errors into the
+Chinese output (from templates/) and exit codes: 0 done, 1 refused or failed, 2 usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.registry.export import export_sheet, list_records, write_template
+from bot.registry.fields import cell_text
+from bot.registry.importer import import_sheet
+from bot.registry.kinds import KINDS
+from bot.registry.records import jsonable
+from bot.registry.sheets import SheetError
+from bot.tables import format_table
+from bot.texts import render, text
+from storage import audit, migrate
+from storage.engine import make_engine, make_session_factory
+
+T = TypeVar("T")
+KIND_CHOICE = click.Choice(list(KINDS))
+SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
+
+
+class Refused(click.ClickException):
+    """A failure already explained to the user; exits 1 after printing the message."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
+    from tqdm import tqdm
+
+    # tqdm hides itself when stderr is not a terminal (disable=None): logs stay clean.
+    bar: Iterable[T] = tqdm(items, desc=label, total=total, unit="行", disable=None, leave=False)
+    return bar
+
+
+async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    try:
+        return await work(engine)
+    except (OperationalError, DBAPIError) as exc:
+        raise Refused(text("cli.db_unreachable", detail=str(exc.orig or exc))) from exc
+    finally:
+        await engine.dispose()
+
+
+async def _ready(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """A session factory, once the schema is known to be at the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    if await migrate.current_revision(engine) != head:
+        raise Refused(text("cli.db_not_ready"))
+    return make_session_factory(engine)
+
+
+def _run(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+    async def go(engine: AsyncEngine) -> T:
+        return await work(await _ready(engine))
+
+    return asyncio.run(_with_engine(settings, go))
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj["settings"]()
+    return settings
+
+
+def sheet_errors(func: Callable[..., T]) -> Callable[..., T]:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except SheetError as exc:
+            raise Refused(exc.message()) from exc
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Config file (default: $SUIJI_CONFIG, else ./suiji.toml).",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """suiji — 双随机、一公开 spot checks in WeCom and DingTalk."""
+
+    def settings() -> Settings:
+        try:
+            return load_settings(config_file)
+        except ConfigError as exc:
+            raise Refused(text("cli.config_error", message=str(exc))) from exc
+
+    ctx.obj = {"settings": settings}
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sample", is_flag=True, help="Also load the bundled sample registries.")
+def init(directory: Path, sample: bool) -> None:
+    """Create DIRECTORY with a commented suiji.toml and a migrated SQLite database."""
+    config = directory / "suiji.toml"
+    if config.exists():
+        raise Refused(text("cli.init_exists", path=str(config)))
+    directory.mkdir(parents=True, exist_ok=True)
+    config.write_text(render("config/suiji.toml.j2", database_url="sqlite:///suiji.db"), "utf-8")
+    settings = load_settings(str(config), environ={})
+
+    async def work(engine: AsyncEngine) -> list[tuple[str, int]]:
+        await migrate.upgrade(engine)
+        loaded = []
+        if sample:
+            factory = make_session_factory(engine)
+            for kind in SAMPLE_ORDER:
+                source = resources.files("storage") / "sample" / f"{kind}.csv"
+                with resources.as_file(source) as path:
+                    report = await import_sheet(
+                        factory, kind, path, actor="sample", clock=utc_now, progress=_progress
+                    )
+                assert report.written, [p.line() for p in report.problems]
+                loaded.append((kind, report.created))
+        return loaded
+
+    loaded = asyncio.run(_with_engine(settings, work))
+    click.echo(text("cli.init_done", directory=str(directory), config=str(config)))
+    for kind, created in loaded:
+        click.echo(text("cli.sample_loaded", kind=kind, created=created))
+    click.echo(text("cli.init_next", config=str(config)))
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Migrate the database to the newest schema."""
+
+    async def work(engine: AsyncEngine) -> str | None:
+        await migrate.upgrade(engine)
+        return await migrate.current_revision(engine)
+
+    revision = asyncio.run(_with_engine(_settings(ctx), work))
+    click.echo(text("cli.db_upgraded", revision=revision))
+
+
+@cli.group()
+def registry() -> None:
+    """Registries: units, officers, entities, items, recusals (CSV / Excel)."""
+
+
+@registry.command("import")
+@click.argument("kind", type=KIND_CHOICE)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
+@click.option("--as", "actor", default=None, help="Who is importing (for the audit log).")
+@click.pass_context
+@sheet_errors
+def import_(
+    ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
+) -> None:
+    """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
+    report = _run(
+        _settings(ctx),
+        lambda factory: import_sheet(
+            factory,
+            kind,
+            file,
+            actor=actor or getpass.getuser(),
+            clock=utc_now,
+            skip_invalid=skip_invalid,
+            progress=_progress,
+        ),
+    )
+    for problem in report.problems:
+        click.echo(problem.line(), err=True)
+    if not report.written:
+        header = any(p.row == 1 for p in report.problems)
+        key = "cli.header_refused" if header else "cli.import_refused"
+        raise Refused(text(key, count=len(report.problems)) if not header else text(key))
+    click.echo(
+        text(
+            "cli.import_summary",
+            kind=kind,
+            created=report.created,
+            updated=report.updated,
+            unchanged=report.unchanged,
+        )
+    )
+    if report.problems:
+        click.echo(text("cli.import_skipped", rows=len(report.bad_rows)), err=True)
+        sys.exit(1)
+
+
+@registry.command("export")
+@click.argument("kind", type=KIND_CHOICE)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@sheet_errors
+def export(ctx: click.Context, kind: str, file: Path) -> None:
+    """Write the KIND registry to FILE (.csv or .xlsx), ready to edit and import again."""
+    count = _run(_settings(ctx), lambda factory: export_sheet(factory, kind, file))
+    click.echo(text("cli.exported", kind=kind, count=count, path=str(file)))
+
+
+@registry.command("template")
+@click.argument("kind", type=KIND_CHOICE)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@sheet_errors
+def template(kind: str, file: Path) -> None:
+    """Write an empty KIND sheet with Chinese headers and one valid example row."""
+    write_template(kind, file)
+    click.echo(text("cli.template_written", kind=kind, path=str(file)))
+
+
+@registry.command("list")
+@click.argument("kind", type=KIND_CHOICE)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def list_(ctx: click.Context, kind: str, fmt: str) -> None:
+    """Show the KIND registry as a table, or as JSON with English field names."""
+    records = _run(_settings(ctx), lambda factory: list_records(factory, kind))
+    if fmt == "json":
+        click.echo(json.dumps([jsonable(r) for r in records], ensure_ascii=False, indent=2))
+        return
+    spec = KINDS[kind]
+    rows = [[cell_text(f.format(record[f.name])) for f in spec.fields] for record in records]
+    click.echo(format_table(list(spec.headers().values()), rows))
+    click.echo(text("cli.list_count", kind=kind, count=len(records)))
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log."""
+
+
+@audit_group.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Check every audit entry against the chain; names the first broken one."""
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> audit.ChainReport:
+        async with factory() as session:
+            return await audit.verify(session)
+
+    report = _run(_settings(ctx), work)
+    if report.ok:
+        click.echo(text("cli.audit_ok", count=report.count))
+        return
+    raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
+
+
+def main() -> None:
+    cli(prog_name="suiji")

@@ -1,0 +1,173 @@
+"""Configuration: one TOML file plus environment overrides.
+
+Owns where the file is found (``--config``, else ``SUIJI_CONFIG``, else ``./suiji.toml``), the
+schema of every key with its default, the override naming (``SUIJI_<SECTION>__<KEY>``) and the
+errors that name the key at fault. Secrets are never logged from here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.texts import text
+
+ENV_PREFIX = "SUIJI_"
+CONFIG_ENV = "SUIJI_CONFIG"
+DEFAULT_FILE = "suiji.toml"
+SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
+
+# section -> key -> (type, default). The commented file `suiji init` writes documents each key.
+SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
+    "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
+    "app": {"timezone": (str, "Asia/Shanghai")},
+}
+
+
+class ConfigError(Exception):
+    """A configuration problem, already worded for the person who must fix it."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+    echo: bool
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    timezone: str
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: DatabaseSettings
+    app: AppSettings
+    source: Path | None  # the file read, if any
+
+
+def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
+    """The file to read and whether the user named it (a named file must exist)."""
+    if explicit:
+        return Path(explicit), True
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV]), True
+    default = Path(DEFAULT_FILE)
+    return (default if default.exists() else None), False
+
+
+def _coerce(key: str, kind: type, value: Any, from_env: bool) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str) and value.lower() in ("true", "1", "yes", "on"):
+            return True
+        if from_env and isinstance(value, str) and value.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(text("config.wrong_type", key=key, expected="bool"))
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if from_env and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        raise ConfigError(text("config.wrong_type", key=key, expected="int"))
+    if not isinstance(value, str):
+        raise ConfigError(text("config.wrong_type", key=key, expected="str"))
+    return value
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    overrides = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        section, sep, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        if not sep or key not in SCHEMA.get(section, {}):
+            raise ConfigError(text("config.unknown_env", name=name))
+        overrides[(section, key)] = value
+    return overrides
+
+
+def _resolve_sqlite_path(url: str, base: Path) -> str:
+    """Relative SQLite paths are relative to the config file, not to wherever suiji runs."""
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return url
+    if Path(path).is_absolute():
+        return url
+    return parsed.set(database=str((base / path).resolve())).render_as_string(hide_password=False)
+
+
+def _validate(values: dict[tuple[str, str], Any]) -> None:
+    try:
+        url = make_url(values[("database", "url")])
+    except ArgumentError as exc:
+        raise ConfigError(text("config.bad_value", key="database.url", detail=str(exc))) from exc
+    if url.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            text("config.bad_backend", key="database.url", backend=url.get_backend_name())
+        )
+    try:
+        zoneinfo.ZoneInfo(values[("app", "timezone")])
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            text("config.bad_timezone", key="app.timezone", value=values[("app", "timezone")])
+        ) from exc
+
+
+def load_settings(
+    explicit: str | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    path, named = find_config_file(explicit, environ)
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.is_file():
+            if named:
+                raise ConfigError(text("config.missing_file", path=str(path)))
+        else:
+            try:
+                with path.open("rb") as f:
+                    data = tomllib.load(f)
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                raise ConfigError(text("config.bad_toml", path=str(path), detail=str(exc))) from exc
+    values: dict[tuple[str, str], Any] = {
+        (section, key): default
+        for section, keys in SCHEMA.items()
+        for key, (_, default) in keys.items()
+    }
+    for section, table in data.items():
+        if section not in SCHEMA or not isinstance(table, dict):
+            raise ConfigError(text("config.unknown_key", key=section))
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                raise ConfigError(text("config.unknown_key", key=f"{section}.{key}"))
+            kind = SCHEMA[section][key][0]
+            values[(section, key)] = _coerce(f"{section}.{key}", kind, value, from_env=False)
+    for (section, key), raw in _env_overrides(environ).items():
+        env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
+        values[(section, key)] = _coerce(env_name, SCHEMA[section][key][0], raw, from_env=True)
+    _validate(values)
+    base = path.parent if path is not None and path.is_file() else Path.cwd()
+    return Settings(
+        database=DatabaseSettings(
+            url=_resolve_sqlite_path(values[("database", "url")], base),
+            echo=values[("database", "echo")],
+        ),
+        app=AppSettings(timezone=values[("app", "timezone")]),
+        source=path if path is not None and path.is_file() else None,
+    )

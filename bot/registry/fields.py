@@ -1,0 +1,277 @@
+"""Typed sheet columns: how one cell is read into a canonical value and written back.
+
+Pure: no files, no database. A cell arrives as a CSV string or as an openpyxl value (str, int,
+float, bool, datetime, None); every parser accepts both, and ``parse(format(v)) == v`` for every
+canonical value, which is what makes export → import lossless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from bot.texts import table, text
+from bot.uscc import UsccProblem, normalize_uscc, uscc_problem
+
+Cell = str | int | float | bool | dt.date | dt.datetime | Decimal | None
+LIST_SEPARATOR = "、"
+_LIST_SPLIT = re.compile(r"[、,，;；/／\s]+")
+_DATE_PATTERNS = (
+    re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
+    re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
+    re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
+    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+)
+
+
+class CellError(Exception):
+    """A cell that cannot be read; ``key`` names its message in templates/text/registry."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.key = key
+        self.values = values
+
+    def message(self) -> str:
+        return text(f"registry.{self.key}", **self.values)
+
+
+def cell_text(raw: Cell) -> str:
+    """The cell as trimmed text; whole numbers from Excel lose their ``.0``."""
+    if raw is None:
+        return ""
+    if isinstance(raw, bool):
+        return "TRUE" if raw else "FALSE"
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    if isinstance(raw, dt.datetime):
+        return raw.date().isoformat() if raw.time() == dt.time() else raw.isoformat(sep=" ")
+    if isinstance(raw, dt.date):
+        return raw.isoformat()
+    # Non-breaking and full-width spaces come with text pasted from web pages.
+    return str(raw).replace("\u00a0", " ").replace("\u3000", " ").strip()
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: its English name, whether it may be blank, and how to read and write it."""
+
+    name: str
+    read: Callable[[Cell], Any]
+    write: Callable[[Any], Cell]
+    required: bool = True
+    example: Cell = None
+    empty: Any = None  # the value of a blank optional cell: None, or () for lists
+
+    def parse(self, raw: Cell) -> Any:
+        if cell_text(raw) == "":
+            if self.required:
+                raise CellError("required")
+            return self.empty
+        return self.read(raw)
+
+    def format(self, value: Any) -> Cell:
+        return None if value is None else self.write(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def text_field(name: str, max_length: int, *, required: bool = True, example: str = "") -> Field:
+    def read(raw: Cell) -> str:
+        value = cell_text(raw)
+        if len(value) > max_length:
+            raise CellError("too_long", max_length=max_length, length=len(value))
+        return value
+
+    return Field(name, read, _same, required, example)
+
+
+def identifier_field(name: str, max_length: int, *, required: bool, example: str) -> Field:
+    """An id typed by hand (certificate numbers, platform accounts): no inner blanks allowed."""
+
+    def read(raw: Cell) -> str:
+        value = cell_text(raw)
+        if len(value) > max_length:
+            raise CellError("too_long", max_length=max_length, length=len(value))
+        if any(ch.isspace() for ch in value):
+            raise CellError("inner_space")
+        return value
+
+    return Field(name, read, _same, required, example)
+
+
+def uscc_field(name: str, example: str) -> Field:
+    def read(raw: Cell) -> str:
+        value = normalize_uscc(cell_text(raw))
+        problem = uscc_problem(value)
+        if problem is UsccProblem.LENGTH:
+            raise CellError("uscc_length", value=value, length=len(value))
+        if problem is UsccProblem.CHARACTER:
+            raise CellError("uscc_character", value=value)
+        if problem is UsccProblem.CHECK:
+            raise CellError("uscc_check", value=value)
+        return value
+
+    return Field(name, read, _same, True, example)
+
+
+def parse_date(raw: Cell) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        # A bare number in a date column is an Excel serial shown unformatted; guessing is unsafe.
+        raise CellError("date_number", value=cell_text(raw))
+    value = cell_text(raw)
+    for pattern in _DATE_PATTERNS:
+        match = pattern.match(value)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            try:
+                return dt.date(year, month, day)
+            except ValueError:
+                break
+    raise CellError("date", value=value)
+
+
+def date_field(name: str, *, required: bool = True, example: dt.date | None = None) -> Field:
+    return Field(name, parse_date, _same, required, example)
+
+
+def count_field(name: str, example: int) -> Field:
+    """A whole number ≥ 0, such as a head count."""
+
+    def read(raw: Cell) -> int:
+        if isinstance(raw, bool):
+            raise CellError("count", value=cell_text(raw))
+        if isinstance(raw, int):
+            number = raw
+        elif isinstance(raw, float) and raw.is_integer():
+            number = int(raw)
+        else:
+            value = cell_text(raw).replace(",", "")
+            if not re.fullmatch(r"[+-]?\d+", value):
+                raise CellError("count", value=cell_text(raw))
+            number = int(value)
+        if number < 0 or number > 10_000_000:
+            raise CellError("count", value=cell_text(raw))
+        return number
+
+    return Field(name, read, _same, True, example)
+
+
+def labels(group: str) -> dict[str, str]:
+    """Code → Chinese label for one group of templates/registry/values.toml."""
+    return dict(table("registry/values.toml")[group])
+
+
+def _lookup(group: str) -> dict[str, str]:
+    """Label or code (any case) → code, so both the Chinese and the code are accepted."""
+    lookup = {}
+    for code, label in labels(group).items():
+        lookup[label.casefold()] = code
+        lookup[code.casefold()] = code
+    return lookup
+
+
+def choice_field(name: str, group: str, *, required: bool = True, example: str = "") -> Field:
+    def read(raw: Cell) -> str:
+        value = cell_text(raw)
+        code = _lookup(group).get(value.casefold())
+        if code is None:
+            raise CellError("choice", value=value, allowed=list(labels(group).values()))
+        return code
+
+    def write(code: str) -> str:
+        return labels(group)[code]
+
+    return Field(name, read, write, required, example)
+
+
+def yes_no_field(name: str, example: str) -> Field:
+    truthy = {"是", "y", "yes", "true", "1", "√", "✓"}
+    falsy = {"否", "n", "no", "false", "0", "×"}
+
+    def read(raw: Cell) -> bool:
+        value = cell_text(raw).casefold()
+        if value in truthy:
+            return True
+        if value in falsy:
+            return False
+        raise CellError("yes_no", value=cell_text(raw))
+
+    def write(flag: bool) -> str:
+        return labels("yes_no")["yes" if flag else "no"]
+
+    return Field(name, read, write, True, example)
+
+
+def split_list(raw: Cell) -> list[str]:
+    return [part for part in _LIST_SPLIT.split(cell_text(raw)) if part]
+
+
+def choices_field(name: str, group: str, *, required: bool = True, example: str = "") -> Field:
+    """Several codes from one group, written in the group's order and joined by 、."""
+    order = list(labels(group))
+
+    def read(raw: Cell) -> tuple[str, ...]:
+        lookup = _lookup(group)
+        codes = set()
+        for part in split_list(raw):
+            code = lookup.get(part.casefold())
+            if code is None:
+                raise CellError("choice", value=part, allowed=list(labels(group).values()))
+            codes.add(code)
+        return tuple(sorted(codes, key=order.index))
+
+    def write(codes: tuple[str, ...]) -> str | None:
+        return LIST_SEPARATOR.join(labels(group)[c] for c in codes) or None
+
+    return Field(name, read, write, required, example, empty=())
+
+
+def words_field(name: str, max_length: int, example: str) -> Field:
+    """Free words joined by 、 (specialties); order kept, repeats dropped."""
+
+    def read(raw: Cell) -> tuple[str, ...]:
+        words = tuple(dict.fromkeys(split_list(raw)))
+        for word in words:
+            if len(word) > max_length:
+                raise CellError("too_long", max_length=max_length, length=len(word))
+        return words
+
+    def write(words: tuple[str, ...]) -> str | None:
+        return LIST_SEPARATOR.join(words) or None
+
+    return Field(name, read, write, False, example, empty=())
+
+
+def percent_field(name: str, example: str) -> Field:
+    """A percentage such as ``5%``; Excel cells formatted as percent arrive as fractions."""
+
+    def read(raw: Cell) -> Decimal:
+        value = cell_text(raw)
+        # sheets.py turns a percent-formatted Excel cell into text with a % sign.
+        number_text = value.removesuffix("%").removesuffix("％").strip()
+        try:
+            number = Decimal(number_text)
+        except InvalidOperation as exc:
+            raise CellError("percent", value=value) from exc
+        if not number.is_finite() or number <= 0 or number > 100:
+            raise CellError("percent", value=value)
+        if number != number.quantize(Decimal("0.01")):
+            raise CellError("percent_precision", value=value)
+        return number.quantize(Decimal("0.01"))
+
+    def write(number: Decimal) -> str:
+        return f"{number.normalize():f}%"
+
+    return Field(name, read, write, True, example)

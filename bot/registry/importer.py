@@ -1,0 +1,265 @@
+"""Importing a registry sheet: validate every row, then write all of it or none of it.
+
+Owns the two passes over the file. Pass one reads and checks every row (cells, rules that tie
+cells together, duplicates within the file, what only the database can tell) and collects every
+problem. Pass two, only when there is nothing to refuse (or with ``skip_invalid``), reads the file
+again and upserts in batches, recording each change in the audit log, all in one transaction.
+The file is streamed both times, so memory does not grow with its length.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.registry.fields import Cell, CellError
+from bot.registry.kinds import KINDS, Kind, Record
+from bot.registry.records import jsonable
+from bot.registry.sheets import Sheet, open_sheet
+from bot.texts import text
+from storage import audit
+from storage.engine import unit_of_work
+from storage.registries import STORES, Store, Write
+
+BATCH = 1000
+T = TypeVar("T")
+Progress = Callable[[Iterable[T], str, int | None], Iterable[T]]
+
+
+def no_progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
+    return items
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the file, located the way a person finds it in Excel."""
+
+    file: str
+    row: int
+    column: str  # the Chinese header, or "" for the whole row
+    reason: str
+
+    def line(self) -> str:
+        return text(
+            "registry.problem_line",
+            file=self.file,
+            row=self.row,
+            column=self.column,
+            reason=self.reason,
+        )
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    written: bool = False
+
+    @property
+    def bad_rows(self) -> set[int]:
+        return {p.row for p in self.problems}
+
+
+class _Reader:
+    """Turns sheet rows into records for one kind, collecting problems as it goes."""
+
+    def __init__(self, kind: Kind, path: Path, report: ImportReport) -> None:
+        self.kind, self.path, self.report = kind, path, report
+        self.headers = kind.headers()
+        self.positions: dict[str, int] = {}
+
+    def problem(self, row: int, field_name: str | None, reason: str) -> None:
+        column = self.headers[field_name] if field_name else ""
+        self.report.problems.append(Problem(self.path.name, row, column, reason))
+
+    def check_headers(self, sheet: Sheet) -> bool:
+        by_header = {header: name for name, header in self.headers.items()}
+        for index, header in enumerate(sheet.headers):
+            if header in by_header and by_header[header] in self.positions:
+                self.report.problems.append(
+                    Problem(self.path.name, 1, header, text("registry.duplicate_column"))
+                )
+            elif header in by_header:
+                self.positions[by_header[header]] = index
+            else:
+                self.report.problems.append(
+                    Problem(
+                        self.path.name,
+                        1,
+                        header or f"#{index + 1}",
+                        text("registry.unknown_column"),
+                    )
+                )
+        for name, header in self.headers.items():
+            if name not in self.positions:
+                self.report.problems.append(
+                    Problem(self.path.name, 1, header, text("registry.missing_column"))
+                )
+        return not self.report.problems
+
+    def record(self, number: int, cells: list[Cell]) -> Record | None:
+        record: Record = {}
+        ok = True
+        for f in self.kind.fields:
+            position = self.positions[f.name]
+            raw = cells[position] if position < len(cells) else None
+            try:
+                record[f.name] = f.parse(raw)
+            except CellError as error:
+                self.problem(number, f.name, error.message())
+                ok = False
+        if not ok:
+            return None
+        rule_problems = self.kind.row_rules(record)
+        for name, rule_error in rule_problems:
+            self.problem(number, name, rule_error.message())
+        return None if rule_problems else record
+
+
+def _batches(rows: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+async def _check(
+    session: AsyncSession, reader: _Reader, store: Store, path: Path, progress: Progress[Any]
+) -> int:
+    """Pass one: every problem in the file, with nothing written. Returns the row count."""
+    seen: dict[str, dict[Any, int]] = {name: {} for name in reader.kind.unique_in_file}
+    keys: dict[str, int] = {}
+    count = 0
+    with open_sheet(path) as sheet:
+        if not reader.check_headers(sheet):
+            return 0
+        rows = progress(sheet.rows, text("registry.progress_check"), None)
+        for batch in _batches(rows):
+            good: list[tuple[int, Record]] = []
+            for number, cells in batch:
+                count += 1
+                record = reader.record(number, cells)
+                if record is None:
+                    continue
+                duplicate = False
+                for name, values in seen.items():
+                    value = record[name]
+                    if value is None:
+                        continue
+                    if value in values:
+                        reader.problem(
+                            number, name, text("registry.duplicate_in_file", row=values[value])
+                        )
+                        duplicate = True
+                    else:
+                        values[value] = number
+                key = reader.kind.key(record)
+                if key in keys and not duplicate:
+                    reader.problem(number, None, text("registry.duplicate_key", row=keys[key]))
+                    duplicate = True
+                keys.setdefault(key, number)
+                if not duplicate:
+                    good.append((number, record))
+            if good:
+                conflicts = await store.conflicts(session, [r for _, r in good])
+                for conflict in conflicts:
+                    reader.problem(
+                        good[conflict.index][0],
+                        conflict.column,
+                        text(f"registry.{conflict.reason}", **conflict.values),
+                    )
+    return count
+
+
+def _diff(before: Record, after: Record) -> tuple[Record, Record]:
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {n: before.get(n) for n in changed}, {n: after[n] for n in changed}
+
+
+async def _write(
+    session: AsyncSession,
+    reader: _Reader,
+    store: Store,
+    path: Path,
+    report: ImportReport,
+    actor: str,
+    at: dt.datetime,
+    progress: Progress[Any],
+    total: int,
+) -> None:
+    """Pass two: upsert the good rows in batches, auditing each change."""
+    bad_rows = report.bad_rows
+    kind = reader.kind
+    with open_sheet(path) as sheet:
+        rows = progress(sheet.rows, text("registry.progress_write"), total)
+        for batch in _batches(rows):
+            records = []
+            for number, cells in batch:
+                if number in bad_rows:
+                    continue
+                record = reader.record(number, cells)
+                assert record is not None, "pass one accepted this row"
+                records.append(record)
+            if not records:
+                continue
+            writes, changes = [], []
+            for record, before in zip(records, await store.stored(session, records), strict=True):
+                if before == record:
+                    report.unchanged += 1
+                    continue
+                if before is None:
+                    report.created += 1
+                    action, old, new = "create", None, record
+                else:
+                    report.updated += 1
+                    action = "update"
+                    old, new = _diff(before, record)
+                writes.append(Write(record, before))
+                changes.append(
+                    audit.Change(
+                        actor,
+                        f"registry.{action}",
+                        kind.name,
+                        kind.key(record),
+                        None if old is None else jsonable(old),
+                        jsonable(new),
+                    )
+                )
+            if writes:
+                await store.save(session, writes, actor, at)
+                await audit.append(session, changes, at)
+
+
+async def import_sheet(
+    factory: async_sessionmaker[AsyncSession],
+    kind_name: str,
+    path: Path,
+    *,
+    actor: str,
+    clock: Callable[[], dt.datetime],
+    skip_invalid: bool = False,
+    progress: Progress[Any] = no_progress,
+) -> ImportReport:
+    """Import ``path`` into the ``kind_name`` registry; see the module docstring."""
+    kind, store = KINDS[kind_name], STORES[kind_name]
+    report = ImportReport()
+    reader = _Reader(kind, path, report)
+    async with unit_of_work(factory) as session:
+        total = await _check(session, reader, store, path, progress)
+        header_broken = any(p.row == 1 for p in report.problems)
+        if header_broken or (report.problems and not skip_invalid):
+            return report
+        await _write(session, reader, store, path, report, actor, clock(), progress, total)
+        report.written = True
+    return report

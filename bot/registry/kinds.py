@@ -1,0 +1,178 @@
+"""The registry kinds (units, officers, entities, items, recusals) as sheets.
+
+Owns, per kind: the typed columns in sheet order, the natural key, the fields that must be unique
+within one file, and the rules that tie cells of one row together. Pure: storage lives in
+``storage.registries``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.registry.fields import (
+    CellError,
+    Field,
+    choice_field,
+    choices_field,
+    count_field,
+    date_field,
+    identifier_field,
+    percent_field,
+    text_field,
+    uscc_field,
+    words_field,
+    yes_no_field,
+)
+from bot.texts import table
+from bot.uscc import check_character
+
+Record = dict[str, Any]
+RowProblem = tuple[str, CellError]  # (field name, what is wrong)
+
+_EXAMPLE_USCC = "91411422MA9G5T3K0"
+EXAMPLE_USCC = _EXAMPLE_USCC + check_character(_EXAMPLE_USCC)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One registry as a sheet."""
+
+    name: str
+    fields: tuple[Field, ...]
+    key: Callable[[Record], str]
+    unique_in_file: tuple[str, ...]
+    row_rules: Callable[[Record], list[RowProblem]] = lambda record: []
+
+    def headers(self) -> dict[str, str]:
+        """Field name → Chinese header, in sheet order."""
+        words: dict[str, str] = table("registry/columns.toml")[self.name]
+        return {f.name: words[f.name] for f in self.fields}
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+    def example_row(self) -> list[Any]:
+        """The template's example row, as cells."""
+        return [f.example for f in self.fields]
+
+
+def officer_key(record: Record) -> str:
+    """Certificate number, or for people without one (admins, witnesses) a platform account."""
+    if record["certificate_no"]:
+        return str(record["certificate_no"])
+    if record["wecom_userid"]:
+        return f"wecom:{record['wecom_userid']}"
+    return f"dingtalk:{record['dingtalk_userid']}"
+
+
+def _officer_rules(record: Record) -> list[RowProblem]:
+    problems: list[RowProblem] = []
+    certificate_fields = ("certificate_authority", "certificate_valid_until", "certificate_status")
+    if record["certificate_no"]:
+        for name in certificate_fields:
+            if record[name] is None:
+                problems.append((name, CellError("required_with_certificate")))
+    else:
+        if "officer" in (record["roles"] or ()):
+            problems.append(("certificate_no", CellError("officer_needs_certificate")))
+        for name in certificate_fields:
+            if record[name] is not None:
+                problems.append((name, CellError("certificate_field_without_number")))
+        if not record["wecom_userid"] and not record["dingtalk_userid"]:
+            problems.append(("wecom_userid", CellError("needs_key")))
+    return problems
+
+
+def _item_rules(record: Record) -> list[RowProblem]:
+    valid_from: dt.date | None = record["valid_from"]
+    valid_to: dt.date | None = record["valid_to"]
+    if valid_from and valid_to and valid_to < valid_from:
+        return [("valid_to", CellError("ends_before_start"))]
+    return []
+
+
+UNITS = Kind(
+    "units",
+    (
+        text_field("name", 100, example="劳动保障监察大队"),
+        choice_field("kind", "unit_kind", example="二级机构"),
+    ),
+    key=lambda r: str(r["name"]),
+    unique_in_file=("name",),
+)
+
+OFFICERS = Kind(
+    "officers",
+    (
+        identifier_field("certificate_no", 50, required=False, example="豫41142200123"),
+        text_field("name", 50, example="张伟"),
+        text_field("unit", 100, example="劳动保障监察大队"),
+        choices_field("roles", "role", example="执法人员、领导"),
+        yes_no_field("team_leader_eligible", example="是"),
+        text_field("certificate_authority", 100, required=False, example="河南省人民政府"),
+        date_field("certificate_valid_until", required=False, example=dt.date(2028, 12, 31)),
+        choice_field("certificate_status", "certificate_status", required=False, example="有效"),
+        words_field("specialties", 20, example="工资支付、社会保险"),
+        identifier_field("wecom_userid", 64, required=False, example="zhangwei"),
+        identifier_field("dingtalk_userid", 64, required=False, example="012345678901234567"),
+    ),
+    key=officer_key,
+    unique_in_file=("certificate_no", "wecom_userid", "dingtalk_userid"),
+    row_rules=_officer_rules,
+)
+
+ENTITIES = Kind(
+    "entities",
+    (
+        uscc_field("uscc", example=EXAMPLE_USCC),
+        text_field("name", 200, example="睢县恒达制鞋有限公司"),
+        text_field("address", 300, example="睢县城关镇北海路18号"),
+        text_field("district", 50, example="城关镇"),
+        text_field("grid", 50, example="城关镇第3网格"),
+        text_field("industry", 100, example="制造业"),
+        count_field("employee_count", example=120),
+        choice_field("credit_grade", "credit_grade", required=False, example="A"),
+        count_field("complaints_12m", example=0),
+        yes_no_field("serious_violation", example="否"),
+        choice_field("status", "entity_status", example="存续"),
+        date_field("last_inspected", required=False, example=dt.date(2025, 6, 18)),
+    ),
+    key=lambda r: str(r["uscc"]),
+    unique_in_file=("uscc",),
+)
+
+ITEMS = Kind(
+    "items",
+    (
+        identifier_field("code", 50, required=True, example="RS-JC-003"),
+        text_field("name", 200, example="工资支付情况"),
+        text_field("subject", 200, example="睢县人力资源和社会保障局"),
+        text_field("legal_basis", 2000, example="《中华人民共和国劳动法》第五十条"),
+        text_field("content", 2000, example="是否按时足额支付劳动者工资"),
+        choices_field("method", "check_method", example="实地检查、书面检查"),
+        percent_field("default_ratio", example="5%"),
+        count_field("frequency_per_year", example=1),
+        date_field("valid_from", example=dt.date(2026, 1, 1)),
+        date_field("valid_to", required=False),
+    ),
+    key=lambda r: str(r["code"]),
+    unique_in_file=("code",),
+    row_rules=_item_rules,
+)
+
+RECUSALS = Kind(
+    "recusals",
+    (
+        identifier_field("certificate_no", 50, required=True, example="豫41142200123"),
+        uscc_field("uscc", example=EXAMPLE_USCC),
+        text_field("reason", 500, example="配偶在该单位任职"),
+        date_field("declared_on", example=dt.date(2026, 3, 2)),
+    ),
+    key=lambda r: f"{r['certificate_no']}/{r['uscc']}",
+    unique_in_file=(),
+)
+
+KINDS: dict[str, Kind] = {k.name: k for k in (UNITS, OFFICERS, ENTITIES, ITEMS, RECUSALS)}

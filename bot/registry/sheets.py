@@ -1,0 +1,201 @@
+"""CSV and Excel (.xlsx) sheets, read and written as streams of rows.
+
+Owns file formats and encodings: UTF-8 with or without BOM, GB18030 (what Excel's plain "CSV"
+saves on a Chinese Windows) and UTF-16 with BOM; .xlsx through openpyxl's read-only and
+write-only modes so that memory stays flat however long the sheet is. Knows nothing about what
+the columns mean.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from bot.registry.fields import Cell, CellError
+
+FORMATS = (".csv", ".xlsx")
+_PROBE_CHUNK = 1 << 20
+
+
+class SheetError(Exception):
+    """A file that cannot be read or written as a sheet at all."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(key)
+        self.error = CellError(key, **values)
+
+    def message(self) -> str:
+        return self.error.message()
+
+
+def sheet_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise SheetError("unsupported_format", suffix=suffix or "（无）")
+    return suffix
+
+
+def detect_encoding(path: Path) -> str:
+    """The text encoding of a CSV file, checked over the whole file without holding it."""
+    with path.open("rb") as f:
+        start = f.read(4)
+        if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        f.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while chunk := f.read(_PROBE_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8-sig"
+
+
+@dataclass
+class Sheet:
+    """An open sheet: its header cells and an iterator of (row number, cells)."""
+
+    headers: list[str]
+    rows: Iterator[tuple[int, list[Cell]]]
+
+
+def _blank(cells: list[Cell]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
+    for number, cells in enumerate(reader, start=2):
+        if not _blank(list(cells)):
+            yield number, list(cells)
+
+
+def _xlsx_cell(cell: Any) -> Cell:
+    value = cell.value
+    # A percent-formatted cell holds 0.05 for "5%": give it back as the text the person saw.
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if is_number and "%" in (cell.number_format or ""):
+        return f"{(Decimal(str(value)) * 100).normalize():f}%"
+    if isinstance(value, dt.datetime | dt.date | str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _xlsx_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[Cell]]]:
+    for number, row in enumerate(rows, start=2):
+        cells = [_xlsx_cell(c) for c in row]
+        if not _blank(cells):
+            yield number, cells
+
+
+@contextmanager
+def open_sheet(path: Path) -> Iterator[Sheet]:
+    """Open a CSV or .xlsx file for reading; row 1 is the header, as Excel numbers it."""
+    suffix = sheet_format(path)
+    if not path.is_file():
+        raise SheetError("file_missing", path=str(path))
+    if suffix == ".csv":
+        encoding = detect_encoding(path)
+        with path.open(encoding=encoding, newline="") as f:
+            reader = csv.reader(f)
+            try:
+                headers = next(reader, [])
+            except csv.Error as exc:
+                raise SheetError("unreadable", detail=str(exc)) from exc
+            yield Sheet([h.strip().lstrip("\ufeff") for h in headers], _csv_rows(reader))
+        return
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise SheetError("unreadable", detail=str(exc)) from exc
+    try:
+        worksheet = workbook.worksheets[0]
+        rows = worksheet.iter_rows()
+        first = next(rows, ())
+        headers = ["" if c.value is None else str(c.value).strip() for c in first]
+        while headers and headers[-1] == "":
+            headers.pop()
+        yield Sheet(headers, _xlsx_rows(rows))
+    finally:
+        workbook.close()
+
+
+def _csv_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@contextmanager
+def _atomic(path: Path, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
+    """Write beside the target and rename, so a failed export leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with open(tmp, mode, **kwargs) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+@contextmanager
+def sheet_writer(path: Path, headers: list[str]) -> Iterator[Callable[[list[Cell]], None]]:
+    """Open a sheet for writing (format from the extension); yields a function that adds a row.
+
+    Rows go straight to disk, so exports of any length use the same memory; the file appears
+    under its name only once it is complete.
+    """
+    suffix = sheet_format(path)
+    if suffix == ".csv":
+        # With a BOM, Excel on Windows opens UTF-8 CSV without garbling the Chinese.
+        with _atomic(path, "w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(headers)
+            yield lambda row: writer.writerow([_csv_cell(c) for c in row])
+        return
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=True)
+    worksheet = workbook.create_sheet()
+    worksheet.freeze_panes = "A2"
+    for index, header in enumerate(headers, start=1):
+        worksheet.column_dimensions[get_column_letter(index)].width = max(12, 2 * len(header) + 4)
+    header_cells = []
+    for header in headers:
+        cell = WriteOnlyCell(worksheet, value=header)
+        cell.font = Font(bold=True)
+        header_cells.append(cell)
+    worksheet.append(header_cells)
+
+    def append(row: list[Cell]) -> None:
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(worksheet, value=value)
+            if isinstance(value, dt.date):
+                cell.number_format = "yyyy-mm-dd"
+            cells.append(cell)
+        worksheet.append(cells)
+
+    with _atomic(path, "wb") as f:
+        yield append
+        workbook.save(f)

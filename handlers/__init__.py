@@ -1,0 +1,1 @@
+"""What the bot does, one module per use case; pure decisions, no HTTP, SDK or platform names."""

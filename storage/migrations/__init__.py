@@ -1,0 +1,1 @@
+"""Alembic migrations; run through ``suiji db upgrade`` (see storage.migrate)."""

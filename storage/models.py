@@ -1,0 +1,230 @@
+"""The typed models of the registries and the audit log.
+
+Owns the schema (tables, constraints, their names). Holds no queries and no business rules
+beyond what the database itself must enforce.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# MariaDB's default character set may be latin1; Chinese text needs utf8mb4 on every table.
+MYSQL_TABLE_OPTIONS: dict[str, Any] = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """A portable enum column: VARCHAR plus a named CHECK constraint, storing the values."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class UnitKind(enum.Enum):
+    SECTION = "section"  # 股室
+    SUBUNIT = "subunit"  # 二级机构
+
+
+class CertificateStatus(enum.Enum):
+    VALID = "valid"  # 有效
+    SUSPENDED = "suspended"  # 暂扣
+    REVOKED = "revoked"  # 注销
+
+
+class EntityStatus(enum.Enum):
+    ACTIVE = "active"  # 存续
+    SUSPENDED = "suspended"  # 停业
+    DEREGISTERED = "deregistered"  # 注销
+    REVOKED = "revoked"  # 吊销
+    MOVED_OUT = "moved_out"  # 迁出
+
+
+class CreditGrade(enum.Enum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class Unit(Base):
+    """A 股室 or 二级机构 of the bureau: proposes spot checks and holds officers."""
+
+    __tablename__ = "units"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[UnitKind] = mapped_column(_enum(UnitKind, "kind"))
+
+
+class Person(Base):
+    """Anyone who uses suiji: officers, leaders, registry admins and witnesses."""
+
+    __tablename__ = "people"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    is_officer: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_witness: Mapped[bool] = mapped_column(Boolean, default=False)
+    team_leader_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    dingtalk_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+    certificates: Mapped[list[Certificate]] = relationship(
+        back_populates="person", lazy="raise", order_by="Certificate.valid_until"
+    )
+
+
+class Certificate(Base):
+    """An enforcement certificate (执法证). Only a valid one makes its holder drawable."""
+
+    __tablename__ = "certificates"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    number: Mapped[str] = mapped_column(String(50), unique=True)
+    authority: Mapped[str] = mapped_column(String(100))
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus, "status"))
+
+    person: Mapped[Person] = relationship(back_populates="certificates", lazy="raise")
+
+
+class Entity(Base):
+    """An employer in the entity registry (监管对象名录库), keyed by its USCC."""
+
+    __tablename__ = "entities"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(300))
+    district: Mapped[str] = mapped_column(String(50), index=True)
+    grid: Mapped[str] = mapped_column(String(50))
+    industry: Mapped[str] = mapped_column(String(100))
+    employee_count: Mapped[int] = mapped_column(Integer)
+    credit_grade: Mapped[CreditGrade | None] = mapped_column(_enum(CreditGrade, "credit_grade"))
+    complaints_12m: Mapped[int] = mapped_column(Integer)
+    serious_violation: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[EntityStatus] = mapped_column(_enum(EntityStatus, "status"), index=True)
+    last_inspected: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class Recusal(Base):
+    """A declared conflict of interest: this officer may not inspect this employer."""
+
+    __tablename__ = "recusals"
+    __table_args__ = (UniqueConstraint("person_id", "entity_id"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    declared_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class SpotCheckItem(Base):
+    """One version of an item of the public spot-check item list (随机抽查事项清单).
+
+    A change to an item closes its current version and adds the next one, so the list as it
+    stood on any day can be shown.
+    """
+
+    __tablename__ = "spot_check_items"
+    __table_args__ = (UniqueConstraint("code", "version"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(50))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    methods: Mapped[list[str]] = mapped_column(JSON)
+    default_ratio: Mapped[Decimal] = mapped_column(Numeric(6, 2))  # percent
+    frequency_per_year: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One row of the append-only audit log, chained to the previous row by SHA-256."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    subject_kind: Mapped[str] = mapped_column(String(50))
+    subject_key: Mapped[str] = mapped_column(String(200))
+    before: Mapped[str | None] = mapped_column(Text)  # canonical JSON
+    after: Mapped[str | None] = mapped_column(Text)  # canonical JSON
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row naming the last audit entry.
+
+    Appending locks this row first, so appends serialize across processes on every backend,
+    and deleting the newest audit rows is detectable.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

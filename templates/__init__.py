@@ -1,0 +1,1 @@
+"""Every word a person reads: chat messages, CLI output, pages, sheet headers (package data)."""
