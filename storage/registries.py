@@ -56,7 +56,7 @@ class Write:
 
 async def _pairs(session: AsyncSession, query: Select[Any, Any]) -> dict[Any, Any]:
     """A two-column query as a dict (a Result has .keys(), so dict(result) would misread it)."""
-    return {key: value for key, value in (await session.execute(query)).tuples()}
+    return {key: value for key, value in await session.execute(query)}
 
 
 class Store:
@@ -131,8 +131,8 @@ class OfficerStore(Store):
     """People with their roles, platform accounts and enforcement certificates.
 
     A row is matched to a person by certificate number, else by WeCom account, else by DingTalk
-    account; a known person with a new certificate number gets that certificate added (renewal),
-    and the old one stays on record.
+    account; a known person (same accounts, same name) with a new certificate number gets that
+    certificate added (renewal), and the old one stays on record.
     """
 
     kind = "officers"
@@ -164,12 +164,16 @@ class OfficerStore(Store):
             ).scalars()
             if p.dingtalk_userid
         }
-        matched = [
-            by_number.get(r["certificate_no"] or "")
-            or by_wecom.get(r["wecom_userid"] or "")
-            or by_dingtalk.get(r["dingtalk_userid"] or "")
-            for r in records
-        ]
+        matched = []
+        for r in records:
+            by_account = by_wecom.get(r["wecom_userid"] or "") or by_dingtalk.get(
+                r["dingtalk_userid"] or ""
+            )
+            if r["certificate_no"] and by_account is not None and by_account.name != r["name"]:
+                # A new certificate under someone else's name is not a renewal: more likely a
+                # mistyped account, which conflicts() reports rather than renaming that person.
+                by_account = None
+            matched.append(by_number.get(r["certificate_no"] or "") or by_account)
         return matched, by_wecom, by_dingtalk
 
     async def stored(self, session: AsyncSession, records: Sequence[Record]) -> list[Record | None]:

@@ -1,0 +1,77 @@
+"""Shared fixtures: one database per test run, emptied before each test that uses it.
+
+The backend comes from SUIJI_TEST_DATABASE_URL (a PostgreSQL or MariaDB URL, e.g. in .ci/run);
+without it, a temporary SQLite file. The schema is built by the real migrations, so every
+storage test also proves the migrations on that backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, delete, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from storage import migrate
+from storage.audit import GENESIS_HASH, HEAD_ID
+from storage.engine import make_engine, make_session_factory
+from storage.models import AuditHead, Base
+
+TEST_DATABASE_ENV = "SUIJI_TEST_DATABASE_URL"
+
+
+def pytest_report_header() -> str:
+    return f"database: {os.environ.get(TEST_DATABASE_ENV) or 'sqlite (temporary file)'}"
+
+
+async def drop_everything(engine: AsyncEngine) -> None:
+    """Leave the test database empty, whatever an earlier run left in it."""
+
+    def drop(sync_conn: object) -> None:
+        meta = MetaData()
+        meta.reflect(bind=sync_conn)  # type: ignore[arg-type]
+        meta.drop_all(bind=sync_conn)  # type: ignore[arg-type]
+
+    async with engine.begin() as conn:
+        await conn.run_sync(drop)
+
+
+@pytest.fixture(scope="session")
+async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    engine = make_engine(url)
+    await drop_everything(engine)
+    await migrate.upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def factory(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A session factory over an empty, migrated database."""
+    async with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != AuditHead.__tablename__:
+                await conn.execute(delete(table))
+        await conn.execute(
+            update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=0, hash=GENESIS_HASH)
+        )
+    yield make_session_factory(engine)
+
+
+@pytest.fixture
+def clock() -> Callable[[], dt.datetime]:
+    """A fixed clock: 2026-03-02 09:30 in Shanghai."""
+    moment = dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return lambda: moment
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "storage" / "sample"

@@ -1,0 +1,63 @@
+"""Small helpers shared by the storage and end-to-end tests."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.registry.kinds import KINDS
+from bot.uscc import ALPHABET, check_character
+
+
+async def count_rows(factory: async_sessionmaker[AsyncSession], table: str) -> int:
+    async with factory() as session:
+        return int((await session.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+def make_uscc(n: int) -> str:
+    """A valid USCC numbered n, in Sui county (411422)."""
+    body = ""
+    for _ in range(8):
+        n, digit = divmod(n, len(ALPHABET))
+        body = ALPHABET[digit] + body
+    first17 = f"91411422{body}0"
+    return first17 + check_character(first17)
+
+
+def entity_row(n: int, **overrides: Any) -> list[Any]:
+    values = {
+        "统一社会信用代码": make_uscc(n),
+        "单位名称": f"睢县测试企业{n}有限公司",
+        "地址": f"睢县城关镇测试路{n}号",
+        "所属乡镇": "城关镇",
+        "网格": "城关镇第1网格",
+        "行业": "制造业",
+        "职工人数": str(10 + n % 300),
+        "守法诚信等级": "ABC"[n % 3] if n % 7 else "",
+        "近12个月投诉数": str(n % 4),
+        "有严重违法": "是" if n % 50 == 0 else "否",
+        "经营状态": "存续",
+        "最近检查日期": "" if n % 2 else "2025-05-06",
+    }
+    values.update(overrides)
+    return [values[h] for h in KINDS["entities"].headers().values()]
+
+
+def write_csv(
+    path: Path, kind: str, rows: Sequence[Sequence[Any]], encoding: str = "utf-8-sig"
+) -> Path:
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(KINDS[kind].headers().values())
+        writer.writerows(rows)
+    return path
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
