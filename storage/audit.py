@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, AuditHead
@@ -93,7 +93,7 @@ async def append(session: AsyncSession, changes: Sequence[Change], at: dt.dateti
             }
         )
         prev = digest
-    await session.execute(insert(AuditEntry), rows)
+    await session.execute(AuditEntry.__table__.insert(), rows)
     await session.execute(
         update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev)
     )

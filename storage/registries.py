@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from sqlalchemy import Select, func, insert, select, tuple_, update
+from sqlalchemy import Select, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -316,7 +316,7 @@ class EntityStore(Store):
     ) -> None:
         new = [_entity_values(w.record) for w in writes if w.before is None]
         if new:
-            await session.execute(insert(Entity), new)
+            await session.execute(Entity.__table__.insert(), new)
         changed = [w.record for w in writes if w.before is not None]
         if changed:
             ids = await _pairs(

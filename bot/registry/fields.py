@@ -8,6 +8,7 @@ canonical value, which is what makes export → import lossless.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,6 +44,10 @@ class CellError(Exception):
 
 def cell_text(raw: Cell) -> str:
     """The cell as trimmed text; whole numbers from Excel lose their ``.0``."""
+    if type(raw) is str:  # the common case, first: CSV cells are all strings
+        if "\u00a0" in raw or "\u3000" in raw:
+            raw = raw.replace("\u00a0", " ").replace("\u3000", " ")
+        return raw.strip()
     if raw is None:
         return ""
     if isinstance(raw, bool):
@@ -168,11 +173,13 @@ def count_field(name: str, example: int) -> Field:
     return Field(name, read, _same, True, example)
 
 
+@functools.cache
 def labels(group: str) -> dict[str, str]:
     """Code → Chinese label for one group of templates/registry/values.toml."""
     return dict(table("registry/values.toml")[group])
 
 
+@functools.cache
 def _lookup(group: str) -> dict[str, str]:
     """Label or code (any case) → code, so both the Chinese and the code are accepted."""
     lookup = {}

@@ -147,7 +147,7 @@ ENTITIES = Kind(
 ITEMS = Kind(
     "items",
     (
-        identifier_field("code", 50, required=True, example="RS-JC-003"),
+        identifier_field("code", 50, required=True, example="RS-JC-099"),
         text_field("name", 200, example="工资支付情况"),
         text_field("subject", 200, example="睢县人力资源和社会保障局"),
         text_field("legal_basis", 2000, example="《中华人民共和国劳动法》第五十条"),

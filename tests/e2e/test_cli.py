@@ -1,0 +1,175 @@
+"""The suiji command as the staff use it: init, registries in and out, audit verification."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from tests.helpers import entity_row, write_csv
+
+
+def run(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    prefix = ["--config", str(config)] if config else []
+    runner = CliRunner()
+    return runner.invoke(cli, [*prefix, *args], env={"SUIJI_CONFIG": None, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory made by `suiji init --sample`; tests that change it copy it first."""
+    directory = tmp_path_factory.mktemp("sample") / "bureau"
+    result = run("init", str(directory), "--sample")
+    assert result.exit_code == 0, result.output
+    return directory / "suiji.toml"
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Path:
+    result = run("init", str(tmp_path / "bureau"))
+    assert result.exit_code == 0, result.output
+    return tmp_path / "bureau" / "suiji.toml"
+
+
+def test_init_sample_reports_what_it_loaded(sample: Path) -> None:
+    assert sample.is_file()
+    assert (sample.parent / "suiji.db").is_file()
+    assert 'url = "sqlite:///suiji.db"' in sample.read_text("utf-8")
+
+
+def test_init_refuses_to_overwrite(sample: Path) -> None:
+    result = run("init", str(sample.parent))
+    assert result.exit_code == 1
+    assert "已存在" in result.output
+
+
+def test_officers_list_as_json_carries_platform_ids(sample: Path) -> None:
+    result = run("registry", "list", "officers", "--format", "json", config=sample)
+    assert result.exit_code == 0, result.output
+    officers = json.loads(result.output)
+    assert len(officers) == 44
+    first = officers[0]
+    assert set(first) == {
+        "certificate_no", "name", "unit", "roles", "team_leader_eligible",
+        "certificate_authority", "certificate_valid_until", "certificate_status",
+        "specialties", "wecom_userid", "dingtalk_userid",
+    }  # fmt: skip
+    assert all(o["wecom_userid"] and o["dingtalk_userid"] for o in officers)
+    assert sum("officer" in o["roles"] for o in officers) == 40
+
+
+def test_list_as_table_uses_chinese_headers(sample: Path) -> None:
+    result = run("registry", "list", "items", config=sample)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].startswith("事项编码")
+    assert result.output.rstrip().endswith("共 9 条抽查事项")
+
+
+def test_import_with_a_bad_row_exits_nonzero_names_it_and_writes_nothing(
+    fresh: Path, tmp_path: Path
+) -> None:
+    rows = [entity_row(n) for n in range(30)]
+    rows[11][0] = "91411422MA00000000"
+    path = write_csv(tmp_path / "企业.csv", "entities", rows)
+    result = run("registry", "import", "entities", str(path), config=fresh)
+    assert result.exit_code == 1
+    assert "企业.csv 第13行 统一社会信用代码: 「91411422MA00000000」校验位不对" in result.output
+    assert "没有写入任何数据" in result.output
+    listed = run("registry", "list", "entities", "--format", "json", config=fresh)
+    assert json.loads(listed.output) == []
+
+
+def test_skip_invalid_imports_good_rows_and_still_exits_nonzero(
+    fresh: Path, tmp_path: Path
+) -> None:
+    rows = [entity_row(n) for n in range(10)]
+    rows[4][9] = "也许"
+    path = write_csv(tmp_path / "e.csv", "entities", rows)
+    result = run(
+        "registry", "import", "entities", str(path), "--skip-invalid", "--as", "王芳", config=fresh
+    )
+    assert result.exit_code == 1
+    assert "e.csv 第6行 有严重违法" in result.output
+    assert "新增 9 / 更新 0 / 未变 0" in result.output
+    again = run("registry", "import", "entities", str(path), "--skip-invalid", config=fresh)
+    assert "新增 0 / 更新 0 / 未变 9" in again.output
+
+
+PREREQUISITES = {"officers": ["units"], "recusals": ["units", "officers", "entities"]}
+
+
+@pytest.mark.parametrize("kind", ["units", "officers", "entities", "items", "recusals"])
+def test_template_example_row_imports_into_a_new_database(
+    kind: str, tmp_path: Path, fresh: Path
+) -> None:
+    # An officer's unit, and a recusal's officer and employer, must be registered first;
+    # the templates' examples are written to fit together.
+    for prerequisite in PREREQUISITES.get(kind, []):
+        path = tmp_path / f"{prerequisite}.csv"
+        assert run("registry", "template", prerequisite, str(path)).exit_code == 0
+        assert run("registry", "import", prerequisite, str(path), config=fresh).exit_code == 0
+    path = tmp_path / f"{kind}.xlsx"
+    result = run("registry", "template", kind, str(path))
+    assert result.exit_code == 0, result.output
+    imported = run("registry", "import", kind, str(path), config=fresh)
+    assert imported.exit_code == 0, imported.output
+    assert "新增 1 / 更新 0 / 未变 0" in imported.output
+
+
+def test_export_round_trip_through_the_cli(sample: Path, tmp_path: Path) -> None:
+    for suffix in ("csv", "xlsx"):
+        path = tmp_path / f"officers.{suffix}"
+        exported = run("registry", "export", "officers", str(path), config=sample)
+        assert exported.exit_code == 0, exported.output
+        again = run("registry", "import", "officers", str(path), config=sample)
+        assert "新增 0 / 更新 0 / 未变 44" in again.output
+
+
+def test_export_to_an_unsupported_format_is_refused(sample: Path, tmp_path: Path) -> None:
+    result = run("registry", "export", "entities", str(tmp_path / "e.xls"), config=sample)
+    assert result.exit_code == 1
+    assert ".xls 请在 Excel 里另存为 .xlsx" in result.output
+
+
+def test_audit_verify_catches_a_row_edited_in_the_database(fresh: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", "entities", [entity_row(n) for n in range(8)])
+    run("registry", "import", "entities", str(path), config=fresh)
+    ok = run("audit", "verify", config=fresh)
+    assert (ok.exit_code, ok.output.strip()) == (0, "OK, 8 条")
+    with sqlite3.connect(fresh.parent / "suiji.db") as db:
+        db.execute("UPDATE audit_log SET actor = 'nobody' WHERE seq = 6")
+    broken = run("audit", "verify", config=fresh)
+    assert broken.exit_code == 1
+    assert "第 6 条" in broken.output
+
+
+def test_config_error_names_the_key(fresh: Path) -> None:
+    result = run("audit", "verify", config=fresh, env={"SUIJI_DATABASE__ECHO": "perhaps"})
+    assert result.exit_code == 1
+    assert "SUIJI_DATABASE__ECHO" in result.output
+    fresh.write_text(fresh.read_text("utf-8") + "\n[wecom]\ncorpid = 1\n", "utf-8")
+    result = run("audit", "verify", config=fresh)
+    assert result.exit_code == 1
+    assert "wecom" in result.output
+
+
+def test_unmigrated_database_asks_for_db_upgrade(tmp_path: Path) -> None:
+    env = {"SUIJI_DATABASE__URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = run("registry", "list", "units", env=env)
+    assert result.exit_code == 1
+    assert "suiji db upgrade" in result.output
+    assert run("db", "upgrade", env=env).exit_code == 0
+    assert run("registry", "list", "units", env=env).exit_code == 0
+
+
+def test_python_dash_m_bot_is_the_suiji_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "registry" in result.stdout and "audit" in result.stdout
