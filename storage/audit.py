@@ -12,9 +12,9 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, AuditHead
@@ -93,7 +93,8 @@ async def append(session: AsyncSession, changes: Sequence[Change], at: dt.dateti
             }
         )
         prev = digest
-    await session.execute(AuditEntry.__table__.insert(), rows)
+    # Core executemany: the ORM bulk path sends one INSERT per row on some drivers.
+    await session.execute(cast(Table, AuditEntry.__table__).insert(), rows)
     await session.execute(
         update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=seq, hash=prev)
     )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from sqlalchemy import Select, func, select, tuple_, update
+from sqlalchemy import Select, Table, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -316,7 +316,7 @@ class EntityStore(Store):
     ) -> None:
         new = [_entity_values(w.record) for w in writes if w.before is None]
         if new:
-            await session.execute(Entity.__table__.insert(), new)
+            await session.execute(cast(Table, Entity.__table__).insert(), new)
         changed = [w.record for w in writes if w.before is not None]
         if changed:
             ids = await _pairs(
