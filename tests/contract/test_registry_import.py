@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.registry.export import export_sheet, list_records
 from bot.registry.importer import ImportReport, import_sheet
 from storage import audit
+from storage.officers import drawable_officers
 from storage.models import AuditEntry, Certificate, SpotCheckItem
 from tests.helpers import count_rows, entity_row, read_csv, write_csv
 
@@ -313,3 +314,22 @@ async def test_audit_chain_holds_after_imports(
     assert len(entries) == 10 + 44 + 500 + 9 + 6
     async with factory() as session:
         assert (await audit.verify(session)).count == len(entries)
+
+
+async def test_expired_or_suspended_certificate_keeps_the_officer_but_not_the_draw(
+    factory: Factory, sample_dir: Path, clock: Clock
+) -> None:
+    await _load_sample(factory, sample_dir, clock)
+    officers = [o for o in await list_records(factory, "officers") if "officer" in o["roles"]]
+    on = dt.date(2026, 3, 2)
+    expected = {
+        o["name"]
+        for o in officers
+        if o["certificate_status"] == "valid" and o["certificate_valid_until"] >= on
+    }
+    async with factory() as session:
+        drawable = {p.name for p in await drawable_officers(session, on)}
+        later = {p.name for p in await drawable_officers(session, dt.date(2031, 1, 1))}
+    assert drawable == expected
+    assert len(officers) - len(drawable) == 4  # the sample's 3 expired and 1 suspended
+    assert later < drawable
