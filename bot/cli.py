@@ -53,7 +53,9 @@ def _progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
     from tqdm import tqdm
 
     # tqdm hides itself when stderr is not a terminal (disable=None): logs stay clean.
-    bar: Iterable[T] = tqdm(items, desc=label, total=total, unit="行", disable=None, leave=False)
+    bar: Iterable[T] = tqdm(
+        items, desc=label, total=total, unit=text("cli.progress_unit"), disable=None, leave=False
+    )
     return bar
 
 
@@ -149,9 +151,7 @@ def init(directory: Path, sample: bool) -> None:
         return loaded
 
     loaded = asyncio.run(_with_engine(settings, work))
-    click.echo(text("cli.init_done", directory=str(directory), config=str(config)))
-    for kind, created in loaded:
-        click.echo(text("cli.sample_loaded", kind=kind, created=created))
+    click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))
     click.echo(text("cli.init_next", config=str(config)))
 
 

@@ -25,7 +25,6 @@ _DATE_PATTERNS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
     re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})$"),
     re.compile(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})$"),
-    re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?$"),
     re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
 )
 
@@ -70,7 +69,6 @@ class Field:
     read: Callable[[Cell], Any]
     write: Callable[[Any], Cell]
     required: bool = True
-    example: Cell = None
     empty: Any = None  # the value of a blank optional cell: None, or () for lists
 
     def parse(self, raw: Cell) -> Any:
@@ -88,17 +86,24 @@ def _same(value: Any) -> Any:
     return value
 
 
-def text_field(name: str, max_length: int, *, required: bool = True, example: str = "") -> Field:
+# Invisible control characters (line breaks and tabs excepted) cannot be stored in .xlsx and
+# are never meant: they come from text pasted out of other programs.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def text_field(name: str, max_length: int, *, required: bool = True) -> Field:
     def read(raw: Cell) -> str:
         value = cell_text(raw)
         if len(value) > max_length:
             raise CellError("too_long", max_length=max_length, length=len(value))
+        if _CONTROL.search(value):
+            raise CellError("control_character")
         return value
 
-    return Field(name, read, _same, required, example)
+    return Field(name, read, _same, required)
 
 
-def identifier_field(name: str, max_length: int, *, required: bool, example: str) -> Field:
+def identifier_field(name: str, max_length: int, *, required: bool) -> Field:
     """An id typed by hand (certificate numbers, platform accounts): no inner blanks allowed."""
 
     def read(raw: Cell) -> str:
@@ -109,10 +114,10 @@ def identifier_field(name: str, max_length: int, *, required: bool, example: str
             raise CellError("inner_space")
         return value
 
-    return Field(name, read, _same, required, example)
+    return Field(name, read, _same, required)
 
 
-def uscc_field(name: str, example: str) -> Field:
+def uscc_field(name: str) -> Field:
     def read(raw: Cell) -> str:
         value = normalize_uscc(cell_text(raw))
         problem = uscc_problem(value)
@@ -124,7 +129,16 @@ def uscc_field(name: str, example: str) -> Field:
             raise CellError("uscc_check", value=value)
         return value
 
-    return Field(name, read, _same, True, example)
+    return Field(name, read, _same, True)
+
+
+@functools.cache
+def _date_patterns() -> tuple[re.Pattern[str], ...]:
+    marks = labels("date_marks")
+    written = re.compile(
+        rf"^(\d{{4}}){marks['year']}(\d{{1,2}}){marks['month']}(\d{{1,2}}){marks['day']}?$"
+    )
+    return (*_DATE_PATTERNS, written)
 
 
 def parse_date(raw: Cell) -> dt.date:
@@ -136,7 +150,7 @@ def parse_date(raw: Cell) -> dt.date:
         # A bare number in a date column is an Excel serial shown unformatted; guessing is unsafe.
         raise CellError("date_number", value=cell_text(raw))
     value = cell_text(raw)
-    for pattern in _DATE_PATTERNS:
+    for pattern in _date_patterns():
         match = pattern.match(value)
         if match:
             year, month, day = (int(g) for g in match.groups())
@@ -147,11 +161,11 @@ def parse_date(raw: Cell) -> dt.date:
     raise CellError("date", value=value)
 
 
-def date_field(name: str, *, required: bool = True, example: dt.date | None = None) -> Field:
-    return Field(name, parse_date, _same, required, example)
+def date_field(name: str, *, required: bool = True) -> Field:
+    return Field(name, parse_date, _same, required)
 
 
-def count_field(name: str, example: int) -> Field:
+def count_field(name: str) -> Field:
     """A whole number ≥ 0, such as a head count."""
 
     def read(raw: Cell) -> int:
@@ -170,7 +184,7 @@ def count_field(name: str, example: int) -> Field:
             raise CellError("count", value=cell_text(raw))
         return number
 
-    return Field(name, read, _same, True, example)
+    return Field(name, read, _same, True)
 
 
 @functools.cache
@@ -189,7 +203,7 @@ def _lookup(group: str) -> dict[str, str]:
     return lookup
 
 
-def choice_field(name: str, group: str, *, required: bool = True, example: str = "") -> Field:
+def choice_field(name: str, group: str, *, required: bool = True) -> Field:
     def read(raw: Cell) -> str:
         value = cell_text(raw)
         code = _lookup(group).get(value.casefold())
@@ -200,12 +214,12 @@ def choice_field(name: str, group: str, *, required: bool = True, example: str =
     def write(code: str) -> str:
         return labels(group)[code]
 
-    return Field(name, read, write, required, example)
+    return Field(name, read, write, required)
 
 
-def yes_no_field(name: str, example: str) -> Field:
-    truthy = {"是", "y", "yes", "true", "1", "√", "✓"}
-    falsy = {"否", "n", "no", "false", "0", "×"}
+def yes_no_field(name: str) -> Field:
+    truthy = {labels("yes_no")["yes"], "y", "yes", "true", "1", "√", "✓"}
+    falsy = {labels("yes_no")["no"], "n", "no", "false", "0", "×"}
 
     def read(raw: Cell) -> bool:
         value = cell_text(raw).casefold()
@@ -218,21 +232,24 @@ def yes_no_field(name: str, example: str) -> Field:
     def write(flag: bool) -> str:
         return labels("yes_no")["yes" if flag else "no"]
 
-    return Field(name, read, write, True, example)
+    return Field(name, read, write, True)
 
 
 def split_list(raw: Cell) -> list[str]:
     return [part for part in _LIST_SPLIT.split(cell_text(raw)) if part]
 
 
-def choices_field(name: str, group: str, *, required: bool = True, example: str = "") -> Field:
+def choices_field(name: str, group: str, *, required: bool = True) -> Field:
     """Several codes from one group, written in the group's order and joined by 、."""
     order = list(labels(group))
 
     def read(raw: Cell) -> tuple[str, ...]:
         lookup = _lookup(group)
+        parts = split_list(raw)
+        if not parts and required:  # only separators: as blank as an empty cell
+            raise CellError("required")
         codes = set()
-        for part in split_list(raw):
+        for part in parts:
             code = lookup.get(part.casefold())
             if code is None:
                 raise CellError("choice", value=part, allowed=list(labels(group).values()))
@@ -242,10 +259,10 @@ def choices_field(name: str, group: str, *, required: bool = True, example: str 
     def write(codes: tuple[str, ...]) -> str | None:
         return LIST_SEPARATOR.join(labels(group)[c] for c in codes) or None
 
-    return Field(name, read, write, required, example, empty=())
+    return Field(name, read, write, required, empty=())
 
 
-def words_field(name: str, max_length: int, example: str) -> Field:
+def words_field(name: str, max_length: int) -> Field:
     """Free words joined by 、 (specialties); order kept, repeats dropped."""
 
     def read(raw: Cell) -> tuple[str, ...]:
@@ -258,10 +275,10 @@ def words_field(name: str, max_length: int, example: str) -> Field:
     def write(words: tuple[str, ...]) -> str | None:
         return LIST_SEPARATOR.join(words) or None
 
-    return Field(name, read, write, False, example, empty=())
+    return Field(name, read, write, False, empty=())
 
 
-def percent_field(name: str, example: str) -> Field:
+def percent_field(name: str) -> Field:
     """A percentage such as ``5%``; Excel cells formatted as percent arrive as fractions."""
 
     def read(raw: Cell) -> Decimal:
@@ -281,4 +298,4 @@ def percent_field(name: str, example: str) -> Field:
     def write(number: Decimal) -> str:
         return f"{number.normalize():f}%"
 
-    return Field(name, read, write, True, example)
+    return Field(name, read, write, True)

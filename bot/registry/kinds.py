@@ -27,13 +27,9 @@ from bot.registry.fields import (
     yes_no_field,
 )
 from bot.texts import table
-from bot.uscc import check_character
 
 Record = dict[str, Any]
 RowProblem = tuple[str, CellError]  # (field name, what is wrong)
-
-_EXAMPLE_USCC = "91411422MA9G5T3K0"
-EXAMPLE_USCC = _EXAMPLE_USCC + check_character(_EXAMPLE_USCC)
 
 
 @dataclass(frozen=True)
@@ -55,8 +51,9 @@ class Kind:
         return next(f for f in self.fields if f.name == name)
 
     def example_row(self) -> list[Any]:
-        """The template's example row, as cells."""
-        return [f.example for f in self.fields]
+        """The template's example row, as cells (templates/registry/examples.toml)."""
+        example: dict[str, Any] = table("registry/examples.toml")[self.name]
+        return [example.get(f.name) for f in self.fields]
 
 
 def officer_key(record: Record) -> str:
@@ -97,8 +94,8 @@ def _item_rules(record: Record) -> list[RowProblem]:
 UNITS = Kind(
     "units",
     (
-        text_field("name", 100, example="劳动保障监察大队"),
-        choice_field("kind", "unit_kind", example="二级机构"),
+        text_field("name", 100),
+        choice_field("kind", "unit_kind"),
     ),
     key=lambda r: str(r["name"]),
     unique_in_file=("name",),
@@ -107,17 +104,17 @@ UNITS = Kind(
 OFFICERS = Kind(
     "officers",
     (
-        identifier_field("certificate_no", 50, required=False, example="豫41142200123"),
-        text_field("name", 50, example="张伟"),
-        text_field("unit", 100, example="劳动保障监察大队"),
-        choices_field("roles", "role", example="执法人员、领导"),
-        yes_no_field("team_leader_eligible", example="是"),
-        text_field("certificate_authority", 100, required=False, example="河南省人民政府"),
-        date_field("certificate_valid_until", required=False, example=dt.date(2028, 12, 31)),
-        choice_field("certificate_status", "certificate_status", required=False, example="有效"),
-        words_field("specialties", 20, example="工资支付、社会保险"),
-        identifier_field("wecom_userid", 64, required=False, example="zhangwei"),
-        identifier_field("dingtalk_userid", 64, required=False, example="012345678901234567"),
+        identifier_field("certificate_no", 50, required=False),
+        text_field("name", 50),
+        text_field("unit", 100),
+        choices_field("roles", "role"),
+        yes_no_field("team_leader_eligible"),
+        text_field("certificate_authority", 100, required=False),
+        date_field("certificate_valid_until", required=False),
+        choice_field("certificate_status", "certificate_status", required=False),
+        words_field("specialties", 20),
+        identifier_field("wecom_userid", 64, required=False),
+        identifier_field("dingtalk_userid", 64, required=False),
     ),
     key=officer_key,
     unique_in_file=("certificate_no", "wecom_userid", "dingtalk_userid"),
@@ -127,18 +124,18 @@ OFFICERS = Kind(
 ENTITIES = Kind(
     "entities",
     (
-        uscc_field("uscc", example=EXAMPLE_USCC),
-        text_field("name", 200, example="睢县恒达制鞋有限公司"),
-        text_field("address", 300, example="睢县城关镇北海路18号"),
-        text_field("district", 50, example="城关镇"),
-        text_field("grid", 50, example="城关镇第3网格"),
-        text_field("industry", 100, example="制造业"),
-        count_field("employee_count", example=120),
-        choice_field("credit_grade", "credit_grade", required=False, example="A"),
-        count_field("complaints_12m", example=0),
-        yes_no_field("serious_violation", example="否"),
-        choice_field("status", "entity_status", example="存续"),
-        date_field("last_inspected", required=False, example=dt.date(2025, 6, 18)),
+        uscc_field("uscc"),
+        text_field("name", 200),
+        text_field("address", 300),
+        text_field("district", 50),
+        text_field("grid", 50),
+        text_field("industry", 100),
+        count_field("employee_count"),
+        choice_field("credit_grade", "credit_grade", required=False),
+        count_field("complaints_12m"),
+        yes_no_field("serious_violation"),
+        choice_field("status", "entity_status"),
+        date_field("last_inspected", required=False),
     ),
     key=lambda r: str(r["uscc"]),
     unique_in_file=("uscc",),
@@ -147,15 +144,15 @@ ENTITIES = Kind(
 ITEMS = Kind(
     "items",
     (
-        identifier_field("code", 50, required=True, example="RS-JC-099"),
-        text_field("name", 200, example="工资支付情况"),
-        text_field("subject", 200, example="睢县人力资源和社会保障局"),
-        text_field("legal_basis", 2000, example="《中华人民共和国劳动法》第五十条"),
-        text_field("content", 2000, example="是否按时足额支付劳动者工资"),
-        choices_field("method", "check_method", example="实地检查、书面检查"),
-        percent_field("default_ratio", example="5%"),
-        count_field("frequency_per_year", example=1),
-        date_field("valid_from", example=dt.date(2026, 1, 1)),
+        identifier_field("code", 50, required=True),
+        text_field("name", 200),
+        text_field("subject", 200),
+        text_field("legal_basis", 2000),
+        text_field("content", 2000),
+        choices_field("method", "check_method"),
+        percent_field("default_ratio"),
+        count_field("frequency_per_year"),
+        date_field("valid_from"),
         date_field("valid_to", required=False),
     ),
     key=lambda r: str(r["code"]),
@@ -166,10 +163,10 @@ ITEMS = Kind(
 RECUSALS = Kind(
     "recusals",
     (
-        identifier_field("certificate_no", 50, required=True, example="豫41142200123"),
-        uscc_field("uscc", example=EXAMPLE_USCC),
-        text_field("reason", 500, example="配偶在该单位任职"),
-        date_field("declared_on", example=dt.date(2026, 3, 2)),
+        identifier_field("certificate_no", 50, required=True),
+        uscc_field("uscc"),
+        text_field("reason", 500),
+        date_field("declared_on"),
     ),
     key=lambda r: f"{r['certificate_no']}/{r['uscc']}",
     unique_in_file=(),

@@ -12,7 +12,9 @@ import codecs
 import csv
 import datetime as dt
 import os
-import tempfile
+import re
+import secrets
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,25 +42,35 @@ class SheetError(Exception):
 def sheet_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
-        raise SheetError("unsupported_format", suffix=suffix or "（无）")
+        raise SheetError("unsupported_format", suffix=suffix)
     return suffix
 
 
+def _decodes(f: IO[bytes], encoding: str) -> bool:
+    f.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        while chunk := f.read(_PROBE_CHUNK):
+            decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def detect_encoding(path: Path) -> str:
-    """The text encoding of a CSV file, checked over the whole file without holding it."""
+    """The text encoding of a CSV file, checked over the whole file without holding it.
+
+    UTF-8 first (a GB18030 file is almost never valid UTF-8), then GB18030, which is what
+    Excel's plain "CSV" writes on a Chinese Windows. Anything else is refused, not guessed.
+    """
     with path.open("rb") as f:
-        start = f.read(4)
-        if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if f.read(4).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
-        f.seek(0)
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        try:
-            while chunk := f.read(_PROBE_CHUNK):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "gb18030"
-    return "utf-8-sig"
+        for encoding in ("utf-8", "gb18030"):
+            if _decodes(f, encoding):
+                return "utf-8-sig" if encoding == "utf-8" else encoding
+    raise SheetError("unknown_encoding")
 
 
 @dataclass
@@ -74,9 +86,14 @@ def _blank(cells: list[Cell]) -> bool:
 
 
 def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
-    for number, cells in enumerate(reader, start=2):
-        if not _blank(list(cells)):
-            yield number, list(cells)
+    number = 1
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not _blank(list(cells)):
+                yield number, list(cells)
+    except csv.Error as exc:
+        # Typically a stray quote: the rest of the file became one enormous cell.
+        raise SheetError("csv_broken", row=number + 1) from exc
 
 
 def _xlsx_cell(cell: Any) -> Cell:
@@ -118,7 +135,7 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
         raise SheetError("unreadable", detail=str(exc)) from exc
     try:
         worksheet = workbook.worksheets[0]
@@ -142,17 +159,32 @@ def _csv_cell(value: Cell) -> str:
 
 @contextmanager
 def _atomic(path: Path, mode: str, **kwargs: Any) -> Iterator[IO[Any]]:
-    """Write beside the target and rename, so a failed export leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    """Write beside the target and rename, so a failed export leaves no half file.
+
+    The file is opened normally (not with mkstemp) so that it gets the usual permissions.
+    """
     try:
-        with open(tmp, mode, **kwargs) as f:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        f = open(tmp, mode.replace("w", "x"), **kwargs)  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise SheetError("unwritable", path=str(path), detail=exc.strerror or str(exc)) from exc
+    try:
+        with f:
             yield f
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+# XML 1.0, and so .xlsx, cannot hold these; a vertical tab or form feed is a line break pasted
+# from Word, so it becomes one, and the rest carry nothing a person could see.
+_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xlsx_safe(value: str) -> str:
+    return _XML_ILLEGAL.sub(lambda m: "\n" if m.group() in "\x0b\x0c" else "", value)
 
 
 @contextmanager
@@ -190,12 +222,32 @@ def sheet_writer(path: Path, headers: list[str]) -> Iterator[Callable[[list[Cell
     def append(row: list[Cell]) -> None:
         cells = []
         for value in row:
+            if isinstance(value, str):
+                value = _xlsx_safe(value)
             cell = WriteOnlyCell(worksheet, value=value)
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s"  # text, never a formula: no injection, nothing lost
             if isinstance(value, dt.date):
                 cell.number_format = "yyyy-mm-dd"
             cells.append(cell)
         worksheet.append(cells)
 
-    with _atomic(path, "wb") as f:
-        yield append
-        workbook.save(f)
+    try:
+        with _atomic(path, "wb") as f:
+            yield append
+            workbook.save(f)
+    except BaseException:
+        _discard(worksheet)
+        raise
+
+
+def _discard(worksheet: Any) -> None:
+    """Drop the temporary file openpyxl streams a write-only sheet into until it is saved.
+
+    openpyxl removes it only on save or at interpreter exit; a long-running server would
+    collect one per failed export. There is no public API for this, hence the guarded access.
+    """
+    writer = getattr(worksheet, "_writer", None)
+    if writer is not None:
+        worksheet.close()  # finishes the sheet's stream so the file can go
+        writer.cleanup()

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.registry.export import export_sheet, list_records
 from bot.registry.importer import ImportReport, import_sheet
 from storage import audit
-from storage.officers import drawable_officers
 from storage.models import AuditEntry, Certificate, SpotCheckItem
+from storage.officers import drawable_officers
 from tests.helpers import count_rows, entity_row, read_csv, write_csv
 
 pytestmark = pytest.mark.db
