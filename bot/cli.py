@@ -7,20 +7,25 @@ Chinese output (from templates/) and exit codes: 0 done, 1 refused or failed, 2 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable, Iterable
-from functools import wraps
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.cli_campaigns import COMMANDS
+from bot.cli_support import (
+    Refused,
+    explained,
+    progress,
+    run_with_db,
+    settings_of,
+    utc_now,
+    with_engine,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.registry.export import export_sheet, list_records, write_template
 from bot.registry.fields import cell_text
@@ -31,75 +36,10 @@ from bot.registry.sheets import SheetError
 from bot.tables import format_table
 from bot.texts import render, text
 from storage import audit, migrate
-from storage.engine import make_engine, make_session_factory
+from storage.engine import make_session_factory
 
-T = TypeVar("T")
 KIND_CHOICE = click.Choice(list(KINDS))
 SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
-
-
-class Refused(click.ClickException):
-    """A failure already explained to the user; exits 1 after printing the message."""
-
-    def show(self, file: Any = None) -> None:
-        click.echo(self.message, err=True)
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
-    from tqdm import tqdm
-
-    # tqdm hides itself when stderr is not a terminal (disable=None): logs stay clean.
-    bar: Iterable[T] = tqdm(
-        items, desc=label, total=total, unit=text("cli.progress_unit"), disable=None, leave=False
-    )
-    return bar
-
-
-async def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    engine = make_engine(settings.database.url, echo=settings.database.echo)
-    try:
-        return await work(engine)
-    except (OperationalError, DBAPIError) as exc:
-        raise Refused(text("cli.db_unreachable", detail=str(exc.orig or exc))) from exc
-    finally:
-        await engine.dispose()
-
-
-async def _ready(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """A session factory, once the schema is known to be at the newest migration."""
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
-    if await migrate.current_revision(engine) != head:
-        raise Refused(text("cli.db_not_ready"))
-    return make_session_factory(engine)
-
-
-def _run(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    async def go(engine: AsyncEngine) -> T:
-        return await work(await _ready(engine))
-
-    return asyncio.run(_with_engine(settings, go))
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj["settings"]()
-    return settings
-
-
-def sheet_errors(func: Callable[..., T]) -> Callable[..., T]:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        try:
-            return func(*args, **kwargs)
-        except SheetError as exc:
-            raise Refused(exc.message()) from exc
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -144,13 +84,13 @@ def init(directory: Path, sample: bool) -> None:
                 source = resources.files("storage") / "sample" / f"{kind}.csv"
                 with resources.as_file(source) as path:
                     report = await import_sheet(
-                        factory, kind, path, actor="sample", clock=utc_now, progress=_progress
+                        factory, kind, path, actor="sample", clock=utc_now, progress=progress
                     )
                 assert report.written, [p.line() for p in report.problems]
                 loaded.append((kind, report.created))
         return loaded
 
-    loaded = asyncio.run(_with_engine(settings, work))
+    loaded = asyncio.run(with_engine(settings, work))
     click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))
     click.echo(text("cli.init_next", config=str(config)))
 
@@ -169,7 +109,7 @@ def upgrade(ctx: click.Context) -> None:
         await migrate.upgrade(engine)
         return await migrate.current_revision(engine)
 
-    revision = asyncio.run(_with_engine(_settings(ctx), work))
+    revision = asyncio.run(with_engine(settings_of(ctx), work))
     click.echo(text("cli.db_upgraded", revision=revision))
 
 
@@ -184,13 +124,13 @@ def registry() -> None:
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
 @click.option("--as", "actor", default=None, help="Who is importing (for the audit log).")
 @click.pass_context
-@sheet_errors
+@explained(SheetError)
 def import_(
     ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
 ) -> None:
     """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
-    report = _run(
-        _settings(ctx),
+    report = run_with_db(
+        ctx,
         lambda factory: import_sheet(
             factory,
             kind,
@@ -198,7 +138,7 @@ def import_(
             actor=actor or getpass.getuser(),
             clock=utc_now,
             skip_invalid=skip_invalid,
-            progress=_progress,
+            progress=progress,
         ),
     )
     for problem in report.problems:
@@ -225,17 +165,17 @@ def import_(
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
-@sheet_errors
+@explained(SheetError)
 def export(ctx: click.Context, kind: str, file: Path) -> None:
     """Write the KIND registry to FILE (.csv or .xlsx), ready to edit and import again."""
-    count = _run(_settings(ctx), lambda factory: export_sheet(factory, kind, file))
+    count = run_with_db(ctx, lambda factory: export_sheet(factory, kind, file))
     click.echo(text("cli.exported", kind=kind, count=count, path=str(file)))
 
 
 @registry.command("template")
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@sheet_errors
+@explained(SheetError)
 def template(kind: str, file: Path) -> None:
     """Write an empty KIND sheet with Chinese headers and one valid example row."""
     write_template(kind, file)
@@ -248,7 +188,7 @@ def template(kind: str, file: Path) -> None:
 @click.pass_context
 def list_(ctx: click.Context, kind: str, fmt: str) -> None:
     """Show the KIND registry as a table, or as JSON with English field names."""
-    records = _run(_settings(ctx), lambda factory: list_records(factory, kind))
+    records = run_with_db(ctx, lambda factory: list_records(factory, kind))
     if fmt == "json":
         click.echo(json.dumps([jsonable(r) for r in records], ensure_ascii=False, indent=2))
         return
@@ -272,11 +212,15 @@ def verify(ctx: click.Context) -> None:
         async with factory() as session:
             return await audit.verify(session)
 
-    report = _run(_settings(ctx), work)
+    report = run_with_db(ctx, work)
     if report.ok:
         click.echo(text("cli.audit_ok", count=report.count))
         return
     raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

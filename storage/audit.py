@@ -75,9 +75,16 @@ async def append(session: AsyncSession, changes: Sequence[Change], at: dt.dateti
         before = None if change.before is None else canonical_json(change.before)
         after = None if change.after is None else canonical_json(change.after)
         digest = entry_hash(
-            prev, seq, at, change.actor, change.action, change.subject_kind, change.subject_key,
-            before, after,
-        )  # fmt: skip
+            prev,
+            seq,
+            at,
+            change.actor,
+            change.action,
+            change.subject_kind,
+            change.subject_key,
+            before,
+            after,
+        )
         rows.append(
             {
                 "seq": seq,
@@ -134,9 +141,16 @@ async def verify(session: AsyncSession) -> ChainReport:
             if entry.seq != expected_seq or entry.prev_hash != prev:
                 return ChainReport(count, expected_seq, "missing")
             digest = entry_hash(
-                prev, entry.seq, entry.at, entry.actor, entry.action, entry.subject_kind,
-                entry.subject_key, entry.before, entry.after,
-            )  # fmt: skip
+                prev,
+                entry.seq,
+                entry.at,
+                entry.actor,
+                entry.action,
+                entry.subject_kind,
+                entry.subject_key,
+                entry.before,
+                entry.after,
+            )
             if digest != entry.hash:
                 return ChainReport(count, entry.seq, "edited")
             prev, expected_seq, count = digest, expected_seq + 1, count + 1

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
@@ -228,3 +229,184 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- plans, campaigns and draws ---------------------------------------------------------------
+
+# MariaDB's TEXT holds 64 KiB; frozen pools and draw records can run to tens of megabytes.
+LongText = Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+class DecisionState(enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class AbsenceApprover(enum.Enum):
+    """Who decides an officer's 「无法参加」: the team leader, the unit leader, or nobody."""
+
+    TEAM_LEADER = "team_leader"
+    UNIT_LEADER = "unit_leader"
+    AUTO = "auto"
+
+
+class CampaignState(enum.Enum):
+    DRAFT = "draft"
+    COMMITTED = "committed"  # pools frozen, entropy sources and secret commitment published
+    DRAWN = "drawn"
+
+
+class AnnualPlan(Base):
+    """The year's spot-check plan (年度抽查计划): the needs units propose, each approved."""
+
+    __tablename__ = "annual_plans"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, unique=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    needs: Mapped[list[PlanNeed]] = relationship(
+        back_populates="plan", lazy="raise", order_by="PlanNeed.id"
+    )
+
+
+class PlanNeed(Base):
+    """A unit's proposed spot check for the year, or a supplement during it."""
+
+    __tablename__ = "plan_needs"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("annual_plans.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    items: Mapped[list[str]] = mapped_column(JSON)  # item codes
+    scope: Mapped[str] = mapped_column(String(500))
+    proposed_ratio: Mapped[Decimal] = mapped_column(Numeric(6, 2))  # percent
+    timing: Mapped[str] = mapped_column(String(100))
+    supplement: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[DecisionState] = mapped_column(_enum(DecisionState, "state"))
+    proposed_by: Mapped[str] = mapped_column(String(100))
+    proposed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(String(500))
+
+    plan: Mapped[AnnualPlan] = relationship(back_populates="needs", lazy="raise")
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+class Campaign(Base):
+    """One spot check (实施方案): what, when, who may be drawn and how teams are made."""
+
+    __tablename__ = "campaigns"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+    plan_need_id: Mapped[int | None] = mapped_column(ForeignKey("plan_needs.id"))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{code, version, name}]
+    start_on: Mapped[dt.date] = mapped_column(Date)
+    end_on: Mapped[dt.date] = mapped_column(Date)
+    purpose: Mapped[str] = mapped_column(Text)
+    methods: Mapped[list[str]] = mapped_column(JSON)
+    officers_per_team: Mapped[int] = mapped_column(Integer)
+    team_count: Mapped[int | None] = mapped_column(Integer)  # None: one team per employer
+    leader_ids: Mapped[list[int]] = mapped_column(JSON)  # appointed, in team order
+    confidential: Mapped[bool] = mapped_column(Boolean)
+    use_of_results: Mapped[str] = mapped_column(Text)
+    absence_approver: Mapped[AbsenceApprover] = mapped_column(
+        _enum(AbsenceApprover, "absence_approver")
+    )
+    exclusion_months: Mapped[int] = mapped_column(Integer)
+    yearly_cap: Mapped[int] = mapped_column(Integer)
+    algorithm: Mapped[str] = mapped_column(String(30))
+    strata: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{label, ratio, minimum}]
+    entropy_sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    officer_exclusions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{person_id, reason}]
+    state: Mapped[CampaignState] = mapped_column(_enum(CampaignState, "state"))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    unit: Mapped[Unit] = relationship(lazy="raise")
+
+
+class DrawCommitment(Base):
+    """What was fixed before the draw: frozen pools, strata, sources and the secret's hash.
+
+    ``document`` is the canonical JSON published at commit; ``secret`` stays here, unpublished,
+    until the first run reveals it.
+    """
+
+    __tablename__ = "draw_commitments"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+    committed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    committed_by: Mapped[str] = mapped_column(String(100))
+    document: Mapped[str] = mapped_column(LongText)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    secret: Mapped[str] = mapped_column(String(100))
+
+
+class DrawRun(Base):
+    """One run of a committed draw. A second run needs a recorded reason; all runs are kept."""
+
+    __tablename__ = "draw_runs"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    run_by: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    result: Mapped[str] = mapped_column(LongText)  # canonical JSON of this run
+
+
+class Team(Base):
+    """An inspection team of the campaign's current draw."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    draw_run_id: Mapped[int] = mapped_column(ForeignKey("draw_runs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    short_by: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TeamEmployer(Base):
+    """An employer a team inspects."""
+
+    __tablename__ = "team_employers"
+    __table_args__ = (UniqueConstraint("team_id", "entity_id"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based, in draw order
+
+
+class DrawnOfficer(Base):
+    """An officer in the campaign's draw order: a team member, or in reserve (no team)."""
+
+    __tablename__ = "drawn_officers"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "position"),
+        UniqueConstraint("campaign_id", "person_id"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    draw_run_id: Mapped[int] = mapped_column(ForeignKey("draw_runs.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # 1-based draw order = substitution order
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)

@@ -32,8 +32,12 @@ from storage.models import (
 
 Record = dict[str, Any]
 _PAGE = 2000
-ROLE_COLUMNS = {"officer": "is_officer", "leader": "is_leader", "admin": "is_admin",
-                "witness": "is_witness"}  # fmt: skip
+ROLE_COLUMNS = {
+    "officer": "is_officer",
+    "leader": "is_leader",
+    "admin": "is_admin",
+    "witness": "is_witness",
+}
 
 
 @dataclass(frozen=True)
@@ -515,8 +519,12 @@ class RecusalStore(Store):
             .order_by(Certificate.number, Entity.uscc)
         )
         for number, uscc, reason, declared_on in rows:
-            yield {"certificate_no": number, "uscc": uscc, "reason": reason,
-                   "declared_on": declared_on}  # fmt: skip
+            yield {
+                "certificate_no": number,
+                "uscc": uscc,
+                "reason": reason,
+                "declared_on": declared_on,
+            }
 
 
 STORES: dict[str, Store] = {

@@ -229,7 +229,7 @@ async def _write(
                 changes.append(
                     audit.Change(
                         actor,
-                        f"registry.{action}",
+                        f"registry:{action}",
                         kind.name,
                         kind.key(record),
                         None if old is None else jsonable(old),

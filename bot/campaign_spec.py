@@ -1,0 +1,285 @@
+"""A campaign (实施方案) as the staff write it: a TOML file, checked key by key.
+
+Pure: text in, a typed :class:`CampaignSpec` out, or every problem found, each naming its key.
+Whether the unit, items, leaders and plan need exist is for the database to say later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256
+from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
+from bot.registry.fields import CellError, labels, percent_field
+from bot.texts import text
+
+MIN_OFFICERS_PER_TEAM = 2  # 劳动保障监察条例 第十六条: at least two officers inspect together
+PER_EMPLOYER = "per_employer"
+
+
+class SpecError(Exception):
+    """The campaign file has problems; ``problems`` are ready-worded lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class StratumSpec:
+    label: str
+    ratio: Decimal  # percent
+    minimum: int
+
+
+@dataclass(frozen=True)
+class EntropySource:
+    name: str
+    kind: str  # witness | lottery
+    description: str
+
+
+@dataclass(frozen=True)
+class OfficerExclusion:
+    officer: str  # a person reference: certificate number, account or name
+    reason: str
+
+
+@dataclass(frozen=True)
+class CampaignSpec:
+    name: str
+    unit: str
+    items: tuple[str, ...]
+    start: dt.date
+    end: dt.date
+    purpose: str
+    methods: tuple[str, ...]
+    officers_per_team: int
+    teams: int | None  # None: one team per employer
+    leaders: tuple[str, ...]
+    use_of_results: str
+    entropy: tuple[EntropySource, ...]
+    confidential: bool = False
+    absence_approver: str = "team_leader"
+    exclusion_months: int = 12
+    yearly_cap: int = 2
+    algorithm: str = RFC3797_SHA256
+    strata: tuple[StratumSpec, ...] = field(
+        default_factory=lambda: tuple(StratumSpec(s, DEFAULT_RATIOS[s], 0) for s in STRATUM_ORDER)
+    )
+    plan_need: int | None = None
+    exclude_officers: tuple[OfficerExclusion, ...] = ()
+
+
+class _Reader:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.problems: list[str] = []
+        self.seen: set[str] = set()
+
+    def problem(self, key: str, message_key: str, **values: Any) -> None:
+        self.problems.append(
+            text("campaign.spec_problem", key=key, reason=text(f"campaign.{message_key}", **values))
+        )
+
+    def get(
+        self, key: str, kind: type | tuple[type, ...], default: Any = ..., where: Any = None
+    ) -> Any:
+        source = self.data if where is None else where
+        self.seen.add(key) if where is None else None
+        if key not in source:
+            if default is ...:
+                self.problem(key, "missing")
+            return None if default is ... else default
+        value = source[key]
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+            self.problem(key, "wrong_type", expected=_type_name(kind))
+            return None if default is ... else default
+        return value
+
+    def text(self, key: str, default: Any = ...) -> str | None:
+        value = self.get(key, str, default)
+        if isinstance(value, str) and not value.strip() and default is ...:
+            self.problem(key, "missing")
+        return value.strip() if isinstance(value, str) else value
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        value = self.get(key, list)
+        if value is None:
+            return ()
+        if not value or not all(isinstance(v, str) and v.strip() for v in value):
+            self.problem(key, "text_list")
+            return ()
+        return tuple(v.strip() for v in value)
+
+    def count(self, key: str, default: Any, minimum: int) -> int | None:
+        value = self.get(key, int, default)
+        if isinstance(value, int) and value < minimum:
+            self.problem(key, "at_least", minimum=minimum)
+        return value  # type: ignore[no-any-return]
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return "/".join(k.__name__ for k in kinds)
+
+
+def _choice(reader: _Reader, key: str, group: str, default: str) -> str:
+    value = reader.get(key, str, default)
+    if not isinstance(value, str):
+        return default
+    for code, label in labels(group).items():
+        if value in (code, label):
+            return code
+    reader.problem(key, "choice", value=value, allowed=list(labels(group).values()))
+    return default
+
+
+def _strata(reader: _Reader) -> tuple[StratumSpec, ...]:
+    table = reader.get("strata", dict, {})
+    ratio_field = percent_field("ratio")
+    found = []
+    for label in STRATUM_ORDER:
+        entry = table.get(label, {})
+        key = f"strata.{label}"
+        if isinstance(entry, str):
+            entry = {"ratio": entry}
+        if not isinstance(entry, dict):
+            reader.problem(key, "wrong_type", expected="table")
+            continue
+        ratio, minimum = DEFAULT_RATIOS[label], entry.get("minimum", 0)
+        if "ratio" in entry:
+            try:
+                ratio = ratio_field.parse(entry["ratio"])
+            except CellError as error:
+                reader.problem(f"{key}.ratio", "cell", reason=error.message())
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+            reader.problem(f"{key}.minimum", "at_least", minimum=0)
+            minimum = 0
+        found.append(StratumSpec(label, ratio, minimum))
+    for label in table:
+        if label not in STRATUM_ORDER:
+            reader.problem(f"strata.{label}", "unknown_stratum", allowed=list(STRATUM_ORDER))
+    return tuple(found)
+
+
+def _entropy(reader: _Reader) -> tuple[EntropySource, ...]:
+    entries = reader.get("entropy", list)
+    if entries is None:
+        return ()
+    sources, names = [], set()
+    for n, entry in enumerate(entries, start=1):
+        key = f"entropy[{n}]"
+        if not isinstance(entry, dict):
+            reader.problem(key, "wrong_type", expected="table")
+            continue
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip() or "=" in name or "," in name:
+            reader.problem(f"{key}.name", "source_name")
+            continue
+        if name in names:
+            reader.problem(f"{key}.name", "duplicate", value=name)
+        names.add(name)
+        kind = entry.get("kind", "witness")
+        if kind not in labels("entropy_kind"):
+            reader.problem(
+                f"{key}.kind", "choice", value=kind, allowed=list(labels("entropy_kind"))
+            )
+        description = entry.get("description", "")
+        if not isinstance(description, str):
+            reader.problem(f"{key}.description", "wrong_type", expected="str")
+            description = ""
+        sources.append(EntropySource(name.strip(), str(kind), description.strip()))
+    if not sources and entries is not None:
+        reader.problem("entropy", "no_entropy")
+    return tuple(sources)
+
+
+def _exclusions(reader: _Reader) -> tuple[OfficerExclusion, ...]:
+    entries = reader.get("exclude_officers", list, [])
+    found = []
+    for n, entry in enumerate(entries, start=1):
+        officer = entry.get("officer") if isinstance(entry, dict) else None
+        reason = entry.get("reason") if isinstance(entry, dict) else None
+        if not isinstance(officer, str) or not isinstance(reason, str) or not reason.strip():
+            reader.problem(f"exclude_officers[{n}]", "exclusion")
+            continue
+        found.append(OfficerExclusion(officer.strip(), reason.strip()))
+    return tuple(found)
+
+
+def parse_campaign(source: str) -> CampaignSpec:
+    """Read a campaign TOML text; raise SpecError listing every problem."""
+    try:
+        data = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([text("campaign.bad_toml", detail=str(exc))]) from exc
+    r = _Reader(data)
+    name, unit, purpose = r.text("name"), r.text("unit"), r.text("purpose")
+    use_of_results = r.text("use_of_results")
+    items, leaders = r.texts("items"), r.texts("leaders")
+    start, end = r.get("start", dt.date), r.get("end", dt.date)
+    if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
+        r.problem("start", "date_only")
+    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+        r.problem("end", "ends_before_start")
+    method_labels = r.texts("method")
+    methods = []
+    lookup = {label: code for code, label in labels("check_method").items()}
+    for label in method_labels:
+        code = lookup.get(label, label if label in labels("check_method") else None)
+        if code is None:
+            r.problem("method", "choice", value=label, allowed=list(lookup))
+        else:
+            methods.append(code)
+    per_team = r.count("officers_per_team", ..., MIN_OFFICERS_PER_TEAM)
+    teams_value = r.get("teams", (int, str))
+    teams: int | None = None
+    if isinstance(teams_value, str) and teams_value != PER_EMPLOYER:
+        r.problem("teams", "teams")
+    elif isinstance(teams_value, int):
+        if isinstance(teams_value, bool) or teams_value < 1:
+            r.problem("teams", "teams")
+        teams = teams_value
+    confidential = r.get("confidential", bool, False)
+    absence = _choice(r, "absence_approver", "absence_approver", "team_leader")
+    months = r.count("exclusion_months", 12, 0)
+    cap = r.count("yearly_cap", 2, 1)
+    algorithm = r.get("algorithm", str, RFC3797_SHA256)
+    if algorithm not in ALGORITHMS:
+        r.problem("algorithm", "choice", value=algorithm, allowed=list(ALGORITHMS))
+    plan_need = r.get("plan_need", int, None)
+    strata, entropy, exclusions = _strata(r), _entropy(r), _exclusions(r)
+    for key in data:
+        known = r.seen | {"strata", "entropy", "exclude_officers"}
+        if key not in known:
+            r.problem(key, "unknown_key")
+    if r.problems:
+        raise SpecError(r.problems)
+    assert name and unit and purpose and use_of_results and per_team is not None
+    return CampaignSpec(
+        name=name,
+        unit=unit,
+        items=items,
+        start=start,
+        end=end,
+        purpose=purpose,
+        methods=tuple(methods),
+        officers_per_team=per_team,
+        teams=teams,
+        leaders=leaders,
+        use_of_results=use_of_results,
+        entropy=entropy,
+        confidential=confidential,
+        absence_approver=absence,
+        exclusion_months=months or 0,
+        yearly_cap=cap or 1,
+        algorithm=algorithm,
+        strata=strata,
+        plan_need=plan_need,
+        exclude_officers=exclusions,
+    )

@@ -1,0 +1,485 @@
+"""Campaigns and their draw: create from a spec, commit (freeze and publish), run, export, show.
+
+Owns the order of operations and their rules: who is in the pools (the exclusion window and the
+yearly cap, certificates in force for the whole window), whether a draw can be filled at all,
+that a second run needs a reason, and that every step is audited. The arithmetic of the draw is
+bot.draw; the rows are storage.campaigns.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import secrets
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.campaign_spec import CampaignSpec
+from bot.draw.engine import Stratum, team_total
+from bot.draw.record import canonical, commitment_document, recompute, sha256_text
+from bot.draw.strata import stratum_of
+from bot.registry.fields import labels
+from bot.texts import render, text
+from storage import audit
+from storage import campaigns as db
+from storage.engine import unit_of_work
+from storage.models import (
+    AbsenceApprover,
+    Campaign,
+    CampaignState,
+    DecisionState,
+    DrawCommitment,
+    DrawRun,
+    PlanNeed,
+)
+
+Clock = Callable[[], dt.datetime]
+Factory = async_sessionmaker[AsyncSession]
+
+
+class CampaignError(Exception):
+    """A campaign step that cannot be done; the message is ready for the user."""
+
+
+def _fail(key: str, **values: Any) -> CampaignError:
+    return CampaignError(text(f"campaign.{key}", **values))
+
+
+def months_before(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` earlier, clamped to the month's end (31 March - 1 → 28/29 Feb)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return dt.date(year, month + 1, min(day.day, last))
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+    campaign = await db.campaign_by_id(session, campaign_id, lock=lock)
+    if campaign is None:
+        raise _fail("no_campaign", id=campaign_id)
+    return campaign
+
+
+async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, clock: Clock) -> int:
+    async with unit_of_work(factory) as session:
+        unit = await db.unit_by_name(session, spec.unit)
+        if unit is None:
+            raise _fail("no_unit", name=spec.unit)
+        items = await db.items_in_force(session, spec.items, spec.start)
+        missing = [code for code in spec.items if code not in items]
+        if missing:
+            raise _fail("no_item", codes=missing, day=spec.start.isoformat())
+        leader_ids: list[int] = []
+        for ref in spec.leaders:
+            person = await db.find_person(session, ref)
+            if person is None:
+                raise _fail("no_person", ref=ref)
+            if not (person.is_leader or person.team_leader_eligible):
+                raise _fail("not_leader", name=person.name)
+            if person.id in leader_ids:
+                raise _fail("leader_twice", name=person.name)
+            leader_ids.append(person.id)
+        if spec.teams is not None and len(leader_ids) < spec.teams:
+            raise _fail("too_few_leaders", teams=spec.teams, leaders=len(leader_ids))
+        exclusions = []
+        for exclusion in spec.exclude_officers:
+            person = await db.find_person(session, exclusion.officer)
+            if person is None:
+                raise _fail("no_person", ref=exclusion.officer)
+            exclusions.append({"person_id": person.id, "reason": exclusion.reason})
+        if spec.plan_need is not None:
+            need = await db.need_by_id(session, spec.plan_need)
+            _check_need(need, spec)
+        campaign = Campaign(
+            name=spec.name,
+            unit_id=unit.id,
+            plan_need_id=spec.plan_need,
+            items=[
+                {"code": i.code, "version": i.version, "name": i.name}
+                for i in (items[c] for c in spec.items)
+            ],
+            start_on=spec.start,
+            end_on=spec.end,
+            purpose=spec.purpose,
+            methods=list(spec.methods),
+            officers_per_team=spec.officers_per_team,
+            team_count=spec.teams,
+            leader_ids=leader_ids,
+            confidential=spec.confidential,
+            use_of_results=spec.use_of_results,
+            absence_approver=AbsenceApprover(spec.absence_approver),
+            exclusion_months=spec.exclusion_months,
+            yearly_cap=spec.yearly_cap,
+            algorithm=spec.algorithm,
+            strata=[
+                {"label": s.label, "ratio": f"{s.ratio.normalize():f}", "minimum": s.minimum}
+                for s in spec.strata
+            ],
+            entropy_sources=[
+                {"name": e.name, "kind": e.kind, "description": e.description} for e in spec.entropy
+            ],
+            officer_exclusions=exclusions,
+            state=CampaignState.DRAFT,
+            created_by=actor,
+            created_at=clock(),
+        )
+        session.add(campaign)
+        await session.flush()
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    actor,
+                    "campaign:create",
+                    "campaigns",
+                    str(campaign.id),
+                    None,
+                    {
+                        "name": spec.name,
+                        "unit": spec.unit,
+                        "items": list(spec.items),
+                        "start": spec.start.isoformat(),
+                        "end": spec.end.isoformat(),
+                    },
+                )
+            ],
+            clock(),
+        )
+        return campaign.id
+
+
+def _check_need(need: PlanNeed | None, spec: CampaignSpec) -> None:
+    if need is None:
+        raise _fail("no_need", id=spec.plan_need)
+    if need.state is not DecisionState.APPROVED:
+        raise _fail("need_not_approved", id=need.id)
+    if need.plan.year != spec.start.year:
+        raise _fail("need_other_year", id=need.id, year=need.plan.year)
+    outside = [code for code in spec.items if code not in need.items]
+    if outside:
+        raise _fail("need_items", id=need.id, codes=outside)
+
+
+async def _employer_strata(session: AsyncSession, campaign: Campaign) -> list[Stratum]:
+    """The frozen employer pool: active, not checked for these items within the window, under
+    the yearly cap; split into strata by the default rule, each in USCC order."""
+    start = campaign.start_on
+    window_start = months_before(start, campaign.exclusion_months)
+    year_start, year_end = dt.date(start.year, 1, 1), dt.date(start.year, 12, 31)
+    items = {item["code"] for item in campaign.items}
+    history = await db.drawn_between(
+        session, min(window_start, year_start), max(start, year_end), campaign.id
+    )
+    recent = {
+        p.uscc for p in history if window_start <= p.start_on <= start and p.item_codes & items
+    }
+    per_year = Counter(p.uscc for p in history if p.start_on.year == start.year)
+    capped = {uscc for uscc, n in per_year.items() if n >= campaign.yearly_cap}
+    members: dict[str, list[str]] = {s["label"]: [] for s in campaign.strata}
+    async for row in db.active_employers(session):
+        if row.uscc in recent or row.uscc in capped:
+            continue
+        if row.last_inspected is not None and row.last_inspected >= window_start:
+            continue
+        label = stratum_of(row.complaints_12m, row.serious_violation, row.credit_grade)
+        if label in members:
+            members[label].append(row.uscc)
+    return [
+        Stratum(s["label"], Decimal(s["ratio"]), int(s["minimum"]), tuple(members[s["label"]]))
+        for s in campaign.strata
+    ]
+
+
+async def commit_draw(
+    factory: Factory,
+    campaign_id: int,
+    actor: str,
+    clock: Clock,
+    make_secret: Callable[[], str] = lambda: str(secrets.randbits(256)),
+) -> dict[str, Any]:
+    """Freeze the pools and publish what the draw will use; returns the commitment document."""
+    async with unit_of_work(factory) as session:
+        campaign = await _campaign(session, campaign_id, lock=True)
+        if campaign.state is not CampaignState.DRAFT:
+            raise _fail("already_committed", id=campaign_id)
+        strata = await _employer_strata(session, campaign)
+        excluded = {e["person_id"] for e in campaign.officer_exclusions} | set(campaign.leader_ids)
+        pool = sorted(
+            (number, pid)
+            for pid, number in await db.certified_officers(session, campaign.end_on)
+            if pid not in excluded
+        )
+        employers = sum(s.count for s in strata)
+        teams = team_total(employers, campaign.team_count)
+        if employers == 0:
+            raise _fail("no_employers")
+        if len(campaign.leader_ids) < teams:
+            raise _fail("too_few_leaders", teams=teams, leaders=len(campaign.leader_ids))
+        needed = teams * campaign.officers_per_team
+        if len(pool) < needed:
+            raise _fail("too_few_officers", needed=needed, available=len(pool))
+        key_of = await db.person_keys(session, campaign.leader_ids)
+        pool_usccs = {e for s in strata for e in s.entries}
+        number_of = {pid: number for number, pid in pool}
+        recusals = [
+            (number_of[pid], uscc)
+            for pid, uscc in await db.recusal_pairs(session, list(number_of), pool_usccs)
+        ]
+        secret = make_secret()
+        committed_at = clock()
+        document = commitment_document(
+            campaign=_campaign_summary(campaign),
+            algorithm=campaign.algorithm,
+            strata=strata,
+            officers=[number for number, _ in pool],
+            leaders=[key_of[pid] for pid in campaign.leader_ids],
+            recusals=recusals,
+            sources=campaign.entropy_sources,
+            secret_sha256=sha256_text(secret),
+            committed_at=iso(committed_at),
+            committed_by=actor,
+        )
+        body = canonical(document)
+        session.add(
+            DrawCommitment(
+                campaign_id=campaign.id,
+                committed_at=committed_at,
+                committed_by=actor,
+                document=body,
+                document_sha256=sha256_text(body),
+                secret=secret,
+            )
+        )
+        campaign.state = CampaignState.COMMITTED
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    actor,
+                    "draw:commit",
+                    "campaigns",
+                    str(campaign.id),
+                    None,
+                    {
+                        "document_sha256": sha256_text(body),
+                        "employer_pool_sha256": document["employer_pool_sha256"],
+                        "officer_pool_sha256": document["officers"]["sha256"],
+                        "secret_sha256": document["secret_sha256"],
+                        "counts": {s["label"]: s["count"] for s in document["strata"]},
+                    },
+                )
+            ],
+            committed_at,
+        )
+        return document
+
+
+def _campaign_summary(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "unit": campaign.unit.name,
+        "items": campaign.items,
+        "start": campaign.start_on.isoformat(),
+        "end": campaign.end_on.isoformat(),
+        "officers_per_team": campaign.officers_per_team,
+        "teams": campaign.team_count,
+        "confidential": campaign.confidential,
+    }
+
+
+def check_entropy(sources: list[dict[str, Any]], values: dict[str, list[int]]) -> None:
+    declared = [s["name"] for s in sources]
+    unknown = [name for name in values if name not in declared]
+    if unknown:
+        raise _fail("unknown_source", names=unknown, declared=declared)
+    missing = [name for name in declared if name not in values]
+    if missing:
+        raise _fail("missing_source", names=missing)
+    for name, numbers in values.items():
+        if not numbers or any(n < 0 for n in numbers):
+            raise _fail("bad_entropy", name=name)
+
+
+async def run_draw(
+    factory: Factory,
+    campaign_id: int,
+    values: dict[str, list[int]],
+    reason: str | None,
+    actor: str,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Reveal the secret, form the key from every source, draw, and make the teams current."""
+    async with unit_of_work(factory) as session:
+        campaign = await _campaign(session, campaign_id, lock=True)
+        if campaign.state is CampaignState.DRAFT:
+            raise _fail("not_committed", id=campaign_id)
+        runs = await db.runs_of(session, campaign.id)
+        if runs and not (reason and reason.strip()):
+            raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
+        commitment = await db.commitment_of(session, campaign.id)
+        assert commitment is not None
+        check_entropy(campaign.entropy_sources, values)
+        document = json.loads(commitment.document)
+        key, results = recompute(document, values, commitment.secret)
+        run_at = clock()
+        run = {
+            "seq": len(runs) + 1,
+            "run_at": iso(run_at),
+            "run_by": actor,
+            "reason": reason.strip() if reason else None,
+            "entropy_values": {name: sorted(values[name]) for name in values},
+            "secret": commitment.secret,
+            "key": key,
+            **results,
+        }
+        row = DrawRun(
+            campaign_id=campaign.id,
+            seq=run["seq"],
+            run_at=run_at,
+            run_by=actor,
+            reason=run["reason"],
+            result=canonical(run),
+        )
+        session.add(row)
+        await session.flush()
+        person_of = await db.person_ids_by_certificate(session, document["officers"]["entries"])
+        entity_of = await db.ids_by_uscc(
+            session, [e for team in results["teams"] for e in team["employers"]]
+        )
+        await db.replace_current_teams(
+            session,
+            campaign.id,
+            row,
+            [
+                {
+                    "number": t["number"],
+                    "leader_id": campaign.leader_ids[t["number"] - 1],
+                    "entity_ids": [entity_of[e] for e in t["employers"]],
+                    "member_ids": [person_of[o] for o in t["officers"]],
+                    "short_by": t["short_by"],
+                }
+                for t in results["teams"]
+            ],
+            [person_of[o] for o in results["officer_order"]],
+        )
+        campaign.state = CampaignState.DRAWN
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    actor,
+                    "draw:run",
+                    "campaigns",
+                    str(campaign.id),
+                    None,
+                    {
+                        "seq": run["seq"],
+                        "key": key,
+                        "reason": run["reason"],
+                        "run_sha256": sha256_text(row.result),
+                    },
+                )
+            ],
+            run_at,
+        )
+        return run
+
+
+async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
+    """The full record: the commitment and every run (the secret only once revealed)."""
+    async with factory() as session:
+        await _campaign(session, campaign_id)
+        commitment = await db.commitment_of(session, campaign_id)
+        if commitment is None:
+            raise _fail("not_committed", id=campaign_id)
+        record = json.loads(commitment.document)
+        record["draws"] = [json.loads(r.result) for r in await db.runs_of(session, campaign_id)]
+        return dict(record)
+
+
+async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
+    """The campaign as `campaign show` prints it: settings, draw status, teams and reserve."""
+    async with factory() as session:
+        campaign = await _campaign(session, campaign_id)
+        commitment = await db.commitment_of(session, campaign_id)
+        runs = await db.runs_of(session, campaign_id)
+        teams = await db.current_teams(session, campaign_id)
+        reserve = await db.reserve_of(session, campaign_id)
+        people = [m[0] for t in teams for m in t["members"]] + [r[0] for r in reserve]
+        leaders = await db.people_by_id(session, campaign.leader_ids)
+        keys = await db.person_keys(session, people + campaign.leader_ids)
+        last = json.loads(runs[-1].result) if runs else None
+        return {
+            "id": campaign.id,
+            "name": campaign.name,
+            "unit": campaign.unit.name,
+            "state": campaign.state.value,
+            "items": campaign.items,
+            "start": campaign.start_on.isoformat(),
+            "end": campaign.end_on.isoformat(),
+            "officers_per_team": campaign.officers_per_team,
+            "teams_setting": campaign.team_count,
+            "confidential": campaign.confidential,
+            "absence_approver": campaign.absence_approver.value,
+            "leaders": [
+                {"name": leaders[pid].name, "key": keys[pid]} for pid in campaign.leader_ids
+            ],
+            "draw": {
+                "committed": commitment is not None,
+                "committed_at": iso(commitment.committed_at) if commitment else None,
+                "document_sha256": commitment.document_sha256 if commitment else None,
+                "runs": len(runs),
+                "last_run_at": last["run_at"] if last else None,
+                "key": last["key"] if last else None,
+            },
+            "teams": [
+                {
+                    "number": t["team"].number,
+                    "leader": {
+                        "name": leaders[t["team"].leader_id].name,
+                        "key": keys[t["team"].leader_id],
+                    },
+                    "short_by": t["team"].short_by,
+                    "employers": [
+                        {"uscc": u, "name": n, "address": a} for u, n, a in t["employers"]
+                    ],
+                    "members": [
+                        {"name": name, "certificate_no": keys[pid], "position": pos}
+                        for pid, pos, name in t["members"]
+                    ],
+                }
+                for t in teams
+            ],
+            "reserve": [
+                {"name": name, "certificate_no": keys[pid], "position": pos}
+                for pid, pos, name in reserve
+            ],
+        }
+
+
+async def certificate_page(factory: Factory, campaign_id: int) -> str:
+    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify."""
+    record = await draw_record(factory, campaign_id)
+    async with factory() as session:
+        usccs = sorted({e for run in record["draws"] for t in run["teams"] for e in t["employers"]})
+        numbers = sorted(
+            {o for run in record["draws"] for o in run["officer_order"]} | set(record["leaders"])
+        )
+        names = await db.names_for(session, usccs, numbers)
+    return render(
+        "draw/certificate.html.j2",
+        record=record,
+        names=names,
+        labels=labels,
+        record_sha256=sha256_text(canonical(record)),
+    )

@@ -1,0 +1,340 @@
+"""``suiji plan``, ``suiji campaign`` and ``suiji draw``: the annual plan, campaigns, the draw."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot import campaigns, plans
+from bot.campaign_spec import SpecError, parse_campaign
+from bot.cli_support import Refused, explained, run_with_db, utc_now
+from bot.draw.record import Difference, first_difference
+from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
+from bot.registry.fields import CellError, labels, percent_field
+from bot.tables import format_table
+from bot.texts import TEMPLATES_DIR, render, text
+
+_NUMBERS = re.compile(r"[,，、\s]+")
+
+
+def _actor(value: str | None) -> str:
+    return value or getpass.getuser()
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+@click.group()
+def plan() -> None:
+    """The annual spot-check plan: needs proposed by units, approved by leaders."""
+
+
+@plan.command("create")
+@click.argument("year", type=int)
+@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@click.pass_context
+@explained(plans.PlanError)
+def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
+    """Create the plan for YEAR."""
+    run_with_db(ctx, lambda f: plans.create_plan(f, year, _actor(actor), utc_now))
+    click.echo(text("plan.created", year=year))
+
+
+@plan.command("add-need")
+@click.argument("year", type=int)
+@click.option("--unit", required=True, help="Proposing unit (name in the unit registry).")
+@click.option("--items", required=True, help="Item codes, comma-separated.")
+@click.option("--scope", required=True, help="Target scope, e.g. 全县制造业企业.")
+@click.option("--ratio", required=True, help="Proposed ratio, e.g. 5%.")
+@click.option("--timing", required=True, help="When, e.g. 第二季度.")
+@click.option("--supplement", is_flag=True, help="A supplement to an approved plan.")
+@click.option("--as", "actor", default=None, help="Who proposes it (audit log).")
+@click.pass_context
+@explained(plans.PlanError, CellError)
+def plan_add_need(
+    ctx: click.Context, year: int, unit: str, items: str, scope: str, ratio: str, timing: str,
+    supplement: bool, actor: str | None,
+) -> None:  # fmt: skip
+    """Add a unit's need to the YEAR plan; prints its id on the last line."""
+    codes = [code for code in _NUMBERS.split(items) if code]
+    percent = percent_field("ratio").parse(ratio)
+    need_id = run_with_db(
+        ctx,
+        lambda f: plans.add_need(
+            f, year, unit=unit, items=codes, scope=scope, ratio=percent, timing=timing,
+            supplement=supplement, actor=_actor(actor), clock=utc_now,
+        ),
+    )  # fmt: skip
+    click.echo(text("plan.need_added", id=need_id, supplement=supplement))
+    click.echo(need_id)
+
+
+def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None, by: str) -> None:
+    need = run_with_db(
+        ctx,
+        lambda f: plans.decide_need(
+            f, need_id, approve=approve, comment=comment, approver=by, clock=utc_now
+        ),
+    )
+    click.echo(text("plan.decided_now", id=need.id, state=need.state.value))
+
+
+@plan.command("approve")
+@click.argument("need_id", type=int)
+@click.option("--as", "by", required=True, help="The approving leader.")
+@click.option("--comment", default=None)
+@click.pass_context
+@explained(plans.PlanError)
+def plan_approve(ctx: click.Context, need_id: int, by: str, comment: str | None) -> None:
+    """Approve need NEED_ID (leaders only)."""
+    _decide(ctx, need_id, True, comment, by)
+
+
+@plan.command("reject")
+@click.argument("need_id", type=int)
+@click.option("--as", "by", required=True, help="The deciding leader.")
+@click.option("--comment", required=True, help="Why.")
+@click.pass_context
+@explained(plans.PlanError)
+def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None:
+    """Reject need NEED_ID with a reason (leaders only)."""
+    _decide(ctx, need_id, False, comment, by)
+
+
+@plan.command("show")
+@click.argument("year", type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+@explained(plans.PlanError)
+def plan_show(ctx: click.Context, year: int, fmt: str) -> None:
+    """Show the YEAR plan and the state of each need."""
+    view = run_with_db(ctx, lambda f: plans.plan_view(f, year))
+    if fmt == "json":
+        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    click.echo(render("cli/plan_show.txt.j2", plan=view))
+
+
+# --- campaign --------------------------------------------------------------------------------
+
+
+@click.group()
+def campaign() -> None:
+    """Campaigns (实施方案): create, show."""
+
+
+@campaign.command("example")
+def campaign_example() -> None:
+    """Print a commented campaign file that works with the --sample data."""
+    click.echo((TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8"), nl=False)
+
+
+@campaign.command("create")
+@click.option("--file", "file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@click.pass_context
+@explained(campaigns.CampaignError, SpecError)
+def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
+    """Create a campaign from a TOML file; prints its id on the last line."""
+    try:
+        source = file.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
+    spec = parse_campaign(source)
+    campaign_id = run_with_db(
+        ctx, lambda f: campaigns.create_campaign(f, spec, _actor(actor), utc_now)
+    )
+    click.echo(text("campaign.created", name=spec.name))
+    click.echo(campaign_id)
+
+
+@campaign.command("show")
+@click.argument("campaign_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+@explained(campaigns.CampaignError)
+def campaign_show(ctx: click.Context, campaign_id: int, fmt: str) -> None:
+    """Teams, members, leaders, reserve and draw status of a campaign."""
+    view = run_with_db(ctx, lambda f: campaigns.show_campaign(f, campaign_id))
+    if fmt == "json":
+        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    click.echo(render("cli/campaign_show.txt.j2", c=view, labels=labels), nl=False)
+
+
+# --- draw ------------------------------------------------------------------------------------
+
+
+@click.group()
+def draw() -> None:
+    """The publicly verifiable draw (摇号): commit, run, export, verify."""
+
+
+@draw.command("commit")
+@click.argument("campaign_id", type=int)
+@click.option("--as", "actor", default=None, help="Who commits (audit log).")
+@click.pass_context
+@explained(campaigns.CampaignError)
+def draw_commit(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
+    """Freeze the pools and publish digests, counts, sources and the secret's SHA-256."""
+    document = run_with_db(
+        ctx, lambda f: campaigns.commit_draw(f, campaign_id, _actor(actor), utc_now)
+    )
+    click.echo(render("cli/draw_committed.txt.j2", d=document, labels=labels), nl=False)
+
+
+def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
+    parsed: dict[str, list[int]] = {}
+    for value in values:
+        name, sep, numbers = value.partition("=")
+        parts = [p for p in _NUMBERS.split(numbers) if p]
+        if not sep or not name.strip() or not parts or not all(p.isdigit() for p in parts):
+            raise Refused(text("campaign.entropy_syntax", value=value))
+        if name.strip() in parsed:
+            raise Refused(text("campaign.entropy_twice", name=name.strip()))
+        parsed[name.strip()] = [int(p) for p in parts]
+    return parsed
+
+
+@draw.command("run")
+@click.argument("campaign_id", type=int)
+@click.option("--entropy", "entropy", multiple=True, required=True,
+              help="NAME=N,N,N for each source named in the campaign.")  # fmt: skip
+@click.option("--reason", default=None, help="Required to draw again; recorded.")
+@click.option("--as", "actor", default=None, help="Who runs it (audit log).")
+@click.pass_context
+@explained(campaigns.CampaignError)
+def draw_run(
+    ctx: click.Context, campaign_id: int, entropy: tuple[str, ...], reason: str | None,
+    actor: str | None,
+) -> None:  # fmt: skip
+    """Reveal the secret, form the key from all sources, draw and form the teams."""
+    values = parse_entropy(entropy)
+    run = run_with_db(
+        ctx,
+        lambda f: campaigns.run_draw(f, campaign_id, values, reason, _actor(actor), utc_now),
+    )
+    click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    try:
+        path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+    except OSError as exc:
+        raise Refused(text("campaign.unwritable", path=str(path), detail=exc.strerror)) from exc
+
+
+@draw.command("export")
+@click.argument("campaign_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@explained(campaigns.CampaignError)
+def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
+    """Write the draw record (JSON) that anyone can recompute."""
+    record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
+    _write_json(file, record)
+    click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
+
+
+@draw.command("certificate")
+@click.argument("campaign_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@explained(campaigns.CampaignError)
+def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
+    """Write the Chinese draw certificate page (HTML)."""
+    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
+    try:
+        file.write_text(page, "utf-8")
+    except OSError as exc:
+        raise Refused(text("campaign.unwritable", path=str(file), detail=exc.strerror)) from exc
+    click.echo(text("campaign.certificate_written", path=str(file)))
+
+
+def _describe(difference: Difference) -> str:
+    return text("campaign.verify_failed", path=difference.path,
+                expected=json.dumps(difference.expected, ensure_ascii=False)[:200],
+                found=json.dumps(difference.found, ensure_ascii=False)[:200])  # fmt: skip
+
+
+@draw.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def draw_verify(file: Path) -> None:
+    """Recompute a draw record; OK, or the first difference (exit 1)."""
+    try:
+        record = json.loads(file.read_text("utf-8"))
+        difference = first_difference(record)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+        detail = f"{type(exc).__name__}: {exc}"
+        raise Refused(text("campaign.record_unreadable", detail=detail)) from exc
+    if difference is not None:
+        raise Refused(_describe(difference))
+    click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
+
+
+@draw.command("verifier")
+def draw_verifier() -> None:
+    """Print the standalone verifier (one Python file, standard library only)."""
+    click.echo((TEMPLATES_DIR / "draw" / "verify.py").read_text("utf-8"), nl=False)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Refused(text("campaign.unreadable", path=str(path), detail=str(exc))) from exc
+
+
+def read_seeds(path: Path) -> list[list[int]]:
+    """An RFC 3797 seed file: one source per line, numbers separated by blanks, # comments."""
+    sources = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        content = line.split("#", 1)[0].strip()
+        if not content:
+            continue
+        parts = content.split()
+        if not all(p.isdigit() for p in parts):
+            raise Refused(text("campaign.seed_line", path=path.name, row=number))
+        sources.append([int(p) for p in parts])
+    if not sources:
+        raise Refused(text("campaign.no_seeds", path=path.name))
+    return sources
+
+
+@draw.command("rfc3797")
+@click.option("--seeds", "seeds_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
+@click.option("--pool", "pool_file", required=True,
+              type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
+@click.option("--count", type=click.IntRange(min=0), required=True)
+@click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=RFC3797)
+@click.option("--label", default="", help="Label mixed in by rfc3797-sha256.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def draw_rfc3797(
+    seeds_file: Path, pool_file: Path, count: int, algorithm: str, label: str, fmt: str
+) -> None:
+    """Select COUNT entries from a pool file, RFC 3797 style, from public seeds."""
+    key = format_key(read_seeds(seeds_file))
+    pool = [e.strip() for e in _read_text(pool_file).splitlines() if e.strip()]
+    if count > len(pool):
+        raise Refused(text("campaign.count_too_big", count=count, size=len(pool)))
+    if algorithm == RFC3797 and count > 65536:
+        raise Refused(text("campaign.rfc3797_limit"))
+    positions = list(select(algorithm, key, len(pool), count, label))
+    if fmt == "json":
+        picks = [
+            {"index": i + 1, "position": p + 1, "entry": pool[p]} for i, p in enumerate(positions)
+        ]
+        click.echo(json.dumps({"key": key, "picks": picks}, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"key: {key}")
+    rows = [[str(i + 1), str(p + 1), pool[p]] for i, p in enumerate(positions)]
+    click.echo(format_table(["#", "position", "entry"], rows))
+
+
+COMMANDS = (plan, campaign, draw)

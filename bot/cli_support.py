@@ -1,0 +1,98 @@
+"""What every ``suiji`` command shares: settings, the database, errors and progress.
+
+Owns turning a command's work into an event-loop run against a migrated database, and turning
+known failures into a short Chinese message with exit status 1 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import Settings
+from bot.texts import text
+from storage import migrate
+from storage.engine import make_engine, make_session_factory
+
+T = TypeVar("T")
+Factory = async_sessionmaker[AsyncSession]
+
+
+class Refused(click.ClickException):
+    """A failure already explained to the user; exits 1 after printing the message."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.message, err=True)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
+    from tqdm import tqdm
+
+    # tqdm hides itself when stderr is not a terminal (disable=None): logs stay clean.
+    bar: Iterable[T] = tqdm(
+        items, desc=label, total=total, unit=text("cli.progress_unit"), disable=None, leave=False
+    )
+    return bar
+
+
+async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    try:
+        return await work(engine)
+    except (OperationalError, DBAPIError) as exc:
+        raise Refused(text("cli.db_unreachable", detail=str(exc.orig or exc))) from exc
+    finally:
+        await engine.dispose()
+
+
+async def ready(engine: AsyncEngine) -> Factory:
+    """A session factory, once the schema is known to be at the newest migration."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    if await migrate.current_revision(engine) != head:
+        raise Refused(text("cli.db_not_ready"))
+    return make_session_factory(engine)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.find_root().obj["settings"]()
+    return settings
+
+
+def run_with_db(ctx: click.Context, work: Callable[[Factory], Awaitable[T]]) -> T:
+    """Run ``work`` in a fresh event loop against the configured, migrated database."""
+    settings = settings_of(ctx)
+
+    async def go(engine: AsyncEngine) -> T:
+        return await work(await ready(engine))
+
+    return asyncio.run(with_engine(settings, go))
+
+
+def explained(*kinds: type[Exception]) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Turn the given exceptions (already worded for people) into a refusal with exit 1."""
+
+    def decorate(func: Callable[..., T]) -> Callable[..., T]:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> T:
+            try:
+                return func(*args, **kwargs)
+            except kinds as exc:
+                message = exc.message() if hasattr(exc, "message") else str(exc)
+                raise Refused(message) from exc
+
+        return wrapper
+
+    return decorate

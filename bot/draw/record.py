@@ -1,0 +1,219 @@
+"""The draw record: canonical JSON holding everything needed to recompute a draw, and its check.
+
+Pure. A record is the commitment (frozen pools, strata, counts, algorithm, named entropy sources,
+the SHA-256 of the system's secret) plus every run of the draw (entropy values, the revealed
+secret, the key, and the results). :func:`first_difference` recomputes each run from the record's
+own inputs with the same code that ran it and names the first thing that differs.
+
+Digests: a pool's SHA-256 is taken over its entries joined by "\\n" (UTF-8, no final newline);
+the employer pool's is over all strata entries together, sorted. The secret's commitment is the
+SHA-256 of its decimal digits. The key is RFC 3797's, over the sources in their listed order and
+then the secret as one more source of one number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from bot.draw.engine import DrawResult, Stratum, run_draw, stratum_count
+from bot.draw.rfc3797 import format_key
+
+RECORD_FORMAT = "suiji-draw-record/1"
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def sha256_text(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def pool_digest(entries: Sequence[str]) -> str:
+    return sha256_text("\n".join(entries))
+
+
+def draw_key(sources: Sequence[dict[str, Any]], values: dict[str, list[int]], secret: str) -> str:
+    return format_key([values[s["name"]] for s in sources] + [[int(secret)]])
+
+
+def strata_json(strata: Sequence[Stratum]) -> list[dict[str, Any]]:
+    return [
+        {
+            "label": s.label,
+            "ratio": f"{s.ratio_percent.normalize():f}",
+            "minimum": s.minimum,
+            "size": len(s.entries),
+            "count": s.count,
+            "sha256": pool_digest(s.entries),
+            "entries": list(s.entries),
+        }
+        for s in strata
+    ]
+
+
+def strata_from_json(strata: Sequence[dict[str, Any]]) -> list[Stratum]:
+    return [
+        Stratum(s["label"], Decimal(s["ratio"]), int(s["minimum"]), tuple(s["entries"]))
+        for s in strata
+    ]
+
+
+def commitment_document(
+    *,
+    campaign: dict[str, Any],
+    algorithm: str,
+    strata: Sequence[Stratum],
+    officers: Sequence[str],
+    leaders: Sequence[str],
+    recusals: Sequence[tuple[str, str]],
+    sources: Sequence[dict[str, Any]],
+    secret_sha256: str,
+    committed_at: str,
+    committed_by: str,
+) -> dict[str, Any]:
+    employers = sorted(e for s in strata for e in s.entries)
+    return {
+        "format": RECORD_FORMAT,
+        "campaign": campaign,
+        "algorithm": algorithm,
+        "committed_at": committed_at,
+        "committed_by": committed_by,
+        "strata": strata_json(strata),
+        "employer_pool_sha256": pool_digest(employers),
+        "officers": {
+            "size": len(officers),
+            "sha256": pool_digest(officers),
+            "entries": list(officers),
+        },
+        "leaders": list(leaders),
+        "recusals": sorted([list(pair) for pair in recusals]),
+        "entropy_sources": list(sources),
+        "secret_sha256": secret_sha256,
+    }
+
+
+def result_json(result: DrawResult, officers_per_team: int) -> dict[str, Any]:
+    return {
+        "picks": {
+            label: [{"index": p.index, "position": p.position, "entry": p.entry} for p in picks]
+            for label, picks in result.picks.items()
+        },
+        "officer_order": list(result.officer_order),
+        "teams": [
+            {
+                "number": t.number,
+                "leader": t.leader,
+                "employers": list(t.employers),
+                "officers": list(t.officers),
+                "short_by": t.short_of(officers_per_team),
+            }
+            for t in result.teams
+        ],
+        "reserve": list(result.reserve),
+    }
+
+
+def recompute(
+    commitment: dict[str, Any], values: dict[str, list[int]], secret: str
+) -> tuple[str, dict[str, Any]]:
+    """The key and the results a run with these entropy values and this secret must give."""
+    campaign = commitment["campaign"]
+    key = draw_key(commitment["entropy_sources"], values, secret)
+    result = run_draw(
+        commitment["algorithm"],
+        key,
+        strata_from_json(commitment["strata"]),
+        commitment["officers"]["entries"],
+        commitment["leaders"],
+        campaign["teams"],
+        campaign["officers_per_team"],
+        frozenset((o, e) for o, e in commitment["recusals"]),
+    )
+    return key, result_json(result, campaign["officers_per_team"])
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Where a record disagrees with its own recomputation."""
+
+    path: str
+    expected: Any
+    found: Any
+
+
+def _compare(path: str, expected: Any, found: Any) -> Difference | None:
+    if isinstance(expected, dict) and isinstance(found, dict):
+        for key in sorted(set(expected) | set(found)):
+            d = _compare(f"{path}.{key}", expected.get(key), found.get(key))
+            if d:
+                return d
+        return None
+    if isinstance(expected, list) and isinstance(found, list):
+        for i, (e, f) in enumerate(zip(expected, found, strict=False)):
+            d = _compare(f"{path}[{i}]", e, f)
+            if d:
+                return d
+        if len(expected) != len(found):
+            return Difference(f"{path}.length", len(expected), len(found))
+        return None
+    return None if expected == found else Difference(path, expected, found)
+
+
+def first_difference(record: dict[str, Any]) -> Difference | None:
+    """None when the record recomputes to itself; else the first thing that does not."""
+    if record.get("format") != RECORD_FORMAT:
+        return Difference("format", RECORD_FORMAT, record.get("format"))
+    employers: list[str] = []
+    for i, s in enumerate(record["strata"]):
+        entries = s["entries"]
+        checks = [
+            ("entries", sorted(set(entries)), entries),
+            ("size", len(entries), s["size"]),
+            ("sha256", pool_digest(entries), s["sha256"]),
+            (
+                "count",
+                stratum_count(len(entries), Decimal(s["ratio"]), int(s["minimum"])),
+                s["count"],
+            ),
+        ]
+        for name, expected, found in checks:
+            d = _compare(f"strata[{i}].{name}", expected, found)
+            if d:
+                return d
+        employers.extend(entries)
+    if len(set(employers)) != len(employers):
+        return Difference("strata", "each employer in one stratum", "an employer in two")
+    d = _compare(
+        "employer_pool_sha256", pool_digest(sorted(employers)), record["employer_pool_sha256"]
+    )
+    if d:
+        return d
+    officers = record["officers"]
+    for name, expected, found in (
+        ("entries", sorted(set(officers["entries"])), officers["entries"]),
+        ("size", len(officers["entries"]), officers["size"]),
+        ("sha256", pool_digest(officers["entries"]), officers["sha256"]),
+    ):
+        d = _compare(f"officers.{name}", expected, found)
+        if d:
+            return d
+    for n, run in enumerate(record["draws"]):
+        where = f"draws[{n}]"
+        d = _compare(f"{where}.secret", record["secret_sha256"], sha256_text(run["secret"]))
+        if d:
+            return Difference(f"{where}.secret", "SHA-256 = secret_sha256", run["secret"])
+        key, results = recompute(record, run["entropy_values"], run["secret"])
+        d = _compare(f"{where}.key", key, run["key"])
+        if d:
+            return d
+        for name in ("picks", "officer_order", "teams", "reserve"):
+            d = _compare(f"{where}.{name}", results[name], run[name])
+            if d:
+                return d
+    return None

@@ -1,0 +1,171 @@
+"""The annual plan (O1): units propose needs, leaders approve them; supplements the same way.
+
+Owns the rules: one plan per year, needs name registered units and items, only a leader decides,
+and a need is decided once. Approval here is by the CLI with ``--as``; chat approval will go
+through the shared approval engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.texts import text
+from storage import audit
+from storage import campaigns as db
+from storage.engine import unit_of_work
+from storage.models import AnnualPlan, DecisionState, PlanNeed
+from storage.registries import current_items
+
+Clock = Callable[[], dt.datetime]
+Factory = async_sessionmaker[AsyncSession]
+
+
+class PlanError(Exception):
+    """A plan step that cannot be done; the message is ready for the user."""
+
+
+def _fail(key: str, **values: Any) -> PlanError:
+    return PlanError(text(f"plan.{key}", **values))
+
+
+async def create_plan(factory: Factory, year: int, actor: str, clock: Clock) -> None:
+    async with unit_of_work(factory) as session:
+        if await db.plan_for_year(session, year) is not None:
+            raise _fail("exists", year=year)
+        session.add(AnnualPlan(year=year, created_by=actor, created_at=clock()))
+        await audit.append(
+            session, [audit.Change(actor, "plan:create", "annual_plans", str(year))], clock()
+        )
+
+
+async def add_need(
+    factory: Factory,
+    year: int,
+    *,
+    unit: str,
+    items: list[str],
+    scope: str,
+    ratio: Decimal,
+    timing: str,
+    supplement: bool,
+    actor: str,
+    clock: Clock,
+) -> int:
+    async with unit_of_work(factory) as session:
+        plan = await db.plan_for_year(session, year)
+        if plan is None:
+            raise _fail("no_plan", year=year)
+        found = await db.unit_by_name(session, unit)
+        if found is None:
+            raise _fail("no_unit", name=unit)
+        known = {item.code for item in await current_items(session, items)}
+        missing = [code for code in items if code not in known]
+        if missing:
+            raise _fail("no_item", codes=missing)
+        # Once any need has been decided, the plan stands: what comes later is a supplement.
+        late = any(n.state is not DecisionState.PENDING for n in plan.needs)
+        need = PlanNeed(
+            plan_id=plan.id,
+            unit_id=found.id,
+            items=items,
+            scope=scope,
+            proposed_ratio=ratio,
+            timing=timing,
+            supplement=supplement or late,
+            state=DecisionState.PENDING,
+            proposed_by=actor,
+            proposed_at=clock(),
+        )
+        session.add(need)
+        await session.flush()
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    actor,
+                    "plan:need",
+                    "plan_needs",
+                    str(need.id),
+                    None,
+                    {
+                        "year": year,
+                        "unit": unit,
+                        "items": items,
+                        "scope": scope,
+                        "ratio": f"{ratio.normalize():f}",
+                        "timing": timing,
+                        "supplement": need.supplement,
+                    },
+                )
+            ],
+            clock(),
+        )
+        return need.id
+
+
+async def decide_need(
+    factory: Factory, need_id: int, *, approve: bool, comment: str | None, approver: str,
+    clock: Clock,
+) -> PlanNeed:  # fmt: skip
+    """Approve or reject a need as ``approver`` (a person reference), who must be a leader."""
+    async with unit_of_work(factory) as session:
+        person = await db.find_person(session, approver)
+        if person is None:
+            raise _fail("no_person", ref=approver)
+        if not person.is_leader:
+            raise _fail("not_leader", name=person.name)
+        need = await db.need_by_id(session, need_id)
+        if need is None:
+            raise _fail("no_need", id=need_id)
+        if need.state is not DecisionState.PENDING:
+            raise _fail("decided", id=need_id, state=need.state.value, by=need.decided_by)
+        before = {"state": need.state.value}
+        need.state = DecisionState.APPROVED if approve else DecisionState.REJECTED
+        need.decided_by, need.decided_at, need.comment = person.name, clock(), comment
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    person.name,
+                    "plan:decide",
+                    "plan_needs",
+                    str(need.id),
+                    before,
+                    {"state": need.state.value, "comment": comment},
+                )
+            ],
+            clock(),
+        )
+        return need
+
+
+async def plan_view(factory: Factory, year: int) -> dict[str, Any]:
+    async with factory() as session:
+        plan = await db.plan_for_year(session, year)
+        if plan is None:
+            raise _fail("no_plan", year=year)
+        return {
+            "year": plan.year,
+            "created_by": plan.created_by,
+            "needs": [
+                {
+                    "id": n.id,
+                    "unit": n.unit.name,
+                    "items": n.items,
+                    "scope": n.scope,
+                    "ratio": float(n.proposed_ratio),
+                    "timing": n.timing,
+                    "supplement": n.supplement,
+                    "state": n.state.value,
+                    "proposed_by": n.proposed_by,
+                    "decided_by": n.decided_by,
+                    "comment": n.comment,
+                }
+                for n in plan.needs
+            ],
+        }

@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""Standalone verifier for suiji draw records (摇号记录独立验证程序).
+
+Usage: python3 verify.py RECORD.json
+Standard library only; written apart from suiji's own code so that it checks it. It recomputes
+every digest, count, key, pick, team and the reserve from the record's own inputs and prints
+OK, or the first thing that differs (exit status 1).
+"""
+
+import hashlib
+import json
+import sys
+from fractions import Fraction
+
+FORMAT = "suiji-draw-record/1"
+
+
+class Mismatch(Exception):
+    pass
+
+
+def same(path, expected, found):
+    if expected != found:
+        raise Mismatch(f"{path}: expected {expected!r}, found {found!r}")
+
+
+def digest(entries):
+    return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()
+
+
+def count(size, ratio, minimum):
+    wanted = -((-Fraction(ratio) * size) // 100)  # ceil(ratio% x size), exactly
+    return min(size, max(int(wanted), minimum))
+
+
+def make_key(sources):
+    return "".join("".join(f"{n}." for n in sorted(s)) + "/" for s in sources)
+
+
+def pick_value(algorithm, key, i, label):
+    k = key.encode("utf-8")
+    if algorithm == "rfc3797":
+        b = i.to_bytes(2, "big")
+        return int.from_bytes(hashlib.md5(b + k + b).digest(), "big")
+    if algorithm == "rfc3797-sha256":
+        b = i.to_bytes(4, "big")
+        data = b + label.encode("utf-8") + b"\x00" + k + b
+        return int.from_bytes(hashlib.sha256(data).digest(), "big")
+    raise Mismatch(f"algorithm: unknown {algorithm!r}")
+
+
+def select(algorithm, key, size, n, label):
+    """Positions (0-based) of n picks; a Fenwick tree finds the r-th unpicked candidate."""
+    tree = [i & -i for i in range(size + 1)]
+    top = 1 << (size.bit_length() - 1) if size else 0
+    picks = []
+    for i in range(n):
+        rest = pick_value(algorithm, key, i, label) % (size - i) + 1
+        pos, step = 0, top
+        while step:
+            if pos + step <= size and tree[pos + step] < rest:
+                pos += step
+                rest -= tree[pos]
+            step >>= 1
+        picks.append(pos)
+        node = pos + 1
+        while node <= size:
+            tree[node] -= 1
+            node += node & -node
+    return picks
+
+
+def check_pools(rec):
+    employers = []
+    for i, s in enumerate(rec["strata"]):
+        e = s["entries"]
+        same(f"strata[{i}].entries (sorted, unique)", sorted(set(e)), e)
+        same(f"strata[{i}].size", len(e), s["size"])
+        same(f"strata[{i}].sha256", digest(e), s["sha256"])
+        same(f"strata[{i}].count", count(len(e), s["ratio"], int(s["minimum"])), s["count"])
+        employers += e
+    same("strata (each employer once)", len(set(employers)), len(employers))
+    same("employer_pool_sha256", digest(sorted(employers)), rec["employer_pool_sha256"])
+    o = rec["officers"]
+    same("officers.entries (sorted, unique)", sorted(set(o["entries"])), o["entries"])
+    same("officers.size", len(o["entries"]), o["size"])
+    same("officers.sha256", digest(o["entries"]), o["sha256"])
+
+
+def recompute(rec, run):
+    names = [s["name"] for s in rec["entropy_sources"]]
+    values = run["entropy_values"]
+    same("entropy_values (sources)", sorted(names), sorted(values))
+    secret = run["secret"]
+    same("secret (SHA-256)", rec["secret_sha256"], hashlib.sha256(secret.encode()).hexdigest())
+    key = make_key([values[n] for n in names] + [[int(secret)]])
+    algorithm = rec["algorithm"]
+    picks, employers = {}, []
+    for s in rec["strata"]:
+        positions = select(algorithm, key, len(s["entries"]), s["count"], s["label"])
+        picks[s["label"]] = [
+            {"index": i + 1, "position": p + 1, "entry": s["entries"][p]}
+            for i, p in enumerate(positions)
+        ]
+        employers += [s["entries"][p] for p in positions]
+    officers = rec["officers"]["entries"]
+    order = [officers[p] for p in select(algorithm, key, len(officers), len(officers), "officers")]
+    campaign = rec["campaign"]
+    total = len(employers) if campaign["teams"] is None else campaign["teams"]
+    per_team = campaign["officers_per_team"]
+    recusals = {(o, e) for o, e in rec["recusals"]}
+    groups = [employers[t::total] for t in range(total)]
+    line, teams = list(order), []
+    for t, group in enumerate(groups):
+        members = []
+        for officer in list(line):
+            if len(members) == per_team:
+                break
+            if any((officer, e) in recusals for e in group):
+                continue
+            members.append(officer)
+            line.remove(officer)
+        teams.append(
+            {
+                "number": t + 1,
+                "leader": rec["leaders"][t],
+                "employers": group,
+                "officers": members,
+                "short_by": max(0, per_team - len(members)),
+            }
+        )
+    return {"key": key, "picks": picks, "officer_order": order, "teams": teams, "reserve": line}
+
+
+def compare(path, expected, found):
+    if isinstance(expected, dict) and isinstance(found, dict):
+        for k in sorted(set(expected) | set(found)):
+            compare(f"{path}.{k}", expected.get(k), found.get(k))
+    elif isinstance(expected, list) and isinstance(found, list):
+        for i, (e, f) in enumerate(zip(expected, found, strict=False)):
+            compare(f"{path}[{i}]", e, f)
+        same(f"{path}.length", len(expected), len(found))
+    else:
+        same(path, expected, found)
+
+
+def verify(rec):
+    same("format", FORMAT, rec.get("format"))
+    check_pools(rec)
+    for n, run in enumerate(rec["draws"]):
+        expected = recompute(rec, run)
+        for name in ("key", "picks", "officer_order", "teams", "reserve"):
+            compare(f"draws[{n}].{name}", expected[name], run[name])
+    return len(rec["draws"])
+
+
+def main(argv):
+    if len(argv) != 2:
+        print("用法 usage: python3 verify.py RECORD.json", file=sys.stderr)
+        return 2
+    try:
+        with open(argv[1], encoding="utf-8") as f:
+            record = json.load(f)
+        runs = verify(record)
+    except Mismatch as exc:
+        print(f"不一致 MISMATCH: {exc}")
+        return 1
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {exc}")
+        return 1
+    print(f"OK：记录可复算，{runs} 次摇号结果一致 / record recomputes, {runs} run(s) match")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
