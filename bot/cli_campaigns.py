@@ -49,9 +49,9 @@ def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
 @click.argument("year", type=int)
 @click.option("--unit", required=True, help="Proposing unit (name in the unit registry).")
 @click.option("--items", required=True, help="Item codes, comma-separated.")
-@click.option("--scope", required=True, help="Target scope, e.g. 全县制造业企业.")
+@click.option("--scope", required=True, help="Target scope (the employers meant).")
 @click.option("--ratio", required=True, help="Proposed ratio, e.g. 5%.")
-@click.option("--timing", required=True, help="When, e.g. 第二季度.")
+@click.option("--timing", required=True, help="When (e.g. a quarter).")
 @click.option("--supplement", is_flag=True, help="A supplement to an approved plan.")
 @click.option("--as", "actor", default=None, help="Who proposes it (audit log).")
 @click.pass_context

@@ -24,7 +24,7 @@ async def _append(factory: Factory, n: int, at: dt.datetime, actor: str = "teste
         await audit.append(
             session,
             [
-                audit.Change(actor, "registry.update", "entities", f"key{i}",
+                audit.Change(actor, "registry:update", "entities", f"key{i}",
                              {"name": f"旧{i}"}, {"name": f"新{i}"})
                 for i in range(n)
             ],

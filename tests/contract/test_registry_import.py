@@ -116,7 +116,7 @@ async def test_reimport_reports_unchanged_and_an_edit_is_audited_before_and_afte
     entry = (await _entries(factory))[-1]
     assert (entry.actor, entry.action, entry.subject_key) == (
         "李管理",
-        "registry.update",
+        "registry:update",
         rows[1][0],
     )
     assert json.loads(entry.before or "") == {"credit_grade": "B", "complaints_12m": 1}
