@@ -194,7 +194,10 @@ async def _employer_strata(session: AsyncSession, campaign: Campaign) -> list[St
         if label in members:
             members[label].append(row.uscc)
     return [
-        Stratum(s["label"], Decimal(s["ratio"]), int(s["minimum"]), tuple(members[s["label"]]))
+        # Sorted here, not by the database: collations differ, the record's order must not.
+        Stratum(
+            s["label"], Decimal(s["ratio"]), int(s["minimum"]), tuple(sorted(members[s["label"]]))
+        )
         for s in campaign.strata
     ]
 

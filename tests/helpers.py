@@ -10,8 +10,12 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.registry.importer import import_sheet
 from bot.registry.kinds import KINDS
 from bot.uscc import ALPHABET, check_character
+
+SAMPLE_KINDS = ("units", "officers", "entities", "items", "recusals")
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "storage" / "sample"
 
 
 async def count_rows(factory: async_sessionmaker[AsyncSession], table: str) -> int:
@@ -61,3 +65,12 @@ def write_csv(
 def read_csv(path: Path) -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as f:
         return list(csv.reader(f))
+
+
+async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> None:
+    """Import the bundled sample registries, as `suiji init --sample` does."""
+    for kind in SAMPLE_KINDS:
+        report = await import_sheet(
+            factory, kind, SAMPLE_DIR / f"{kind}.csv", actor="sample", clock=clock
+        )
+        assert report.written and not report.problems, [p.line() for p in report.problems]

@@ -18,7 +18,7 @@ from bot.registry.importer import ImportReport, import_sheet
 from storage import audit
 from storage.models import AuditEntry, Certificate, SpotCheckItem
 from storage.officers import drawable_officers
-from tests.helpers import count_rows, entity_row, read_csv, write_csv
+from tests.helpers import count_rows, entity_row, load_sample, read_csv, write_csv
 
 pytestmark = pytest.mark.db
 
@@ -33,12 +33,6 @@ async def _import(
     return await import_sheet(factory, kind, path, actor="李管理", clock=clock, **options)
 
 
-async def _load_sample(factory: Factory, sample_dir: Path, clock: Clock) -> None:
-    for kind in SAMPLE_ORDER:
-        report = await _import(factory, kind, sample_dir / f"{kind}.csv", clock)
-        assert report.written and not report.problems, [p.line() for p in report.problems]
-
-
 async def _entries(factory: Factory) -> list[AuditEntry]:
     async with factory() as session:
         return list((await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars())
@@ -47,7 +41,7 @@ async def _entries(factory: Factory) -> list[AuditEntry]:
 async def test_sample_registries_import_cleanly(
     factory: Factory, sample_dir: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     assert await count_rows(factory, "entities") == 500
     assert await count_rows(factory, "people") == 44
     assert await count_rows(factory, "spot_check_items") == 9
@@ -138,7 +132,7 @@ async def test_gb18030_csv_saved_by_excel_imports(
 async def test_export_then_import_is_lossless(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock, suffix: str
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     for kind in SAMPLE_ORDER:
         before = await list_records(factory, kind)
         first = tmp_path / f"{kind}{suffix}"
@@ -165,7 +159,7 @@ def _xlsx_values(path: Path) -> list[tuple[object, ...]]:
 async def test_export_of_the_sample_matches_the_shipped_files(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     exported = tmp_path / "entities.csv"
     await export_sheet(factory, "entities", exported)
     assert sorted(read_csv(exported)[1:]) == sorted(read_csv(sample_dir / "entities.csv")[1:])
@@ -174,7 +168,7 @@ async def test_export_of_the_sample_matches_the_shipped_files(
 async def test_renewed_certificate_is_added_to_the_same_person(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     rows = read_csv(sample_dir / "officers.csv")
     header, officer = rows[0], rows[1]
     old_number = officer[0]
@@ -202,7 +196,7 @@ async def test_renewed_certificate_is_added_to_the_same_person(
 async def test_officer_problems_the_database_knows_are_named(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     rows = read_csv(sample_dir / "officers.csv")
     header = rows[0]
     newcomer = list(rows[1])
@@ -228,7 +222,7 @@ async def test_officer_problems_the_database_knows_are_named(
 async def test_changed_item_gets_a_new_version_and_the_old_one_is_closed(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     rows = read_csv(sample_dir / "items.csv")
     header, item = rows[0], rows[1]
     item[header.index("默认抽查比例")] = "8%"
@@ -260,7 +254,7 @@ async def test_changed_item_gets_a_new_version_and_the_old_one_is_closed(
 async def test_recusal_for_unknown_officer_or_employer_is_refused(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     rows = read_csv(sample_dir / "recusals.csv")
     bad_officer = ["豫00000000000", *rows[1][1:]]
     bad_entity = [rows[1][0], entity_row(424242)[0], *rows[1][2:]]
@@ -288,7 +282,7 @@ async def test_wrong_headers_are_refused_before_any_row(
 async def test_xlsx_import_of_a_sheet_staff_edited(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     path = tmp_path / "items.xlsx"
     await export_sheet(factory, "items", path)
     workbook = load_workbook(path)
@@ -307,7 +301,7 @@ async def test_xlsx_import_of_a_sheet_staff_edited(
 async def test_audit_chain_holds_after_imports(
     factory: Factory, sample_dir: Path, clock: Clock, tmp_path: Path
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     shutil.copy(sample_dir / "entities.csv", tmp_path / "e.csv")
     await _import(factory, "entities", tmp_path / "e.csv", clock)
     entries = await _entries(factory)
@@ -319,7 +313,7 @@ async def test_audit_chain_holds_after_imports(
 async def test_expired_or_suspended_certificate_keeps_the_officer_but_not_the_draw(
     factory: Factory, sample_dir: Path, clock: Clock
 ) -> None:
-    await _load_sample(factory, sample_dir, clock)
+    await load_sample(factory, clock)
     officers = [o for o in await list_records(factory, "officers") if "officer" in o["roles"]]
     on = dt.date(2026, 3, 2)
     expected = {

@@ -1,0 +1,250 @@
+"""Plans, campaigns and draws against a real database: the same results on every backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import campaigns, plans
+from bot.campaign_spec import parse_campaign
+from bot.draw.record import canonical, first_difference, sha256_text
+from bot.texts import TEMPLATES_DIR
+from storage import audit
+from storage.engine import unit_of_work
+from storage.models import Entity
+from tests.helpers import load_sample
+
+pytestmark = pytest.mark.db
+
+Factory = async_sessionmaker[AsyncSession]
+Clock = Callable[[], dt.datetime]
+EXAMPLE = (TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8")
+ENTROPY = {"监督人刘艳丽": [7, 42, 88], "福彩3D": [3, 9, 1]}
+SECRET = "271828182845904523536028747135266249775724709369995"
+
+
+def spec(**changes: str) -> str:
+    """The example campaign with some top-level lines replaced (key = new TOML value)."""
+    lines = []
+    for line in EXAMPLE.splitlines():
+        key = line.split("=", 1)[0].strip()
+        lines.append(f"{key} = {changes.pop(key)}" if key in changes else line)
+    assert not changes, changes
+    return "\n".join(lines)
+
+
+async def _create(factory: Factory, clock: Clock, source: str = EXAMPLE) -> int:
+    return await campaigns.create_campaign(factory, parse_campaign(source), "李管理", clock)
+
+
+async def _commit(factory: Factory, campaign_id: int, clock: Clock) -> dict[str, object]:
+    return await campaigns.commit_draw(
+        factory, campaign_id, "李管理", clock, make_secret=lambda: SECRET
+    )
+
+
+async def _run(
+    factory: Factory, campaign_id: int, clock: Clock, reason: str | None = None
+) -> dict[str, object]:
+    return await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
+
+
+# The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
+# The same on SQLite, PostgreSQL and MariaDB: each backend's CI run checks against it.
+EXPECTED_RECORD_SHA256 = "0e0b3b0121271c6a69eea78b38b99ed19788302a90cb076881935ebe0be16e83"
+
+
+async def test_sample_campaign_commit_run_export_verify_gives_the_same_record_everywhere(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    document = await _commit(factory, campaign_id, clock)
+    assert [s["count"] for s in document["strata"]] == [26, 0, 3, 3, 3]  # type: ignore[index]
+    run = await _run(factory, campaign_id, clock)
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert record["draws"] == [run]
+    assert first_difference(record) is None
+    assert sha256_text(canonical(record)) == EXPECTED_RECORD_SHA256
+    async with factory() as session:
+        assert (await audit.verify(session)).ok
+
+
+async def test_teams_reserve_and_status_show_the_draw(factory: Factory, clock: Clock) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    shown = await campaigns.show_campaign(factory, campaign_id)
+    assert (shown["state"], shown["teams"], shown["draw"]["committed"]) == ("draft", [], False)
+    await _commit(factory, campaign_id, clock)
+    run = await _run(factory, campaign_id, clock)
+    shown = await campaigns.show_campaign(factory, campaign_id)
+    assert shown["state"] == "drawn" and shown["draw"]["runs"] == 1
+    assert [t["leader"]["name"] for t in shown["teams"]] == ["张凯", "苗明亮", "苗娟"]
+    for team, drawn in zip(shown["teams"], run["teams"], strict=True):  # type: ignore[call-overload]
+        assert [m["certificate_no"] for m in team["members"]] == drawn["officers"]
+        assert [e["uscc"] for e in team["employers"]] == drawn["employers"]
+        assert all(e["name"] for e in team["employers"])
+    assert [r["certificate_no"] for r in shown["reserve"]] == run["reserve"]
+    positions = [m["position"] for t in shown["teams"] for m in t["members"]]
+    positions += [r["position"] for r in shown["reserve"]]
+    assert sorted(positions) == list(range(1, len(positions) + 1))
+
+
+async def test_second_run_needs_a_reason_and_both_runs_stay_in_the_record(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    await _commit(factory, campaign_id, clock)
+    first = await _run(factory, campaign_id, clock)
+    with pytest.raises(campaigns.CampaignError, match="--reason"):
+        await _run(factory, campaign_id, clock)
+    second = await campaigns.run_draw(
+        factory, campaign_id, {**ENTROPY, "福彩3D": [5, 5, 5]}, "监督人未到场，重新公开摇号",
+        "李管理", clock,
+    )  # fmt: skip
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert [d["seq"] for d in record["draws"]] == [1, 2]
+    assert record["draws"][0] == first and record["draws"][1]["reason"] == second["reason"]
+    assert first_difference(record) is None
+    shown = await campaigns.show_campaign(factory, campaign_id)
+    assert [m["certificate_no"] for m in shown["teams"][0]["members"]] == second["teams"][0][
+        "officers"
+    ]
+
+
+async def test_entropy_must_name_exactly_the_declared_sources(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    with pytest.raises(campaigns.CampaignError, match="suiji draw commit"):
+        await _run(factory, campaign_id, clock)
+    await _commit(factory, campaign_id, clock)
+    for values in ({"监督人刘艳丽": [1]}, {**ENTROPY, "路人": [1]}, {**ENTROPY, "福彩3D": []}):
+        with pytest.raises(campaigns.CampaignError):
+            await campaigns.run_draw(factory, campaign_id, values, None, "x", clock)
+    with pytest.raises(campaigns.CampaignError, match="已经锁定"):
+        await _commit(factory, campaign_id, clock)
+
+
+async def test_pools_leave_out_leaders_excluded_and_uncertified_officers(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    document = await _commit(factory, campaign_id, clock)
+    officers = set(document["officers"]["entries"])  # type: ignore[index]
+    leaders = {"豫41142200229", "豫41142200407", "豫41142200431"}
+    assert not officers & leaders
+    assert "豫41142200526" not in officers  # excluded beforehand, with a reason
+    assert len(officers) == 40 - 4 - 3 - 1  # 4 expired or suspended, 3 leaders, 1 excluded
+
+
+async def test_employers_checked_recently_or_capped_are_not_in_the_pool(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    first = await _create(factory, clock)
+    await _commit(factory, first, clock)
+    drawn = set(
+        json.loads(json.dumps((await _run(factory, first, clock))["teams"]))[0]["employers"]
+    )
+    # Same items, three months later: the first campaign's employers are inside the window.
+    later = await _create(factory, clock, spec(start="2027-03-01", end="2027-03-31"))
+    pool = {e for s in (await _commit(factory, later, clock))["strata"] for e in s["entries"]}  # type: ignore[index, union-attr]
+    assert not drawn & pool
+    # A year cap of 1 keeps them out even for other items in the same year.
+    capped = await _create(
+        factory, clock, spec(items='["RS-JC-001"]', yearly_cap="1", exclusion_months="0")
+    )
+    pool = {e for s in (await _commit(factory, capped, clock))["strata"] for e in s["entries"]}  # type: ignore[index, union-attr]
+    assert not drawn & pool
+    # With no window and a generous cap they are back.
+    free = await _create(
+        factory, clock, spec(items='["RS-JC-001"]', yearly_cap="5", exclusion_months="0")
+    )
+    pool = {e for s in (await _commit(factory, free, clock))["strata"] for e in s["entries"]}  # type: ignore[index, union-attr]
+    assert drawn <= pool
+
+
+async def test_registry_inspection_date_inside_the_window_excludes(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    async with unit_of_work(factory) as session:
+        await session.execute(update(Entity).values(last_inspected=dt.date(2026, 6, 1)))
+    campaign_id = await _create(factory, clock)
+    with pytest.raises(campaigns.CampaignError, match="没有可抽取的企业"):
+        await _commit(factory, campaign_id, clock)
+
+
+async def test_too_few_officers_is_refused_at_commit(factory: Factory, clock: Clock) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock, spec(officers_per_team="12"))
+    with pytest.raises(campaigns.CampaignError, match="需要 36 名执法人员"):
+        await _commit(factory, campaign_id, clock)
+
+
+async def test_campaign_refuses_unknown_things_by_name(factory: Factory, clock: Clock) -> None:
+    await load_sample(factory, clock)
+    cases = {
+        "单位「不存在」": spec(unit='"不存在"'),
+        "RS-JC-404": spec(items='["RS-JC-404"]'),
+        "找不到人员「无名氏」": spec(leaders='["无名氏", "豫41142200407", "豫41142200431"]'),
+        "不是领导": spec(leaders='["豫41142201021", "豫41142200407", "豫41142200431"]'),
+        "需要 3 名组长": spec(leaders='["豫41142200229"]'),
+    }
+    for message, source in cases.items():
+        with pytest.raises(campaigns.CampaignError, match=message):
+            await _create(factory, clock, source)
+
+
+async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: Clock) -> None:
+    await load_sample(factory, clock)
+    await plans.create_plan(factory, 2026, "李管理", clock)
+    with pytest.raises(plans.PlanError):
+        await plans.create_plan(factory, 2026, "李管理", clock)
+    need = await plans.add_need(
+        factory, 2026, unit="劳动保障监察大队", items=["RS-JC-003", "RS-JC-006"],
+        scope="全县用人单位", ratio=Decimal(5), timing="第四季度", supplement=False,
+        actor="李管理", clock=clock,
+    )  # fmt: skip
+    with pytest.raises(plans.PlanError, match="不是领导"):
+        await plans.decide_need(
+            factory, need, approve=True, comment=None, approver="豫41142201021", clock=clock
+        )
+    with pytest.raises(campaigns.CampaignError, match="还没有被批准"):
+        await _create(factory, clock, EXAMPLE.replace("# plan_need = 1", f"plan_need = {need}"))
+    decided = await plans.decide_need(
+        factory, need, approve=True, comment="同意", approver="张凯", clock=clock
+    )
+    assert decided.state.value == "approved" and decided.decided_by == "张凯"
+    with pytest.raises(plans.PlanError, match="不能重复审批"):
+        await plans.decide_need(
+            factory, need, approve=False, comment="x", approver="张凯", clock=clock
+        )
+    later = await plans.add_need(
+        factory, 2026, unit="劳动关系股", items=["RS-JC-002"], scope="建筑业",
+        ratio=Decimal("2.5"), timing="十二月", supplement=False, actor="李管理", clock=clock,
+    )  # fmt: skip
+    view = await plans.plan_view(factory, 2026)
+    assert [(n["id"], n["state"], n["supplement"]) for n in view["needs"]] == [
+        (need, "approved", False),
+        (later, "pending", True),
+    ]
+    campaign_id = await _create(
+        factory, clock, EXAMPLE.replace("# plan_need = 1", f"plan_need = {need}")
+    )
+    assert campaign_id > 0
+
+
+def test_the_example_file_is_the_one_the_cli_prints() -> None:
+    assert Path(TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8") == EXAMPLE
