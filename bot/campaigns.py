@@ -37,6 +37,7 @@ from storage.models import (
     DrawRun,
     PlanNeed,
 )
+from storage.officers import officers_in_force
 
 Clock = Callable[[], dt.datetime]
 Factory = async_sessionmaker[AsyncSession]
@@ -218,7 +219,7 @@ async def commit_draw(
         excluded = {e["person_id"] for e in campaign.officer_exclusions} | set(campaign.leader_ids)
         pool = sorted(
             (number, pid)
-            for pid, number in await db.certified_officers(session, campaign.end_on)
+            for pid, number in await officers_in_force(session, campaign.end_on)
             if pid not in excluded
         )
         employers = sum(s.count for s in strata)

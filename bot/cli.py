@@ -7,7 +7,6 @@ Chinese output (from templates/) and exit codes: 0 done, 1 refused or failed, 2 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import sys
 from importlib import resources
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.cli_campaigns import COMMANDS
 from bot.cli_support import (
     Refused,
+    actor_name,
     explained,
     progress,
     run_with_db,
@@ -71,8 +71,13 @@ def init(directory: Path, sample: bool) -> None:
     config = directory / "suiji.toml"
     if config.exists():
         raise Refused(text("cli.init_exists", path=str(config)))
-    directory.mkdir(parents=True, exist_ok=True)
-    config.write_text(render("config/suiji.toml.j2", database_url="sqlite:///suiji.db"), "utf-8")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db")
+        config.write_text(body, "utf-8")
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise Refused(text("cli.cannot_create", path=str(directory), detail=detail)) from exc
     settings = load_settings(str(config), environ={})
 
     async def work(engine: AsyncEngine) -> list[tuple[str, int]]:
@@ -135,7 +140,7 @@ def import_(
             factory,
             kind,
             file,
-            actor=actor or getpass.getuser(),
+            actor=actor_name(actor),
             clock=utc_now,
             skip_invalid=skip_invalid,
             progress=progress,
@@ -204,13 +209,20 @@ def audit_group() -> None:
 
 
 @audit_group.command()
+@click.option("--anchor", default=None, help="SEQ:HASH published earlier by `suiji audit head`.")
 @click.pass_context
-def verify(ctx: click.Context) -> None:
+def verify(ctx: click.Context, anchor: str | None) -> None:
     """Check every audit entry against the chain; names the first broken one."""
+    expected: tuple[int, str] | None = None
+    if anchor is not None:
+        seq, _, digest = anchor.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise Refused(text("cli.bad_anchor", value=anchor))
+        expected = (int(seq), digest.lower())
 
     async def work(factory: async_sessionmaker[AsyncSession]) -> audit.ChainReport:
         async with factory() as session:
-            return await audit.verify(session)
+            return await audit.verify(session, expected)
 
     report = run_with_db(ctx, work)
     if report.ok:
@@ -221,6 +233,21 @@ def verify(ctx: click.Context) -> None:
 
 for _command in COMMANDS:
     cli.add_command(_command)
+
+
+@audit_group.command("head")
+@click.pass_context
+def audit_head(ctx: click.Context) -> None:
+    """Print SEQ:HASH of the newest entry, to publish as an anchor for `audit verify`."""
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> tuple[int, str] | None:
+        async with factory() as session:
+            return await audit.head(session)
+
+    current = run_with_db(ctx, work)
+    if current is None:
+        raise Refused(text("cli.audit_broken", seq=1, problem="head_missing"))
+    click.echo(text("cli.audit_head", seq=current[0], hash=current[1]))
 
 
 def main() -> None:

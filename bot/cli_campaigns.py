@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import re
 from pathlib import Path
@@ -12,7 +11,7 @@ import click
 
 from bot import campaigns, plans
 from bot.campaign_spec import SpecError, parse_campaign
-from bot.cli_support import Refused, explained, run_with_db, utc_now
+from bot.cli_support import Refused, actor_name, explained, run_with_db, utc_now
 from bot.draw.record import Difference, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
@@ -20,10 +19,6 @@ from bot.tables import format_table
 from bot.texts import TEMPLATES_DIR, render, text
 
 _NUMBERS = re.compile(r"[,，、\s]+")
-
-
-def _actor(value: str | None) -> str:
-    return value or getpass.getuser()
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -41,7 +36,7 @@ def plan() -> None:
 @explained(plans.PlanError)
 def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
     """Create the plan for YEAR."""
-    run_with_db(ctx, lambda f: plans.create_plan(f, year, _actor(actor), utc_now))
+    run_with_db(ctx, lambda f: plans.create_plan(f, year, actor_name(actor), utc_now))
     click.echo(text("plan.created", year=year))
 
 
@@ -66,10 +61,18 @@ def plan_add_need(
     need_id = run_with_db(
         ctx,
         lambda f: plans.add_need(
-            f, year, unit=unit, items=codes, scope=scope, ratio=percent, timing=timing,
-            supplement=supplement, actor=_actor(actor), clock=utc_now,
+            f,
+            year,
+            unit=unit,
+            items=codes,
+            scope=scope,
+            ratio=percent,
+            timing=timing,
+            supplement=supplement,
+            actor=actor_name(actor),
+            clock=utc_now,
         ),
-    )  # fmt: skip
+    )
     click.echo(text("plan.need_added", id=need_id, supplement=supplement))
     click.echo(need_id)
 
@@ -147,7 +150,7 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
         raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
     spec = parse_campaign(source)
     campaign_id = run_with_db(
-        ctx, lambda f: campaigns.create_campaign(f, spec, _actor(actor), utc_now)
+        ctx, lambda f: campaigns.create_campaign(f, spec, actor_name(actor), utc_now)
     )
     click.echo(text("campaign.created", name=spec.name))
     click.echo(campaign_id)
@@ -183,7 +186,7 @@ def draw() -> None:
 def draw_commit(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
     """Freeze the pools and publish digests, counts, sources and the secret's SHA-256."""
     document = run_with_db(
-        ctx, lambda f: campaigns.commit_draw(f, campaign_id, _actor(actor), utc_now)
+        ctx, lambda f: campaigns.commit_draw(f, campaign_id, actor_name(actor), utc_now)
     )
     click.echo(render("cli/draw_committed.txt.j2", d=document, labels=labels), nl=False)
 
@@ -203,8 +206,13 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
 
 @draw.command("run")
 @click.argument("campaign_id", type=int)
-@click.option("--entropy", "entropy", multiple=True, required=True,
-              help="NAME=N,N,N for each source named in the campaign.")  # fmt: skip
+@click.option(
+    "--entropy",
+    "entropy",
+    multiple=True,
+    required=True,
+    help="NAME=N,N,N for each source named in the campaign.",
+)
 @click.option("--reason", default=None, help="Required to draw again; recorded.")
 @click.option("--as", "actor", default=None, help="Who runs it (audit log).")
 @click.pass_context
@@ -217,7 +225,7 @@ def draw_run(
     values = parse_entropy(entropy)
     run = run_with_db(
         ctx,
-        lambda f: campaigns.run_draw(f, campaign_id, values, reason, _actor(actor), utc_now),
+        lambda f: campaigns.run_draw(f, campaign_id, values, reason, actor_name(actor), utc_now),
     )
     click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
 
@@ -257,9 +265,12 @@ def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
 
 
 def _describe(difference: Difference) -> str:
-    return text("campaign.verify_failed", path=difference.path,
-                expected=json.dumps(difference.expected, ensure_ascii=False)[:200],
-                found=json.dumps(difference.found, ensure_ascii=False)[:200])  # fmt: skip
+    return text(
+        "campaign.verify_failed",
+        path=difference.path,
+        expected=json.dumps(difference.expected, ensure_ascii=False)[:200],
+        found=json.dumps(difference.found, ensure_ascii=False)[:200],
+    )
 
 
 @draw.command("verify")
@@ -307,10 +318,10 @@ def read_seeds(path: Path) -> list[list[int]]:
 
 
 @draw.command("rfc3797")
-@click.option("--seeds", "seeds_file", required=True,
-              type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
-@click.option("--pool", "pool_file", required=True,
-              type=click.Path(dir_okay=False, path_type=Path))  # fmt: skip
+@click.option(
+    "--seeds", "seeds_file", required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option("--pool", "pool_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(min=0), required=True)
 @click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=RFC3797)
 @click.option("--label", default="", help="Label mixed in by rfc3797-sha256.")

@@ -13,7 +13,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
@@ -50,10 +50,18 @@ async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitabl
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     try:
         return await work(engine)
-    except (OperationalError, DBAPIError) as exc:
-        raise Refused(text("cli.db_unreachable", detail=str(exc.orig or exc))) from exc
+    except (IntegrityError, DataError) as exc:
+        # The database refused a write that the checks before it let through.
+        raise Refused(text("cli.db_refused", detail=_first_line(exc.orig or exc))) from exc
+    except (OperationalError, InterfaceError, DBAPIError, OSError) as exc:
+        detail = _first_line(getattr(exc, "orig", None) or exc)
+        raise Refused(text("cli.db_unreachable", detail=detail)) from exc
     finally:
         await engine.dispose()
+
+
+def _first_line(error: object) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 async def ready(engine: AsyncEngine) -> Factory:
@@ -96,3 +104,16 @@ def explained(*kinds: type[Exception]) -> Callable[[Callable[..., T]], Callable[
         return wrapper
 
     return decorate
+
+
+ACTOR_MAX = 100
+
+
+def actor_name(value: str | None) -> str:
+    """Who the audit log names for a command: ``--as``, else the login name."""
+    import getpass
+
+    name = (value if value is not None else getpass.getuser()).strip()
+    if not name or len(name) > ACTOR_MAX or not name.isprintable():
+        raise Refused(text("cli.bad_actor", max_length=ACTOR_MAX))
+    return name

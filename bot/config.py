@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.texts import text
+from storage.engine import normalize_url
 
 ENV_PREFIX = "SUIJI_"
 CONFIG_ENV = "SUIJI_CONFIG"
@@ -95,7 +96,13 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], str]:
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
         section, sep, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        if not sep or key not in SCHEMA.get(section, {}):
+        if not sep:
+            # Not an override, unless it looks like a mistyped one (SUIJI_DATABASE_URL);
+            # others, such as SUIJI_TEST_DATABASE_URL for the tests, are not ours to judge.
+            if any(section.startswith(f"{known}_") for known in SCHEMA):
+                raise ConfigError(text("config.unknown_env", name=name))
+            continue
+        if key not in SCHEMA.get(section, {}):
             raise ConfigError(text("config.unknown_env", name=name))
         overrides[(section, key)] = value
     return overrides
@@ -121,12 +128,36 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
         raise ConfigError(
             text("config.bad_backend", key="database.url", backend=url.get_backend_name())
         )
+    _check_driver(normalize_url(values[("database", "url")]))
     try:
         zoneinfo.ZoneInfo(values[("app", "timezone")])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(
             text("config.bad_timezone", key="app.timezone", value=values[("app", "timezone")])
         ) from exc
+
+
+# The extra that installs each backend's async driver.
+_EXTRAS = {"postgresql": "postgresql", "mysql": "mysql", "mariadb": "mysql", "sqlite": ""}
+
+
+def _check_driver(url: URL) -> None:
+    """The URL must name an async driver that is installed, or nothing will connect."""
+    backend = url.get_backend_name()
+    try:
+        dialect = url.get_dialect()
+        dialect.import_dbapi()
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(
+            text(
+                "config.missing_driver",
+                key="database.url",
+                driver=url.drivername,
+                extra=_EXTRAS.get(backend, ""),
+            )
+        ) from exc
+    if not dialect.is_async:
+        raise ConfigError(text("config.sync_driver", key="database.url", driver=url.drivername))
 
 
 def load_settings(

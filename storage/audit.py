@@ -66,8 +66,11 @@ async def append(session: AsyncSession, changes: Sequence[Change], at: dt.dateti
     await session.execute(
         update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq)
     )
+    # FOR UPDATE makes MariaDB read the newest head, not the transaction's older snapshot.
     seq, prev = (
-        await session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID))
+        await session.execute(
+            select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID).with_for_update()
+        )
     ).one()
     rows = []
     for change in changes:
@@ -113,31 +116,54 @@ class ChainReport:
 
     count: int
     broken_seq: int | None = None
-    problem: str | None = None  # "edited" | "missing" | "tail_missing"
+    # "edited" | "missing" | "tail_missing" | "head_missing" | "unreadable" | "anchor"
+    problem: str | None = None
+    head_hash: str = GENESIS_HASH
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
-async def verify(session: AsyncSession) -> ChainReport:
-    """Walk the whole chain in pages and report the first entry that does not hold."""
-    head_seq, head_hash = (
+async def head(session: AsyncSession) -> tuple[int, str] | None:
+    """The newest entry's number and hash: publish it to anchor the chain outside the database."""
+    row = (
         await session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == HEAD_ID))
-    ).one()
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def verify(session: AsyncSession, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Walk the chain up to the head, in pages, and report the first entry that does not hold.
+
+    Entries appended while this runs lie beyond the head read first and are left for next time.
+    ``anchor`` (a number and hash published earlier) also catches a chain cut back and
+    re-headed by someone with write access.
+    """
+    current = await head(session)
+    if current is None:
+        return ChainReport(0, 1, "head_missing")
+    head_seq, head_hash = current
     expected_seq, prev, count = 1, GENESIS_HASH, 0
-    while True:
-        page = (
-            await session.execute(
-                select(AuditEntry)
-                .where(AuditEntry.seq >= expected_seq)
-                .order_by(AuditEntry.seq)
-                .limit(_VERIFY_PAGE)
+    while expected_seq <= head_seq:
+        try:
+            page = (
+                (
+                    await session.execute(
+                        select(AuditEntry)
+                        .where(AuditEntry.seq >= expected_seq, AuditEntry.seq <= head_seq)
+                        .order_by(AuditEntry.seq)
+                        .limit(_VERIFY_PAGE)
+                    )
+                )
+                .scalars()
+                .all()
             )
-        ).scalars()
-        seen = 0
+        except ValueError:  # a value no longer readable as what it was written as
+            return ChainReport(count, expected_seq, "unreadable")
+        if not page:
+            break
         for entry in page:
-            seen += 1
             if entry.seq != expected_seq or entry.prev_hash != prev:
                 return ChainReport(count, expected_seq, "missing")
             digest = entry_hash(
@@ -153,9 +179,11 @@ async def verify(session: AsyncSession) -> ChainReport:
             )
             if digest != entry.hash:
                 return ChainReport(count, entry.seq, "edited")
+            if anchor is not None and entry.seq == anchor[0] and digest != anchor[1]:
+                return ChainReport(count, entry.seq, "anchor")
             prev, expected_seq, count = digest, expected_seq + 1, count + 1
-        if seen < _VERIFY_PAGE:
-            break
     if count != head_seq or prev != head_hash:
         return ChainReport(count, count + 1, "tail_missing")
-    return ChainReport(count)
+    if anchor is not None and anchor[0] > head_seq:
+        return ChainReport(count, head_seq + 1, "anchor")
+    return ChainReport(count, head_hash=head_hash)

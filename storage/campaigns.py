@@ -20,7 +20,6 @@ from storage.models import (
     AnnualPlan,
     Campaign,
     Certificate,
-    CertificateStatus,
     DrawCommitment,
     DrawnOfficer,
     DrawRun,
@@ -34,6 +33,7 @@ from storage.models import (
     TeamEmployer,
     Unit,
 )
+from storage.officers import newest_certificate
 
 _STREAM_PAGE = 10_000
 
@@ -65,7 +65,7 @@ async def person_keys(session: AsyncSession, person_ids: Sequence[int]) -> dict[
     ).scalars()
     keys = {}
     for person in people:
-        newest = max(person.certificates, key=lambda c: (c.valid_until, c.id), default=None)
+        newest = newest_certificate(person.certificates)
         if newest is not None:
             keys[person.id] = newest.number
         elif person.wecom_userid:
@@ -165,27 +165,6 @@ async def drawn_between(
         PastDraw(uscc, cid, start, frozenset(item["code"] for item in items))
         for uscc, cid, start, items in rows
     ]
-
-
-async def certified_officers(
-    session: AsyncSession, valid_through: dt.date
-) -> list[tuple[int, str]]:
-    """(person id, certificate number) of officers whose certificate is in force until
-    ``valid_through``; with several, the one valid longest."""
-    rows = await session.execute(
-        select(Person.id, Certificate.number, Certificate.valid_until)
-        .join(Certificate, Certificate.person_id == Person.id)
-        .where(
-            Person.is_officer.is_(True),
-            Certificate.status == CertificateStatus.VALID,
-            Certificate.valid_until >= valid_through,
-        )
-        .order_by(Person.id, Certificate.valid_until.desc(), Certificate.number)
-    )
-    chosen: dict[int, str] = {}
-    for person_id, number, _ in rows:
-        chosen.setdefault(person_id, number)
-    return list(chosen.items())
 
 
 async def recusal_pairs(

@@ -39,9 +39,10 @@ NAMING_CONVENTION = {
 }
 
 # MariaDB's default character set may be latin1; Chinese text needs utf8mb4 on every table.
+# Binary collation: keys compare exactly as on SQLite and PostgreSQL (no case or width folding).
 MYSQL_TABLE_OPTIONS: dict[str, Any] = {
     "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_ci",
+    "mysql_collate": "utf8mb4_bin",
 }
 
 

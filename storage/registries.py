@@ -29,6 +29,7 @@ from storage.models import (
     Unit,
     UnitKind,
 )
+from storage.officers import newest_certificate
 
 Record = dict[str, Any]
 _PAGE = 2000
@@ -111,10 +112,6 @@ class UnitStore(Store):
             yield {"name": unit.name, "kind": unit.kind.value}
 
 
-def _latest_certificate(person: Person) -> Certificate | None:
-    return max(person.certificates, key=lambda c: (c.valid_until, c.id), default=None)
-
-
 def _officer_record(person: Person, certificate: Certificate | None) -> Record:
     return {
         "certificate_no": certificate.number if certificate else None,
@@ -189,7 +186,7 @@ class OfficerStore(Store):
                 continue
             if record["certificate_no"]:
                 same = [c for c in person.certificates if c.number == record["certificate_no"]]
-                certificate = same[0] if same else _latest_certificate(person)
+                certificate = same[0] if same else newest_certificate(person.certificates)
                 result.append(_officer_record(person, certificate))
             else:
                 # A row without a certificate speaks only for the person, never removes one.
@@ -260,7 +257,7 @@ class OfficerStore(Store):
                 select(Person).options(selectinload(Person.unit), selectinload(Person.certificates))
             )
         ).scalars()
-        records = [_officer_record(p, _latest_certificate(p)) for p in people]
+        records = [_officer_record(p, newest_certificate(p.certificates)) for p in people]
         # Certified people first in certificate order, then the rest by their accounts.
         records.sort(
             key=lambda r: (
@@ -385,10 +382,37 @@ async def current_items(
     return list((await session.execute(query)).scalars())
 
 
+def _only_end_changed(item: SpotCheckItem, record: Record) -> bool:
+    current = _item_record(item)
+    return {**current, "valid_to": record["valid_to"]} == record
+
+
 class ItemStore(Store):
-    """The versioned item list: a change closes the current version and adds the next."""
+    """The versioned item list: a change closes the current version and adds the next.
+
+    A new version must start after the current one did, so published history is never
+    rewritten; setting only the end date closes the current version where it stands.
+    """
 
     kind = "items"
+
+    async def conflicts(self, session: AsyncSession, records: Sequence[Record]) -> list[Conflict]:
+        current = {i.code: i for i in await current_items(session, [r["code"] for r in records])}
+        found = []
+        for index, record in enumerate(records):
+            item = current.get(record["code"])
+            if item is None or _item_record(item) == record or _only_end_changed(item, record):
+                continue
+            if record["valid_from"] <= item.valid_from:
+                found.append(
+                    Conflict(
+                        index,
+                        "valid_from",
+                        "item_date_not_later",
+                        {"current": item.valid_from.isoformat()},
+                    )
+                )
+        return found
 
     async def stored(self, session: AsyncSession, records: Sequence[Record]) -> list[Record | None]:
         found = {
@@ -406,6 +430,9 @@ class ItemStore(Store):
         for w in writes:
             record = w.record
             previous = current.get(record["code"])
+            if previous is not None and _only_end_changed(previous, record):
+                previous.valid_to = record["valid_to"]
+                continue
             if previous is not None:
                 # The old version stops the day before the new one starts (never later than it
                 # already stopped); a same-day correction leaves it never in force.
@@ -480,7 +507,13 @@ class RecusalStore(Store):
     async def conflicts(self, session: AsyncSession, records: Sequence[Record]) -> list[Conflict]:
         people, entities = await self._ids(session, records)
         found = []
+        pairs: set[tuple[int, int]] = set()
         for index, r in enumerate(records):
+            # Two certificate numbers of one person (before and after a renewal) are one officer.
+            pair = (people.get(r["certificate_no"], -1), entities.get(r["uscc"], -1))
+            if -1 not in pair and pair in pairs:
+                found.append(Conflict(index, "certificate_no", "duplicate_pair"))
+            pairs.add(pair)
             if r["certificate_no"] not in people:
                 found.append(
                     Conflict(
@@ -512,19 +545,35 @@ class RecusalStore(Store):
         await session.flush()
 
     async def export(self, session: AsyncSession) -> AsyncIterator[Record]:
-        rows = await session.execute(
-            select(Certificate.number, Entity.uscc, Recusal.reason, Recusal.declared_on)
-            .join(Recusal, Recusal.person_id == Certificate.person_id)
-            .join(Entity, Entity.id == Recusal.entity_id)
-            .order_by(Certificate.number, Entity.uscc)
+        """One row per recusal, naming the officer by their newest certificate."""
+        rows = (
+            await session.execute(
+                select(Recusal.person_id, Entity.uscc, Recusal.reason, Recusal.declared_on).join(
+                    Entity, Entity.id == Recusal.entity_id
+                )
+            )
+        ).all()
+        certificates = await session.execute(
+            select(Certificate).where(Certificate.person_id.in_({r[0] for r in rows}))
         )
-        for number, uscc, reason, declared_on in rows:
-            yield {
-                "certificate_no": number,
-                "uscc": uscc,
-                "reason": reason,
-                "declared_on": declared_on,
-            }
+        by_person: dict[int, list[Certificate]] = {}
+        for certificate in certificates.scalars():
+            by_person.setdefault(certificate.person_id, []).append(certificate)
+        records = []
+        for person_id, uscc, reason, declared_on in rows:
+            newest = newest_certificate(by_person.get(person_id, []))
+            if newest is not None:
+                records.append(
+                    {
+                        "certificate_no": newest.number,
+                        "uscc": uscc,
+                        "reason": reason,
+                        "declared_on": declared_on,
+                    }
+                )
+        records.sort(key=lambda r: (r["certificate_no"], r["uscc"]))
+        for record in records:
+            yield record
 
 
 STORES: dict[str, Store] = {

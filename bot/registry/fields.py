@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,11 @@ from typing import Any
 
 from bot.texts import table, text
 from bot.uscc import UsccProblem, normalize_uscc, uscc_problem
+
+
+class ExcelError(str):
+    """An Excel error value (#N/A, #REF!…) where a cell should hold data."""
+
 
 Cell = str | int | float | bool | dt.date | dt.datetime | Decimal | None
 LIST_SEPARATOR = "、"
@@ -72,6 +78,8 @@ class Field:
     empty: Any = None  # the value of a blank optional cell: None, or () for lists
 
     def parse(self, raw: Cell) -> Any:
+        if isinstance(raw, ExcelError):
+            raise CellError("excel_error", value=str(raw))
         if cell_text(raw) == "":
             if self.required:
                 raise CellError("required")
@@ -103,16 +111,30 @@ def text_field(name: str, max_length: int, *, required: bool = True) -> Field:
     return Field(name, read, _same, required)
 
 
-def identifier_field(name: str, max_length: int, *, required: bool) -> Field:
-    """An id typed by hand (certificate numbers, platform accounts): no inner blanks allowed."""
+def identifier_field(
+    name: str, max_length: int, *, required: bool, pattern: str | None = None,
+    fold_case: bool = False,
+) -> Field:  # fmt: skip
+    """An id typed by hand (certificate numbers, platform accounts).
+
+    Full-width letters and digits are made plain (NFKC). A number cell is refused: Excel has
+    already dropped leading zeros and rounded beyond 15 digits, so the id may be wrong.
+    ``pattern`` restricts the characters; ``fold_case`` stores accounts that ignore case in
+    lower case, so that one account is never two people.
+    """
+    allowed = re.compile(pattern) if pattern else None
 
     def read(raw: Cell) -> str:
-        value = cell_text(raw)
+        if isinstance(raw, int | float | Decimal) and not isinstance(raw, bool):
+            raise CellError("id_number_cell", value=cell_text(raw))
+        value = unicodedata.normalize("NFKC", cell_text(raw))
         if len(value) > max_length:
             raise CellError("too_long", max_length=max_length, length=len(value))
         if any(ch.isspace() for ch in value):
             raise CellError("inner_space")
-        return value
+        if _CONTROL.search(value) or (allowed and not allowed.fullmatch(value)):
+            raise CellError("id_characters", value=value)
+        return value.lower() if fold_case else value
 
     return Field(name, read, _same, required)
 

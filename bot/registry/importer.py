@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.registry.fields import Cell, CellError
+from bot.registry.fields import Cell, CellError, cell_text
 from bot.registry.kinds import KINDS, Kind, Record
 from bot.registry.records import jsonable
 from bot.registry.sheets import Sheet, open_sheet
@@ -74,12 +74,15 @@ class _Reader:
         self.kind, self.path, self.report = kind, path, report
         self.headers = kind.headers()
         self.positions: dict[str, int] = {}
+        self.width = 0
+        self.strict_width = False
 
     def problem(self, row: int, field_name: str | None, reason: str) -> None:
         column = self.headers[field_name] if field_name else ""
         self.report.problems.append(Problem(self.path.name, row, column, reason))
 
     def check_headers(self, sheet: Sheet) -> bool:
+        self.width, self.strict_width = len(sheet.headers), sheet.strict_width
         by_header = {header: name for name, header in self.headers.items()}
         for index, header in enumerate(sheet.headers):
             if header in by_header and by_header[header] in self.positions:
@@ -105,6 +108,14 @@ class _Reader:
         return not self.report.problems
 
     def record(self, number: int, cells: list[Cell]) -> Record | None:
+        # A row wider than its header is mostly an unquoted comma that shifted every cell after
+        # it; a short CSV row is a broken one. Either way the cells cannot be trusted.
+        extra = [c for c in cells[self.width :] if cell_text(c) != ""]
+        if extra or (self.strict_width and len(cells) < self.width):
+            self.problem(
+                number, None, text("registry.row_width", cells=len(cells), width=self.width)
+            )
+            return None
         record: Record = {}
         ok = True
         for f in self.kind.fields:

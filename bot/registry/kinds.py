@@ -29,6 +29,8 @@ from bot.registry.fields import (
 from bot.texts import table
 
 Record = dict[str, Any]
+# What WeCom and DingTalk accept in a userid; WeCom ignores case in them.
+ACCOUNT = r"[A-Za-z0-9_.@-]+"
 RowProblem = tuple[str, CellError]  # (field name, what is wrong)
 
 
@@ -113,8 +115,8 @@ OFFICERS = Kind(
         date_field("certificate_valid_until", required=False),
         choice_field("certificate_status", "certificate_status", required=False),
         words_field("specialties", 20),
-        identifier_field("wecom_userid", 64, required=False),
-        identifier_field("dingtalk_userid", 64, required=False),
+        identifier_field("wecom_userid", 64, required=False, pattern=ACCOUNT, fold_case=True),
+        identifier_field("dingtalk_userid", 64, required=False, pattern=ACCOUNT),
     ),
     key=officer_key,
     unique_in_file=("certificate_no", "wecom_userid", "dingtalk_userid"),

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
+from xml.etree import ElementTree
 
-from bot.registry.fields import Cell, CellError
+from bot.registry.fields import Cell, CellError, ExcelError
 
 FORMATS = (".csv", ".xlsx")
 _PROBE_CHUNK = 1 << 20
@@ -66,7 +67,9 @@ def detect_encoding(path: Path) -> str:
     """
     with path.open("rb") as f:
         if f.read(4).startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return "utf-16"
+            if _decodes(f, "utf-16"):
+                return "utf-16"
+            raise SheetError("unknown_encoding")
         for encoding in ("utf-8", "gb18030"):
             if _decodes(f, encoding):
                 return "utf-8-sig" if encoding == "utf-8" else encoding
@@ -79,6 +82,8 @@ class Sheet:
 
     headers: list[str]
     rows: Iterator[tuple[int, list[Cell]]]
+    # CSV rows must be as wide as the header; Excel leaves trailing blank cells out.
+    strict_width: bool = False
 
 
 def _blank(cells: list[Cell]) -> bool:
@@ -98,6 +103,8 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
 
 def _xlsx_cell(cell: Any) -> Cell:
     value = cell.value
+    if cell.data_type == "e":
+        return ExcelError(value)
     # A percent-formatted cell holds 0.05 for "5%": give it back as the text the person saw.
     is_number = isinstance(value, int | float) and not isinstance(value, bool)
     if is_number and "%" in (cell.number_format or ""):
@@ -108,10 +115,15 @@ def _xlsx_cell(cell: Any) -> Cell:
 
 
 def _xlsx_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[Cell]]]:
-    for number, row in enumerate(rows, start=2):
-        cells = [_xlsx_cell(c) for c in row]
-        if not _blank(cells):
-            yield number, cells
+    number = 1
+    try:
+        for number, row in enumerate(rows, start=2):
+            cells = [_xlsx_cell(c) for c in row]
+            if not _blank(cells):
+                yield number, cells
+    except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        # The workbook opened but a sheet's XML is damaged further in.
+        raise SheetError("unreadable", detail=f"{number + 1}: {type(exc).__name__}") from exc
 
 
 @contextmanager
@@ -128,19 +140,28 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
                 headers = next(reader, [])
             except csv.Error as exc:
                 raise SheetError("unreadable", detail=str(exc)) from exc
-            yield Sheet([h.strip().lstrip("\ufeff") for h in headers], _csv_rows(reader))
+            headers = [h.strip().lstrip("\ufeff") for h in headers]
+            yield Sheet(headers, _csv_rows(reader), strict_width=True)
         return
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (
+        InvalidFileException, zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError,
+        ValueError, TypeError,
+    ) as exc:  # fmt: skip
         raise SheetError("unreadable", detail=str(exc)) from exc
     try:
+        if not workbook.worksheets:
+            raise SheetError("no_sheet")
         worksheet = workbook.worksheets[0]
         rows = worksheet.iter_rows()
-        first = next(rows, ())
+        try:
+            first = next(rows, ())
+        except (ElementTree.ParseError, KeyError, ValueError, OSError) as exc:
+            raise SheetError("unreadable", detail=type(exc).__name__) from exc
         headers = ["" if c.value is None else str(c.value).strip() for c in first]
         while headers and headers[-1] == "":
             headers.pop()

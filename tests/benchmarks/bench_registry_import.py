@@ -39,9 +39,12 @@ async def _import(url: str, path: Path) -> tuple[int, float]:
     await migrate.upgrade(engine)
     started = time.perf_counter()
     report = await import_sheet(
-        make_session_factory(engine), "entities", path, actor="benchmark",
+        make_session_factory(engine),
+        "entities",
+        path,
+        actor="benchmark",
         clock=lambda: dt.datetime.now(dt.UTC),
-    )  # fmt: skip
+    )
     elapsed = time.perf_counter() - started
     await engine.dispose()
     assert report.written and not report.problems
@@ -79,8 +82,11 @@ def main() -> None:
                 url = args.url or f"sqlite:///{folder / f'bench-{rows}{suffix}.db'}"
                 created, seconds, peak_kib = measure(url, path)
                 backend = url.split(":", 1)[0]
-                print(f"{suffix[1:]:<6} {created:>8} {seconds:>8.1f} {created / seconds:>8.0f} "
-                      f"{peak_kib / 1024:>9.0f}  {backend}", flush=True)  # fmt: skip
+                print(
+                    f"{suffix[1:]:<6} {created:>8} {seconds:>8.1f} {created / seconds:>8.0f} "
+                    f"{peak_kib / 1024:>9.0f}  {backend}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

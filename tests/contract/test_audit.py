@@ -7,12 +7,12 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import AuditEntry
+from storage.models import AuditEntry, AuditHead
 
 pytestmark = pytest.mark.db
 
@@ -24,12 +24,18 @@ async def _append(factory: Factory, n: int, at: dt.datetime, actor: str = "teste
         await audit.append(
             session,
             [
-                audit.Change(actor, "registry:update", "entities", f"key{i}",
-                             {"name": f"旧{i}"}, {"name": f"新{i}"})
+                audit.Change(
+                    actor,
+                    "registry:update",
+                    "entities",
+                    f"key{i}",
+                    {"name": f"旧{i}"},
+                    {"name": f"新{i}"},
+                )
                 for i in range(n)
             ],
             at,
-        )  # fmt: skip
+        )
 
 
 async def _verify(factory: Factory) -> audit.ChainReport:
@@ -124,3 +130,49 @@ async def test_verification_pages_through_long_chains(
         )
     report = await _verify(factory)
     assert (report.broken_seq, report.count) == (11_000, 10_999)
+
+
+async def test_append_after_an_earlier_read_in_the_same_transaction_chains_on_the_newest_head(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    # An import reads (its check pass) long before it appends; meanwhile another import
+    # appends and commits. MariaDB's repeatable read would show the old head without a locking
+    # read, and the append would collide with the other import's entries.
+    await _append(factory, 1, clock())
+    async with unit_of_work(factory) as slow:
+        assert (await audit.head(slow)) is not None  # the transaction's snapshot starts here
+        await _append(factory, 2, clock(), actor="fast")
+        await audit.append(slow, [audit.Change("slow", "a", "k", "1")], clock())
+    report = await _verify(factory)
+    assert report.ok and report.count == 4
+
+
+async def test_cut_back_and_reheaded_chain_is_caught_by_a_published_anchor(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    await _append(factory, 6, clock())
+    async with factory() as session:
+        anchor = await audit.head(session)
+    assert anchor is not None and anchor[0] == 6
+    async with unit_of_work(factory) as session:
+        kept = (
+            await session.execute(select(AuditEntry.hash).where(AuditEntry.seq == 4))
+        ).scalar_one()
+        await session.execute(delete(AuditEntry).where(AuditEntry.seq > 4))
+        await session.execute(update(AuditHead).values(seq=4, hash=kept))
+    assert (await _verify(factory)).ok  # internally consistent: only an anchor can tell
+    async with factory() as session:
+        report = await audit.verify(session, anchor)
+    assert (report.ok, report.problem) == (False, "anchor")
+
+
+async def test_missing_head_is_reported_not_raised(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    await _append(factory, 2, clock())
+    async with unit_of_work(factory) as session:
+        await session.execute(delete(AuditHead))
+    report = await _verify(factory)
+    assert (report.ok, report.problem) == (False, "head_missing")
+    async with unit_of_work(factory) as session:  # put it back for the tests that follow
+        await session.execute(insert(AuditHead).values(id=1, seq=0, hash=audit.GENESIS_HASH))

@@ -107,9 +107,13 @@ async def test_second_run_needs_a_reason_and_both_runs_stay_in_the_record(
     with pytest.raises(campaigns.CampaignError, match="--reason"):
         await _run(factory, campaign_id, clock)
     second = await campaigns.run_draw(
-        factory, campaign_id, {**ENTROPY, "福彩3D": [5, 5, 5]}, "监督人未到场，重新公开摇号",
-        "李管理", clock,
-    )  # fmt: skip
+        factory,
+        campaign_id,
+        {**ENTROPY, "福彩3D": [5, 5, 5]},
+        "监督人未到场，重新公开摇号",
+        "李管理",
+        clock,
+    )
     record = await campaigns.draw_record(factory, campaign_id)
     assert [d["seq"] for d in record["draws"]] == [1, 2]
     assert record["draws"][0] == first and record["draws"][1]["reason"] == second["reason"]
@@ -213,10 +217,17 @@ async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: 
     with pytest.raises(plans.PlanError):
         await plans.create_plan(factory, 2026, "李管理", clock)
     need = await plans.add_need(
-        factory, 2026, unit="劳动保障监察大队", items=["RS-JC-003", "RS-JC-006"],
-        scope="全县用人单位", ratio=Decimal(5), timing="第四季度", supplement=False,
-        actor="李管理", clock=clock,
-    )  # fmt: skip
+        factory,
+        2026,
+        unit="劳动保障监察大队",
+        items=["RS-JC-003", "RS-JC-006"],
+        scope="全县用人单位",
+        ratio=Decimal(5),
+        timing="第四季度",
+        supplement=False,
+        actor="李管理",
+        clock=clock,
+    )
     with pytest.raises(plans.PlanError, match="不是领导"):
         await plans.decide_need(
             factory, need, approve=True, comment=None, approver="豫41142201021", clock=clock
@@ -232,9 +243,17 @@ async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: 
             factory, need, approve=False, comment="x", approver="张凯", clock=clock
         )
     later = await plans.add_need(
-        factory, 2026, unit="劳动关系股", items=["RS-JC-002"], scope="建筑业",
-        ratio=Decimal("2.5"), timing="十二月", supplement=False, actor="李管理", clock=clock,
-    )  # fmt: skip
+        factory,
+        2026,
+        unit="劳动关系股",
+        items=["RS-JC-002"],
+        scope="建筑业",
+        ratio=Decimal("2.5"),
+        timing="十二月",
+        supplement=False,
+        actor="李管理",
+        clock=clock,
+    )
     view = await plans.plan_view(factory, 2026)
     assert [(n["id"], n["state"], n["supplement"]) for n in view["needs"]] == [
         (need, "approved", False),

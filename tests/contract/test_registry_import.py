@@ -327,3 +327,86 @@ async def test_expired_or_suspended_certificate_keeps_the_officer_but_not_the_dr
     assert drawable == expected
     assert len(officers) - len(drawable) == 4  # the sample's 3 expired and 1 suspended
     assert later < drawable
+
+
+async def test_suspending_a_renewed_certificate_makes_the_officer_undrawable(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    rows = read_csv(sample_dir / "officers.csv")
+    header, officer = rows[0], list(rows[1])
+    name = officer[header.index("姓名")]
+    officer[0] = "豫41142209999"
+    officer[header.index("证件有效期至")] = "2031-09-19"
+    path = write_csv(tmp_path / "renewed.csv", "officers", [officer])
+    assert (await _import(factory, "officers", path, clock)).updated == 1
+    officer[header.index("证件状态")] = "暂扣"
+    write_csv(path, "officers", [officer])
+    assert (await _import(factory, "officers", path, clock)).updated == 1
+    async with factory() as session:
+        drawable = {p.name for p in await drawable_officers(session, dt.date(2026, 12, 1))}
+    assert name not in drawable  # the older, still valid certificate no longer counts
+    [listed] = [o for o in await list_records(factory, "officers") if o["name"] == name]
+    assert (listed["certificate_no"], listed["certificate_status"]) == (
+        "豫41142209999",
+        "suspended",
+    )
+
+
+async def test_recusals_follow_the_officer_across_a_renewal(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    recusal = read_csv(sample_dir / "recusals.csv")[1]
+    officers = read_csv(sample_dir / "officers.csv")
+    header = officers[0]
+    [officer] = [list(o) for o in officers[1:] if o[0] == recusal[0]]
+    officer[0] = "豫41142209998"
+    officer[header.index("证件有效期至")] = "2032-01-01"
+    await _import(factory, "officers", write_csv(tmp_path / "o.csv", "officers", [officer]), clock)
+    listed = await list_records(factory, "recusals")
+    assert len(listed) == 6
+    assert [r["certificate_no"] for r in listed if r["uscc"] == recusal[1]] == ["豫41142209998"]
+    both = [recusal, ["豫41142209998", *recusal[1:]]]
+    report = await _import(
+        factory, "recusals", write_csv(tmp_path / "r.csv", "recusals", both), clock
+    )
+    assert [(p.row, p.column) for p in report.problems] == [(3, "执法证号")]
+
+
+async def test_item_history_is_never_rewritten(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    rows = read_csv(sample_dir / "items.csv")
+    header, item = rows[0], list(rows[1])
+    item[header.index("抽查内容")] = item[header.index("抽查内容")] + "（含电子劳动合同）"
+    path = write_csv(tmp_path / "items.csv", "items", [item])
+    report = await _import(factory, "items", path, clock)  # same 生效日期: would rewrite history
+    assert [(p.row, p.column) for p in report.problems] == [(2, "生效日期")]
+    # Closing the current version only sets its end date, in place.
+    closing = list(rows[1])
+    closing[header.index("失效日期")] = "2026-12-31"
+    report = await _import(factory, "items", write_csv(path, "items", [closing]), clock)
+    assert report.updated == 1
+    async with factory() as session:
+        versions = (
+            (await session.execute(select(SpotCheckItem).where(SpotCheckItem.code == item[0])))
+            .scalars()
+            .all()
+        )
+    assert [(v.version, v.valid_to) for v in versions] == [(1, dt.date(2026, 12, 31))]
+
+
+async def test_wecom_accounts_ignore_case_as_wecom_does(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    rows = read_csv(sample_dir / "officers.csv")
+    header, officer = rows[0], list(rows[1])
+    column = header.index("企业微信账号")
+    officer[column] = officer[column].upper()
+    report = await _import(
+        factory, "officers", write_csv(tmp_path / "o.csv", "officers", [officer]), clock
+    )
+    assert (report.created, report.updated, report.unchanged) == (0, 0, 1)

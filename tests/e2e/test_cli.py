@@ -56,10 +56,18 @@ def test_officers_list_as_json_carries_platform_ids(sample: Path) -> None:
     assert len(officers) == 44
     first = officers[0]
     assert set(first) == {
-        "certificate_no", "name", "unit", "roles", "team_leader_eligible",
-        "certificate_authority", "certificate_valid_until", "certificate_status",
-        "specialties", "wecom_userid", "dingtalk_userid",
-    }  # fmt: skip
+        "certificate_no",
+        "name",
+        "unit",
+        "roles",
+        "team_leader_eligible",
+        "certificate_authority",
+        "certificate_valid_until",
+        "certificate_status",
+        "specialties",
+        "wecom_userid",
+        "dingtalk_userid",
+    }
     assert all(o["wecom_userid"] and o["dingtalk_userid"] for o in officers)
     assert sum("officer" in o["roles"] for o in officers) == 40
 
@@ -173,3 +181,61 @@ def test_python_dash_m_bot_is_the_suiji_command() -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, check=True
     )
     assert "registry" in result.stdout and "audit" in result.stdout
+
+
+def test_row_with_an_unquoted_comma_is_refused_not_shifted(sample: Path, tmp_path: Path) -> None:
+    lines = (
+        (Path(__file__).resolve().parents[2] / "storage/sample/officers.csv")
+        .read_text("utf-8-sig")
+        .splitlines()
+    )
+    header, first = lines[0], lines[1].split(",")
+    first[8] = "工资支付,社会保险"  # 专长 with a bare comma: one cell too many
+    path = tmp_path / "o.csv"
+    path.write_text(header + "\n" + ",".join(first) + "\n", "utf-8")
+    result = run("registry", "import", "officers", str(path), config=sample)
+    assert result.exit_code == 1
+    assert "o.csv 第2行: 这一行有 12 格，表头只有 11 列" in result.output
+
+
+def test_bad_as_name_is_refused(fresh: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", "entities", [entity_row(1)])
+    result = run("registry", "import", "entities", str(path), "--as", "x" * 101, config=fresh)
+    assert result.exit_code == 1
+    assert "--as" in result.output
+
+
+def test_unreachable_database_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    env = {"SUIJI_DATABASE__URL": "postgresql://nobody@127.0.0.1:1/none"}
+    result = run("registry", "list", "units", env=env)
+    assert result.exit_code == 1
+    assert "连不上数据库" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_synchronous_driver_is_a_config_error() -> None:
+    result = run("registry", "list", "units", env={"SUIJI_DATABASE__URL": "sqlite+pysqlite://"})
+    assert result.exit_code == 1
+    assert "database.url" in result.output and "不是异步驱动" in result.output
+
+
+def test_init_where_nothing_can_be_written_is_a_message() -> None:
+    result = run("init", "/proc/suiji-cannot-be-here")
+    assert result.exit_code == 1
+    assert "无法在 /proc/suiji-cannot-be-here 建立文件" in result.output
+
+
+def test_test_database_variable_does_not_confuse_the_config(fresh: Path) -> None:
+    result = run("audit", "verify", config=fresh, env={"SUIJI_TEST_DATABASE_URL": "x://y"})
+    assert result.exit_code == 0, result.output
+
+
+def test_audit_head_anchors_verification(fresh: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "e.csv", "entities", [entity_row(n) for n in range(3)])
+    run("registry", "import", "entities", str(path), config=fresh)
+    head = run("audit", "head", config=fresh).output.strip()
+    assert head.startswith("3:") and len(head) == 2 + 64
+    assert run("audit", "verify", "--anchor", head, config=fresh).exit_code == 0
+    wrong = f"3:{'0' * 64}"
+    result = run("audit", "verify", "--anchor", wrong, config=fresh)
+    assert result.exit_code == 1 and "链头不符" in result.output

@@ -205,19 +205,21 @@ def make_officers(rng: random.Random) -> list[dict]:
         else:
             valid_until = random_date(rng, dt.date(2027, 1, 1), dt.date(2029, 12, 31))
         specialties = rng.sample(SPECIALTIES, rng.randint(0, 3)) if certified else []
-        rows.append({
-            "certificate_no": f"豫{COUNTY_CODE}{serials[i]:05d}" if certified else "",
-            "name": name,
-            "unit": unit,
-            "roles": roles,
-            "team_leader_eligible": "是" if "领导" in roles else "否",
-            "certificate_authority": "河南省人民政府" if certified else "",
-            "certificate_valid_until": valid_until if certified else "",
-            "certificate_status": ("暂扣" if i == suspended else "有效") if certified else "",
-            "specialties": "、".join(sorted(specialties, key=SPECIALTIES.index)),
-            "wecom_userid": free_userid(SURNAMES[name[0]] + GIVEN_NAMES[name[1:]], wecom_ids),
-            "dingtalk_userid": unique(lambda: f"0{rng.randrange(10**15):015d}", dingtalk_ids),
-        })  # fmt: skip
+        rows.append(
+            {
+                "certificate_no": f"豫{COUNTY_CODE}{serials[i]:05d}" if certified else "",
+                "name": name,
+                "unit": unit,
+                "roles": roles,
+                "team_leader_eligible": "是" if "领导" in roles else "否",
+                "certificate_authority": "河南省人民政府" if certified else "",
+                "certificate_valid_until": valid_until if certified else "",
+                "certificate_status": ("暂扣" if i == suspended else "有效") if certified else "",
+                "specialties": "、".join(sorted(specialties, key=SPECIALTIES.index)),
+                "wecom_userid": free_userid(SURNAMES[name[0]] + GIVEN_NAMES[name[1:]], wecom_ids),
+                "dingtalk_userid": unique(lambda: f"0{rng.randrange(10**15):015d}", dingtalk_ids),
+            }
+        )
     return rows
 
 
@@ -268,42 +270,63 @@ def make_entities(rng: random.Random) -> list[dict]:
         spread = 1.1 if industry == "制造业" else 0.9  # a few large shoe and electronics plants
         employees = round(math.exp(rng.gauss(math.log(median), spread)))
         inspected = rng.random() >= 0.55
-        rows.append({
-            "uscc": unique(lambda k=kind: make_uscc(rng, k), codes),
-            "name": unique(lambda k=kind, i=industry, t=town: make_entity_name(rng, k, i, t),
-                           names),
-            "address": make_address(rng, town),
-            "district": town,
-            "grid": f"{town}第{rng.randint(1, TOWNS[town][1])}网格",
-            "industry": industry,
-            "employee_count": min(max(employees, 3), top),
-            "credit_grade": grade,
-            "complaints_12m": complaints,
-            "serious_violation": "是" if rng.random() < (0.8 if grade == "C" else 0.01) else "否",
-            "status": rng.choices(["存续", "停业", "注销", "吊销", "迁出"], [94, 2, 2, 1, 1])[0],
-            "last_inspected": random_date(rng, dt.date(2023, 1, 1), dt.date(2026, 10, 31))
-            if inspected else "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "uscc": unique(lambda k=kind: make_uscc(rng, k), codes),
+                "name": unique(
+                    lambda k=kind, i=industry, t=town: make_entity_name(rng, k, i, t), names
+                ),
+                "address": make_address(rng, town),
+                "district": town,
+                "grid": f"{town}第{rng.randint(1, TOWNS[town][1])}网格",
+                "industry": industry,
+                "employee_count": min(max(employees, 3), top),
+                "credit_grade": grade,
+                "complaints_12m": complaints,
+                "serious_violation": "是"
+                if rng.random() < (0.8 if grade == "C" else 0.01)
+                else "否",
+                "status": rng.choices(["存续", "停业", "注销", "吊销", "迁出"], [94, 2, 2, 1, 1])[
+                    0
+                ],
+                "last_inspected": random_date(rng, dt.date(2023, 1, 1), dt.date(2026, 10, 31))
+                if inspected
+                else "",
+            }
+        )
     return rows
 
 
 def make_items() -> list[dict]:
     return [
-        dict(code=f"RS-JC-{i:03d}", name=name, subject=SUBJECT, legal_basis=basis,
-             content=content, method=method, default_ratio=ratio, frequency_per_year=times,
-             valid_from="2026-01-01", valid_to="")
+        dict(
+            code=f"RS-JC-{i:03d}",
+            name=name,
+            subject=SUBJECT,
+            legal_basis=basis,
+            content=content,
+            method=method,
+            default_ratio=ratio,
+            frequency_per_year=times,
+            valid_from="2026-01-01",
+            valid_to="",
+        )
         for i, (name, basis, content, method, ratio, times) in enumerate(ITEMS, start=1)
-    ]  # fmt: skip
+    ]
 
 
 def make_recusals(rng: random.Random, officers: list[dict], entities: list[dict]) -> list[dict]:
     certified = [o["certificate_no"] for o in officers if o["certificate_no"]]
     pairs = zip(rng.sample(certified, 6), rng.sample(entities, 6), strict=True)
     rows = [
-        dict(certificate_no=cert, uscc=entity["uscc"], reason=rng.choice(RECUSAL_REASONS),
-             declared_on=random_date(rng, dt.date(2026, 1, 5), dt.date(2026, 11, 20)))
+        dict(
+            certificate_no=cert,
+            uscc=entity["uscc"],
+            reason=rng.choice(RECUSAL_REASONS),
+            declared_on=random_date(rng, dt.date(2026, 1, 5), dt.date(2026, 11, 20)),
+        )
         for cert, entity in pairs
-    ]  # fmt: skip
+    ]
     return sorted(rows, key=lambda row: row["declared_on"])
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from bot.registry.fields import (
     CellError,
+    ExcelError,
     Field,
     cell_text,
     choice_field,
@@ -252,7 +253,11 @@ def test_format_then_parse_returns_the_canonical_value(kind: Any, field: Field, 
         # Only free text may be refused (blank, too long, inner blanks, invisible control
         # characters); nothing else should be.
         factory = SPEC[kind.name][field.name][0]
-        refusable = ("required", "too_long", "inner_space", "control_character")
+        refusable = (
+            "required", "too_long", "inner_space", "control_character",
+            # ids: a number cell has lost digits already; accounts allow few characters
+            "id_number_cell", "id_characters",
+        )  # fmt: skip
         assert factory in ("text", "identifier") and exc.key in refusable, (
             exc.key,
             exc.values,
@@ -598,3 +603,28 @@ def test_text_field_refuses_invisible_control_characters(raw: str) -> None:
 
 def test_text_field_keeps_line_breaks_and_tabs() -> None:
     assert text_field("address", 100).parse("睢县城关镇\n北海路18号\t") == "睢县城关镇\n北海路18号"
+
+
+@pytest.mark.parametrize("cell", [516754045645063, 12345678901234570.0, Decimal("123")])
+def test_id_typed_as_a_number_in_excel_is_refused(cell: Any) -> None:
+    field = identifier_field("dingtalk_userid", 64, required=False)
+    with pytest.raises(CellError) as caught:
+        field.parse(cell)
+    assert caught.value.key == "id_number_cell"
+    assert "文本格式" in caught.value.message()
+
+
+def test_wecom_account_is_plain_and_lower_case() -> None:
+    officers = {f.name: f for f in KINDS["officers"].fields}
+    assert officers["wecom_userid"].parse("ＺｈａｎｇＫａｉ") == "zhangkai"
+    assert officers["dingtalk_userid"].parse("Manager_01") == "Manager_01"
+    for bad in ("张凯", "zhang\u200bkai", "a/b"):
+        with pytest.raises(CellError) as caught:
+            officers["wecom_userid"].parse(bad)
+        assert caught.value.key == "id_characters"
+
+
+def test_excel_error_value_is_refused_even_in_an_optional_column() -> None:
+    with pytest.raises(CellError) as caught:
+        text_field("grid", 50, required=False).parse(ExcelError("#N/A"))
+    assert (caught.value.key, caught.value.values["value"]) == ("excel_error", "#N/A")

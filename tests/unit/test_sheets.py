@@ -417,3 +417,30 @@ def test_file_appears_only_when_the_write_completes(tmp_path: Path) -> None:
         assert not path.exists()
     assert path.exists()
     assert read(path) == (HEADERS, [(2, ROWS[0])])
+
+
+def test_excel_error_cells_come_back_marked(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    from bot.registry.fields import ExcelError
+
+    path = tmp_path / "e.xlsx"
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(["单位名称", "网格"])
+    sheet.append(["睢县甲公司", "x"])
+    sheet["B2"].value = "#N/A"
+    sheet["B2"].data_type = "e"
+    workbook.save(path)
+    _, rows = read(path)
+    assert rows == [(2, ["睢县甲公司", "#N/A"])]
+    assert isinstance(rows[0][1][1], ExcelError)
+
+
+def test_utf16_bom_with_broken_text_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "u.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + b"\x00\xd8")  # a lone surrogate half
+    with pytest.raises(SheetError) as caught:
+        read(path)
+    assert caught.value.error.key == "unknown_encoding"

@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     # The chain starts from a head row pointing at nothing (seq 0, the all-zero hash).
     op.execute(
@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_log")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "entities",
@@ -92,7 +92,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entities")),
         sa.UniqueConstraint("uscc", name=op.f("uq_entities_uscc")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("entities", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_entities_district"), ["district"], unique=False)
@@ -117,7 +117,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_spot_check_items")),
         sa.UniqueConstraint("code", "version", name=op.f("uq_spot_check_items_code_version")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "units",
@@ -138,7 +138,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_units")),
         sa.UniqueConstraint("name", name=op.f("uq_units_name")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "people",
@@ -158,7 +158,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("dingtalk_userid", name=op.f("uq_people_dingtalk_userid")),
         sa.UniqueConstraint("wecom_userid", name=op.f("uq_people_wecom_userid")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_people_unit_id"), ["unit_id"], unique=False)
@@ -189,7 +189,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_certificates")),
         sa.UniqueConstraint("number", name=op.f("uq_certificates_number")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_certificates_person_id"), ["person_id"], unique=False)
@@ -210,7 +210,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recusals")),
         sa.UniqueConstraint("person_id", "entity_id", name=op.f("uq_recusals_person_id_entity_id")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("recusals", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_recusals_entity_id"), ["entity_id"], unique=False)

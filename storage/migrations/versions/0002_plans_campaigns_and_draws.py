@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_annual_plans")),
         sa.UniqueConstraint("year", name=op.f("uq_annual_plans_year")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "plan_needs",
@@ -67,7 +67,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_plan_needs")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("plan_needs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_plan_needs_plan_id"), ["plan_id"], unique=False)
@@ -128,7 +128,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_campaigns_unit_id_units")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_campaigns")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "draw_commitments",
@@ -153,7 +153,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draw_commitments")),
         sa.UniqueConstraint("campaign_id", name=op.f("uq_draw_commitments_campaign_id")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "draw_runs",
@@ -176,7 +176,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_draw_runs")),
         sa.UniqueConstraint("campaign_id", "seq", name=op.f("uq_draw_runs_campaign_id_seq")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     op.create_table(
         "teams",
@@ -198,7 +198,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_teams")),
         sa.UniqueConstraint("campaign_id", "number", name=op.f("uq_teams_campaign_id_number")),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("teams", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_teams_draw_run_id"), ["draw_run_id"], unique=False)
@@ -232,7 +232,7 @@ def upgrade() -> None:
             "campaign_id", "position", name=op.f("uq_drawn_officers_campaign_id_position")
         ),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("drawn_officers", schema=None) as batch_op:
         batch_op.create_index(
@@ -260,7 +260,7 @@ def upgrade() -> None:
             "team_id", "entity_id", name=op.f("uq_team_employers_team_id_entity_id")
         ),
         mysql_charset="utf8mb4",
-        mysql_collate="utf8mb4_unicode_ci",
+        mysql_collate="utf8mb4_bin",
     )
     with op.batch_alter_table("team_employers", schema=None) as batch_op:
         batch_op.create_index(
