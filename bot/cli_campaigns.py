@@ -280,7 +280,9 @@ def draw_verify(file: Path) -> None:
     try:
         record = json.loads(file.read_text("utf-8"))
         difference = first_difference(record)
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (
+        OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError,
+    ) as exc:  # fmt: skip
         detail = f"{type(exc).__name__}: {exc}"
         raise Refused(text("campaign.record_unreadable", detail=detail)) from exc
     if difference is not None:

@@ -203,8 +203,12 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
         d = _compare(f"officers.{name}", expected, found)
         if d:
             return d
+    declared = sorted(s["name"] for s in record["entropy_sources"])
     for n, run in enumerate(record["draws"]):
         where = f"draws[{n}]"
+        d = _compare(f"{where}.entropy_values", declared, sorted(run["entropy_values"]))
+        if d:
+            return d
         d = _compare(f"{where}.secret", record["secret_sha256"], sha256_text(run["secret"]))
         if d:
             return Difference(f"{where}.secret", "SHA-256 = secret_sha256", run["secret"])

@@ -34,6 +34,9 @@ def count(size, ratio, minimum):
 
 
 def make_key(sources):
+    for numbers in sources:
+        if not numbers or any(type(n) is not int or n < 0 for n in numbers):
+            raise Mismatch(f"entropy values: expected non-negative integers, found {numbers!r}")
     return "".join("".join(f"{n}." for n in sorted(s)) + "/" for s in sources)
 
 
@@ -165,7 +168,7 @@ def main(argv):
     except Mismatch as exc:
         print(f"不一致 MISMATCH: {exc}")
         return 1
-    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {exc}")
         return 1
     print(f"OK：记录可复算，{runs} 次摇号结果一致 / record recomputes, {runs} run(s) match")

@@ -1,0 +1,170 @@
+"""The draw as an outsider and an operator see it, through the suiji command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli import run
+
+RFC_NAMES = [
+    "John", "Mary", "Bashful", "Dopey", "Sleepy", "Grouchy", "Doc", "Sneezy", "Happy", "Ann",
+    "Tom", "Jack", "Andy", "Bob", "Sam", "Jim", "Tim", "Karl", "Lisa", "Pat", "Joe", "Eve",
+    "Kim", "Luke", "Zoe",
+]  # fmt: skip
+RFC_POSITIONS = [17, 7, 2, 16, 25, 23, 8, 24, 19, 13, 22, 5, 18, 9, 1, 4]
+
+
+@pytest.fixture
+def rfc_files(tmp_path: Path) -> tuple[Path, Path]:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# RFC 3797 section 6\n9319\n2 5 12 8 10\n9 18 26 34 41 45  # last\n")
+    pool = tmp_path / "pool.txt"
+    pool.write_text("\n".join(RFC_NAMES) + "\n")
+    return seeds, pool
+
+
+def test_rfc3797_worked_example_comes_out_of_the_cli(rfc_files: tuple[Path, Path]) -> None:
+    seeds, pool = rfc_files
+    result = run("draw", "rfc3797", "--seeds", str(seeds), "--pool", str(pool), "--count", "16",
+                 "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["key"] == "9319./2.5.8.10.12./9.18.26.34.41.45./"
+    assert [p["position"] for p in out["picks"]] == RFC_POSITIONS
+    assert [p["index"] for p in out["picks"]] == list(range(1, 17))
+    assert [p["entry"] for p in out["picks"]] == [RFC_NAMES[i - 1] for i in RFC_POSITIONS]
+    text = run("draw", "rfc3797", "--seeds", str(seeds), "--pool", str(pool), "--count", "3")
+    assert text.output.splitlines()[0] == "key: 9319./2.5.8.10.12./9.18.26.34.41.45./"
+
+
+def test_rfc3797_bad_inputs_are_messages(rfc_files: tuple[Path, Path], tmp_path: Path) -> None:
+    seeds, pool = rfc_files
+    too_many = run("draw", "rfc3797", "--seeds", str(seeds), "--pool", str(pool), "--count", "26")
+    assert too_many.exit_code == 1 and "只有 25 个" in too_many.output
+    bad = tmp_path / "bad.txt"
+    bad.write_text("12 x 7\n")
+    result = run("draw", "rfc3797", "--seeds", str(bad), "--pool", str(pool), "--count", "1")
+    assert result.exit_code == 1 and "bad.txt 第1行" in result.output
+
+
+@pytest.fixture
+def drawn(tmp_path: Path) -> tuple[Path, Path]:
+    """A sample bureau whose example campaign has been committed, run and exported."""
+    directory = tmp_path / "bureau"
+    assert run("init", str(directory), "--sample").exit_code == 0
+    config = directory / "suiji.toml"
+    example = tmp_path / "campaign.toml"
+    example.write_text(run("campaign", "example").output, "utf-8")
+    created = run("campaign", "create", "--file", str(example), config=config)
+    assert created.exit_code == 0, created.output
+    campaign_id = created.output.strip().splitlines()[-1]
+    assert campaign_id == "1"
+    committed = run("draw", "commit", campaign_id, config=config)
+    assert committed.exit_code == 0, committed.output
+    ran = run("draw", "run", campaign_id, "--entropy", "监督人刘艳丽=7,42,88",
+              "--entropy", "福彩3D=3,9,1", config=config)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    record = tmp_path / "record.json"
+    assert run("draw", "export", campaign_id, str(record), config=config).exit_code == 0
+    return config, record
+
+
+def _standalone(tmp_path: Path, record: Path) -> subprocess.CompletedProcess[str]:
+    verifier = tmp_path / "verify.py"
+    verifier.write_text(run("draw", "verifier").output, "utf-8")
+    return subprocess.run(
+        [sys.executable, str(verifier), str(record)], capture_output=True, text=True, check=False
+    )
+
+
+def test_campaign_goes_commit_run_export_verify(drawn: tuple[Path, Path], tmp_path: Path) -> None:
+    config, record = drawn
+    verified = run("draw", "verify", str(record))
+    assert verified.exit_code == 0 and verified.output.startswith("OK")
+    outsider = _standalone(tmp_path, record)
+    assert outsider.returncode == 0 and outsider.stdout.startswith("OK")
+    shown = json.loads(run("campaign", "show", "1", "--format", "json", config=config).output)
+    assert shown["state"] == "drawn" and len(shown["teams"]) == 3
+    assert all(len(t["members"]) == 2 for t in shown["teams"])
+    text = run("campaign", "show", "1", config=config).output
+    assert "第 1 组　组长 张凯" in text and "递补顺序" in text
+    page = tmp_path / "certificate.html"
+    assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
+    html = page.read_text("utf-8")
+    assert "摇号证书" in html and json.loads(record.read_text("utf-8"))["draws"][0]["key"] in html
+
+
+def _tamper(record: Path, target: Path, change: str) -> None:
+    data = json.loads(record.read_text("utf-8"))
+    run_ = data["draws"][0]
+    if change == "employer":
+        stratum = data["strata"][0]
+        stratum["entries"][-1] = stratum["entries"][-1][:-1] + "0"
+    elif change == "entropy":
+        run_["entropy_values"]["福彩3D"][0] += 1
+    elif change == "result":
+        run_["teams"][0]["officers"].reverse()
+    target.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+
+
+@pytest.mark.parametrize("change", ["employer", "entropy", "result"])
+def test_a_changed_record_fails_both_verifiers(
+    drawn: tuple[Path, Path], tmp_path: Path, change: str
+) -> None:
+    _, record = drawn
+    tampered = tmp_path / f"{change}.json"
+    _tamper(record, tampered, change)
+    ours = run("draw", "verify", str(tampered))
+    assert ours.exit_code == 1 and "不一致" in ours.output
+    outsider = _standalone(tmp_path, tampered)
+    assert outsider.returncode == 1 and "MISMATCH" in outsider.stdout
+
+
+def test_second_run_without_reason_is_refused_and_with_one_is_kept(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    args = ["draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy", "福彩3D=4,5,6"]
+    refused = run(*args, config=config)
+    assert refused.exit_code == 1 and "--reason" in refused.output
+    again = run(*args, "--reason", "监督人报数有误，重新摇号", config=config)
+    assert again.exit_code == 0, again.output
+    record = tmp_path / "again.json"
+    run("draw", "export", "1", str(record), config=config)
+    assert [d["seq"] for d in json.loads(record.read_text("utf-8"))["draws"]] == [1, 2]
+    assert run("draw", "verify", str(record)).exit_code == 0
+
+
+def test_bad_entropy_and_campaign_files_are_messages(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    result = run("draw", "run", "1", "--entropy", "监督人刘艳丽", "--reason", "x", config=config)
+    assert result.exit_code == 1 and "格式不对" in result.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nofficers_per_team = 1\n', "utf-8")
+    result = run("campaign", "create", "--file", str(bad), config=config)
+    assert result.exit_code == 1 and "实施方案 officers_per_team: 不能小于 2" in result.output
+    assert run("campaign", "show", "99", config=config).exit_code == 1
+    assert run("draw", "verify", str(tmp_path / "missing.json")).exit_code == 1
+
+
+def test_plan_commands_create_add_approve_show(drawn: tuple[Path, Path]) -> None:
+    config, _ = drawn
+    assert run("plan", "create", "2027", config=config).exit_code == 0
+    added = run("plan", "add-need", "2027", "--unit", "劳动保障监察大队", "--items",
+                "RS-JC-003,RS-JC-006", "--scope", "全县", "--ratio", "5%", "--timing", "一季度",
+                config=config)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    need = added.output.strip().splitlines()[-1]
+    refused = run("plan", "approve", need, "--as", "苗静", config=config)
+    assert refused.exit_code == 1 and "不是领导" in refused.output
+    assert run("plan", "approve", need, "--as", "张凯", config=config).exit_code == 0
+    shown = json.loads(run("plan", "show", "2027", "--format", "json", config=config).output)
+    assert shown["needs"][0]["state"] == "approved" and shown["needs"][0]["decided_by"] == "张凯"
+    assert "已同意" in run("plan", "show", "2027", config=config).output
