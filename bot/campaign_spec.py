@@ -128,6 +128,22 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return "/".join(k.__name__ for k in kinds)
 
 
+def _unknown_keys(
+    reader: _Reader, where: str, table: dict[str, Any], known: tuple[str, ...]
+) -> None:
+    for name in table:
+        if name not in known:
+            reader.problem(f"{where}.{name}", "unknown_key")
+
+
+def _code(value: Any, group: str) -> str | None:
+    """The code for a value given as its code or its Chinese label, else None."""
+    for code, label in labels(group).items():
+        if value in (code, label):
+            return code
+    return None
+
+
 def _choice(reader: _Reader, key: str, group: str, default: str) -> str:
     value = reader.get(key, str, default)
     if not isinstance(value, str):
@@ -151,6 +167,7 @@ def _strata(reader: _Reader) -> tuple[StratumSpec, ...]:
         if not isinstance(entry, dict):
             reader.problem(key, "wrong_type", expected="table")
             continue
+        _unknown_keys(reader, key, entry, ("ratio", "minimum"))
         ratio, minimum = DEFAULT_RATIOS[label], entry.get("minimum", 0)
         if "ratio" in entry:
             try:
@@ -177,23 +194,24 @@ def _entropy(reader: _Reader) -> tuple[EntropySource, ...]:
         if not isinstance(entry, dict):
             reader.problem(key, "wrong_type", expected="table")
             continue
+        _unknown_keys(reader, key, entry, ("name", "kind", "description"))
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip() or "=" in name or "," in name:
             reader.problem(f"{key}.name", "source_name")
             continue
+        name = name.strip()
         if name in names:
             reader.problem(f"{key}.name", "duplicate", value=name)
         names.add(name)
-        kind = entry.get("kind", "witness")
-        if kind not in labels("entropy_kind"):
-            reader.problem(
-                f"{key}.kind", "choice", value=kind, allowed=list(labels("entropy_kind"))
-            )
+        kind = _code(entry.get("kind", "witness"), "entropy_kind")
+        if kind is None:
+            allowed = list(labels("entropy_kind").values())
+            reader.problem(f"{key}.kind", "choice", value=entry.get("kind"), allowed=allowed)
         description = entry.get("description", "")
         if not isinstance(description, str):
             reader.problem(f"{key}.description", "wrong_type", expected="str")
             description = ""
-        sources.append(EntropySource(name.strip(), str(kind), description.strip()))
+        sources.append(EntropySource(name, kind or "witness", description.strip()))
     if not sources and entries is not None:
         reader.problem("entropy", "no_entropy")
     return tuple(sources)
@@ -203,10 +221,17 @@ def _exclusions(reader: _Reader) -> tuple[OfficerExclusion, ...]:
     entries = reader.get("exclude_officers", list, [])
     found = []
     for n, entry in enumerate(entries, start=1):
-        officer = entry.get("officer") if isinstance(entry, dict) else None
-        reason = entry.get("reason") if isinstance(entry, dict) else None
-        if not isinstance(officer, str) or not isinstance(reason, str) or not reason.strip():
-            reader.problem(f"exclude_officers[{n}]", "exclusion")
+        where = f"exclude_officers[{n}]"
+        if not isinstance(entry, dict):
+            reader.problem(where, "exclusion")
+            continue
+        _unknown_keys(reader, where, entry, ("officer", "reason"))
+        officer, reason = entry.get("officer"), entry.get("reason")
+        if not isinstance(officer, str) or not isinstance(reason, str):
+            reader.problem(where, "exclusion")
+            continue
+        if not officer.strip() or not reason.strip():
+            reader.problem(where, "exclusion")
             continue
         found.append(OfficerExclusion(officer.strip(), reason.strip()))
     return tuple(found)
@@ -223,9 +248,11 @@ def parse_campaign(source: str) -> CampaignSpec:
     use_of_results = r.text("use_of_results")
     items, leaders = r.texts("items"), r.texts("leaders")
     start, end = r.get("start", dt.date), r.get("end", dt.date)
-    if isinstance(start, dt.datetime) or isinstance(end, dt.datetime):
-        r.problem("start", "date_only")
-    if isinstance(start, dt.date) and isinstance(end, dt.date) and end < start:
+    for key, value in (("start", start), ("end", end)):
+        if isinstance(value, dt.datetime):  # a datetime is a date too: refuse it by name
+            r.problem(key, "date_only")
+    dates = [v for v in (start, end) if type(v) is dt.date]
+    if len(dates) == 2 and end < start:
         r.problem("end", "ends_before_start")
     method_labels = r.texts("method")
     methods = []

@@ -278,7 +278,7 @@ def _describe(difference: Difference) -> str:
 def draw_verify(file: Path) -> None:
     """Recompute a draw record; OK, or the first difference (exit 1)."""
     try:
-        record = json.loads(file.read_text("utf-8"))
+        record = json.loads(file.read_text("utf-8-sig"))
         difference = first_difference(record)
     except (
         OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError,

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 from bot.draw.rfc3797 import select
 
@@ -34,7 +35,7 @@ OFFICERS_LABEL = "officers"
 
 def stratum_count(size: int, ratio_percent: Decimal, minimum: int = 0) -> int:
     """How many employers a stratum of ``size`` gives: ceil(ratio × size), at least ``minimum``."""
-    wanted = math.ceil(ratio_percent * size / 100)
+    wanted = math.ceil(Fraction(ratio_percent) * size / 100)  # exact, whatever the digits
     return min(size, max(wanted, minimum))
 
 

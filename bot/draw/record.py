@@ -206,9 +206,16 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
     declared = sorted(s["name"] for s in record["entropy_sources"])
     for n, run in enumerate(record["draws"]):
         where = f"draws[{n}]"
-        d = _compare(f"{where}.entropy_values", declared, sorted(run["entropy_values"]))
+        values = run["entropy_values"]
+        d = _compare(f"{where}.entropy_values", declared, sorted(values))
         if d:
             return d
+        for name in declared:
+            numbers = values[name]
+            if not numbers or any(type(n) is not int or n < 0 for n in numbers):
+                return Difference(
+                    f"{where}.entropy_values.{name}", "non-negative integers", numbers
+                )
         d = _compare(f"{where}.secret", record["secret_sha256"], sha256_text(run["secret"]))
         if d:
             return Difference(f"{where}.secret", "SHA-256 = secret_sha256", run["secret"])

@@ -30,8 +30,8 @@ def format_key(sources: Sequence[Sequence[int]]) -> str:
     """The RFC 3797 key: each source's numbers ascending, each followed by ".", then "/"."""
     parts = []
     for numbers in sources:
-        if any(n < 0 for n in numbers):
-            raise ValueError("entropy values are non-negative integers")
+        if not numbers or any(type(n) is not int or n < 0 for n in numbers):
+            raise ValueError("each source gives one or more non-negative integers")
         parts.append("".join(f"{n}." for n in sorted(numbers)) + "/")
     return "".join(parts)
 
@@ -86,8 +86,8 @@ class Unpicked:
 
 def select(algorithm: str, key: str, size: int, count: int, label: str = "") -> Iterator[int]:
     """Yield ``count`` distinct positions (0-based) from a pool of ``size``, in pick order."""
-    if count > size:
-        raise ValueError("cannot pick more than the pool holds")
+    if not 0 <= count <= size:
+        raise ValueError("the count must be between 0 and the size of the pool")
     unpicked = Unpicked(size)
     for index in range(count):
         yield unpicked.take(pick_hash(algorithm, key, index, label) % unpicked.remaining)

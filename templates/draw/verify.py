@@ -162,7 +162,7 @@ def main(argv):
         print("用法 usage: python3 verify.py RECORD.json", file=sys.stderr)
         return 2
     try:
-        with open(argv[1], encoding="utf-8") as f:
+        with open(argv[1], encoding="utf-8-sig") as f:  # a BOM if re-saved in Notepad
             record = json.load(f)
         runs = verify(record)
     except Mismatch as exc:
