@@ -33,7 +33,8 @@ from bot.draw.record import (
     strata_from_json,
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256, format_key, select
-from bot.uscc import ALPHABET, check_character
+from bot.uscc import check_character
+from tests.helpers import make_uscc
 
 VERIFY_PY = Path(__file__).resolve().parents[2] / "templates" / "draw" / "verify.py"
 RUN_AT = "2026-12-01T00:00:00.000000Z"
@@ -55,15 +56,6 @@ def load_verifier() -> ModuleType:
 
 
 verifier = load_verifier()
-
-
-def make_uscc(n: int) -> str:
-    body = ""
-    for _ in range(8):
-        n, digit = divmod(n, len(ALPHABET))
-        body = ALPHABET[digit] + body
-    first17 = f"91411422{body}0"
-    return first17 + check_character(first17)
 
 
 def certificate(n: int) -> str:
