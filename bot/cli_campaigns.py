@@ -52,9 +52,16 @@ def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
 @click.pass_context
 @explained(plans.PlanError, CellError)
 def plan_add_need(
-    ctx: click.Context, year: int, unit: str, items: str, scope: str, ratio: str, timing: str,
-    supplement: bool, actor: str | None,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    year: int,
+    unit: str,
+    items: str,
+    scope: str,
+    ratio: str,
+    timing: str,
+    supplement: bool,
+    actor: str | None,
+) -> None:
     """Add a unit's need to the YEAR plan; prints its id on the last line."""
     codes = [code for code in _NUMBERS.split(items) if code]
     percent = percent_field("ratio").parse(ratio)
@@ -218,9 +225,12 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_run(
-    ctx: click.Context, campaign_id: int, entropy: tuple[str, ...], reason: str | None,
+    ctx: click.Context,
+    campaign_id: int,
+    entropy: tuple[str, ...],
+    reason: str | None,
     actor: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Reveal the secret, form the key from all sources, draw and form the teams."""
     values = parse_entropy(entropy)
     run = run_with_db(
@@ -281,8 +291,14 @@ def draw_verify(file: Path) -> None:
         record = json.loads(file.read_text("utf-8-sig"))
         difference = first_difference(record)
     except (
-        OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, AttributeError,
-    ) as exc:  # fmt: skip
+        OSError,
+        UnicodeDecodeError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+    ) as exc:
         detail = f"{type(exc).__name__}: {exc}"
         raise Refused(text("campaign.record_unreadable", detail=detail)) from exc
     if difference is not None:

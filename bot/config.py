@@ -31,6 +31,31 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
     "app": {"timezone": (str, "Asia/Shanghai")},
+    "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
+    "wecom": {
+        "corp_id": (str, ""),
+        "agent_id": (int, 0),
+        "secret": (str, ""),
+        "token": (str, ""),
+        "encoding_aes_key": (str, ""),
+        "api_base": (str, "https://qyapi.weixin.qq.com"),
+    },
+    "dingtalk": {
+        "app_key": (str, ""),
+        "app_secret": (str, ""),
+        "robot_code": (str, ""),
+        "token": (str, ""),
+        "aes_key": (str, ""),
+        "api_base": (str, "https://api.dingtalk.com"),
+        "oapi_base": (str, "https://oapi.dingtalk.com"),
+        "mode": (str, "http"),
+    },
+    "outbox": {
+        "max_attempts": (int, 8),
+        # WeCom silently drops more than 30 a minute to one member; stay well under.
+        "per_recipient_per_minute": (int, 20),
+        "per_minute": (int, 3000),
+    },
 }
 
 
@@ -54,10 +79,59 @@ class AppSettings:
 
 
 @dataclass(frozen=True)
+class WeComSettings:
+    corp_id: str
+    agent_id: int
+    secret: str
+    token: str
+    encoding_aes_key: str
+    api_base: str
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.corp_id and self.token and self.encoding_aes_key)
+
+
+@dataclass(frozen=True)
+class DingTalkSettings:
+    app_key: str
+    app_secret: str
+    robot_code: str
+    token: str
+    aes_key: str
+    api_base: str
+    oapi_base: str
+    mode: str
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_key and self.app_secret)
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int
+    per_recipient_per_minute: int
+    per_minute: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     app: AppSettings
     source: Path | None  # the file read, if any
+    server: ServerSettings = ServerSettings("127.0.0.1", 8080)
+    wecom: WeComSettings = WeComSettings("", 0, "", "", "", "https://qyapi.weixin.qq.com")
+    dingtalk: DingTalkSettings = DingTalkSettings(
+        "", "", "", "", "", "https://api.dingtalk.com", "https://oapi.dingtalk.com", "http"
+    )
+    outbox: OutboxSettings = OutboxSettings(8, 20, 3000)
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
@@ -129,6 +203,15 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
             text("config.bad_backend", key="database.url", backend=url.get_backend_name())
         )
     _check_driver(normalize_url(values[("database", "url")]))
+    if values[("dingtalk", "mode")] not in ("http", "stream"):
+        raise ConfigError(text("config.bad_value", key="dingtalk.mode", detail="http | stream"))
+    for key in ("encoding_aes_key",):
+        value = values[("wecom", key)]
+        if value and len(value) != 43:
+            raise ConfigError(text("config.bad_value", key=f"wecom.{key}", detail="43"))
+    port = values[("server", "port")]
+    if not 0 <= port <= 65535:
+        raise ConfigError(text("config.bad_value", key="server.port", detail="0-65535"))
     try:
         zoneinfo.ZoneInfo(values[("app", "timezone")])
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
@@ -201,4 +284,12 @@ def load_settings(
         ),
         app=AppSettings(timezone=values[("app", "timezone")]),
         source=path if path is not None and path.is_file() else None,
+        server=ServerSettings(**_section(values, "server")),
+        wecom=WeComSettings(**_section(values, "wecom")),
+        dingtalk=DingTalkSettings(**_section(values, "dingtalk")),
+        outbox=OutboxSettings(**_section(values, "outbox")),
     )
+
+
+def _section(values: dict[tuple[str, str], Any], section: str) -> dict[str, Any]:
+    return {key: value for (name, key), value in values.items() if name == section}

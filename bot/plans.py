@@ -109,9 +109,14 @@ async def add_need(
 
 
 async def decide_need(
-    factory: Factory, need_id: int, *, approve: bool, comment: str | None, approver: str,
+    factory: Factory,
+    need_id: int,
+    *,
+    approve: bool,
+    comment: str | None,
+    approver: str,
     clock: Clock,
-) -> PlanNeed:  # fmt: skip
+) -> PlanNeed:
     """Approve or reject a need as ``approver`` (a person reference), who must be a leader."""
     async with unit_of_work(factory) as session:
         person = await db.find_person(session, approver)

@@ -411,3 +411,61 @@ class DrawnOfficer(Base):
     position: Mapped[int] = mapped_column(Integer)  # 1-based draw order = substitution order
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+
+
+# --- the bot: inbound events and the outbox ---------------------------------------------------
+
+
+class EventState(enum.Enum):
+    PENDING = "pending"  # stored and acknowledged; its effects not yet written
+    DONE = "done"
+    FAILED = "failed"  # gave up after repeated handler errors; kept for an operator
+
+
+class OutboxState(enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender until ``claimed_until``
+    SENT = "sent"
+    DEAD = "dead"  # gave up; ``last_error`` says why
+
+
+class InboundEvent(Base):
+    """A callback from WeCom or DingTalk, stored before it is acknowledged.
+
+    The unique (platform, dedup_key) makes a retried callback a no-op; moving from pending to
+    done happens in the same transaction as the event's effects, so they happen once.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (UniqueConstraint("platform", "dedup_key"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    dedup_key: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    state: Mapped[EventState] = mapped_column(_enum(EventState, "state"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A message to one person, written with the change that caused it and sent later."""
+
+    __tablename__ = "outbox"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[OutboxState] = mapped_column(_enum(OutboxState, "state"), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))

@@ -112,9 +112,13 @@ def text_field(name: str, max_length: int, *, required: bool = True) -> Field:
 
 
 def identifier_field(
-    name: str, max_length: int, *, required: bool, pattern: str | None = None,
+    name: str,
+    max_length: int,
+    *,
+    required: bool,
+    pattern: str | None = None,
     fold_case: bool = False,
-) -> Field:  # fmt: skip
+) -> Field:
     """An id typed by hand (certificate numbers, platform accounts).
 
     Full-width letters and digits are made plain (NFKC). A number cell is refused: Excel has

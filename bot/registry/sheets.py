@@ -149,9 +149,14 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (
-        InvalidFileException, zipfile.BadZipFile, ElementTree.ParseError, KeyError, OSError,
-        ValueError, TypeError,
-    ) as exc:  # fmt: skip
+        InvalidFileException,
+        zipfile.BadZipFile,
+        ElementTree.ParseError,
+        KeyError,
+        OSError,
+        ValueError,
+        TypeError,
+    ) as exc:
         raise SheetError("unreadable", detail=str(exc)) from exc
     try:
         if not workbook.worksheets:

@@ -1,0 +1,212 @@
+"""The aiohttp application: callbacks in, health, and the background sender.
+
+Owns the app factory, its resources (opened and closed in ``cleanup_ctx``: the database engine,
+the HTTP client session, the outbox sender) and the HTTP edge: a body cap, signatures checked
+before anything else, a fast empty answer once the event is stored, and the handling after.
+Nothing here answers 5xx for anything a caller sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text as sql
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot import dispatch
+from bot.chat import Inbound
+from bot.config import Settings
+from bot.outbox import Client, Sender
+from bot.platforms import dingtalk, wecom
+from bot.platforms.errors import Rejected
+from bot.platforms.safexml import MAX_BODY
+from storage.engine import make_engine, make_session_factory
+
+log = logging.getLogger("suiji.app")
+Clock = Callable[[], dt.datetime]
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+ENGINE = web.AppKey("engine", AsyncEngine)
+FACTORY = web.AppKey("factory", async_sessionmaker[AsyncSession])
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+SENDER = web.AppKey("sender", Sender)
+TASKS = web.AppKey("tasks", set[asyncio.Task[bool]])
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = make_engine(settings.database.url, echo=settings.database.echo)
+    app[ENGINE], app[FACTORY] = engine, make_session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def _http(app: web.Application) -> AsyncIterator[None]:
+    app[HTTP] = aiohttp.ClientSession()
+    yield
+    await app[HTTP].close()
+
+
+def clients(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Client]:
+    found: dict[str, Client] = {}
+    if settings.wecom.enabled:
+        w = settings.wecom
+        found["wecom"] = wecom.WeComClient(session, w.api_base, w.corp_id, w.secret, w.agent_id)
+    if settings.dingtalk.enabled:
+        d = settings.dingtalk
+        found["dingtalk"] = dingtalk.DingTalkClient(
+            session, d.api_base, d.app_key, d.app_secret, d.robot_code
+        )
+    return found
+
+
+async def _sender(app: web.Application) -> AsyncIterator[None]:
+    sender = Sender(
+        app[FACTORY], clients(app[SETTINGS], app[HTTP]), app[SETTINGS].outbox, app[CLOCK]
+    )
+    app[SENDER] = sender
+    stop = asyncio.Event()
+    # Events stored but not handled before a crash or restart are handled now.
+    recovery = asyncio.create_task(dispatch.process_pending(app[FACTORY], app[CLOCK]))
+    loop = asyncio.create_task(sender.run(stop))
+    yield
+    # Drain: finish the events already acknowledged, then let the sender stop.
+    tasks = app[TASKS]
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    await recovery
+    stop.set()
+    await loop
+
+
+def _schedule(app: web.Application, event_id: int) -> None:
+    async def handle() -> bool:
+        done = await dispatch.process(app[FACTORY], event_id, app[CLOCK])
+        app[SENDER].wake.set()
+        return done
+
+    task = asyncio.create_task(handle())
+    app[TASKS].add(task)
+    task.add_done_callback(app[TASKS].discard)
+
+
+async def _accept(request: web.Request, inbound: Inbound | None) -> web.Response:
+    if inbound is not None:
+        event_id = await dispatch.accept(request.app[FACTORY], inbound)
+        if event_id is not None:  # None: a retried callback, already stored
+            _schedule(request.app, event_id)
+    return web.Response(text="")
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise Rejected(413, "body too large")
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise Rejected(413, "body too large") from exc
+
+
+def _query(request: web.Request, *names: str) -> list[str]:
+    values = [request.query.get(name, "") for name in names]
+    if not all(values):
+        raise Rejected(400, "missing query parameters")
+    return values
+
+
+@web.middleware
+async def refusals(
+    request: web.Request, handler: Callable[[web.Request], object]
+) -> web.StreamResponse:
+    """Turn a Rejected into its 4xx; anything unexpected is logged and answered 400, never 5xx,
+    and nothing was committed by then (events are only stored after the checks)."""
+    try:
+        response = await handler(request)  # type: ignore[misc]
+        assert isinstance(response, web.StreamResponse)
+        return response
+    except Rejected as refused:
+        return web.Response(status=refused.status, text=refused.reason)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return web.Response(status=400, text="bad request")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        async with request.app[ENGINE].connect() as conn:
+            await conn.execute(sql("SELECT 1"))
+    except Exception:
+        return web.Response(status=503, text="database unreachable")
+    return web.Response(text="ok")
+
+
+def _wecom_codec(request: web.Request) -> wecom.WeComCodec:
+    w = request.app[SETTINGS].wecom
+    if not w.enabled:
+        raise Rejected(404, "wecom is not configured")
+    return wecom.WeComCodec(w.token, w.encoding_aes_key, w.corp_id)
+
+
+async def wecom_verify(request: web.Request) -> web.Response:
+    codec = _wecom_codec(request)
+    signature, timestamp, nonce, echostr = _query(
+        request, "msg_signature", "timestamp", "nonce", "echostr"
+    )
+    return web.Response(text=codec.verify_url(signature, timestamp, nonce, echostr))
+
+
+async def wecom_callback(request: web.Request) -> web.Response:
+    codec = _wecom_codec(request)
+    signature, timestamp, nonce = _query(request, "msg_signature", "timestamp", "nonce")
+    message = codec.open(signature, timestamp, nonce, await _body(request))
+    return await _accept(request, wecom.to_inbound(message, request.app[CLOCK]()))
+
+
+async def dingtalk_robot(request: web.Request) -> web.Response:
+    d = request.app[SETTINGS].dingtalk
+    if not d.enabled:
+        raise Rejected(404, "dingtalk is not configured")
+    dingtalk.check_robot_headers(
+        d.app_secret,
+        request.headers.get("timestamp", ""),
+        request.headers.get("sign", ""),
+        int(request.app[CLOCK]().timestamp() * 1000),
+    )
+    body = await _body(request)
+    return await _accept(request, dingtalk.robot_to_inbound(body, request.app[CLOCK]()))
+
+
+async def dingtalk_events(request: web.Request) -> web.Response:
+    d = request.app[SETTINGS].dingtalk
+    if not (d.enabled and d.token and d.aes_key):
+        raise Rejected(404, "dingtalk events are not configured")
+    codec = dingtalk.EventCodec(d.token, d.aes_key, d.app_key)
+    signature, timestamp, nonce = _query(request, "msg_signature", "timestamp", "nonce")
+    codec.open(signature, timestamp, nonce, await _body(request))
+    # check_url and every other event are acknowledged the same way; none carries a chat
+    # message, so nothing is stored.
+    return web.json_response(codec.answer("success", timestamp, nonce))
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
+    app[SETTINGS], app[CLOCK], app[TASKS] = settings, clock, set()
+    app.cleanup_ctx.extend([_database, _http, _sender])
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/wecom/callback", wecom_verify)
+    app.router.add_post("/wecom/callback", wecom_callback)
+    app.router.add_post("/dingtalk/callback", dingtalk_robot)
+    app.router.add_post("/dingtalk/events", dingtalk_events)
+    return app

@@ -1,0 +1,152 @@
+"""From a verified callback to its effects: store once, then handle once, in order per person.
+
+``accept`` stores the event under its platform key (a retried callback finds it there and does
+nothing) so that the platform can be answered at once. ``process`` then, in one transaction,
+locks the event and the person behind it (two events of one person never interleave, across
+processes), asks the handlers what to do, writes the replies to the outbox and marks the event
+done. A handler that raises leaves the event pending for a retry, with one apology sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chat import Inbound, InboundKind, Outgoing, Platform
+from handlers import commands
+from storage import chat as db
+from storage.engine import unit_of_work
+from storage.models import EventState, InboundEvent, Person
+
+log = logging.getLogger("suiji.dispatch")
+Factory = async_sessionmaker[AsyncSession]
+Clock = Callable[[], dt.datetime]
+MAX_HANDLER_ATTEMPTS = 5
+
+
+def inbound_to_json(inbound: Inbound) -> dict[str, Any]:
+    return {
+        "platform": inbound.platform.value,
+        "dedup_key": inbound.dedup_key,
+        "sender": inbound.sender,
+        "kind": inbound.kind.value,
+        "received_at": inbound.received_at.isoformat(),
+        "text": inbound.text,
+        "action": inbound.action,
+        "fields": inbound.fields,
+        "reply_token": inbound.reply_token,
+    }
+
+
+def inbound_from_json(data: dict[str, Any]) -> Inbound:
+    return Inbound(
+        Platform(data["platform"]),
+        data["dedup_key"],
+        data["sender"],
+        InboundKind(data["kind"]),
+        dt.datetime.fromisoformat(data["received_at"]),
+        text=data.get("text", ""),
+        action=data.get("action", ""),
+        fields=data.get("fields", {}),
+        reply_token=data.get("reply_token", ""),
+    )
+
+
+async def accept(factory: Factory, inbound: Inbound) -> int | None:
+    """Store the event; its id, or None if this platform key was stored before."""
+    async with unit_of_work(factory) as session:
+        return await db.store_event(
+            session,
+            inbound.platform.value,
+            inbound.dedup_key,
+            inbound.sender,
+            inbound_to_json(inbound),
+            inbound.received_at,
+        )
+
+
+def _asker(person: Person) -> commands.Asker:
+    roles = {
+        role
+        for role, flag in (
+            ("officer", person.is_officer),
+            ("leader", person.is_leader),
+            ("admin", person.is_admin),
+            ("witness", person.is_witness),
+        )
+        if flag
+    }
+    return commands.Asker(person.name, frozenset(roles), person.team_leader_eligible)
+
+
+async def decide(session: AsyncSession, inbound: Inbound, person: Person | None) -> list[Outgoing]:
+    """What to answer. Routing only: each use case's decisions live in handlers/."""
+    if person is None:
+        return [commands.stranger_reply()]
+    asker = _asker(person)
+    if inbound.kind is InboundKind.ENTER:
+        return [commands.help_reply(asker)]
+    message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
+    command = commands.command_of(message)
+    if command == "help":
+        return [commands.help_reply(asker)]
+    if command == "my_tasks":
+        tasks = [commands.Task(**t) for t in await db.tasks_of(session, person.id)]
+        return [commands.tasks_reply(asker, tasks)]
+    return [commands.unknown_reply(message)]
+
+
+async def process(factory: Factory, event_id: int, clock: Clock) -> bool:
+    """Handle a stored event once; True when it is done (now or before)."""
+    try:
+        async with unit_of_work(factory) as session:
+            event = await db.lock_pending_event(session, event_id)
+            if event is None:
+                return True
+            inbound = inbound_from_json(event.payload)
+            person = await db.lock_person_by_account(
+                session, inbound.platform.value, inbound.sender
+            )
+            for reply in await decide(session, inbound, person):
+                db.enqueue(
+                    session, event.platform, inbound.sender, reply.to_json(), clock(), event.id
+                )
+            event.state, event.handled_at = EventState.DONE, clock()
+            return True
+    except Exception as exc:
+        log.exception("handling event %s failed", event_id)
+        await _record_failure(factory, event_id, exc, clock)
+        return False
+
+
+async def _record_failure(factory: Factory, event_id: int, exc: Exception, clock: Clock) -> None:
+    async with unit_of_work(factory) as session:
+        event = await session.get(InboundEvent, event_id, with_for_update=True)
+        if event is None or event.state is not EventState.PENDING:
+            return
+        event.attempts += 1
+        event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if event.attempts == 1:
+            db.enqueue(
+                session,
+                event.platform,
+                event.sender,
+                commands.apology().to_json(),
+                clock(),
+                event.id,
+            )
+        if event.attempts >= MAX_HANDLER_ATTEMPTS:
+            event.state = EventState.FAILED
+
+
+async def process_pending(factory: Factory, clock: Clock) -> int:
+    """Handle every event still pending (after a restart, or a failed attempt)."""
+    async with factory() as session:
+        ids = await db.pending_event_ids(session)
+    for event_id in ids:
+        await process(factory, event_id, clock)
+    return len(ids)

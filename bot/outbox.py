@@ -1,0 +1,154 @@
+"""The outbox sender: delivers queued messages with retries, backoff and pacing.
+
+Rows are claimed (so several senders, in several processes, never take the same row), sent
+through the platform's client, and marked sent, retried later with exponential backoff (network
+errors, 5xx, rate limiting), or dead with the last error after ``max_attempts``. Pacing keeps
+each recipient under WeCom's 30-a-minute limit (it drops the excess silently) and the whole app
+under its own per-minute budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chat import Outgoing
+from bot.config import OutboxSettings
+from bot.platforms.errors import SendFailed
+from storage import chat as db
+from storage.engine import unit_of_work
+from storage.models import OutboxMessage, OutboxState
+
+log = logging.getLogger("suiji.outbox")
+Clock = Callable[[], dt.datetime]
+WINDOW = dt.timedelta(minutes=1)
+
+
+class Client(Protocol):
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+        """Send; ``ref`` is stable across retries of the same outbox row."""
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """2, 4, 8 … seconds, at most ten minutes."""
+    return dt.timedelta(seconds=min(600, 2**attempts))
+
+
+class Pacer:
+    """Sliding one-minute windows: per recipient and for the whole app."""
+
+    def __init__(self, per_recipient: int, overall: int) -> None:
+        self.per_recipient, self.overall = per_recipient, overall
+        self._sent: dict[str, collections.deque[dt.datetime]] = collections.defaultdict(
+            collections.deque
+        )
+        self._all: collections.deque[dt.datetime] = collections.deque()
+
+    def _trim(self, times: collections.deque[dt.datetime], now: dt.datetime) -> None:
+        while times and now - times[0] >= WINDOW:
+            times.popleft()
+
+    def wait(self, recipient: str, now: dt.datetime) -> dt.datetime | None:
+        """None if a message may go now, else when it may."""
+        times = self._sent[recipient]
+        self._trim(times, now)
+        self._trim(self._all, now)
+        if len(times) >= self.per_recipient:
+            return times[0] + WINDOW
+        if len(self._all) >= self.overall:
+            return self._all[0] + WINDOW
+        return None
+
+    def record(self, recipient: str, now: dt.datetime) -> None:
+        self._sent[recipient].append(now)
+        self._all.append(now)
+
+
+class Sender:
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        clients: dict[str, Client],
+        settings: OutboxSettings,
+        clock: Clock,
+    ) -> None:
+        self.factory, self.clients, self.settings, self.clock = factory, clients, settings, clock
+        self.pacer = Pacer(settings.per_recipient_per_minute, settings.per_minute)
+        self.wake = asyncio.Event()
+
+    async def deliver_due(self, limit: int = 20) -> int:
+        """Send what is due now; the number of rows handled."""
+        async with unit_of_work(self.factory) as session:
+            claimed = await db.claim_due(session, self.clock(), limit)
+        for message in claimed:
+            await self._deliver(message)
+        return len(claimed)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        now = self.clock()
+        client = self.clients.get(message.platform)
+        if client is None:
+            await self._mark(message, OutboxState.DEAD, error=f"no {message.platform} client")
+            return
+        later = self.pacer.wait(message.recipient, now)
+        if later is not None:
+            await self._mark(message, OutboxState.PENDING, next_at=later, count=False)
+            return
+        self.pacer.record(message.recipient, now)
+        try:
+            await client.send(message.recipient, Outgoing.from_json(message.body), f"m{message.id}")
+        except SendFailed as failure:
+            attempts = message.attempts + 1
+            if failure.retry and attempts < self.settings.max_attempts:
+                log.warning("message %s: %s; retrying", message.id, failure.reason)
+                next_at = self.clock() + backoff(attempts)
+                await self._mark(
+                    message, OutboxState.PENDING, error=failure.reason, next_at=next_at
+                )
+            else:
+                log.error("message %s dead: %s", message.id, failure.reason)
+                await self._mark(message, OutboxState.DEAD, error=failure.reason)
+            return
+        await self._mark(message, OutboxState.SENT)
+
+    async def _mark(
+        self,
+        message: OutboxMessage,
+        state: OutboxState,
+        *,
+        error: str | None = None,
+        next_at: dt.datetime | None = None,
+        count: bool = True,
+    ) -> None:
+        async with unit_of_work(self.factory) as session:
+            await db.mark(
+                session,
+                message.id,
+                state,
+                now=self.clock(),
+                error=error,
+                next_attempt_at=next_at,
+                count_attempt=count,
+            )
+
+    async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:
+        """Deliver until ``stop`` is set; sleep ``idle`` seconds when nothing is due."""
+        while not stop.is_set():
+            try:
+                handled = await self.deliver_due()
+            except Exception:
+                log.exception("outbox pass failed")
+                handled = 0
+            if handled:
+                continue
+            self.wake.clear()
+            waits = [asyncio.ensure_future(self.wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waits, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()

@@ -1,0 +1,210 @@
+"""DingTalk (钉钉) enterprise-internal app robot: callbacks in, robot messages out.
+
+Three ways in: the robot's HTTP callback (``timestamp`` + ``sign`` headers, an HMAC of the
+timestamp only, so it is checked, with a one-hour window, before the body is parsed); the event
+subscription (WeCom's crypto scheme with the app key in place of the corp id); and Stream mode
+(not in this module). Out: one-to-one robot messages. DingTalk's plain action cards carry links,
+not callbacks, so a button is a ``dtmd://`` link that sends its key back as a text message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.chat import Inbound, InboundKind, Outgoing, Platform
+from bot.platforms.errors import Rejected, SendFailed
+from bot.platforms.wecom import WeComCodec
+
+SIGN_WINDOW_MS = 3600 * 1000
+
+
+def robot_sign(app_secret: str, timestamp: str) -> str:
+    digest = hmac.new(
+        app_secret.encode(), f"{timestamp}\n{app_secret}".encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def check_robot_headers(app_secret: str, timestamp: str, sign: str, now_ms: int) -> None:
+    """Refuse a robot callback whose sign is wrong or whose timestamp is over an hour off."""
+    if not timestamp.isdigit() or abs(now_ms - int(timestamp)) > SIGN_WINDOW_MS:
+        raise Rejected(403, "timestamp outside the window")
+    if not hmac.compare_digest(robot_sign(app_secret, timestamp).encode(), sign.encode()):
+        raise Rejected(403, "bad sign")
+
+
+def robot_to_inbound(body: bytes, now: dt.datetime) -> Inbound | None:
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Rejected(400, "malformed json") from exc
+    if not isinstance(data, dict):
+        raise Rejected(400, "not an object")
+    sender, msg_id = data.get("senderStaffId"), data.get("msgId")
+    if not isinstance(sender, str) or not sender or not isinstance(msg_id, str) or not msg_id:
+        raise Rejected(400, "missing sender or msgId")
+    text = data.get("text")
+    content = text.get("content", "") if isinstance(text, dict) else ""
+    webhook = data.get("sessionWebhook")
+    return Inbound(
+        Platform.DINGTALK,
+        msg_id,
+        sender,
+        InboundKind.TEXT,
+        now,
+        text=str(content).strip(),
+        reply_token=webhook if isinstance(webhook, str) else "",
+    )
+
+
+@dataclass(frozen=True)
+class EventCodec:
+    """The event-subscription callback: the same crypto as WeCom, keyed by the app key."""
+
+    token: str
+    aes_key: str
+    app_key: str
+
+    @property
+    def _codec(self) -> WeComCodec:
+        return WeComCodec(self.token, self.aes_key, self.app_key)
+
+    def open(self, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, Any]:
+        try:
+            envelope = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise Rejected(400, "malformed json") from exc
+        encrypt = envelope.get("encrypt") if isinstance(envelope, dict) else None
+        if not isinstance(encrypt, str) or not encrypt:
+            raise Rejected(400, "no encrypt field")
+        plain = self._codec.verify_url(msg_signature, timestamp, nonce, encrypt)
+        try:
+            event = json.loads(plain)
+        except json.JSONDecodeError as exc:
+            raise Rejected(400, "malformed event") from exc
+        if not isinstance(event, dict):
+            raise Rejected(400, "not an object")
+        return event
+
+    def answer(self, text: str, timestamp: str, nonce: str) -> dict[str, str]:
+        """The encrypted answer DingTalk expects (``success`` to acknowledge an event)."""
+        encrypt, sig = self._codec.seal_echo(text, timestamp, nonce)
+        return {"msg_signature": sig, "timeStamp": timestamp, "nonce": nonce, "encrypt": encrypt}
+
+
+def send_text_link(key: str) -> str:
+    """A link that, tapped in DingTalk, sends ``key`` to the robot as a text message."""
+    return "dtmd://dingtalkclient/sendMessage?content=" + urllib.parse.quote(key)
+
+
+def render(message: Outgoing) -> tuple[str, dict[str, Any]]:
+    """(msgKey, msgParam) of a one-to-one robot message."""
+    if message.kind == "text":
+        return "sampleText", {"content": message.text}
+    if message.kind == "markdown":
+        return "sampleMarkdown", {"title": message.title or message.text[:20], "text": message.text}
+    if message.kind == "link" or not message.buttons:
+        return "sampleActionCard", {
+            "title": message.title,
+            "text": message.text,
+            "singleTitle": message.title or message.text[:20],
+            "singleURL": message.url,
+        }
+    buttons = message.buttons[:6]
+    param: dict[str, Any] = {"title": message.title, "text": message.text}
+    for n, button in enumerate(buttons, start=1):
+        param[f"actionTitle{n}"] = button.label
+        param[f"actionURL{n}"] = send_text_link(button.key)
+    if len(buttons) == 1:
+        return "sampleActionCard", {
+            "title": message.title,
+            "text": message.text,
+            "singleTitle": buttons[0].label,
+            "singleURL": send_text_link(buttons[0].key),
+        }
+    return f"sampleActionCard{len(buttons)}", param
+
+
+class DingTalkClient:
+    """The robot's sending API over a shared aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_base: str,
+        app_key: str,
+        app_secret: str,
+        robot_code: str,
+        timeout: float = 10.0,
+    ) -> None:
+        self.session, self.api_base = session, api_base.rstrip("/")
+        self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._token: tuple[str, float] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _call(self, path: str, body: dict[str, Any], token: str | None) -> tuple[int, Any]:
+        headers = {"x-acs-dingtalk-access-token": token} if token else {}
+        try:
+            async with self.session.post(
+                f"{self.api_base}{path}", json=body, headers=headers, timeout=self.timeout
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendFailed(f"network: {type(exc).__name__}", retry=True) from exc
+        try:
+            return status, json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return status, {}
+
+    async def token(self, refresh: bool = False) -> str:
+        async with self._lock:
+            if self._token and not refresh and self._token[1] > time.monotonic():
+                return self._token[0]
+            status, data = await self._call(
+                "/v1.0/oauth2/accessToken",
+                {"appKey": self.app_key, "appSecret": self.app_secret},
+                None,
+            )
+            if status != 200 or not isinstance(data, dict) or "accessToken" not in data:
+                raise SendFailed(f"accessToken http {status}", retry=status >= 500 or status == 429)
+            lifetime = max(60, int(data.get("expireIn", 7200)) - 300)
+            self._token = (str(data["accessToken"]), time.monotonic() + lifetime)
+            return self._token[0]
+
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+        key, param = render(message)
+        body = {
+            "robotCode": self.robot_code,
+            "userIds": [recipient],
+            "msgKey": key,
+            "msgParam": json.dumps(param, ensure_ascii=False),
+        }
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            status, data = await self._call("/v1.0/robot/oToMessages/batchSend", body, token)
+            if status == 401 and attempt == 1:
+                continue  # token expired or revoked: refresh once
+            if status == 200:
+                return
+            code = data.get("code", "") if isinstance(data, dict) else ""
+            raise SendFailed(
+                f"batchSend http {status} {code}", retry=status >= 500 or status == 429
+            )
+        raise SendFailed("token refused twice", retry=True)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)

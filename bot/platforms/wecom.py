@@ -1,0 +1,243 @@
+"""WeCom (企业微信) self-built app: callback crypto, event parsing, and the sending API.
+
+Callbacks: the signature (SHA-1 over the sorted token, timestamp, nonce and ciphertext) is
+checked in constant time before the ciphertext is decrypted or its XML parsed; the AES part is
+wechatpy's. Sending goes over aiohttp with a cached access token, refreshed once when WeCom says
+it is invalid or expired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from wechatpy.crypto import PrpCrypto
+from wechatpy.exceptions import InvalidSignatureException
+
+from bot.chat import Inbound, InboundKind, Outgoing, Platform
+from bot.platforms.errors import Rejected, SendFailed
+from bot.platforms.safexml import flat_xml
+
+TOKEN_ERRORS = {40001, 40014, 42001}
+RATE_LIMITED = 45009
+TASK_ID_USED = 42014
+RETRYABLE = {RATE_LIMITED, -1}  # -1: WeCom's "system busy"
+
+
+def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypt])).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class WeComCodec:
+    """Opens and seals WeCom callbacks for one app (token, EncodingAESKey, corp id)."""
+
+    token: str
+    encoding_aes_key: str
+    corp_id: str
+
+    @property
+    def _crypto(self) -> PrpCrypto:
+        return PrpCrypto(base64.b64decode(self.encoding_aes_key + "="))
+
+    def _check(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
+        expected = signature(self.token, timestamp, nonce, encrypt)
+        if not hmac.compare_digest(expected.encode(), msg_signature.encode()):
+            raise Rejected(403, "bad signature")
+
+    def _decrypt(self, encrypt: str) -> str:
+        try:
+            return str(self._crypto.decrypt(encrypt, self.corp_id))
+        except (InvalidSignatureException, ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise Rejected(400, "cannot decrypt") from exc
+        except Exception as exc:  # the crypto library raises its own errors on bad padding
+            raise Rejected(400, f"cannot decrypt: {type(exc).__name__}") from exc
+
+    def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
+        self._check(msg_signature, timestamp, nonce, echostr)
+        return self._decrypt(echostr)
+
+    def open(self, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, str]:
+        """The decrypted message as a flat dict; Rejected on anything wrong."""
+        envelope = flat_xml(body)
+        encrypt = envelope.get("Encrypt", "")
+        if not encrypt:
+            raise Rejected(400, "no Encrypt element")
+        self._check(msg_signature, timestamp, nonce, encrypt)
+        return flat_xml(self._decrypt(encrypt))
+
+    def _encrypt(self, plain: str) -> str:
+        encrypted = self._crypto.encrypt(plain, self.corp_id)
+        return encrypted.decode() if isinstance(encrypted, bytes) else str(encrypted)
+
+    def seal(self, plain_xml: str, timestamp: str, nonce: str) -> tuple[str, str]:
+        """(encrypted envelope XML, msg_signature): what WeCom itself sends; for fakes."""
+        encrypt = self._encrypt(plain_xml)
+        envelope = (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[0]]></AgentID></xml>"
+        )
+        return envelope, signature(self.token, timestamp, nonce, encrypt)
+
+    def seal_echo(self, text: str, timestamp: str, nonce: str) -> tuple[str, str]:
+        encrypt = self._encrypt(text)
+        return encrypt, signature(self.token, timestamp, nonce, encrypt)
+
+
+def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
+    """The neutral event for a decrypted WeCom message, or None for what suiji ignores."""
+    sender = message.get("FromUserName", "")
+    created = message.get("CreateTime", "")
+    if not sender:
+        return None
+    msg_type = message.get("MsgType", "")
+    if msg_type == "text":
+        return Inbound(
+            Platform.WECOM,
+            message.get("MsgId") or f"{sender}:{created}",
+            sender,
+            InboundKind.TEXT,
+            now,
+            text=message.get("Content", "").strip(),
+        )
+    if msg_type != "event":
+        return None
+    event = message.get("Event", "")
+    # Events carry no MsgId: WeCom's own advice is FromUserName + CreateTime.
+    key = f"{sender}:{created}:{event}"
+    if event == "enter_agent":
+        return Inbound(Platform.WECOM, key, sender, InboundKind.ENTER, now)
+    if event == "template_card_event":
+        return Inbound(
+            Platform.WECOM,
+            f"{key}:{message.get('TaskId', '')}",
+            sender,
+            InboundKind.CLICK,
+            now,
+            action=message.get("EventKey", ""),
+            reply_token=message.get("ResponseCode", ""),
+        )
+    return None
+
+
+def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[str, Any]:
+    """The message/send body for one person."""
+    body: dict[str, Any] = {
+        "touser": recipient,
+        "agentid": agent_id,
+        # WeCom drops an identical message to the same person within the interval: a resend
+        # after a crash between "sent" and "marked sent" never reaches the phone twice.
+        "enable_duplicate_check": 1,
+        "duplicate_check_interval": 1800,
+    }
+    if message.kind == "text":
+        body.update(msgtype="text", text={"content": message.text})
+    elif message.kind == "markdown":
+        body.update(msgtype="markdown", markdown={"content": message.text})
+    elif message.kind == "link":
+        body.update(
+            msgtype="textcard",
+            textcard={
+                "title": message.title,
+                "description": message.text,
+                "url": message.url,
+            },
+        )
+    else:
+        body.update(
+            msgtype="template_card",
+            template_card={
+                "card_type": "button_interaction",
+                "main_title": {"title": message.title[:36]},
+                "sub_title_text": message.text,
+                # Stable per outbox row: a resend reuses it and WeCom refuses it (42014), so a
+                # card is never delivered twice.
+                "task_id": f"suiji-{ref}",
+                "button_list": [{"text": b.label, "key": b.key} for b in message.buttons[:6]],
+            },
+        )
+    return body
+
+
+class WeComClient:
+    """The sending API of one app, over a shared aiohttp session."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        api_base: str,
+        corp_id: str,
+        secret: str,
+        agent_id: int,
+        timeout: float = 10.0,
+    ) -> None:
+        self.session, self.api_base = session, api_base.rstrip("/")
+        self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._token: tuple[str, float] | None = None
+        self._lock = asyncio.Lock()
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            async with self.session.request(
+                method, f"{self.api_base}{path}", timeout=self.timeout, **kwargs
+            ) as response:
+                if response.status >= 500:
+                    raise SendFailed(f"http {response.status}", retry=True)
+                if response.status >= 400:
+                    raise SendFailed(f"http {response.status}", retry=False)
+                data = json.loads(await response.read())
+        except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as exc:
+            raise SendFailed(f"network: {type(exc).__name__}", retry=True) from exc
+        if not isinstance(data, dict):
+            raise SendFailed("unexpected answer", retry=True)
+        return data
+
+    async def token(self, refresh: bool = False) -> str:
+        async with self._lock:
+            if self._token and not refresh and self._token[1] > time.monotonic():
+                return self._token[0]
+            data = await self._call(
+                "GET",
+                "/cgi-bin/gettoken",
+                params={"corpid": self.corp_id, "corpsecret": self.secret},
+            )
+            if data.get("errcode", 0) != 0 or "access_token" not in data:
+                retry = data.get("errcode") in RETRYABLE
+                raise SendFailed(
+                    f"gettoken {data.get('errcode')}: {data.get('errmsg')}", retry=retry
+                )
+            # Renew a little early: the token can also be invalidated before it expires.
+            lifetime = max(60, int(data.get("expires_in", 7200)) - 300)
+            self._token = (str(data["access_token"]), time.monotonic() + lifetime)
+            return self._token[0]
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            data = await self._call("POST", path, params={"access_token": token}, json=body)
+            code = data.get("errcode", 0)
+            if code in TOKEN_ERRORS and attempt == 1:
+                continue  # refresh the token and try once more
+            if code != 0:
+                raise SendFailed(f"{path} {code}: {data.get('errmsg')}", retry=code in RETRYABLE)
+            return data
+        raise SendFailed("token refused twice", retry=True)
+
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+        try:
+            await self._post(
+                "/cgi-bin/message/send", render(recipient, self.agent_id, message, ref)
+            )
+        except SendFailed as failure:
+            if f" {TASK_ID_USED}:" in failure.reason:
+                return  # this card went out before a crash: done, not an error
+            raise

@@ -1,0 +1,369 @@
+"""Fake WeCom and DingTalk servers, as aiohttp apps, for the sandbox and the tests.
+
+They behave like the platforms where suiji depends on it: access tokens that expire and can be
+revoked, error codes (40014, 42001, 45009, 42014 for a reused card task id, DingTalk's 401),
+WeCom's duplicate check and its silent drop of more than 30 messages a minute to one member.
+Callbacks to the bot are sealed exactly as the platforms seal them (encrypted XML and
+signatures; DingTalk's timestamp + sign headers). Faults can be queued to test recovery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import itertools
+import json
+import secrets
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.platforms.dingtalk import robot_sign
+from bot.platforms.wecom import WeComCodec
+
+PER_MEMBER_PER_MINUTE = 30
+
+
+@dataclass
+class Delivered:
+    """A message as the phone shows it."""
+
+    seq: int
+    user: str
+    kind: str
+    title: str
+    text: str
+    buttons: list[dict[str, str]]
+    url: str
+    at: float
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "user": self.user,
+            "kind": self.kind,
+            "title": self.title,
+            "text": self.text,
+            "buttons": self.buttons,
+            "url": self.url,
+            "at": self.at,
+        }
+
+
+class _FakeBase:
+    def __init__(self) -> None:
+        self.delivered: list[Delivered] = []
+        self.faults: collections.deque[str] = collections.deque()
+        self.tokens: set[str] = set()
+        self.calls: collections.Counter[str] = collections.Counter()
+        self._seq = itertools.count(1)
+        self.bot_url = ""
+        self.changed = asyncio.Event()
+
+    def inject(self, *faults: str) -> None:
+        """Queue faults for the next API calls: "500", "timeout", or an error code."""
+        self.faults.extend(faults)
+
+    def revoke_tokens(self) -> None:
+        self.tokens.clear()
+
+    def messages_for(self, user: str) -> list[Delivered]:
+        return [m for m in self.delivered if m.user == user]
+
+    def _record(
+        self,
+        user: str,
+        kind: str,
+        title: str,
+        text: str,
+        buttons: list[dict[str, str]],
+        url: str,
+        raw: dict[str, Any],
+    ) -> None:
+        self.delivered.append(
+            Delivered(next(self._seq), user, kind, title, text, buttons, url, time.time(), raw)
+        )
+        self.changed.set()
+
+    async def _fault(self) -> web.Response | None:
+        if not self.faults:
+            return None
+        fault = self.faults.popleft()
+        if fault == "500":
+            return web.Response(status=500, text="internal error")
+        if fault == "timeout":
+            await asyncio.sleep(30)  # longer than the client waits
+            return web.Response(status=504)
+        return self._error(fault)
+
+    def _error(self, code: str) -> web.Response:
+        raise NotImplementedError
+
+
+class FakeWeCom(_FakeBase):
+    """WeCom's gettoken, message/send and update_template_card, and its callbacks."""
+
+    def __init__(self, corp_id: str, secret: str, token: str, aes_key: str, agent_id: int) -> None:
+        super().__init__()
+        self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
+        self.codec = WeComCodec(token, aes_key, corp_id)
+        self.task_ids: set[str] = set()
+        self.recent: dict[tuple[str, str], float] = {}
+        self.per_member: dict[str, collections.deque[float]] = collections.defaultdict(
+            collections.deque
+        )
+        self.dropped = 0
+        self.duplicates = 0
+
+    def _error(self, code: str) -> web.Response:
+        return web.json_response({"errcode": int(code), "errmsg": f"fake error {code}"})
+
+    async def gettoken(self, request: web.Request) -> web.Response:
+        self.calls["gettoken"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if (
+            request.query.get("corpid") != self.corp_id
+            or request.query.get("corpsecret") != self.secret
+        ):
+            return self._error("40001")
+        token = secrets.token_hex(16)
+        self.tokens.add(token)
+        return web.json_response(
+            {"errcode": 0, "errmsg": "ok", "access_token": token, "expires_in": 7200}
+        )
+
+    def _token_error(self, request: web.Request) -> web.Response | None:
+        token = request.query.get("access_token", "")
+        if token not in self.tokens:
+            return self._error("42001" if token else "41001")
+        return None
+
+    async def send(self, request: web.Request) -> web.Response:
+        self.calls["send"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if (error := self._token_error(request)) is not None:
+            return error
+        body = await request.json()
+        if body.get("agentid") != self.agent_id:
+            return self._error("40056")
+        users = [u for u in str(body.get("touser", "")).split("|") if u]
+        kind = body.get("msgtype")
+        content = body.get(kind, {}) if isinstance(kind, str) else {}
+        if kind == "template_card":
+            task_id = content.get("task_id", "")
+            if task_id in self.task_ids:
+                return self._error("42014")
+            self.task_ids.add(task_id)
+        signature = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        now = time.time()
+        for user in users:
+            if body.get("enable_duplicate_check"):
+                interval = body.get("duplicate_check_interval", 1800)
+                last = self.recent.get((user, signature))
+                self.recent[(user, signature)] = now
+                if last is not None and now - last < interval:
+                    self.duplicates += 1
+                    continue
+            window = self.per_member[user]
+            while window and now - window[0] >= 60:
+                window.popleft()
+            if len(window) >= PER_MEMBER_PER_MINUTE:
+                self.dropped += 1  # WeCom drops these silently; the API still says ok
+                continue
+            window.append(now)
+            self._show(user, kind, content, body)
+        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
+
+    def _show(self, user: str, kind: Any, content: dict[str, Any], raw: dict[str, Any]) -> None:
+        if kind == "template_card":
+            buttons = [
+                {
+                    "key": b.get("key", ""),
+                    "label": b.get("text", ""),
+                    "task_id": content.get("task_id", ""),
+                }
+                for b in content.get("button_list", [])
+            ]
+            self._record(
+                user,
+                "card",
+                content.get("main_title", {}).get("title", ""),
+                content.get("sub_title_text", ""),
+                buttons,
+                "",
+                raw,
+            )
+        elif kind == "textcard":
+            self._record(
+                user,
+                "link",
+                content.get("title", ""),
+                content.get("description", ""),
+                [],
+                content.get("url", ""),
+                raw,
+            )
+        else:
+            self._record(user, str(kind), "", content.get("content", ""), [], "", raw)
+
+    async def update_card(self, request: web.Request) -> web.Response:
+        self.calls["update_template_card"] += 1
+        if (error := self._token_error(request)) is not None:
+            return error
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/gettoken", self.gettoken)
+        app.router.add_post("/cgi-bin/message/send", self.send)
+        app.router.add_post("/cgi-bin/message/update_template_card", self.update_card)
+        return app
+
+    # --- what a person does on their phone: WeCom calls the bot ---------------------------
+
+    def sealed(self, inner: str, timestamp: str | None = None) -> tuple[str, dict[str, str]]:
+        timestamp = timestamp or str(int(time.time()))
+        nonce = str(secrets.randbelow(10**9))
+        envelope, signature = self.codec.seal(inner, timestamp, nonce)
+        return envelope, {"msg_signature": signature, "timestamp": timestamp, "nonce": nonce}
+
+    @staticmethod
+    def text_xml(user: str, text: str, msg_id: int, created: int) -> str:
+        safe = text.replace("]]>", "]]]]><![CDATA[>")
+        return (
+            f"<xml><ToUserName><![CDATA[corp]]></ToUserName><FromUserName><![CDATA[{user}]]>"
+            f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]>"
+            f"</MsgType><Content><![CDATA[{safe}]]></Content><MsgId>{msg_id}</MsgId>"
+            f"<AgentID>1</AgentID></xml>"
+        )
+
+    @staticmethod
+    def click_xml(user: str, key: str, task_id: str, created: int) -> str:
+        return (
+            f"<xml><ToUserName><![CDATA[corp]]></ToUserName><FromUserName><![CDATA[{user}]]>"
+            f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]>"
+            f"</MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]>"
+            f"</EventKey><TaskId><![CDATA[{task_id}]]></TaskId><ResponseCode><![CDATA["
+            f"{secrets.token_hex(8)}]]></ResponseCode><AgentID>1</AgentID></xml>"
+        )
+
+    async def post(self, session: aiohttp.ClientSession, inner: str) -> int:
+        envelope, query = self.sealed(inner)
+        async with session.post(self.bot_url, params=query, data=envelope.encode()) as response:
+            return response.status
+
+    async def say(self, session: aiohttp.ClientSession, user: str, text: str) -> int:
+        msg_id = secrets.randbelow(10**15)
+        return await self.post(session, self.text_xml(user, text, msg_id, int(time.time())))
+
+    async def click(self, session: aiohttp.ClientSession, user: str, key: str, task_id: str) -> int:
+        created = int(time.time() * 1000)  # distinct per click, as WeCom's events are
+        return await self.post(session, self.click_xml(user, key, task_id, created))
+
+
+class FakeDingTalk(_FakeBase):
+    """DingTalk's accessToken and one-to-one robot messages, and its robot callbacks."""
+
+    def __init__(self, app_key: str, app_secret: str, robot_code: str) -> None:
+        super().__init__()
+        self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
+
+    def _error(self, code: str) -> web.Response:
+        status = 401 if code == "401" else 429 if code == "429" else 400
+        return web.json_response({"code": f"fake.{code}", "message": "fake error"}, status=status)
+
+    async def access_token(self, request: web.Request) -> web.Response:
+        self.calls["accessToken"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        body = await request.json()
+        if body.get("appKey") != self.app_key or body.get("appSecret") != self.app_secret:
+            return self._error("400")
+        token = secrets.token_hex(16)
+        self.tokens.add(token)
+        return web.json_response({"accessToken": token, "expireIn": 7200})
+
+    async def batch_send(self, request: web.Request) -> web.Response:
+        self.calls["batchSend"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return self._error("401")
+        body = await request.json()
+        if body.get("robotCode") != self.robot_code:
+            return self._error("400")
+        param = json.loads(body.get("msgParam", "{}"))
+        key = body.get("msgKey", "")
+        buttons = []
+        for n in range(1, 7):
+            if f"actionTitle{n}" in param:
+                buttons.append(
+                    {"key": _dtmd_text(param[f"actionURL{n}"]), "label": param[f"actionTitle{n}"]}
+                )
+        if "singleURL" in param and param["singleURL"].startswith("dtmd://"):
+            buttons.append({"key": _dtmd_text(param["singleURL"]), "label": param["singleTitle"]})
+        text = param.get("content") or param.get("text", "")
+        kind = "text" if key == "sampleText" else "markdown" if key == "sampleMarkdown" else "card"
+        for user in body.get("userIds", []):
+            self._record(
+                user, kind, param.get("title", ""), text, buttons, param.get("singleURL", ""), body
+            )
+        return web.json_response({"processQueryKey": secrets.token_hex(8)})
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1.0/oauth2/accessToken", self.access_token)
+        app.router.add_post("/v1.0/robot/oToMessages/batchSend", self.batch_send)
+        return app
+
+    def robot_headers(self, timestamp_ms: int | None = None) -> dict[str, str]:
+        timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+        return {"timestamp": timestamp, "sign": robot_sign(self.app_secret, timestamp)}
+
+    def robot_body(self, user: str, text: str, msg_id: str | None = None) -> dict[str, Any]:
+        return {
+            "msgtype": "text",
+            "text": {"content": f" {text}"},
+            "msgId": msg_id or f"msg{secrets.token_hex(12)}",
+            "createAt": int(time.time() * 1000),
+            "conversationType": "1",
+            "conversationId": f"cid{user}",
+            "senderStaffId": user,
+            "senderNick": user,
+            "chatbotUserId": "bot",
+            "robotCode": self.robot_code,
+            "sessionWebhook": "http://127.0.0.1/never-used",
+            "sessionWebhookExpiredTime": int(time.time() * 1000) + 5_400_000,
+        }
+
+    async def say(self, session: aiohttp.ClientSession, user: str, text: str) -> int:
+        async with session.post(
+            self.bot_url, json=self.robot_body(user, text), headers=self.robot_headers()
+        ) as response:
+            return response.status
+
+
+def _dtmd_text(url: str) -> str:
+    query = urllib.parse.urlparse(url).query
+    return urllib.parse.parse_qs(query).get("content", [""])[0]
+
+
+def new_secrets() -> dict[str, str]:
+    """Credentials for a sandbox: a 43-character AES key, tokens, ids."""
+    return {
+        "corp_id": "ww" + secrets.token_hex(8),
+        "secret": secrets.token_urlsafe(24),
+        "token": secrets.token_hex(8),
+        "encoding_aes_key": base64.b64encode(secrets.token_bytes(32)).decode().rstrip("="),
+        "app_key": "ding" + secrets.token_hex(8),
+        "app_secret": secrets.token_urlsafe(32),
+        "robot_code": "ding" + secrets.token_hex(8),
+    }

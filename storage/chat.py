@@ -1,0 +1,228 @@
+"""Rows the bot reads and writes: inbound events, the outbox, and who is behind an account.
+
+Owns the durable parts of the chat flow: storing an event once (the unique key makes retried
+callbacks no-ops), locking an event and its person while it is handled (so two events of one
+person never interleave, across processes), and claiming outbox rows for sending.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Campaign,
+    DrawnOfficer,
+    EventState,
+    InboundEvent,
+    OutboxMessage,
+    OutboxState,
+    Person,
+    Team,
+    TeamEmployer,
+)
+
+CLAIM_SECONDS = 60
+
+
+async def store_event(
+    session: AsyncSession,
+    platform: str,
+    dedup_key: str,
+    sender: str,
+    payload: dict[str, Any],
+    received_at: dt.datetime,
+) -> int | None:
+    """Store a new event and return its id; None when the same event was stored before."""
+    event = InboundEvent(
+        platform=platform,
+        dedup_key=dedup_key[:200],
+        sender=sender[:64],
+        payload=payload,
+        received_at=received_at,
+        state=EventState.PENDING,
+        attempts=0,
+    )
+    session.add(event)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        return None
+    return event.id
+
+
+async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:
+    event = (
+        await session.execute(
+            select(InboundEvent).where(InboundEvent.id == event_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    return event if event is not None and event.state is EventState.PENDING else None
+
+
+async def pending_event_ids(session: AsyncSession) -> list[int]:
+    rows = await session.execute(
+        select(InboundEvent.id)
+        .where(InboundEvent.state == EventState.PENDING)
+        .order_by(InboundEvent.id)
+    )
+    return list(rows.scalars())
+
+
+async def lock_person_by_account(
+    session: AsyncSession, platform: str, account: str
+) -> Person | None:
+    """The person behind a platform account, row-locked for the rest of the transaction."""
+    column = Person.wecom_userid if platform == "wecom" else Person.dingtalk_userid
+    value = account.lower() if platform == "wecom" else account
+    query = select(Person).where(column == value).with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+def enqueue(
+    session: AsyncSession,
+    platform: str,
+    recipient: str,
+    body: dict[str, Any],
+    now: dt.datetime,
+    event_id: int | None = None,
+) -> None:
+    session.add(
+        OutboxMessage(
+            platform=platform,
+            recipient=recipient,
+            body=body,
+            state=OutboxState.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            event_id=event_id,
+        )
+    )
+
+
+async def tasks_of(session: AsyncSession, person_id: int) -> list[dict[str, Any]]:
+    """The person's places in current draws: as team leader, member or reserve."""
+    found = []
+    led = await session.execute(
+        select(Campaign, Team)
+        .join(Team, Team.campaign_id == Campaign.id)
+        .where(Team.leader_id == person_id)
+        .order_by(Campaign.start_on, Team.number)
+    )
+    for campaign, team in led:
+        found.append((campaign, team, "leader", 0))
+    drawn = await session.execute(
+        select(Campaign, DrawnOfficer, Team)
+        .join(DrawnOfficer, DrawnOfficer.campaign_id == Campaign.id)
+        .outerjoin(Team, Team.id == DrawnOfficer.team_id)
+        .where(DrawnOfficer.person_id == person_id)
+        .order_by(Campaign.start_on)
+    )
+    for campaign, place, team in drawn:
+        found.append((campaign, team, "member" if team else "reserve", place.position))
+    tasks = []
+    for campaign, team, role, position in found:
+        employers = 0
+        if team is not None:
+            employers = len(
+                (
+                    await session.execute(
+                        select(TeamEmployer.id).where(TeamEmployer.team_id == team.id)
+                    )
+                ).all()
+            )
+        tasks.append(
+            {
+                "campaign": campaign.name,
+                "start": campaign.start_on.isoformat(),
+                "end": campaign.end_on.isoformat(),
+                "team": team.number if team else 0,
+                "role": role,
+                "position": position,
+                "employers": employers,
+            }
+        )
+    return tasks
+
+
+def _due(now: dt.datetime) -> Any:
+    return or_(
+        and_(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now),
+        # A sender that died mid-send leaves its claim to expire; the row is sent again (the
+        # platform's duplicate check keeps the person from seeing it twice).
+        and_(OutboxMessage.state == OutboxState.SENDING, OutboxMessage.claimed_until < now),
+    )
+
+
+async def claim_due(session: AsyncSession, now: dt.datetime, limit: int) -> list[OutboxMessage]:
+    """Claim up to ``limit`` due messages for this sender; others skip claimed rows."""
+    ids = list(
+        (
+            await session.execute(
+                select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.id).limit(limit)
+            )
+        ).scalars()
+    )
+    claimed = []
+    until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+    for message_id in ids:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, _due(now))
+            .values(state=OutboxState.SENDING, claimed_until=until)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append(message_id)
+    if not claimed:
+        return []
+    rows = await session.execute(
+        select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+    )
+    return list(rows.scalars())
+
+
+async def mark(
+    session: AsyncSession,
+    message_id: int,
+    state: OutboxState,
+    *,
+    now: dt.datetime,
+    error: str | None = None,
+    next_attempt_at: dt.datetime | None = None,
+    count_attempt: bool = True,
+) -> None:
+    values: dict[str, Any] = {"state": state, "claimed_until": None, "last_error": error}
+    if count_attempt:
+        values["attempts"] = OutboxMessage.attempts + 1
+    if state is OutboxState.SENT:
+        values["sent_at"] = now
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    await session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(values)
+    )
+
+
+async def outbox_rows(
+    session: AsyncSession, states: Sequence[OutboxState] | None = None, limit: int = 100
+) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if states:
+        query = query.where(OutboxMessage.state.in_(states))
+    return list((await session.execute(query)).scalars())
+
+
+async def retry_message(session: AsyncSession, message_id: int, now: dt.datetime) -> bool:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.state == OutboxState.DEAD)
+        .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,250 @@
+"""The bot over HTTP against the fake WeCom and DingTalk, driven the way the platforms drive it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import func, select
+
+from bot import dispatch
+from bot.app import FACTORY, SENDER, create_app
+from bot.config import load_settings
+from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
+from storage import migrate
+from storage.engine import make_engine, make_session_factory
+from storage.models import InboundEvent, OutboxMessage, OutboxState
+from tests.helpers import load_sample
+
+ZHANG_KAI = ("zhangkai", "0516754045645063")  # a leader in the sample: WeCom, DingTalk ids
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclasses.dataclass
+class World:
+    bot: TestServer
+    wecom: FakeWeCom
+    dingtalk: FakeDingTalk
+    http: aiohttp.ClientSession
+    database_url: str
+
+    @property
+    def app(self) -> Any:
+        return self.bot.app
+
+    async def settle(self, fake: Any, count: int, timeout: float = 10) -> None:
+        """Wait until ``count`` messages reached the fake's phones."""
+        deadline = time.monotonic() + timeout
+        while len(fake.delivered) < count:
+            assert time.monotonic() < deadline, [m.text for m in fake.delivered]
+            await asyncio.sleep(0.02)
+
+    async def outbox(self) -> list[OutboxMessage]:
+        async with self.app[FACTORY]() as session:
+            query = select(OutboxMessage).order_by(OutboxMessage.id)
+            return list((await session.execute(query)).scalars())
+
+    async def outbox_settled(self, count: int, timeout: float = 20) -> list[OutboxMessage]:
+        """The outbox once it holds ``count`` rows, none still waiting to be sent."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = await self.outbox()
+            done = len(rows) == count and all(
+                r.state in (OutboxState.SENT, OutboxState.DEAD) for r in rows
+            )
+            if done or time.monotonic() > deadline:
+                return rows
+            await asyncio.sleep(0.05)
+
+
+async def _database(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    await migrate.upgrade(engine)
+    await load_sample(make_session_factory(engine), utc_now)
+    await engine.dispose()
+    return url
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    keys = new_secrets()
+    wecom = FakeWeCom(
+        keys["corp_id"], keys["secret"], keys["token"], keys["encoding_aes_key"], 1000002
+    )
+    dingtalk = FakeDingTalk(keys["app_key"], keys["app_secret"], keys["robot_code"])
+    wecom_server, dingtalk_server = TestServer(wecom.app()), TestServer(dingtalk.app())
+    await wecom_server.start_server()
+    await dingtalk_server.start_server()
+    url = await _database(tmp_path / "bot.db")
+    settings = load_settings(
+        environ={
+            "SUIJI_DATABASE__URL": url,
+            "SUIJI_WECOM__CORP_ID": keys["corp_id"],
+            "SUIJI_WECOM__SECRET": keys["secret"],
+            "SUIJI_WECOM__AGENT_ID": "1000002",
+            "SUIJI_WECOM__TOKEN": keys["token"],
+            "SUIJI_WECOM__ENCODING_AES_KEY": keys["encoding_aes_key"],
+            "SUIJI_WECOM__API_BASE": str(wecom_server.make_url("")).rstrip("/"),
+            "SUIJI_DINGTALK__APP_KEY": keys["app_key"],
+            "SUIJI_DINGTALK__APP_SECRET": keys["app_secret"],
+            "SUIJI_DINGTALK__ROBOT_CODE": keys["robot_code"],
+            "SUIJI_DINGTALK__API_BASE": str(dingtalk_server.make_url("")).rstrip("/"),
+        }
+    )
+    bot = TestServer(create_app(settings))
+    await bot.start_server()
+    wecom.bot_url = str(bot.make_url("/wecom/callback"))
+    dingtalk.bot_url = str(bot.make_url("/dingtalk/callback"))
+    async with aiohttp.ClientSession() as http:
+        yield World(bot, wecom, dingtalk, http, url)
+    await bot.close()
+    await wecom_server.close()
+    await dingtalk_server.close()
+
+
+async def test_help_on_wecom_is_answered_by_role(world: World) -> None:
+    assert await world.wecom.say(world.http, ZHANG_KAI[0], "帮助") == 200
+    await world.settle(world.wecom, 1)
+    [message] = world.wecom.messages_for(ZHANG_KAI[0])
+    assert message.kind == "markdown" and "张凯您好" in message.text
+    assert "领导" in message.text  # he is a leader
+
+
+async def test_help_on_dingtalk_through_the_robot_callback(world: World) -> None:
+    assert await world.dingtalk.say(world.http, ZHANG_KAI[1], "help") == 200
+    await world.settle(world.dingtalk, 1)
+    [message] = world.dingtalk.messages_for(ZHANG_KAI[1])
+    assert "张凯您好" in message.text
+
+
+async def test_my_tasks_is_empty_before_any_draw(world: World) -> None:
+    await world.wecom.say(world.http, ZHANG_KAI[0], "我的任务")
+    await world.settle(world.wecom, 1)
+    assert "没有抽查任务" in world.wecom.delivered[0].text
+
+
+async def test_unknown_sender_gets_one_polite_reply(world: World) -> None:
+    await world.wecom.say(world.http, "stranger", "你好")
+    await world.settle(world.wecom, 1)
+    await asyncio.sleep(0.2)
+    assert [m.user for m in world.wecom.delivered] == ["stranger"]
+    assert "还没有登记" in world.wecom.delivered[0].text
+
+
+async def test_a_callback_delivered_three_times_has_one_effect_and_one_reply(world: World) -> None:
+    inner = FakeWeCom.text_xml(ZHANG_KAI[0], "帮助", 424242, int(time.time()))
+    envelope, query = world.wecom.sealed(inner)
+
+    async def deliver() -> int:
+        async with world.http.post(world.wecom.bot_url, params=query, data=envelope) as response:
+            return response.status
+
+    assert await deliver() == 200
+    assert await asyncio.gather(deliver(), deliver()) == [200, 200]
+    await world.settle(world.wecom, 1)
+    await asyncio.sleep(0.3)
+    assert len(world.wecom.delivered) == 1
+    async with world.app[FACTORY]() as session:
+        events = (await session.execute(select(func.count(InboundEvent.id)))).scalar_one()
+    assert events == 1
+
+
+async def test_forged_signature_is_refused_and_writes_nothing(world: World) -> None:
+    inner = FakeWeCom.text_xml(ZHANG_KAI[0], "帮助", 7, int(time.time()))
+    envelope, query = world.wecom.sealed(inner)
+    query["msg_signature"] = "0" * 40
+    async with world.http.post(world.wecom.bot_url, params=query, data=envelope) as response:
+        assert response.status == 403
+    headers = world.dingtalk.robot_headers(int(time.time() * 1000) - 2 * 3600 * 1000)
+    body = world.dingtalk.robot_body(ZHANG_KAI[1], "帮助")
+    async with world.http.post(world.dingtalk.bot_url, json=body, headers=headers) as response:
+        assert response.status == 403
+    async with world.app[FACTORY]() as session:
+        assert (await session.execute(select(func.count(InboundEvent.id)))).scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"<!DOCTYPE x [<!ENTITY a 'b'>]><xml><Encrypt>&a;</Encrypt></xml>", 400),
+        (b"<xml><Encrypt>", 400),
+        (b"not xml at all", 400),
+        (b"<xml><Encrypt>" + b"A" * (300 * 1024) + b"</Encrypt></xml>", 413),
+    ],
+)
+async def test_hostile_bodies_get_4xx(world: World, body: bytes, status: int) -> None:
+    query = {"msg_signature": "x", "timestamp": "1", "nonce": "2"}
+    async with world.http.post(world.wecom.bot_url, params=query, data=body) as response:
+        assert response.status == status
+
+
+@pytest.mark.parametrize("fault", ["500", "42001", "45009", "timeout"])
+async def test_api_faults_are_recovered(world: World, fault: str) -> None:
+    if fault == "timeout":
+        for client in world.app[SENDER].clients.values():
+            client.timeout = aiohttp.ClientTimeout(total=0.5)  # type: ignore[attr-defined]
+    await world.wecom.say(world.http, ZHANG_KAI[0], "帮助")
+    await world.settle(world.wecom, 1)  # the token is fetched and works
+    if fault == "42001":
+        world.wecom.revoke_tokens()
+    else:
+        world.wecom.inject(fault)
+    await world.wecom.say(world.http, ZHANG_KAI[0], "我的任务")
+    await world.settle(world.wecom, 2, timeout=20)
+    states = [m.state for m in await world.outbox_settled(2)]
+    assert states == [OutboxState.SENT, OutboxState.SENT]
+
+
+async def test_dead_letter_after_a_permanent_error(world: World) -> None:
+    world.wecom.inject("40003")  # invalid user: retrying cannot help
+    await world.wecom.say(world.http, ZHANG_KAI[0], "帮助")
+    [message] = await world.outbox_settled(1)
+    assert message.state is OutboxState.DEAD and "40003" in (message.last_error or "")
+    assert world.wecom.delivered == []
+
+
+async def test_wecom_url_verification_and_dingtalk_check_url(world: World) -> None:
+    echo, signature = world.wecom.codec.seal_echo("1288432023552776189", "1476416373", "47744683")
+    query = {
+        "msg_signature": signature,
+        "timestamp": "1476416373",
+        "nonce": "47744683",
+        "echostr": echo,
+    }
+    async with world.http.get(world.wecom.bot_url, params=query) as response:
+        assert (response.status, await response.text()) == (200, "1288432023552776189")
+    async with world.http.get(str(world.bot.make_url("/healthz"))) as response:
+        assert response.status == 200
+
+
+async def test_event_stored_before_a_crash_is_handled_once_after_restart(
+    world: World, tmp_path: Path
+) -> None:
+    # The callback was stored and acknowledged, then the process died before handling it.
+    factory = world.app[FACTORY]
+    from bot.chat import Inbound, InboundKind, Platform
+
+    inbound = Inbound(
+        Platform.WECOM, "crash-1", ZHANG_KAI[0], InboundKind.TEXT, utc_now(), text="帮助"
+    )
+    event_id = await dispatch.accept(factory, inbound)
+    assert event_id is not None
+    assert await dispatch.process_pending(factory, utc_now) == 1
+    assert await dispatch.process_pending(factory, utc_now) == 0
+    await world.settle(world.wecom, 1)
+    await asyncio.sleep(0.3)
+    assert len(world.wecom.delivered) == 1
+    assert json.loads(json.dumps(world.wecom.delivered[0].raw))["touser"] == ZHANG_KAI[0]
