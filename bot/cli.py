@@ -16,6 +16,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cli_campaigns import COMMANDS
+from bot.cli_serve import COMMANDS as SERVE_COMMANDS
 from bot.cli_support import (
     Refused,
     actor_name,
@@ -231,7 +232,7 @@ def verify(ctx: click.Context, anchor: str | None) -> None:
     raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, *SERVE_COMMANDS):
     cli.add_command(_command)
 
 

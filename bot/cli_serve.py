@@ -1,0 +1,164 @@
+"""``suiji serve``, ``suiji demo`` and ``suiji outbox``: running the bot and watching its mail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import tempfile
+import webbrowser
+from importlib import resources
+from pathlib import Path
+
+import click
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.app import create_app
+from bot.cli_support import Refused, run_with_db, settings_of, utc_now, with_engine
+from bot.config import ConfigError, Settings, load_settings
+from bot.registry.importer import import_sheet
+from bot.sandbox import page
+from bot.sandbox.fakes import new_secrets
+from bot.texts import render, text
+from storage import chat as db
+from storage import migrate
+from storage.engine import make_session_factory, unit_of_work
+from storage.models import OutboxState
+
+SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: server.host).")
+@click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
+    settings = settings_of(ctx)
+    run_with_db(ctx, _nothing)  # refuses an unreachable or unmigrated database up front
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    web.run_app(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        print=lambda line: click.echo(text("cli.serving", detail=line)),
+    )
+
+
+async def _nothing(_factory: object) -> None:
+    return None
+
+
+async def _prepare_demo(settings: Settings) -> None:
+    async def work(engine: AsyncEngine) -> None:
+        await migrate.upgrade(engine)
+        factory = make_session_factory(engine)
+        for kind in SAMPLE_ORDER:
+            source = resources.files("storage") / "sample" / f"{kind}.csv"
+            with resources.as_file(source) as path:
+                await import_sheet(factory, kind, path, actor="sample", clock=utc_now)
+
+    await with_engine(settings, work)
+
+
+@click.command()
+@click.option("--port", type=int, default=8300, show_default=True)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the demo keeps its database (default: a new temporary folder).",
+)
+@click.option("--no-browser", is_flag=True, help="Do not open the sandbox page.")
+def demo(port: int, directory: Path | None, no_browser: bool) -> None:
+    """The sandbox: sample registries, the bot and a fake WeCom in one process, and a web page
+    showing everyone's chat."""
+    folder = directory or Path(tempfile.mkdtemp(prefix="suiji-demo-"))
+    config = folder / "suiji.toml"
+    fresh = not config.exists()
+    base = f"http://127.0.0.1:{port}"
+    if fresh:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            keys = new_secrets()
+            config.write_text(
+                render("config/demo.toml.j2", keys=keys, base=base, port=port), "utf-8"
+            )
+        except OSError as exc:
+            raise Refused(text("cli.cannot_create", path=str(folder), detail=str(exc))) from exc
+    # The fakes live in this process, on this port, whatever port the folder was made with.
+    here = {
+        "SUIJI_WECOM__API_BASE": f"{base}/fake/wecom",
+        "SUIJI_DINGTALK__API_BASE": f"{base}/fake/dingtalk",
+        "SUIJI_SERVER__PORT": str(port),
+    }
+    try:
+        settings = load_settings(str(config), environ=here)
+    except ConfigError as exc:
+        raise Refused(text("cli.config_error", message=str(exc))) from exc
+    if fresh:
+        asyncio.run(_prepare_demo(settings))
+    app, _, _ = page.sandbox_app(settings, base)
+    click.echo(text("cli.demo_ready", url=f"{base}/sandbox/", folder=str(folder)))
+    if not no_browser:
+        webbrowser.open(f"{base}/sandbox/")
+    logging.basicConfig(level=logging.WARNING)
+    web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+@click.group()
+def outbox() -> None:
+    """Messages waiting, sent or given up on."""
+
+
+@outbox.command("list")
+@click.option("--state", type=click.Choice([s.value for s in OutboxState]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
+    """The newest outbox rows."""
+
+    async def work(factory: object) -> list[dict[str, object]]:
+        async with factory() as session:  # type: ignore[operator]
+            rows = await db.outbox_rows(session, [OutboxState(state)] if state else None, limit)
+        return [
+            {
+                "id": r.id,
+                "platform": r.platform,
+                "recipient": r.recipient,
+                "state": r.state.value,
+                "attempts": r.attempts,
+                "created_at": r.created_at.isoformat(),
+                "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+                "last_error": r.last_error,
+                "kind": r.body.get("kind"),
+            }
+            for r in rows
+        ]
+
+    rows = run_with_db(ctx, work)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(render("cli/outbox.txt.j2", rows=rows), nl=False)
+
+
+@outbox.command("retry")
+@click.argument("message_id", type=int)
+@click.pass_context
+def outbox_retry(ctx: click.Context, message_id: int) -> None:
+    """Send a dead message again (a running server picks it up)."""
+
+    async def work(factory: object) -> bool:
+        async with unit_of_work(factory) as session:  # type: ignore[arg-type]
+            return await db.retry_message(session, message_id, utc_now())
+
+    if not run_with_db(ctx, work):
+        raise Refused(text("cli.outbox_not_dead", id=message_id))
+    click.echo(text("cli.outbox_retried", id=message_id))
+
+
+COMMANDS = (serve, demo, outbox)
