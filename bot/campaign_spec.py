@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256
+from bot.draw.rfc3797 import RFC3797_SHA256
 from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
 from bot.registry.fields import CellError, labels, percent_field
 from bot.texts import text
@@ -116,10 +116,12 @@ class _Reader:
             return ()
         return tuple(v.strip() for v in value)
 
-    def count(self, key: str, default: Any, minimum: int) -> int | None:
+    def count(self, key: str, default: Any, minimum: int, maximum: int = 10_000) -> int | None:
         value = self.get(key, int, default)
         if isinstance(value, int) and value < minimum:
             self.problem(key, "at_least", minimum=minimum)
+        elif isinstance(value, int) and value > maximum:
+            self.problem(key, "at_most", maximum=maximum)
         return value  # type: ignore[no-any-return]
 
 
@@ -174,7 +176,7 @@ def _strata(reader: _Reader) -> tuple[StratumSpec, ...]:
                 ratio = ratio_field.parse(entry["ratio"])
             except CellError as error:
                 reader.problem(f"{key}.ratio", "cell", reason=error.message())
-        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 0:
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or not 0 <= minimum < 10**7:
             reader.problem(f"{key}.minimum", "at_least", minimum=0)
             minimum = 0
         found.append(StratumSpec(label, ratio, minimum))
@@ -263,23 +265,25 @@ def parse_campaign(source: str) -> CampaignSpec:
             r.problem("method", "choice", value=label, allowed=list(lookup))
         else:
             methods.append(code)
-    per_team = r.count("officers_per_team", ..., MIN_OFFICERS_PER_TEAM)
+    per_team = r.count("officers_per_team", ..., MIN_OFFICERS_PER_TEAM, 50)
     teams_value = r.get("teams", (int, str))
     teams: int | None = None
     if isinstance(teams_value, str) and teams_value != PER_EMPLOYER:
         r.problem("teams", "teams")
     elif isinstance(teams_value, int):
-        if isinstance(teams_value, bool) or teams_value < 1:
+        if isinstance(teams_value, bool) or not 1 <= teams_value <= 10_000:
             r.problem("teams", "teams")
         teams = teams_value
     confidential = r.get("confidential", bool, False)
     absence = _choice(r, "absence_approver", "absence_approver", "team_leader")
-    months = r.count("exclusion_months", 12, 0)
-    cap = r.count("yearly_cap", 2, 1)
+    months = r.count("exclusion_months", 12, 0, 120)
+    cap = r.count("yearly_cap", 2, 1, 100)
     algorithm = r.get("algorithm", str, RFC3797_SHA256)
-    if algorithm not in ALGORITHMS:
-        r.problem("algorithm", "choice", value=algorithm, allowed=list(ALGORITHMS))
-    plan_need = r.get("plan_need", int, None)
+    if algorithm != RFC3797_SHA256:
+        # RFC 3797's MD5 construction has no label: every stratum and the officers would
+        # share one sequence of hashes. It stays available for plain selections.
+        r.problem("algorithm", "algorithm_for_campaigns")
+    plan_need = r.count("plan_need", None, 1, 2**31 - 1)
     strata, entropy, exclusions = _strata(r), _entropy(r), _exclusions(r)
     for key in data:
         known = r.seen | {"strata", "entropy", "exclude_officers"}

@@ -8,11 +8,9 @@ bot.draw; the rows are storage.campaigns.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import secrets
-from collections import Counter
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -21,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.campaign_spec import CampaignSpec
 from bot.draw.engine import Stratum, team_total
+from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import canonical, commitment_document, recompute, sha256_text
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
@@ -34,6 +33,7 @@ from storage.models import (
     CampaignState,
     DecisionState,
     DrawCommitment,
+    DrawReseed,
     DrawRun,
     PlanNeed,
 )
@@ -49,14 +49,6 @@ class CampaignError(Exception):
 
 def _fail(key: str, **values: Any) -> CampaignError:
     return CampaignError(text(f"campaign.{key}", **values))
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` earlier, clamped to the month's end (31 March - 1 → 28/29 Feb)."""
-    month_index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(month_index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 def iso(moment: dt.datetime) -> str:
@@ -163,6 +155,8 @@ def _check_need(need: PlanNeed | None, spec: CampaignSpec) -> None:
         raise _fail("no_need", id=spec.plan_need)
     if need.state is not DecisionState.APPROVED:
         raise _fail("need_not_approved", id=need.id)
+    if need.unit.name != spec.unit:
+        raise _fail("need_other_unit", id=need.id, unit=need.unit.name)
     if need.plan.year != spec.start.year:
         raise _fail("need_other_year", id=need.id, year=need.plan.year)
     outside = [code for code in spec.items if code not in need.items]
@@ -170,37 +164,41 @@ def _check_need(need: PlanNeed | None, spec: CampaignSpec) -> None:
         raise _fail("need_items", id=need.id, codes=outside)
 
 
-async def _employer_strata(session: AsyncSession, campaign: Campaign) -> list[Stratum]:
-    """The frozen employer pool: active, not checked for these items within the window, under
-    the yearly cap; split into strata by the default rule, each in USCC order."""
+async def _employer_strata(
+    session: AsyncSession, campaign: Campaign, leader_recusals: dict[str, set[str]]
+) -> tuple[list[Stratum], list[dict[str, str]]]:
+    """The frozen employer pool split into strata (each in USCC order), and who was left out
+    by which rule (bot.draw.pools)."""
     start = campaign.start_on
-    window_start = months_before(start, campaign.exclusion_months)
-    year_start, year_end = dt.date(start.year, 1, 1), dt.date(start.year, 12, 31)
-    items = {item["code"] for item in campaign.items}
-    history = await db.drawn_between(
-        session, min(window_start, year_start), max(start, year_end), campaign.id
+    since, until = history_span(start, campaign.exclusion_months)
+    history = [PastDraw(*row) for row in await db.drawn_between(session, since, until, campaign.id)]
+    rules = employer_rules(
+        start,
+        campaign.exclusion_months,
+        campaign.yearly_cap,
+        frozenset(item["code"] for item in campaign.items),
+        history,
+        leader_recusals,
+        len(campaign.leader_ids),
     )
-    recent = {
-        p.uscc for p in history if window_start <= p.start_on <= start and p.item_codes & items
-    }
-    per_year = Counter(p.uscc for p in history if p.start_on.year == start.year)
-    capped = {uscc for uscc, n in per_year.items() if n >= campaign.yearly_cap}
     members: dict[str, list[str]] = {s["label"]: [] for s in campaign.strata}
+    excluded = []
     async for row in db.active_employers(session):
-        if row.uscc in recent or row.uscc in capped:
-            continue
-        if row.last_inspected is not None and row.last_inspected >= window_start:
+        rule = rules.exclusion(row.uscc, row.last_inspected)
+        if rule is not None:
+            excluded.append({"uscc": row.uscc, "rule": rule})
             continue
         label = stratum_of(row.complaints_12m, row.serious_violation, row.credit_grade)
         if label in members:
             members[label].append(row.uscc)
-    return [
+    strata = [
         # Sorted here, not by the database: collations differ, the record's order must not.
         Stratum(
             s["label"], Decimal(s["ratio"]), int(s["minimum"]), tuple(sorted(members[s["label"]]))
         )
         for s in campaign.strata
     ]
+    return strata, sorted(excluded, key=lambda e: e["uscc"])
 
 
 async def commit_draw(
@@ -215,12 +213,17 @@ async def commit_draw(
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is not CampaignState.DRAFT:
             raise _fail("already_committed", id=campaign_id)
-        strata = await _employer_strata(session, campaign)
-        excluded = {e["person_id"] for e in campaign.officer_exclusions} | set(campaign.leader_ids)
+        key_of = await db.person_keys(session, campaign.leader_ids)
+        leader_recusals: dict[str, set[str]] = {}
+        for pid, uscc in await db.recusal_pairs(session, campaign.leader_ids, None):
+            leader_recusals.setdefault(key_of[pid], set()).add(uscc)
+        strata, employer_exclusions = await _employer_strata(session, campaign, leader_recusals)
+        reasons = {e["person_id"]: e["reason"] for e in campaign.officer_exclusions}
+        in_force = await officers_in_force(session, campaign.end_on)
         pool = sorted(
             (number, pid)
-            for pid, number in await officers_in_force(session, campaign.end_on)
-            if pid not in excluded
+            for pid, number in in_force
+            if pid not in reasons and pid not in campaign.leader_ids
         )
         employers = sum(s.count for s in strata)
         teams = team_total(employers, campaign.team_count)
@@ -228,16 +231,23 @@ async def commit_draw(
             raise _fail("no_employers")
         if len(campaign.leader_ids) < teams:
             raise _fail("too_few_leaders", teams=teams, leaders=len(campaign.leader_ids))
-        needed = teams * campaign.officers_per_team
-        if len(pool) < needed:
-            raise _fail("too_few_officers", needed=needed, available=len(pool))
-        key_of = await db.person_keys(session, campaign.leader_ids)
         pool_usccs = {e for s in strata for e in s.entries}
         number_of = {pid: number for number, pid in pool}
         recusals = [
             (number_of[pid], uscc)
             for pid, uscc in await db.recusal_pairs(session, list(number_of), pool_usccs)
         ]
+        recused_officers = len({officer for officer, _ in recusals})
+        if not feasible(len(pool), teams, campaign.officers_per_team, recused_officers):
+            needed = teams * campaign.officers_per_team + recused_officers
+            raise _fail("too_few_officers", needed=needed, available=len(pool))
+        recusals += [
+            (leader, uscc)
+            for leader, usccs in leader_recusals.items()
+            for uscc in usccs
+            if uscc in pool_usccs
+        ]
+        excluded_keys = await db.person_keys(session, list(reasons))
         secret = make_secret()
         committed_at = clock()
         document = commitment_document(
@@ -252,14 +262,21 @@ async def commit_draw(
             committed_at=iso(committed_at),
             committed_by=actor,
         )
+        # Who was left out, and why: informative for outsiders, not used to recompute.
+        document["officer_exclusions"] = sorted(
+            ({"officer": excluded_keys[pid], "reason": reason} for pid, reason in reasons.items()),
+            key=lambda e: e["officer"],
+        )
+        document["employer_exclusions"] = employer_exclusions
         body = canonical(document)
+        digest = sha256_text(body)
         session.add(
             DrawCommitment(
                 campaign_id=campaign.id,
                 committed_at=committed_at,
                 committed_by=actor,
                 document=body,
-                document_sha256=sha256_text(body),
+                document_sha256=digest,
                 secret=secret,
             )
         )
@@ -274,7 +291,7 @@ async def commit_draw(
                     str(campaign.id),
                     None,
                     {
-                        "document_sha256": sha256_text(body),
+                        "document_sha256": digest,
                         "employer_pool_sha256": document["employer_pool_sha256"],
                         "officer_pool_sha256": document["officers"]["sha256"],
                         "secret_sha256": document["secret_sha256"],
@@ -284,6 +301,7 @@ async def commit_draw(
             ],
             committed_at,
         )
+        document["document_sha256"] = digest  # for the announcement; not part of the hash
         return document
 
 
@@ -299,6 +317,67 @@ def _campaign_summary(campaign: Campaign) -> dict[str, Any]:
         "teams": campaign.team_count,
         "confidential": campaign.confidential,
     }
+
+
+async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCommitment:
+    """The campaign's commitment, refused if its document no longer hashes to what was
+    published (and chained into the audit log) at commit."""
+    commitment = await db.commitment_of(session, campaign_id)
+    if commitment is None:
+        raise _fail("not_committed", id=campaign_id)
+    published = await audit.latest_after(session, "draw:commit", "campaigns", str(campaign_id))
+    digest = sha256_text(commitment.document)
+    if digest != commitment.document_sha256 or (published or {}).get("document_sha256") != digest:
+        raise _fail("commitment_changed", id=campaign_id)
+    return commitment
+
+
+async def reseed_draw(
+    factory: Factory,
+    campaign_id: int,
+    reason: str,
+    actor: str,
+    clock: Clock,
+    make_secret: Callable[[], str] = lambda: str(secrets.randbits(256)),
+) -> str:
+    """Commit a new secret for drawing again; returns its SHA-256, to publish before the run."""
+    if not reason.strip():
+        raise _fail("reseed_needs_reason")
+    async with unit_of_work(factory) as session:
+        campaign = await _campaign(session, campaign_id, lock=True)
+        runs = await db.runs_of(session, campaign.id)
+        if not runs:
+            raise _fail("reseed_before_run", id=campaign_id)
+        if await db.reseed_for(session, campaign.id, len(runs) + 1) is not None:
+            raise _fail("reseed_pending", id=campaign_id)
+        secret = make_secret()
+        digest = sha256_text(secret)
+        session.add(
+            DrawReseed(
+                campaign_id=campaign.id,
+                run_seq=len(runs) + 1,
+                secret=secret,
+                secret_sha256=digest,
+                reason=reason.strip(),
+                created_at=clock(),
+                created_by=actor,
+            )
+        )
+        await audit.append(
+            session,
+            [
+                audit.Change(
+                    actor,
+                    "draw:reseed",
+                    "campaigns",
+                    str(campaign.id),
+                    None,
+                    {"run_seq": len(runs) + 1, "secret_sha256": digest, "reason": reason.strip()},
+                )
+            ],
+            clock(),
+        )
+        return digest
 
 
 def check_entropy(sources: list[dict[str, Any]], values: dict[str, list[int]]) -> None:
@@ -330,11 +409,21 @@ async def run_draw(
         runs = await db.runs_of(session, campaign.id)
         if runs and not (reason and reason.strip()):
             raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
-        commitment = await db.commitment_of(session, campaign.id)
-        assert commitment is not None
+        commitment = await _intact_commitment(session, campaign.id)
+        secret = commitment.secret
+        if runs:
+            # A run after the first needs a secret committed since the last run: the old one
+            # is public now, and with it whoever supplies the entropy could pick the result.
+            reseed = await db.reseed_for(session, campaign.id, len(runs) + 1)
+            if reseed is None:
+                raise _fail("rerun_needs_reseed", id=campaign_id)
+            secret = reseed.secret
         check_entropy(campaign.entropy_sources, values)
         document = json.loads(commitment.document)
-        key, results = recompute(document, values, commitment.secret)
+        try:
+            key, results = recompute(document, values, secret)
+        except ValueError as exc:  # an employer every leader of the drawn teams recused from
+            raise _fail("unplaceable", detail=str(exc)) from exc
         run_at = clock()
         run = {
             "seq": len(runs) + 1,
@@ -342,7 +431,8 @@ async def run_draw(
             "run_by": actor,
             "reason": reason.strip() if reason else None,
             "entropy_values": {name: sorted(values[name]) for name in values},
-            "secret": commitment.secret,
+            "secret": secret,
+            "secret_sha256": sha256_text(secret),
             "key": key,
             **results,
         }
@@ -403,9 +493,7 @@ async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
     """The full record: the commitment and every run (the secret only once revealed)."""
     async with factory() as session:
         await _campaign(session, campaign_id)
-        commitment = await db.commitment_of(session, campaign_id)
-        if commitment is None:
-            raise _fail("not_committed", id=campaign_id)
+        commitment = await _intact_commitment(session, campaign_id)
         record = json.loads(commitment.document)
         record["draws"] = [json.loads(r.result) for r in await db.runs_of(session, campaign_id)]
         return dict(record)

@@ -12,13 +12,19 @@ import click
 from bot import campaigns, plans
 from bot.campaign_spec import SpecError, parse_campaign
 from bot.cli_support import Refused, actor_name, explained, run_with_db, utc_now
-from bot.draw.record import Difference, first_difference
+from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.tables import format_table
 from bot.texts import TEMPLATES_DIR, render, text
 
 _NUMBERS = re.compile(r"[,，、\s]+")
+ID = click.IntRange(1, 2**31 - 1)
+MAX_DIGITS = 30  # an entropy value is a number people say or a lottery prints
+
+
+def _number(part: str) -> bool:
+    return part.isascii() and part.isdigit() and len(part) <= MAX_DIGITS
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -30,7 +36,7 @@ def plan() -> None:
 
 
 @plan.command("create")
-@click.argument("year", type=int)
+@click.argument("year", type=click.IntRange(2000, 2100))
 @click.option("--as", "actor", default=None, help="Who creates it (audit log).")
 @click.pass_context
 @explained(plans.PlanError)
@@ -41,7 +47,7 @@ def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
 
 
 @plan.command("add-need")
-@click.argument("year", type=int)
+@click.argument("year", type=click.IntRange(2000, 2100))
 @click.option("--unit", required=True, help="Proposing unit (name in the unit registry).")
 @click.option("--items", required=True, help="Item codes, comma-separated.")
 @click.option("--scope", required=True, help="Target scope (the employers meant).")
@@ -64,6 +70,8 @@ def plan_add_need(
 ) -> None:
     """Add a unit's need to the YEAR plan; prints its id on the last line."""
     codes = [code for code in _NUMBERS.split(items) if code]
+    if not codes:
+        raise Refused(text("plan.no_items"))
     percent = percent_field("ratio").parse(ratio)
     need_id = run_with_db(
         ctx,
@@ -95,7 +103,7 @@ def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None
 
 
 @plan.command("approve")
-@click.argument("need_id", type=int)
+@click.argument("need_id", type=ID)
 @click.option("--as", "by", required=True, help="The approving leader.")
 @click.option("--comment", default=None)
 @click.pass_context
@@ -106,7 +114,7 @@ def plan_approve(ctx: click.Context, need_id: int, by: str, comment: str | None)
 
 
 @plan.command("reject")
-@click.argument("need_id", type=int)
+@click.argument("need_id", type=ID)
 @click.option("--as", "by", required=True, help="The deciding leader.")
 @click.option("--comment", required=True, help="Why.")
 @click.pass_context
@@ -117,7 +125,7 @@ def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None
 
 
 @plan.command("show")
-@click.argument("year", type=int)
+@click.argument("year", type=click.IntRange(2000, 2100))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @click.pass_context
 @explained(plans.PlanError)
@@ -164,7 +172,7 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
 
 
 @campaign.command("show")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.pass_context
 @explained(campaigns.CampaignError)
@@ -186,7 +194,7 @@ def draw() -> None:
 
 
 @draw.command("commit")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @click.option("--as", "actor", default=None, help="Who commits (audit log).")
 @click.pass_context
 @explained(campaigns.CampaignError)
@@ -203,7 +211,7 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
     for value in values:
         name, sep, numbers = value.partition("=")
         parts = [p for p in _NUMBERS.split(numbers) if p]
-        if not sep or not name.strip() or not parts or not all(p.isdigit() for p in parts):
+        if not sep or not name.strip() or not parts or not all(_number(p) for p in parts):
             raise Refused(text("campaign.entropy_syntax", value=value))
         if name.strip() in parsed:
             raise Refused(text("campaign.entropy_twice", name=name.strip()))
@@ -212,7 +220,7 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
 
 
 @draw.command("run")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @click.option(
     "--entropy",
     "entropy",
@@ -247,8 +255,22 @@ def _write_json(path: Path, value: Any) -> None:
         raise Refused(text("campaign.unwritable", path=str(path), detail=exc.strerror)) from exc
 
 
+@draw.command("reseed")
+@click.argument("campaign_id", type=ID)
+@click.option("--reason", required=True, help="Why the draw must be run again; recorded.")
+@click.option("--as", "actor", default=None, help="Who asks for it (audit log).")
+@click.pass_context
+@explained(campaigns.CampaignError)
+def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | None) -> None:
+    """Commit a new secret before drawing again; prints its SHA-256 to publish."""
+    digest = run_with_db(
+        ctx, lambda f: campaigns.reseed_draw(f, campaign_id, reason, actor_name(actor), utc_now)
+    )
+    click.echo(text("campaign.reseeded", id=campaign_id, digest=digest))
+
+
 @draw.command("export")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 @explained(campaigns.CampaignError)
@@ -257,16 +279,24 @@ def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
     _write_json(file, record)
     click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
+    _confidential_note(record)
+
+
+def _confidential_note(record: dict[str, Any]) -> None:
+    campaign = record["campaign"]
+    if campaign["confidential"] and utc_now().date().isoformat() <= campaign["end"]:
+        click.echo(text("campaign.confidential_note", end=campaign["end"]), err=True)
 
 
 @draw.command("certificate")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
     page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
+    _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
     try:
         file.write_text(page, "utf-8")
     except OSError as exc:
@@ -304,6 +334,7 @@ def draw_verify(file: Path) -> None:
     if difference is not None:
         raise Refused(_describe(difference))
     click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
+    click.echo(text("campaign.commitment_digest", digest=commitment_sha256(record)))
 
 
 @draw.command("verifier")
@@ -327,7 +358,7 @@ def read_seeds(path: Path) -> list[list[int]]:
         if not content:
             continue
         parts = content.split()
-        if not all(p.isdigit() for p in parts):
+        if not all(_number(p) for p in parts):
             raise Refused(text("campaign.seed_line", path=path.name, row=number))
         sources.append([int(p) for p in parts])
     if not sources:

@@ -187,3 +187,25 @@ async def verify(session: AsyncSession, anchor: tuple[int, str] | None = None) -
     if anchor is not None and anchor[0] > head_seq:
         return ChainReport(count, head_seq + 1, "anchor")
     return ChainReport(count, head_hash=head_hash)
+
+
+async def latest_after(
+    session: AsyncSession, action: str, subject_kind: str, subject_key: str
+) -> dict[str, Any] | None:
+    """The recorded "after" of the newest entry for this action and subject, if any."""
+    row = (
+        await session.execute(
+            select(AuditEntry.after)
+            .where(
+                AuditEntry.action == action,
+                AuditEntry.subject_kind == subject_kind,
+                AuditEntry.subject_key == subject_key,
+            )
+            .order_by(AuditEntry.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    value = json.loads(row)
+    return value if isinstance(value, dict) else None

@@ -22,6 +22,7 @@ from storage.models import (
     Certificate,
     DrawCommitment,
     DrawnOfficer,
+    DrawReseed,
     DrawRun,
     Entity,
     EntityStatus,
@@ -142,18 +143,11 @@ async def active_employers(session: AsyncSession) -> AsyncIterator[EmployerRow]:
             yield EmployerRow(uscc, complaints, serious, grade.value if grade else None, last)
 
 
-@dataclass(frozen=True)
-class PastDraw:
-    uscc: str
-    campaign_id: int
-    start_on: dt.date
-    item_codes: frozenset[str]
-
-
 async def drawn_between(
     session: AsyncSession, since: dt.date, until: dt.date, other_than: int
-) -> list[PastDraw]:
-    """Employers in the current teams of other campaigns starting within [since, until]."""
+) -> list[tuple[str, dt.date, frozenset[str]]]:
+    """(USCC, campaign start, item codes) of employers in the current teams of other campaigns
+    starting within [since, until]."""
     rows = await session.execute(
         select(Entity.uscc, Campaign.id, Campaign.start_on, Campaign.items)
         .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
@@ -162,15 +156,14 @@ async def drawn_between(
         .where(Campaign.id != other_than, Campaign.start_on.between(since, until))
     )
     return [
-        PastDraw(uscc, cid, start, frozenset(item["code"] for item in items))
-        for uscc, cid, start, items in rows
+        (uscc, start, frozenset(item["code"] for item in items)) for uscc, _, start, items in rows
     ]
 
 
 async def recusal_pairs(
-    session: AsyncSession, person_ids: Sequence[int], usccs: set[str]
+    session: AsyncSession, person_ids: Sequence[int], usccs: set[str] | None
 ) -> list[tuple[int, str]]:
-    """(person id, USCC) of recusals between these officers and these employers."""
+    """(person id, USCC) of these people's recusals (only against ``usccs`` if given)."""
     if not person_ids:
         return []
     rows = await session.execute(
@@ -178,7 +171,7 @@ async def recusal_pairs(
         .join(Entity, Entity.id == Recusal.entity_id)
         .where(Recusal.person_id.in_(person_ids))
     )
-    return [(pid, uscc) for pid, uscc in rows if uscc in usccs]
+    return [(pid, uscc) for pid, uscc in rows if usccs is None or uscc in usccs]
 
 
 async def commitment_of(session: AsyncSession, campaign_id: int) -> DrawCommitment | None:
@@ -328,3 +321,10 @@ async def names_for(
         .where(Certificate.number.in_(certificate_numbers))
     )
     return {key: name for key, name in [*employers, *people]}
+
+
+async def reseed_for(session: AsyncSession, campaign_id: int, run_seq: int) -> DrawReseed | None:
+    query = select(DrawReseed).where(
+        DrawReseed.campaign_id == campaign_id, DrawReseed.run_seq == run_seq
+    )
+    return (await session.execute(query)).scalars().first()

@@ -50,7 +50,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def make_engine(raw_url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_url(raw_url)
-    engine = create_async_engine(url, echo=echo, pool_pre_ping=url.get_backend_name() != "sqlite")
+    # Parameters stay out of logs and error messages: they hold draw secrets and personal data.
+    engine = create_async_engine(
+        url, echo=echo, hide_parameters=True, pool_pre_ping=url.get_backend_name() != "sqlite"
+    )
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine

@@ -369,6 +369,23 @@ class DrawRun(Base):
     result: Mapped[str] = mapped_column(LongText)  # canonical JSON of this run
 
 
+class DrawReseed(Base):
+    """A fresh secret for drawing again, committed (its SHA-256 published) before the new
+    entropy is known, so that nobody can search for values that give a result they want."""
+
+    __tablename__ = "draw_reseeds"
+    __table_args__ = (UniqueConstraint("campaign_id", "run_seq"), MYSQL_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    run_seq: Mapped[int] = mapped_column(Integer)  # the run this secret is for (2, 3, …)
+    secret: Mapped[str] = mapped_column(String(100))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(100))
+
+
 class Team(Base):
     """An inspection team of the campaign's current draw."""
 

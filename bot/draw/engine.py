@@ -12,8 +12,9 @@ Rules (also in the README, so that others can reimplement them):
 - The officer pool (canonical order) is drawn whole, label ``officers``: that order is both the
   order teams are filled in and the substitution order.
 - Employers, in draw order (strata in order, picks in order), go to teams round-robin: the k-th
-  drawn employer (from 0) joins team ``k mod T``. With one team per employer, ``T`` is the number
-  of employers drawn.
+  drawn employer (from 0) joins team ``k mod T``, or, if that team's appointed leader has recused
+  from it, the next team round whose leader has not. With one team per employer, ``T`` is the
+  number of employers drawn.
 - Teams are filled one after another in team order: each takes the next officers in draw order
   who have no recusal against any employer of that team; an officer skipped for a recusal keeps
   their place at the front of the line for the next team. Officers left over are the reserve,
@@ -103,6 +104,19 @@ def order_officers(algorithm: str, key: str, officers: Sequence[str]) -> tuple[s
     return tuple(officers[p] for p in positions)
 
 
+def place_employer(
+    k: int, employer: str, leaders: Sequence[str], recusals: frozenset[tuple[str, str]]
+) -> int:
+    """The team (from 0) of the k-th drawn employer: team k mod T, or the next one round whose
+    leader has not recused from it. The commit leaves out employers every leader recused from."""
+    total = len(leaders)
+    for step in range(total):
+        team = (k + step) % total
+        if (leaders[team], employer) not in recusals:
+            return team
+    raise ValueError(f"every leader has recused from {employer}")
+
+
 def form_teams(
     employers: Sequence[str],
     officer_order: Sequence[str],
@@ -117,7 +131,7 @@ def form_teams(
         raise ValueError(f"{total} teams need {total} leaders, got {len(leaders)}")
     groups: list[list[str]] = [[] for _ in range(total)]
     for k, employer in enumerate(employers):
-        groups[k % total].append(employer)
+        groups[place_employer(k, employer, leaders[:total], recusals)].append(employer)
     line = list(officer_order)
     formed = []
     for number, group in enumerate(groups, start=1):

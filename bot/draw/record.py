@@ -14,7 +14,9 @@ then the secret as one more source of one number.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -162,25 +164,65 @@ def _compare(path: str, expected: Any, found: Any) -> Difference | None:
         if len(expected) != len(found):
             return Difference(f"{path}.length", len(expected), len(found))
         return None
-    return None if expected == found else Difference(path, expected, found)
+    # Exact types: in Python false == 0 and 17.0 == 17, but a record saying so was changed.
+    if type(expected) is type(found) and expected == found:
+        return None
+    return Difference(path, expected, found)
+
+
+_RATIO = re.compile(r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?$")
+
+
+def _strictly_ascending(entries: list[Any]) -> bool:
+    return all(type(e) is str for e in entries) and all(
+        a < b for a, b in itertools.pairwise(entries)
+    )
+
+
+def _is_count(value: Any, minimum: int) -> bool:
+    return type(value) is int and minimum <= value < 2**31
+
+
+def _shape(record: dict[str, Any]) -> Difference | None:
+    """The record's numbers are of the kinds a draw can have, before any arithmetic on them."""
+    campaign = record["campaign"]
+    teams = campaign["teams"]
+    if teams is not None and not _is_count(teams, 1):
+        return Difference("campaign.teams", "null or a whole number of at least 1", teams)
+    if not _is_count(campaign["officers_per_team"], 2):
+        return Difference("campaign.officers_per_team", "at least 2", campaign["officers_per_team"])
+    labels = [s["label"] for s in record["strata"]]
+    if len(set(labels)) != len(labels) or not all(type(x) is str for x in labels):
+        return Difference("strata.label", "distinct names", labels)
+    for i, s in enumerate(record["strata"]):
+        if type(s["ratio"]) is not str or not _RATIO.match(s["ratio"]) or Decimal(s["ratio"]) > 100:
+            return Difference(f"strata[{i}].ratio", "a percentage such as 30 or 2.5", s["ratio"])
+        if not _is_count(s["minimum"], 0):
+            return Difference(f"strata[{i}].minimum", "a whole number", s["minimum"])
+    return None
+
+
+def commitment_sha256(record: dict[str, Any]) -> str:
+    """The digest published at commit: the record without its runs, canonical JSON."""
+    return sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
 
 
 def first_difference(record: dict[str, Any]) -> Difference | None:
     """None when the record recomputes to itself; else the first thing that does not."""
     if record.get("format") != RECORD_FORMAT:
         return Difference("format", RECORD_FORMAT, record.get("format"))
+    d = _shape(record)
+    if d:
+        return d
     employers: list[str] = []
     for i, s in enumerate(record["strata"]):
         entries = s["entries"]
+        if not _strictly_ascending(entries):
+            return Difference(f"strata[{i}].entries", "sorted, each once", entries[:5])
         checks = [
-            ("entries", sorted(set(entries)), entries),
             ("size", len(entries), s["size"]),
             ("sha256", pool_digest(entries), s["sha256"]),
-            (
-                "count",
-                stratum_count(len(entries), Decimal(s["ratio"]), int(s["minimum"])),
-                s["count"],
-            ),
+            ("count", stratum_count(len(entries), Decimal(s["ratio"]), s["minimum"]), s["count"]),
         ]
         for name, expected, found in checks:
             d = _compare(f"strata[{i}].{name}", expected, found)
@@ -195,8 +237,9 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
     if d:
         return d
     officers = record["officers"]
+    if not _strictly_ascending(officers["entries"]):
+        return Difference("officers.entries", "sorted, each once", officers["entries"][:5])
     for name, expected, found in (
-        ("entries", sorted(set(officers["entries"])), officers["entries"]),
         ("size", len(officers["entries"]), officers["size"]),
         ("sha256", pool_digest(officers["entries"]), officers["sha256"]),
     ):
@@ -212,13 +255,18 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
             return d
         for name in declared:
             numbers = values[name]
-            if not numbers or any(type(n) is not int or n < 0 for n in numbers):
+            if not numbers or any(type(x) is not int or x < 0 for x in numbers):
                 return Difference(
                     f"{where}.entropy_values.{name}", "non-negative integers", numbers
                 )
-        d = _compare(f"{where}.secret", record["secret_sha256"], sha256_text(run["secret"]))
+        # Each run's secret was committed before its entropy was known: the first run's at
+        # commit, a later run's when it was reseeded.
+        committed = record["secret_sha256"] if n == 0 else run["secret_sha256"]
+        d = _compare(f"{where}.secret_sha256", committed, run["secret_sha256"])
         if d:
-            return Difference(f"{where}.secret", "SHA-256 = secret_sha256", run["secret"])
+            return d
+        if type(run["secret"]) is not str or sha256_text(run["secret"]) != committed:
+            return Difference(f"{where}.secret", f"SHA-256 = {committed}", run["secret"])
         key, results = recompute(record, run["entropy_values"], run["secret"])
         d = _compare(f"{where}.key", key, run["key"])
         if d:

@@ -1,44 +1,51 @@
 #!/usr/bin/env python3
 """Standalone verifier for suiji draw records (摇号记录独立验证程序).
 
-Usage: python3 verify.py RECORD.json
-Standard library only; written apart from suiji's own code so that it checks it. It recomputes
-every digest, count, key, pick, team and the reserve from the record's own inputs and prints
-OK, or the first thing that differs (exit status 1).
+Usage: python3 verify.py RECORD.json — standard library only, written apart from suiji's code.
+Recomputes every digest, count, key, pick, team and the reserve from the record's own inputs;
+prints OK, or the first thing that differs (exit status 1).
 """
 
 import hashlib
+import itertools
 import json
+import re
 import sys
 from fractions import Fraction
 
 FORMAT = "suiji-draw-record/1"
-
+UNREADABLE = (OSError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError,
+              RecursionError)
 
 class Mismatch(Exception):
     pass
 
-
 def same(path, expected, found):
-    if expected != found:
+    # Exact types too: in Python False == 0 and 17.0 == 17, but such a record was edited.
+    if type(expected) is not type(found) or expected != found:
         raise Mismatch(f"{path}: expected {expected!r}, found {found!r}")
 
+def whole(path, value, least):
+    if type(value) is not int or not least <= value < 2**31:
+        raise Mismatch(f"{path}: expected a whole number >= {least}, found {value!r}")
+
+def ascending(path, entries):
+    ok = all(type(e) is str for e in entries)
+    if not ok or any(a >= b for a, b in itertools.pairwise(entries)):
+        raise Mismatch(f"{path}: expected text entries, sorted, each once")
 
 def digest(entries):
     return hashlib.sha256("\n".join(entries).encode("utf-8")).hexdigest()
 
-
 def count(size, ratio, minimum):
     wanted = -((-Fraction(ratio) * size) // 100)  # ceil(ratio% x size), exactly
     return min(size, max(int(wanted), minimum))
-
 
 def make_key(sources):
     for numbers in sources:
         if not numbers or any(type(n) is not int or n < 0 for n in numbers):
             raise Mismatch(f"entropy values: expected non-negative integers, found {numbers!r}")
     return "".join("".join(f"{n}." for n in sorted(s)) + "/" for s in sources)
-
 
 def pick_value(algorithm, key, i, label):
     k = key.encode("utf-8")
@@ -50,7 +57,6 @@ def pick_value(algorithm, key, i, label):
         data = b + label.encode("utf-8") + b"\x00" + k + b
         return int.from_bytes(hashlib.sha256(data).digest(), "big")
     raise Mismatch(f"algorithm: unknown {algorithm!r}")
-
 
 def select(algorithm, key, size, n, label):
     """Positions (0-based) of n picks; a Fenwick tree finds the r-th unpicked candidate."""
@@ -72,30 +78,41 @@ def select(algorithm, key, size, n, label):
             node += node & -node
     return picks
 
-
 def check_pools(rec):
+    campaign = rec["campaign"]
+    if campaign["teams"] is not None:
+        whole("campaign.teams", campaign["teams"], 1)
+    whole("campaign.officers_per_team", campaign["officers_per_team"], 2)
+    labels = [s["label"] for s in rec["strata"]]
+    same("strata labels (distinct)", len(set(labels)), len(labels))
     employers = []
     for i, s in enumerate(rec["strata"]):
         e = s["entries"]
-        same(f"strata[{i}].entries (sorted, unique)", sorted(set(e)), e)
+        ratio = s["ratio"]
+        ok = type(ratio) is str and re.fullmatch(r"(100|[0-9]{1,2})(\.[0-9]{1,2})?", ratio)
+        if not ok or Fraction(ratio) > 100:
+            raise Mismatch(f"strata[{i}].ratio: expected a percentage like 30 or 2.5")
+        whole(f"strata[{i}].minimum", s["minimum"], 0)
+        ascending(f"strata[{i}].entries", e)
         same(f"strata[{i}].size", len(e), s["size"])
         same(f"strata[{i}].sha256", digest(e), s["sha256"])
-        same(f"strata[{i}].count", count(len(e), s["ratio"], int(s["minimum"])), s["count"])
+        same(f"strata[{i}].count", count(len(e), ratio, s["minimum"]), s["count"])
         employers += e
     same("strata (each employer once)", len(set(employers)), len(employers))
     same("employer_pool_sha256", digest(sorted(employers)), rec["employer_pool_sha256"])
     o = rec["officers"]
-    same("officers.entries (sorted, unique)", sorted(set(o["entries"])), o["entries"])
+    ascending("officers.entries", o["entries"])
     same("officers.size", len(o["entries"]), o["size"])
     same("officers.sha256", digest(o["entries"]), o["sha256"])
 
-
-def recompute(rec, run):
+def recompute(rec, run, first):
     names = [s["name"] for s in rec["entropy_sources"]]
     values = run["entropy_values"]
     same("entropy_values (sources)", sorted(names), sorted(values))
     secret = run["secret"]
-    same("secret (SHA-256)", rec["secret_sha256"], hashlib.sha256(secret.encode()).hexdigest())
+    committed = rec["secret_sha256"] if first else run["secret_sha256"]
+    same("secret_sha256", committed, run["secret_sha256"])
+    same("secret (SHA-256)", committed, hashlib.sha256(secret.encode()).hexdigest())
     key = make_key([values[n] for n in names] + [[int(secret)]])
     algorithm = rec["algorithm"]
     picks, employers = {}, []
@@ -112,7 +129,13 @@ def recompute(rec, run):
     total = len(employers) if campaign["teams"] is None else campaign["teams"]
     per_team = campaign["officers_per_team"]
     recusals = {(o, e) for o, e in rec["recusals"]}
-    groups = [employers[t::total] for t in range(total)]
+    groups = [[] for _ in range(total)]
+    for k, employer in enumerate(employers):  # team k mod T, or the next whose leader may go
+        free = [t % total for t in range(k, k + total) if (rec["leaders"][t % total], employer)
+                not in recusals] or [None]
+        if free[0] is None:
+            raise Mismatch(f"employer {employer}: every leader recused from it")
+        groups[free[0]].append(employer)
     line, teams = list(order), []
     for t, group in enumerate(groups):
         members = []
@@ -123,17 +146,10 @@ def recompute(rec, run):
                 continue
             members.append(officer)
             line.remove(officer)
-        teams.append(
-            {
-                "number": t + 1,
-                "leader": rec["leaders"][t],
-                "employers": group,
-                "officers": members,
-                "short_by": max(0, per_team - len(members)),
-            }
-        )
+        short = max(0, per_team - len(members))
+        team = {"number": t + 1, "leader": rec["leaders"][t], "employers": group}
+        teams.append({**team, "officers": members, "short_by": short})
     return {"key": key, "picks": picks, "officer_order": order, "teams": teams, "reserve": line}
-
 
 def compare(path, expected, found):
     if isinstance(expected, dict) and isinstance(found, dict):
@@ -146,16 +162,20 @@ def compare(path, expected, found):
     else:
         same(path, expected, found)
 
+def commitment(rec):
+    """The digest published at commit: the record without its runs, as canonical JSON."""
+    body = {k: v for k, v in rec.items() if k != "draws"}
+    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 def verify(rec):
     same("format", FORMAT, rec.get("format"))
     check_pools(rec)
     for n, run in enumerate(rec["draws"]):
-        expected = recompute(rec, run)
+        expected = recompute(rec, run, n == 0)
         for name in ("key", "picks", "officer_order", "teams", "reserve"):
             compare(f"draws[{n}].{name}", expected[name], run[name])
     return len(rec["draws"])
-
 
 def main(argv):
     if len(argv) != 2:
@@ -168,12 +188,12 @@ def main(argv):
     except Mismatch as exc:
         print(f"不一致 MISMATCH: {exc}")
         return 1
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {exc}")
+    except UNREADABLE as exc:
+        print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {str(exc)[:200]}")
         return 1
     print(f"OK：记录可复算，{runs} 次摇号结果一致 / record recomputes, {runs} run(s) match")
+    print(f"锁定文件 SHA-256 / commitment: {commitment(record)}  (摇号前公布的值应与此相同)")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

@@ -127,7 +127,8 @@ async def measure(url: str, size: int) -> list[tuple[str, float, float]]:
             SECRET.encode()).hexdigest(), committed_at="", committed_by="bench",
     )  # fmt: skip
     record["draws"] = [
-        {"seq": 1, "entropy_values": ENTROPY, "secret": SECRET, "key": key,
+        {"seq": 1, "entropy_values": ENTROPY, "secret": SECRET,
+         "secret_sha256": __import__("hashlib").sha256(SECRET.encode()).hexdigest(), "key": key,
          **result_json(result, 2)}
     ]  # fmt: skip
     figures.append(("record", time.perf_counter() - started, peak_mib()))

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import campaigns, plans
@@ -18,7 +18,7 @@ from bot.draw.record import canonical, first_difference, sha256_text
 from bot.texts import TEMPLATES_DIR
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import Entity
+from storage.models import DrawCommitment, Entity, Person, Recusal
 from tests.helpers import load_sample
 
 pytestmark = pytest.mark.db
@@ -58,7 +58,7 @@ async def _run(
 
 # The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
 # The same on SQLite, PostgreSQL and MariaDB: each backend's CI run checks against it.
-EXPECTED_RECORD_SHA256 = "0e0b3b0121271c6a69eea78b38b99ed19788302a90cb076881935ebe0be16e83"
+EXPECTED_RECORD_SHA256 = "69adc9f0f4b427a95f5fad9c75d7b8c2ef9d46490dd8e4ce3e55cf152b4ffac8"
 
 
 async def test_sample_campaign_commit_run_export_verify_gives_the_same_record_everywhere(
@@ -97,31 +97,84 @@ async def test_teams_reserve_and_status_show_the_draw(factory: Factory, clock: C
     assert sorted(positions) == list(range(1, len(positions) + 1))
 
 
-async def test_second_run_needs_a_reason_and_both_runs_stay_in_the_record(
+async def test_second_run_needs_a_reason_and_a_new_secret_and_both_runs_stay(
     factory: Factory, clock: Clock
 ) -> None:
     await load_sample(factory, clock)
     campaign_id = await _create(factory, clock)
     await _commit(factory, campaign_id, clock)
+    with pytest.raises(campaigns.CampaignError, match="还没有摇过号"):
+        await campaigns.reseed_draw(factory, campaign_id, "x", "李管理", clock)
     first = await _run(factory, campaign_id, clock)
     with pytest.raises(campaigns.CampaignError, match="--reason"):
         await _run(factory, campaign_id, clock)
-    second = await campaigns.run_draw(
-        factory,
-        campaign_id,
-        {**ENTROPY, "福彩3D": [5, 5, 5]},
-        "监督人未到场，重新公开摇号",
-        "李管理",
-        clock,
+    again = {**ENTROPY, "福彩3D": [5, 5, 5]}
+    reason = "监督人未到场，重新公开摇号"
+    # The first secret is public now: without a new one, whoever gives the entropy could
+    # search for numbers that give the teams they want.
+    with pytest.raises(campaigns.CampaignError, match="draw reseed"):
+        await campaigns.run_draw(factory, campaign_id, again, reason, "李管理", clock)
+    digest = await campaigns.reseed_draw(
+        factory, campaign_id, reason, "李管理", clock, make_secret=lambda: "99" * 30
     )
+    with pytest.raises(campaigns.CampaignError, match="尚未使用"):
+        await campaigns.reseed_draw(factory, campaign_id, reason, "李管理", clock)
+    second = await campaigns.run_draw(factory, campaign_id, again, reason, "李管理", clock)
+    assert second["secret"] == "99" * 30 and second["secret_sha256"] == digest
     record = await campaigns.draw_record(factory, campaign_id)
     assert [d["seq"] for d in record["draws"]] == [1, 2]
-    assert record["draws"][0] == first and record["draws"][1]["reason"] == second["reason"]
+    assert record["draws"][0] == first and record["draws"][1]["reason"] == reason
     assert first_difference(record) is None
     shown = await campaigns.show_campaign(factory, campaign_id)
     assert [m["certificate_no"] for m in shown["teams"][0]["members"]] == second["teams"][0][
         "officers"
     ]
+
+
+async def test_a_commitment_changed_in_the_database_is_refused(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    await _commit(factory, campaign_id, clock)
+    async with unit_of_work(factory) as session:
+        stored = (
+            await session.execute(
+                select(DrawCommitment).where(DrawCommitment.campaign_id == campaign_id)
+            )
+        ).scalar_one()
+        document = json.loads(stored.document)
+        document["leaders"].reverse()  # steer who leads which team
+        stored.document = canonical(document)
+        stored.document_sha256 = sha256_text(stored.document)  # even with its own hash redone
+    with pytest.raises(campaigns.CampaignError, match="不一致"):
+        await _run(factory, campaign_id, clock)
+
+
+async def test_leaders_recusals_are_part_of_the_commitment_and_respected(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    async with unit_of_work(factory) as session:
+        leader = (await session.execute(select(Person).where(Person.name == "张凯"))).scalar_one()
+        entities = (await session.execute(select(Entity).limit(400))).scalars().all()
+        for entity in entities:  # many, so that some are surely drawn
+            session.add(
+                Recusal(
+                    person_id=leader.id,
+                    entity_id=entity.id,
+                    reason="亲属任职",
+                    declared_on=dt.date(2026, 11, 1),
+                )
+            )
+    campaign_id = await _create(factory, clock)
+    document = await _commit(factory, campaign_id, clock)
+    recused = {e for key, e in document["recusals"] if key == "豫41142200229"}  # type: ignore[misc, union-attr]
+    assert recused
+    run = await _run(factory, campaign_id, clock)
+    assert run["teams"][0]["leader"] == "豫41142200229"
+    assert not recused & set(run["teams"][0]["employers"])
+    assert recused & {e for t in run["teams"][1:] for e in t["employers"]}
 
 
 async def test_entropy_must_name_exactly_the_declared_sources(
@@ -193,7 +246,8 @@ async def test_registry_inspection_date_inside_the_window_excludes(
 async def test_too_few_officers_is_refused_at_commit(factory: Factory, clock: Clock) -> None:
     await load_sample(factory, clock)
     campaign_id = await _create(factory, clock, spec(officers_per_team="12"))
-    with pytest.raises(campaigns.CampaignError, match="需要 36 名执法人员"):
+    # 3 teams of 12, plus a margin of one for each pooled officer with a recusal (4 here).
+    with pytest.raises(campaigns.CampaignError, match="需要 40 名执法人员"):
         await _commit(factory, campaign_id, clock)
 
 

@@ -125,19 +125,25 @@ def test_a_changed_record_fails_both_verifiers(
     assert outsider.returncode == 1 and "MISMATCH" in outsider.stdout
 
 
-def test_second_run_without_reason_is_refused_and_with_one_is_kept(
+def test_second_run_needs_a_reason_and_a_reseed_and_both_are_kept(
     drawn: tuple[Path, Path], tmp_path: Path
 ) -> None:
     config, _ = drawn
     args = ["draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy", "福彩3D=4,5,6"]
     refused = run(*args, config=config)
     assert refused.exit_code == 1 and "--reason" in refused.output
-    again = run(*args, "--reason", "监督人报数有误，重新摇号", config=config)
+    reason = ["--reason", "监督人报数有误，重新摇号"]
+    no_seed = run(*args, *reason, config=config)
+    assert no_seed.exit_code == 1 and "suiji draw reseed 1" in no_seed.output
+    seeded = run("draw", "reseed", "1", *reason, config=config)
+    assert seeded.exit_code == 0 and "SHA-256" in seeded.output
+    again = run(*args, *reason, config=config)
     assert again.exit_code == 0, again.output
     record = tmp_path / "again.json"
     run("draw", "export", "1", str(record), config=config)
     assert [d["seq"] for d in json.loads(record.read_text("utf-8"))["draws"]] == [1, 2]
-    assert run("draw", "verify", str(record)).exit_code == 0
+    verified = run("draw", "verify", str(record))
+    assert verified.exit_code == 0 and "锁定文件 SHA-256" in verified.output
 
 
 def test_bad_entropy_and_campaign_files_are_messages(

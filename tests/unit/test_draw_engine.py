@@ -442,3 +442,23 @@ def test_a_different_key_gives_a_different_draw() -> None:
     b = run_draw(RFC3797, KEY + "1./", strata, officers, LEADERS, 2, 2, frozenset())
     assert a.picks != b.picks
     assert a.officer_order != b.officer_order
+
+
+def test_employer_goes_past_a_leader_who_recused_from_it() -> None:
+    from bot.draw.engine import place_employer
+
+    leaders = ["L1", "L2", "L3"]
+    assert place_employer(0, "E", leaders, frozenset()) == 0
+    assert place_employer(0, "E", leaders, frozenset({("L1", "E")})) == 1
+    assert place_employer(2, "E", leaders, frozenset({("L3", "E"), ("L1", "E")})) == 1
+    with pytest.raises(ValueError):
+        place_employer(1, "E", leaders, frozenset({("L1", "E"), ("L2", "E"), ("L3", "E")}))
+
+
+def test_feasibility_margin_counts_every_officer_with_a_recusal() -> None:
+    from bot.draw.pools import feasible
+
+    assert feasible(6, 2, 2, 2) and not feasible(5, 2, 2, 2)
+    # The reviewer's case: two teams, four officers, the two last barred from team 2's
+    # employer: greedy filling would leave team 2 empty, so the commit refuses it.
+    assert not feasible(4, 2, 2, 2)

@@ -109,6 +109,7 @@ def build_record(
             "reason": reason,
             "entropy_values": {name: sorted(values[name]) for name in values},
             "secret": secret,
+            "secret_sha256": sha256_text(secret),
             "key": key,
             **results,
         }
@@ -915,3 +916,34 @@ def test_any_changed_result_fails_in_both(record: dict[str, Any], data: st.DataO
         team["officers"][0] = "伪造" + team["officers"][0]
     assert first_difference(record) is not None
     assert not standalone_ok(record)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r["draws"][0]["teams"][0].__setitem__("short_by", False),  # False == 0
+        lambda r: r["draws"][0]["picks"]["high_risk"][0].__setitem__(
+            "position", float(r["draws"][0]["picks"]["high_risk"][0]["position"])
+        ),
+        lambda r: r["campaign"].__setitem__("officers_per_team", 1),
+        lambda r: r["campaign"].__setitem__("teams", 0),
+        lambda r: r["strata"][0].__setitem__("ratio", "1/3"),
+        lambda r: r["strata"][0].__setitem__("ratio", "1e999999999"),
+    ],
+    ids=["bool-for-int", "float-for-int", "one-officer", "zero-teams", "fraction", "huge"],
+)
+def test_retyped_or_impossible_values_fail_both_verifiers(
+    record: dict[str, Any], edit: Any
+) -> None:
+    changed = copy.deepcopy(record)
+    edit(changed)
+    assert first_difference(changed) is not None
+    assert not standalone_ok(changed)
+
+
+def test_both_verifiers_name_the_same_commitment_digest(record: dict[str, Any]) -> None:
+    from bot.draw.record import commitment_sha256
+
+    assert verifier.commitment(record) == commitment_sha256(record)
+    without_runs = {k: v for k, v in record.items() if k != "draws"}
+    assert commitment_sha256(record) == sha256_text(canonical(without_runs))

@@ -143,10 +143,16 @@ def test_computed_message_keys_name_an_existing_group(prefix: str, at: str) -> N
     assert group in GROUPS, at
 
 
+# Modules whose dotted strings are paths into a draw record (e.g. "campaign.teams"), not keys.
+RECORD_PATHS = {"bot/draw/record.py"}
+
+
 def test_every_key_shaped_string_in_code_is_a_real_message() -> None:
     # Catches keys chosen into a variable first, e.g. key = "cli.import_refused"; text(key).
     missing = []
     for path in python_files():
+        if str(path.relative_to(ROOT)) in RECORD_PATHS:
+            continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             value = literal(node)
             match = KEY_SHAPE.match(value) if value is not None else None
