@@ -9,6 +9,7 @@ Nothing here answers 5xx for anything a caller sends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -76,17 +77,32 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     )
     app[SENDER] = sender
     stop = asyncio.Event()
-    # Events stored but not handled before a crash or restart are handled now.
-    recovery = asyncio.create_task(dispatch.process_pending(app[FACTORY], app[CLOCK]))
+    # Events stored but not handled (a crash, a restart, a handler that failed) are handled
+    # now and then every so often, until they succeed or are given up on.
+    recovery = asyncio.create_task(_retry_pending(app, stop))
     loop = asyncio.create_task(sender.run(stop))
     yield
     # Drain: finish the events already acknowledged, then let the sender stop.
     tasks = app[TASKS]
     if tasks:
         await asyncio.wait(tasks, timeout=10)
-    await recovery
     stop.set()
+    await recovery
     await loop
+
+
+RETRY_SECONDS = 30.0
+
+
+async def _retry_pending(app: web.Application, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            if await dispatch.process_pending(app[FACTORY], app[CLOCK]):
+                app[SENDER].wake.set()
+        except Exception:
+            log.exception("retrying pending events failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
 
 
 def _schedule(app: web.Application, event_id: int) -> None:

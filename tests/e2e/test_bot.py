@@ -14,14 +14,14 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot import dispatch
 from bot.app import FACTORY, SENDER, create_app
 from bot.config import load_settings
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from storage import migrate
-from storage.engine import make_engine, make_session_factory
+from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.models import InboundEvent, OutboxMessage, OutboxState
 from tests.helpers import load_sample
 
@@ -248,3 +248,44 @@ async def test_event_stored_before_a_crash_is_handled_once_after_restart(
     await asyncio.sleep(0.3)
     assert len(world.wecom.delivered) == 1
     assert json.loads(json.dumps(world.wecom.delivered[0].raw))["touser"] == ZHANG_KAI[0]
+
+
+async def test_message_claimed_by_a_sender_that_died_is_delivered_once(world: World) -> None:
+    # A sender claimed the row, WeCom accepted the message, and the process died before the row
+    # was marked sent. When the claim expires another sender sends it again; WeCom's duplicate
+    # check keeps the phone from showing it twice.
+    factory = world.app[FACTORY]
+    await world.wecom.say(world.http, ZHANG_KAI[0], "帮助")
+    await world.settle(world.wecom, 1)
+    [sent] = await world.outbox_settled(1)
+    async with unit_of_work(factory) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == sent.id)
+            .values(
+                state=OutboxState.SENDING,
+                claimed_until=utc_now() - dt.timedelta(seconds=1),
+            )
+        )
+    world.app[SENDER].wake.set()
+    [again] = await world.outbox_settled(1)
+    assert again.state is OutboxState.SENT and again.attempts == 2
+    assert len(world.wecom.delivered) == 1 and world.wecom.duplicates == 1
+
+
+async def test_a_failing_handler_apologises_once_and_keeps_the_event(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any) -> list[Any]:
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setattr(dispatch, "decide", broken)
+    await world.wecom.say(world.http, ZHANG_KAI[0], "帮助")
+    await world.settle(world.wecom, 1)
+    assert "抱歉" in world.wecom.delivered[0].text
+    monkeypatch.undo()
+    assert await dispatch.process_pending(world.app[FACTORY], utc_now) == 1  # retried: works
+    await world.settle(world.wecom, 2)
+    async with world.app[FACTORY]() as session:
+        [event] = (await session.execute(select(InboundEvent))).scalars().all()
+    assert (event.state.value, event.attempts) == ("done", 1)
