@@ -37,7 +37,7 @@ ENGINE = web.AppKey("engine", AsyncEngine)
 FACTORY = web.AppKey("factory", async_sessionmaker[AsyncSession])
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 SENDER = web.AppKey("sender", Sender)
-TASKS = web.AppKey("tasks", set[asyncio.Task[bool]])
+QUEUE = web.AppKey("queue", asyncio.Queue[int])
 
 
 def utc_now() -> dt.datetime:
@@ -81,11 +81,16 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # now and then every so often, until they succeed or are given up on.
     recovery = asyncio.create_task(_retry_pending(app, stop))
     loop = asyncio.create_task(sender.run(stop))
+    # A few workers handle acknowledged events: enough to keep up, few enough that answering
+    # the platforms never waits behind a crowd of handlers for a database connection.
+    sqlite = app[SETTINGS].database.url.startswith("sqlite")
+    workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 8)]
     yield
     # Drain: finish the events already acknowledged, then let the sender stop.
-    tasks = app[TASKS]
-    if tasks:
-        await asyncio.wait(tasks, timeout=10)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(app[QUEUE].join(), timeout=10)
+    for worker in workers:
+        worker.cancel()
     stop.set()
     await recovery
     await loop
@@ -105,15 +110,21 @@ async def _retry_pending(app: web.Application, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
 
 
-def _schedule(app: web.Application, event_id: int) -> None:
-    async def handle() -> bool:
-        done = await dispatch.process(app[FACTORY], event_id, app[CLOCK])
-        app[SENDER].wake.set()
-        return done
+async def _work(app: web.Application) -> None:
+    queue = app[QUEUE]
+    while True:
+        event_id = await queue.get()
+        try:
+            await dispatch.process(app[FACTORY], event_id, app[CLOCK])
+            app[SENDER].wake.set()
+        except Exception:  # process() records its own failures; this is a last guard
+            log.exception("worker failed on event %s", event_id)
+        finally:
+            queue.task_done()
 
-    task = asyncio.create_task(handle())
-    app[TASKS].add(task)
-    task.add_done_callback(app[TASKS].discard)
+
+def _schedule(app: web.Application, event_id: int) -> None:
+    app[QUEUE].put_nowait(event_id)
 
 
 async def _accept(request: web.Request, inbound: Inbound | None) -> web.Response:
@@ -218,7 +229,7 @@ async def dingtalk_events(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
-    app[SETTINGS], app[CLOCK], app[TASKS] = settings, clock, set()
+    app[SETTINGS], app[CLOCK], app[QUEUE] = settings, clock, asyncio.Queue()
     app.cleanup_ctx.extend([_database, _http, _sender])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/wecom/callback", wecom_verify)

@@ -58,15 +58,19 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
 
 async def accept(factory: Factory, inbound: Inbound) -> int | None:
     """Store the event; its id, or None if this platform key was stored before."""
-    async with unit_of_work(factory) as session:
-        return await db.store_event(
-            session,
-            inbound.platform.value,
-            inbound.dedup_key,
-            inbound.sender,
-            inbound_to_json(inbound),
-            inbound.received_at,
-        )
+    async with factory() as session:
+        async with session.begin():
+            event_id = await db.store_event(
+                session,
+                inbound.platform.value,
+                inbound.dedup_key,
+                inbound.sender,
+                inbound_to_json(inbound),
+                inbound.received_at,
+            )
+            if event_id is None:
+                await session.rollback()
+        return event_id
 
 
 def _asker(person: Person) -> commands.Asker:

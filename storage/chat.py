@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,23 +38,26 @@ async def store_event(
     payload: dict[str, Any],
     received_at: dt.datetime,
 ) -> int | None:
-    """Store a new event and return its id; None when the same event was stored before."""
-    event = InboundEvent(
-        platform=platform,
-        dedup_key=dedup_key[:200],
-        sender=sender[:64],
-        payload=payload,
-        received_at=received_at,
-        state=EventState.PENDING,
-        attempts=0,
-    )
-    session.add(event)
+    """Store a new event and return its id; None when the same event was stored before.
+
+    Meant to be the whole of its transaction: a duplicate key fails the insert, and the caller
+    rolls back (no savepoint needed on this hot path, where every callback passes).
+    """
     try:
-        async with session.begin_nested():
-            await session.flush()
+        result = await session.execute(
+            insert(InboundEvent).values(
+                platform=platform,
+                dedup_key=dedup_key[:200],
+                sender=sender[:64],
+                payload=payload,
+                received_at=received_at,
+                state=EventState.PENDING,
+                attempts=0,
+            )
+        )
     except IntegrityError:
         return None
-    return event.id
+    return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
 async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:

@@ -44,6 +44,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Foreign keys are off by default in SQLite; WAL lets readers work beside the one writer.
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL still survives a crash of the process (only power loss can undo the
+    # last commits), and saves an fsync per commit: callbacks are acknowledged much sooner.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -38,7 +38,8 @@ def robot_sign(app_secret: str, timestamp: str) -> str:
 
 def check_robot_headers(app_secret: str, timestamp: str, sign: str, now_ms: int) -> None:
     """Refuse a robot callback whose sign is wrong or whose timestamp is over an hour off."""
-    if not timestamp.isdigit() or abs(now_ms - int(timestamp)) > SIGN_WINDOW_MS:
+    well_formed = timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 16
+    if not well_formed or abs(now_ms - int(timestamp)) > SIGN_WINDOW_MS:
         raise Rejected(403, "timestamp outside the window")
     if not hmac.compare_digest(robot_sign(app_secret, timestamp).encode(), sign.encode()):
         raise Rejected(403, "bad sign")
@@ -47,7 +48,7 @@ def check_robot_headers(app_secret: str, timestamp: str, sign: str, now_ms: int)
 def robot_to_inbound(body: bytes, now: dt.datetime) -> Inbound | None:
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSON and Unicode errors, over-long numbers
         raise Rejected(400, "malformed json") from exc
     if not isinstance(data, dict):
         raise Rejected(400, "not an object")
@@ -83,7 +84,7 @@ class EventCodec:
     def open(self, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, Any]:
         try:
             envelope = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # JSON and Unicode errors, huge numbers
             raise Rejected(400, "malformed json") from exc
         encrypt = envelope.get("encrypt") if isinstance(envelope, dict) else None
         if not isinstance(encrypt, str) or not encrypt:
@@ -91,7 +92,7 @@ class EventCodec:
         plain = self._codec.verify_url(msg_signature, timestamp, nonce, encrypt)
         try:
             event = json.loads(plain)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Rejected(400, "malformed event") from exc
         if not isinstance(event, dict):
             raise Rejected(400, "not an object")
@@ -121,7 +122,8 @@ def render(message: Outgoing) -> tuple[str, dict[str, Any]]:
             "singleTitle": message.title or message.text[:20],
             "singleURL": message.url,
         }
-    buttons = message.buttons[:6]
+    # The vertical cards go up to sampleActionCard5; sampleActionCard6 is another layout.
+    buttons = message.buttons[:5]
     param: dict[str, Any] = {"title": message.title, "text": message.text}
     for n, button in enumerate(buttons, start=1):
         param[f"actionTitle{n}"] = button.label

@@ -15,9 +15,19 @@ def flat_xml(data: bytes | str) -> dict[str, str]:
     A DOCTYPE is where entity bombs and external entities live; WeCom never sends one.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    lowered = raw.lower()
-    if b"<!doctype" in lowered or b"<!entity" in lowered:
+    # Read as UTF-8 first and look for declarations in the text: a DOCTYPE written in UTF-16
+    # hides from a byte search but not from the parser.
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Rejected(400, "xml must be utf-8") from exc
+    lowered = decoded.lower()
+    if "<!doctype" in lowered or "<!entity" in lowered:
         raise Rejected(400, "xml declarations are not accepted")
+    if lowered.lstrip().startswith("<?xml") and "encoding" in lowered.split("?>", 1)[0]:
+        declared = lowered.split("?>", 1)[0]
+        if "utf-8" not in declared and "utf8" not in declared:
+            raise Rejected(400, "xml must be utf-8")
     try:
         root = ElementTree.fromstring(raw)
     except ElementTree.ParseError as exc:

@@ -1,0 +1,257 @@
+"""The commands anyone can send (帮助, 我的任务), the replies they get by role, and the outgoing
+message model's JSON form."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.chat import Button, Outgoing
+from bot.texts import table
+from handlers.commands import (
+    Asker,
+    Task,
+    apology,
+    command_of,
+    help_reply,
+    normalize,
+    stranger_reply,
+    tasks_reply,
+    unknown_reply,
+)
+
+WORDS = table("chat/commands.toml")
+
+
+def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker:
+    return Asker(name, frozenset(roles), team_leader)
+
+
+# --- recognising commands ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "command"),
+    [
+        ("帮助", "help"),
+        ("help", "help"),
+        ("?", "help"),
+        ("？", "help"),
+        ("菜单", "help"),
+        ("我的任务", "my_tasks"),
+        ("任务列表", "my_tasks"),
+        ("tasks", "my_tasks"),
+    ],
+)
+def test_every_listed_word_names_its_command(message: str, command: str) -> None:
+    assert command_of(message) == command
+
+
+@pytest.mark.parametrize(
+    ("message", "command"),
+    [
+        (" 帮 助 ", "help"),
+        ("帮助\n", "help"),
+        ("\u3000帮助\u3000", "help"),  # ideographic spaces
+        ("HELP", "help"),
+        ("Ｈｅｌｐ", "help"),  # full-width letters
+        ("？ ", "help"),
+        (" 我的 任务", "my_tasks"),
+        ("\t任务列表\r\n", "my_tasks"),
+        ("ＴＡＳＫＳ", "my_tasks"),
+    ],
+)
+def test_blanks_case_and_full_width_are_folded(message: str, command: str) -> None:
+    assert command_of(message) == command
+
+
+@pytest.mark.parametrize(
+    "message", ["", " ", "帮助我", "我的任务呢", "任务", "helpme", "??", "你好", "同意", "帮-助"]
+)
+def test_anything_else_is_not_a_command(message: str) -> None:
+    assert command_of(message) is None
+
+
+def test_the_word_list_is_what_the_tests_cover() -> None:
+    assert WORDS == {
+        "help": ["帮助", "help", "?", "？", "菜单"],
+        "my_tasks": ["我的任务", "任务列表", "tasks"],
+    }
+
+
+def test_normalize_folds_width_blanks_and_case() -> None:
+    assert normalize(" Ｈｅｌｌｏ　Ｗｏｒｌｄ？ ") == "helloworld?"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    pair=st.sampled_from([(w, c) for c, words in WORDS.items() for w in words]),
+    blanks=st.lists(st.sampled_from([" ", "\t", "\n", "\u3000", "\xa0"]), max_size=8),
+    cuts=st.lists(st.integers(0, 8), max_size=8),
+)
+def test_blanks_anywhere_in_a_word_still_name_its_command(
+    pair: tuple[str, str], blanks: list[str], cuts: list[int]
+) -> None:
+    word, command = pair
+    spaced = word
+    for blank, cut in zip(blanks, cuts, strict=False):
+        at = min(cut, len(spaced))
+        spaced = spaced[:at] + blank + spaced[at:]
+    assert command_of(spaced) == command
+
+
+# --- help, by role ----------------------------------------------------------------------------
+
+
+def test_help_is_markdown_with_a_title_and_greets_by_name() -> None:
+    reply = help_reply(asker("officer", name="李四"))
+    assert reply.kind == "markdown"
+    assert reply.title == "抽查助手使用说明"
+    assert reply.text.startswith("李四您好")
+    assert "「我的任务」" in reply.text and "「帮助」" in reply.text
+    assert reply.text == reply.text.strip()
+
+
+def test_officer_help_explains_confirming_and_declining_but_not_approving() -> None:
+    text = help_reply(asker("officer")).text
+    assert "确认参加" in text
+    assert "无法参加 原因" in text
+    assert "审批" not in text
+    assert "registry" not in text
+
+
+def test_leader_help_explains_approving() -> None:
+    text = help_reply(asker("leader")).text
+    assert "审批" in text
+    assert "驳回 原因" in text
+    assert "确认参加" not in text  # the officer's part is for officers
+
+
+def test_team_leader_flag_alone_shows_the_approval_part() -> None:
+    assert "审批" in help_reply(asker("officer", team_leader=True)).text
+    assert "审批" not in help_reply(asker("officer", team_leader=False)).text
+
+
+def test_admin_help_points_to_the_registry_commands() -> None:
+    text = help_reply(asker("admin")).text
+    assert "registry import" in text and "export" in text
+    assert "审批" not in text and "确认参加" not in text
+
+
+def test_witness_help_explains_verifying_the_draw() -> None:
+    text = help_reply(asker("witness")).text
+    assert "suiji draw verify" in text
+
+
+def test_someone_with_every_role_sees_every_part() -> None:
+    text = help_reply(asker("officer", "leader", "admin", "witness")).text
+    for part in ("确认参加", "审批", "registry import", "draw verify"):
+        assert part in text
+
+
+def test_help_differs_between_roles() -> None:
+    texts = {role: help_reply(asker(role)).text for role in ("officer", "leader", "admin")}
+    assert len(set(texts.values())) == 3
+
+
+# --- my tasks ---------------------------------------------------------------------------------
+
+TASKS = [
+    Task("2026年第一批劳动保障抽查", "2026-03-09", "2026-03-13", 1, "leader", 1, 3),
+    Task("2026年第一批劳动保障抽查", "2026-03-09", "2026-03-13", 2, "member", 4, 2),
+    Task("2026年第二批", "2026-06-01", "2026-06-05", 3, "reserve", 2, 5),
+]
+
+
+def test_no_tasks_says_so() -> None:
+    reply = tasks_reply(asker("officer", name="王五"), [])
+    assert reply.kind == "markdown"
+    assert reply.title == "我的任务"
+    assert "王五，您目前没有抽查任务" in reply.text
+    assert "1." not in reply.text
+
+
+def test_tasks_are_numbered_with_campaign_dates_team_and_role() -> None:
+    text = tasks_reply(asker("officer", name="王五"), TASKS).text
+    assert "王五，您的抽查任务" in text
+    assert "没有抽查任务" not in text
+    lines = [line for line in text.splitlines() if line.strip()]
+    [first] = [line for line in lines if line.startswith("1. ")]
+    [second] = [line for line in lines if line.startswith("2. ")]
+    [third] = [line for line in lines if line.startswith("3. ")]
+    assert "【2026年第一批劳动保障抽查】2026-03-09 至 2026-03-13" in first
+    assert "第 1 组" in first and "组长" in first and "检查 3 家单位" in first
+    assert "第 2 组" in second and "组员" in second and "检查 2 家单位" in second
+    assert "第 3 组" in third and "备选（第2位递补）" in third
+    assert "检查" not in third.split("备选")[1]  # a reserve has no employers of their own
+
+
+def test_reserve_position_is_shown() -> None:
+    reserve = Task("c", "2026-01-01", "2026-01-02", 1, "reserve", 7, 0)
+    assert "备选（第7位递补）" in tasks_reply(asker("officer"), [reserve]).text
+
+
+# --- short replies ----------------------------------------------------------------------------
+
+
+def test_stranger_is_told_to_get_registered() -> None:
+    reply = stranger_reply()
+    assert reply.kind == "text"
+    assert "还没有登记" in reply.text and "名录管理员" in reply.text
+
+
+def test_unknown_reply_quotes_the_message_and_suggests_help() -> None:
+    reply = unknown_reply("你好")
+    assert reply.kind == "text"
+    assert "「你好」" in reply.text and "「帮助」" in reply.text
+
+
+def test_unknown_reply_quotes_at_most_fifty_characters() -> None:
+    message = "".join(chr(0x4E00 + n) for n in range(200))
+    reply = unknown_reply(message)
+    assert f"「{message[:50]}」" in reply.text
+    assert message[50] not in reply.text
+    assert len(reply.text) < 50 + 40
+
+
+def test_apology_is_plain_text() -> None:
+    reply = apology()
+    assert reply.kind == "text" and "抱歉" in reply.text
+
+
+# --- the outgoing message as JSON -------------------------------------------------------------
+
+texts = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
+outgoing = st.builds(
+    Outgoing,
+    kind=st.sampled_from(["text", "markdown", "card", "link"]),
+    text=texts,
+    title=texts,
+    buttons=st.lists(st.builds(Button, key=texts, label=texts), max_size=7).map(tuple),
+    url=texts,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(message=outgoing)
+def test_outgoing_survives_a_json_round_trip(message: Outgoing) -> None:
+    stored = json.dumps(message.to_json(), ensure_ascii=False)
+    assert Outgoing.from_json(json.loads(stored)) == message
+
+
+def test_outgoing_json_shape() -> None:
+    card = Outgoing.card("任务", "请确认", (Button("ok:1", "确认参加"),))
+    assert card.to_json() == {
+        "kind": "card",
+        "text": "请确认",
+        "title": "任务",
+        "buttons": [{"key": "ok:1", "label": "确认参加"}],
+        "url": "",
+    }
+
+
+def test_outgoing_from_minimal_json_takes_defaults() -> None:
+    assert Outgoing.from_json({"kind": "text", "text": "你好"}) == Outgoing.plain("你好")
