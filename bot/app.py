@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot import dispatch
 from bot.chat import Inbound
 from bot.config import Settings
+from bot.intake import Intake
 from bot.outbox import Client, Sender
 from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
@@ -38,6 +39,7 @@ FACTORY = web.AppKey("factory", async_sessionmaker[AsyncSession])
 HTTP = web.AppKey("http", aiohttp.ClientSession)
 SENDER = web.AppKey("sender", Sender)
 QUEUE = web.AppKey("queue", asyncio.Queue[int])
+INTAKE = web.AppKey("intake", Intake)
 
 
 def utc_now() -> dt.datetime:
@@ -71,6 +73,25 @@ def clients(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Cli
     return found
 
 
+async def _stream(app: web.Application) -> AsyncIterator[None]:
+    """DingTalk Stream mode, when configured: robot messages arrive over the SDK's websocket."""
+    d = app[SETTINGS].dingtalk
+    if not (d.enabled and d.mode == "stream"):
+        yield
+        return
+    from bot.platforms.dingtalk_stream import StreamListener
+
+    async def accept(inbound: Inbound) -> None:
+        event_id = await app[INTAKE].accept(inbound)
+        if event_id is not None:
+            _schedule(app, event_id)
+
+    listener = StreamListener(d.api_base, d.app_key, d.app_secret, accept, app[CLOCK])
+    listener.start()
+    yield
+    await listener.stop()
+
+
 async def _sender(app: web.Application) -> AsyncIterator[None]:
     sender = Sender(
         app[FACTORY], clients(app[SETTINGS], app[HTTP]), app[SETTINGS].outbox, app[CLOCK]
@@ -85,7 +106,10 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # the platforms never waits behind a crowd of handlers for a database connection.
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
     workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 8)]
+    app[INTAKE] = Intake(app[FACTORY])
+    intake = asyncio.create_task(app[INTAKE].run())
     yield
+    intake.cancel()
     # Drain: finish the events already acknowledged, then let the sender stop.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(app[QUEUE].join(), timeout=10)
@@ -129,7 +153,7 @@ def _schedule(app: web.Application, event_id: int) -> None:
 
 async def _accept(request: web.Request, inbound: Inbound | None) -> web.Response:
     if inbound is not None:
-        event_id = await dispatch.accept(request.app[FACTORY], inbound)
+        event_id = await request.app[INTAKE].accept(inbound)
         if event_id is not None:  # None: a retried callback, already stored
             _schedule(request.app, event_id)
     return web.Response(text="")
@@ -230,7 +254,7 @@ async def dingtalk_events(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
     app[SETTINGS], app[CLOCK], app[QUEUE] = settings, clock, asyncio.Queue()
-    app.cleanup_ctx.extend([_database, _http, _sender])
+    app.cleanup_ctx.extend([_database, _http, _sender, _stream])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/wecom/callback", wecom_verify)
     app.router.add_post("/wecom/callback", wecom_callback)

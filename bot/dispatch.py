@@ -57,20 +57,22 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
 
 
 async def accept(factory: Factory, inbound: Inbound) -> int | None:
-    """Store the event; its id, or None if this platform key was stored before."""
-    async with factory() as session:
-        async with session.begin():
-            event_id = await db.store_event(
-                session,
-                inbound.platform.value,
-                inbound.dedup_key,
-                inbound.sender,
-                inbound_to_json(inbound),
-                inbound.received_at,
-            )
-            if event_id is None:
-                await session.rollback()
-        return event_id
+    """Store one event on its own; its id, or None if this platform key was stored before.
+    (The server batches through bot.intake instead.)"""
+    async with unit_of_work(factory) as session:
+        stored = await db.store_events(
+            session,
+            [
+                {
+                    "platform": inbound.platform.value,
+                    "dedup_key": inbound.dedup_key,
+                    "sender": inbound.sender,
+                    "payload": inbound_to_json(inbound),
+                    "received_at": inbound.received_at,
+                }
+            ],
+        )
+    return stored.get((inbound.platform.value, inbound.dedup_key[:200]))
 
 
 def _asker(person: Person) -> commands.Asker:

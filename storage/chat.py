@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -30,34 +31,43 @@ from storage.models import (
 CLAIM_SECONDS = 60
 
 
-async def store_event(
-    session: AsyncSession,
-    platform: str,
-    dedup_key: str,
-    sender: str,
-    payload: dict[str, Any],
-    received_at: dt.datetime,
-) -> int | None:
-    """Store a new event and return its id; None when the same event was stored before.
+async def store_events(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[str, str], int]:
+    """Store new events in one statement; the ids of those stored now, by (platform, key).
 
-    Meant to be the whole of its transaction: a duplicate key fails the insert, and the caller
-    rolls back (no savepoint needed on this hot path, where every callback passes).
+    Keys stored before (a retried callback) are skipped by the database itself, so concurrent
+    retries can never both be taken as new, whichever process they reach.
     """
-    try:
-        result = await session.execute(
-            insert(InboundEvent).values(
-                platform=platform,
-                dedup_key=dedup_key[:200],
-                sender=sender[:64],
-                payload=payload,
-                received_at=received_at,
-                state=EventState.PENDING,
-                attempts=0,
-            )
+    if not rows:
+        return {}
+    values = [
+        {
+            "platform": r["platform"],
+            "dedup_key": r["dedup_key"][:200],
+            "sender": r["sender"][:64],
+            "payload": r["payload"],
+            "received_at": r["received_at"],
+            "state": EventState.PENDING,
+            "attempts": 0,
+        }
+        for r in rows
+    ]
+    backend = session.get_bind().dialect.name
+    table = cast(Table, InboundEvent.__table__)
+    if backend in ("sqlite", "postgresql"):
+        dialect_insert = sqlite_insert if backend == "sqlite" else postgresql_insert
+        statement: Any = (
+            dialect_insert(table)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["platform", "dedup_key"])
         )
-    except IntegrityError:
-        return None
-    return int(result.inserted_primary_key[0])  # type: ignore[attr-defined]
+    else:  # MariaDB 10.5+ returns the rows INSERT IGNORE actually inserted
+        statement = insert(table).prefix_with("IGNORE").values(values)
+    returned = await session.execute(
+        statement.returning(table.c.id, table.c.platform, table.c.dedup_key)
+    )
+    return {(platform, key): event_id for event_id, platform, key in returned}
 
 
 async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:

@@ -275,6 +275,10 @@ class FakeDingTalk(_FakeBase):
     def __init__(self, app_key: str, app_secret: str, robot_code: str) -> None:
         super().__init__()
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
+        self.tickets: set[str] = set()
+        self.open_delay = 0.0  # seconds the gateway takes to answer connections/open
+        self.sockets: list[web.WebSocketResponse] = []
+        self.acks: dict[str, int] = {}
 
     def _error(self, code: str) -> web.Response:
         status = 401 if code == "401" else 429 if code == "429" else 400
@@ -318,10 +322,60 @@ class FakeDingTalk(_FakeBase):
             )
         return web.json_response({"processQueryKey": secrets.token_hex(8)})
 
+    # --- Stream mode: the gateway the official SDK connects to --------------------------------
+
+    async def open_connection(self, request: web.Request) -> web.Response:
+        self.calls["connections/open"] += 1
+        await asyncio.sleep(self.open_delay)
+        body = await request.json()
+        if body.get("clientId") != self.app_key or body.get("clientSecret") != self.app_secret:
+            return self._error("401")
+        ticket = secrets.token_hex(8)
+        self.tickets.add(ticket)
+        ws_path = request.path.replace("/v1.0/gateway/connections/open", "/gateway/ws")
+        endpoint = str(request.url.with_path(ws_path).with_query(None)).replace("http", "ws", 1)
+        return web.json_response({"endpoint": endpoint, "ticket": ticket})
+
+    async def gateway(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("ticket") not in self.tickets:
+            return web.Response(status=403)
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        async for frame in socket:
+            if frame.type == aiohttp.WSMsgType.TEXT:
+                ack = json.loads(frame.data)
+                message_id = ack.get("headers", {}).get("messageId", "")
+                self.acks[message_id] = int(ack.get("code", 0))
+                self.changed.set()
+        self.sockets.remove(socket)
+        return socket
+
+    async def push(self, user: str, text: str) -> str:
+        """Send a robot message down the stream, as DingTalk does; returns its message id."""
+        message_id = secrets.token_hex(8)
+        frame = {
+            "specVersion": "1.0",
+            "type": "CALLBACK",
+            "headers": {
+                "topic": "/v1.0/im/bot/messages/get",
+                "messageId": message_id,
+                "contentType": "application/json",
+                "appId": self.app_key,
+                "time": str(int(time.time() * 1000)),
+            },
+            "data": json.dumps(self.robot_body(user, text), ensure_ascii=False),
+        }
+        for socket in list(self.sockets):
+            await socket.send_str(json.dumps(frame, ensure_ascii=False))
+        return message_id
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1.0/oauth2/accessToken", self.access_token)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self.batch_send)
+        app.router.add_post("/v1.0/gateway/connections/open", self.open_connection)
+        app.router.add_get("/gateway/ws", self.gateway)
         return app
 
     def robot_headers(self, timestamp_ms: int | None = None) -> dict[str, str]:

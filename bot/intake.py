@@ -1,0 +1,70 @@
+"""Taking in callbacks fast: many concurrent events stored in one transaction.
+
+Each callback waits only until its event is durably stored (then the platform is answered);
+events arriving together share one INSERT and one commit instead of one each. A retried or
+duplicated event comes back as None: stored before, nothing more to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.chat import Inbound
+from bot.dispatch import inbound_to_json
+from storage import chat as db
+from storage.engine import unit_of_work
+
+log = logging.getLogger("suiji.intake")
+MAX_BATCH = 200
+
+
+class Intake:
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self.factory = factory
+        self.queue: asyncio.Queue[tuple[Inbound, asyncio.Future[int | None]]] = asyncio.Queue()
+
+    async def accept(self, inbound: Inbound) -> int | None:
+        """Store the event (with whatever else arrives meanwhile); its id, or None if known."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self.queue.put_nowait((inbound, future))
+        return await future
+
+    async def run(self) -> None:
+        while True:
+            batch = [await self.queue.get()]
+            while len(batch) < MAX_BATCH and not self.queue.empty():
+                batch.append(self.queue.get_nowait())
+            await self._store(batch)
+
+    async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
+        first: dict[tuple[str, str], Any] = {}
+        for inbound, _ in batch:  # the same event twice in one batch is stored once
+            first.setdefault((inbound.platform.value, inbound.dedup_key[:200]), inbound)
+        rows = [
+            {
+                "platform": inbound.platform.value,
+                "dedup_key": inbound.dedup_key,
+                "sender": inbound.sender,
+                "payload": inbound_to_json(inbound),
+                "received_at": inbound.received_at,
+            }
+            for inbound in first.values()
+        ]
+        try:
+            async with unit_of_work(self.factory) as session:
+                stored = await db.store_events(session, rows)
+        except Exception as exc:
+            log.exception("storing %d events failed", len(rows))
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for inbound, future in batch:
+            key = (inbound.platform.value, inbound.dedup_key[:200])
+            event_id = stored.get(key) if first.get(key) is inbound else None
+            if not future.done():
+                future.set_result(event_id)

@@ -1,0 +1,55 @@
+"""Inbound events on every backend: a batch stores each key once, however often it arrives."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage import chat as db
+from storage.engine import unit_of_work
+from tests.helpers import count_rows
+
+pytestmark = pytest.mark.db
+Factory = async_sessionmaker[AsyncSession]
+
+
+def _row(key: str, clock: Callable[[], dt.datetime], platform: str = "wecom") -> dict[str, object]:
+    return {
+        "platform": platform,
+        "dedup_key": key,
+        "sender": "zhangkai",
+        "payload": {"text": "帮助"},
+        "received_at": clock(),
+    }
+
+
+async def test_a_batch_stores_new_keys_and_skips_known_ones(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    async with unit_of_work(factory) as session:
+        first = await db.store_events(session, [_row("a", clock), _row("b", clock)])
+    assert set(first) == {("wecom", "a"), ("wecom", "b")}
+    async with unit_of_work(factory) as session:
+        second = await db.store_events(
+            session, [_row("b", clock), _row("c", clock), _row("a", clock, "dingtalk")]
+        )
+    assert set(second) == {("wecom", "c"), ("dingtalk", "a")}
+    assert len(set(first.values()) | set(second.values())) == 4
+    assert await count_rows(factory, "inbound_events") == 4
+
+
+async def test_retries_arriving_together_in_two_transactions_store_once(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    import asyncio
+
+    async def deliver() -> dict[tuple[str, str], int]:
+        async with unit_of_work(factory) as session:
+            return await db.store_events(session, [_row("same", clock)])
+
+    results = await asyncio.gather(*(deliver() for _ in range(4)))
+    assert sum(len(r) for r in results) == 1
+    assert await count_rows(factory, "inbound_events") == 1
