@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -99,8 +100,20 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     app[SENDER] = sender
     stop = asyncio.Event()
     # Events stored but not handled (a crash, a restart, a handler that failed) are handled
-    # now and then every so often, until they succeed or are given up on.
-    recovery = asyncio.create_task(_retry_pending(app, stop))
+    # now and then on the scheduler's tick, until they succeed or are given up on. The
+    # database stays the source of truth: the scheduler keeps no jobs of its own.
+    recovery = asyncio.create_task(_retry_pending(app))
+    scheduler = AsyncIOScheduler(timezone=app[SETTINGS].app.tz)
+    scheduler.add_job(
+        _retry_pending,
+        "interval",
+        args=[app],
+        seconds=RETRY_SECONDS,
+        max_instances=1,
+        coalesce=True,
+        id="retry-pending-events",
+    )
+    scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
     # A few workers handle acknowledged events: enough to keep up, few enough that answering
     # the platforms never waits behind a crowd of handlers for a database connection.
@@ -115,6 +128,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         await asyncio.wait_for(app[QUEUE].join(), timeout=10)
     for worker in workers:
         worker.cancel()
+    scheduler.shutdown(wait=False)
     stop.set()
     await recovery
     await loop
@@ -123,15 +137,12 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 RETRY_SECONDS = 30.0
 
 
-async def _retry_pending(app: web.Application, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            if await dispatch.process_pending(app[FACTORY], app[CLOCK]):
-                app[SENDER].wake.set()
-        except Exception:
-            log.exception("retrying pending events failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), RETRY_SECONDS)
+async def _retry_pending(app: web.Application) -> None:
+    try:
+        if await dispatch.process_pending(app[FACTORY], app[CLOCK]):
+            app[SENDER].wake.set()
+    except Exception:
+        log.exception("retrying pending events failed")
 
 
 async def _work(app: web.Application) -> None:

@@ -1,0 +1,56 @@
+"""`suiji serve` as a process: it answers /healthz, and SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.e2e.test_cli import run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    assert run("init", str(tmp_path / "bureau")).exit_code == 0
+    port = free_port()
+    env = {**os.environ, "SUIJI_CONFIG": str(tmp_path / "bureau" / "suiji.toml")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert (r.status, r.read()) == (200, b"ok")
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "suiji serve did not come up"
+                time.sleep(0.2)
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=20)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == 0, output
+    assert "Traceback" not in output
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = {"SUIJI_DATABASE__URL": f"sqlite:///{tmp_path / 'empty.db'}"}
+    result = run("serve", "--port", str(free_port()), env=env)
+    assert result.exit_code == 1 and "suiji db upgrade" in result.output
