@@ -150,11 +150,11 @@ def _choice(reader: _Reader, key: str, group: str, default: str) -> str:
     value = reader.get(key, str, default)
     if not isinstance(value, str):
         return default
-    for code, label in labels(group).items():
-        if value in (code, label):
-            return code
-    reader.problem(key, "choice", value=value, allowed=list(labels(group).values()))
-    return default
+    code = _code(value, group)
+    if code is None:
+        reader.problem(key, "choice", value=value, allowed=list(labels(group).values()))
+        return default
+    return code
 
 
 def _strata(reader: _Reader) -> tuple[StratumSpec, ...]:

@@ -392,9 +392,14 @@ def draw_rfc3797(
         ]
         click.echo(json.dumps({"key": key, "picks": picks}, ensure_ascii=False, indent=2))
         return
-    click.echo(f"key: {key}")
+    click.echo(text("campaign.selection_key", key=key))
     rows = [[str(i + 1), str(p + 1), pool[p]] for i, p in enumerate(positions)]
-    click.echo(format_table(["#", "position", "entry"], rows))
+    headers = [
+        text("campaign.selection_index"),
+        text("campaign.selection_position"),
+        text("campaign.selection_entry"),
+    ]
+    click.echo(format_table(headers, rows))
 
 
 COMMANDS = (plan, campaign, draw)

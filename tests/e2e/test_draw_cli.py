@@ -39,7 +39,7 @@ def test_rfc3797_worked_example_comes_out_of_the_cli(rfc_files: tuple[Path, Path
     assert [p["index"] for p in out["picks"]] == list(range(1, 17))
     assert [p["entry"] for p in out["picks"]] == [RFC_NAMES[i - 1] for i in RFC_POSITIONS]
     text = run("draw", "rfc3797", "--seeds", str(seeds), "--pool", str(pool), "--count", "3")
-    assert text.output.splitlines()[0] == "key: 9319./2.5.8.10.12./9.18.26.34.41.45./"
+    assert text.output.splitlines()[0] == "key（摇号密钥）: 9319./2.5.8.10.12./9.18.26.34.41.45./"
 
 
 def test_rfc3797_bad_inputs_are_messages(rfc_files: tuple[Path, Path], tmp_path: Path) -> None:
