@@ -9,6 +9,7 @@ Each size runs in a fresh child process on a fresh database (a temporary SQLite 
 - draw: the selection, the officer order and the teams (pure);
 - record: building the canonical commitment and run documents;
 - verify: ``first_difference`` recomputing the whole record;
+- verify file: the same from the exported JSON file, reading included (``suiji draw verify``);
 - standalone: the outsider's verifier (templates/draw/verify.py) on the same record;
 - commit+run: the same through ``suiji``'s own commit and run, database writes included.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import multiprocessing
 import random
 import resource
@@ -137,6 +139,15 @@ async def measure(url: str, size: int) -> list[tuple[str, float, float]]:
     assert first_difference(record) is None
     figures.append(("verify", time.perf_counter() - started, peak_mib()))
 
+    # What `suiji draw verify FILE` does: read the exported record, then recompute it.
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as file:
+        json.dump(record, file, ensure_ascii=False)
+        file.flush()
+        started = time.perf_counter()
+        with open(file.name, encoding="utf-8") as again:
+            assert first_difference(json.load(again)) is None
+        figures.append(("verify file", time.perf_counter() - started, peak_mib()))
+
     standalone = runpy.run_path(str(TEMPLATES_DIR / "draw" / "verify.py"))
     started = time.perf_counter()
     standalone["verify"](record)
@@ -163,7 +174,7 @@ def main() -> None:
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'employers':>10} {'phase':<11} {'seconds':>8} {'peak MiB':>9}")
+        print(f"{'employers':>10} {'phase':<12} {'seconds':>8} {'peak MiB':>9}")
         totals: dict[int, dict[str, float]] = {}
         for size in (int(s) for s in args.sizes.split(",")):
             url = args.url or f"sqlite:///{Path(tmp) / f'draw-{size}.db'}"
@@ -175,7 +186,7 @@ def main() -> None:
             totals[size] = {}
             for phase, seconds, peak in figures:
                 totals[size][phase] = seconds
-                print(f"{size:>10} {phase:<11} {seconds:>8.2f} {peak:>9.0f}", flush=True)
+                print(f"{size:>10} {phase:<12} {seconds:>8.2f} {peak:>9.0f}", flush=True)
         sizes = sorted(totals)
         if len(sizes) > 1:
             small, large = totals[sizes[0]], totals[sizes[-1]]
