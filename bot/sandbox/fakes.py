@@ -120,6 +120,10 @@ class FakeWeCom(_FakeBase):
         )
         self.dropped = 0
         self.duplicates = 0
+        # WeCom's per-app API budget: beyond it, 45009. None: unlimited.
+        self.api_per_minute: int | None = None
+        self._api_calls: collections.deque[float] = collections.deque()
+        self.rate_limited = 0
 
     def _error(self, code: str) -> web.Response:
         return web.json_response({"errcode": int(code), "errmsg": f"fake error {code}"})
@@ -149,6 +153,14 @@ class FakeWeCom(_FakeBase):
         self.calls["send"] += 1
         if (fault := await self._fault()) is not None:
             return fault
+        if self.api_per_minute is not None:
+            now = time.time()
+            while self._api_calls and now - self._api_calls[0] >= 60:
+                self._api_calls.popleft()
+            if len(self._api_calls) >= self.api_per_minute:
+                self.rate_limited += 1
+                return self._error("45009")
+            self._api_calls.append(now)
         if (error := self._token_error(request)) is not None:
             return error
         body = await request.json()

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.outbox import Pacer, backoff
+from bot.outbox import WINDOW, Pacer, backoff
 
 T0 = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
-MINUTE = dt.timedelta(minutes=1)
+# The pacing window: a minute, plus the margin bot.outbox keeps against clock skew.
+MINUTE = WINDOW
 TICK = dt.timedelta(microseconds=1)
 
 
@@ -35,11 +36,12 @@ def test_the_window_slides_one_message_at_a_time() -> None:
     for second in (0, 10, 20):
         send(pacer, "zhangsan", T0 + dt.timedelta(seconds=second))
     send(pacer, "zhangsan", T0 + MINUTE)  # the one sent at 0 s has left the window
-    # Now 10 s, 20 s and 60 s are in the window: the next slot opens when 10 s ages out.
+    # Now 10 s, 20 s and one window later are in it: the next slot opens when 10 s ages out.
     later = T0 + MINUTE + dt.timedelta(seconds=1)
-    assert pacer.wait("zhangsan", later) == T0 + dt.timedelta(seconds=70)
-    send(pacer, "zhangsan", T0 + dt.timedelta(seconds=70))
-    assert pacer.wait("zhangsan", T0 + dt.timedelta(seconds=70)) == T0 + dt.timedelta(seconds=80)
+    ten = T0 + dt.timedelta(seconds=10) + MINUTE
+    assert pacer.wait("zhangsan", later) == ten
+    send(pacer, "zhangsan", ten)
+    assert pacer.wait("zhangsan", ten) == T0 + dt.timedelta(seconds=20) + MINUTE
 
 
 def test_one_recipient_at_the_limit_does_not_hold_up_another() -> None:
