@@ -74,3 +74,27 @@ async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> 
             factory, kind, SAMPLE_DIR / f"{kind}.csv", actor="sample", clock=clock
         )
         assert report.written and not report.problems, [p.line() for p in report.problems]
+
+
+def bot_environ(
+    keys: dict[str, str], database_url: str, wecom_base: str = "", dingtalk_base: str = ""
+) -> dict[str, str]:
+    """Config overrides for a bot talking to fake platforms (keys from ``new_secrets()``)."""
+    environ = {"SUIJI_DATABASE__URL": database_url}
+    if wecom_base:
+        environ |= {
+            "SUIJI_WECOM__CORP_ID": keys["corp_id"],
+            "SUIJI_WECOM__SECRET": keys["secret"],
+            "SUIJI_WECOM__AGENT_ID": "1000002",
+            "SUIJI_WECOM__TOKEN": keys["token"],
+            "SUIJI_WECOM__ENCODING_AES_KEY": keys["encoding_aes_key"],
+            "SUIJI_WECOM__API_BASE": wecom_base,
+        }
+    if dingtalk_base:
+        environ |= {
+            "SUIJI_DINGTALK__APP_KEY": keys["app_key"],
+            "SUIJI_DINGTALK__APP_SECRET": keys["app_secret"],
+            "SUIJI_DINGTALK__ROBOT_CODE": keys["robot_code"],
+            "SUIJI_DINGTALK__API_BASE": dingtalk_base,
+        }
+    return environ

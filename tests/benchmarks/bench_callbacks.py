@@ -32,7 +32,7 @@ from bot.sandbox.fakes import FakeWeCom, new_secrets
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.conftest import drop_everything
-from tests.helpers import load_sample
+from tests.helpers import bot_environ, load_sample
 
 
 def free_port() -> int:
@@ -42,17 +42,7 @@ def free_port() -> int:
 
 
 def _settings(keys: dict[str, str], url: str, fake_port: int) -> Any:
-    return load_settings(
-        environ={
-            "SUIJI_DATABASE__URL": url,
-            "SUIJI_WECOM__CORP_ID": keys["corp_id"],
-            "SUIJI_WECOM__SECRET": keys["secret"],
-            "SUIJI_WECOM__AGENT_ID": "1000002",
-            "SUIJI_WECOM__TOKEN": keys["token"],
-            "SUIJI_WECOM__ENCODING_AES_KEY": keys["encoding_aes_key"],
-            "SUIJI_WECOM__API_BASE": f"http://127.0.0.1:{fake_port}",
-        }
-    )
+    return load_settings(environ=bot_environ(keys, url, f"http://127.0.0.1:{fake_port}"))
 
 
 async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port: int) -> None:

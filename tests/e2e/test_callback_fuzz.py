@@ -27,7 +27,7 @@ from bot.platforms.wecom import WeComCodec, signature
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
-from tests.helpers import load_sample
+from tests.helpers import bot_environ, load_sample
 
 ZHANG_KAI = "zhangkai"  # a registered leader in the sample, on WeCom
 PATHS = ("/wecom/callback", "/dingtalk/callback", "/dingtalk/events")
@@ -99,19 +99,14 @@ async def running_world(directory: Path) -> AsyncIterator[World]:
     await dingtalk_server.start_server()
     settings = load_settings(
         environ={
-            "SUIJI_DATABASE__URL": url,
-            "SUIJI_WECOM__CORP_ID": keys["corp_id"],
-            "SUIJI_WECOM__SECRET": keys["secret"],
-            "SUIJI_WECOM__AGENT_ID": "1000002",
-            "SUIJI_WECOM__TOKEN": keys["token"],
-            "SUIJI_WECOM__ENCODING_AES_KEY": keys["encoding_aes_key"],
-            "SUIJI_WECOM__API_BASE": str(wecom_server.make_url("")).rstrip("/"),
-            "SUIJI_DINGTALK__APP_KEY": keys["app_key"],
-            "SUIJI_DINGTALK__APP_SECRET": keys["app_secret"],
-            "SUIJI_DINGTALK__ROBOT_CODE": keys["robot_code"],
+            **bot_environ(
+                keys,
+                url,
+                str(wecom_server.make_url("")).rstrip("/"),
+                str(dingtalk_server.make_url("")).rstrip("/"),
+            ),
             "SUIJI_DINGTALK__TOKEN": keys["token"] + "dt",
             "SUIJI_DINGTALK__AES_KEY": events_key,
-            "SUIJI_DINGTALK__API_BASE": str(dingtalk_server.make_url("")).rstrip("/"),
         }
     )
     bot = TestServer(create_app(settings))

@@ -14,6 +14,7 @@ from bot.app import create_app
 from bot.config import load_settings
 from bot.sandbox.fakes import FakeDingTalk, new_secrets
 from tests.e2e.test_bot import ZHANG_KAI, _database
+from tests.helpers import bot_environ
 
 
 @pytest.fixture
@@ -23,15 +24,9 @@ async def stream(tmp_path: Path) -> AsyncIterator[FakeDingTalk]:
     server = TestServer(fake.app())
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
+    url = await _database(tmp_path / "stream.db")
     settings = load_settings(
-        environ={
-            "SUIJI_DATABASE__URL": await _database(tmp_path / "stream.db"),
-            "SUIJI_DINGTALK__APP_KEY": keys["app_key"],
-            "SUIJI_DINGTALK__APP_SECRET": keys["app_secret"],
-            "SUIJI_DINGTALK__ROBOT_CODE": keys["robot_code"],
-            "SUIJI_DINGTALK__API_BASE": base,
-            "SUIJI_DINGTALK__MODE": "stream",
-        }
+        environ={**bot_environ(keys, url, dingtalk_base=base), "SUIJI_DINGTALK__MODE": "stream"}
     )
     bot = TestServer(create_app(settings))
     await bot.start_server()
