@@ -28,7 +28,8 @@ from bot.outbox import Client, Sender
 from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.safexml import MAX_BODY
-from storage.engine import make_engine, make_session_factory
+from storage.chat import spend_sign
+from storage.engine import make_engine, make_session_factory, unit_of_work
 
 log = logging.getLogger("suiji.app")
 Clock = Callable[[], dt.datetime]
@@ -41,6 +42,7 @@ HTTP = web.AppKey("http", aiohttp.ClientSession)
 SENDER = web.AppKey("sender", Sender)
 QUEUE = web.AppKey("queue", asyncio.Queue[int])
 INTAKE = web.AppKey("intake", Intake)
+STOPPING = web.AppKey("stopping", asyncio.Event)
 
 
 def utc_now() -> dt.datetime:
@@ -99,15 +101,22 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     )
     app[SENDER] = sender
     stop = asyncio.Event()
+    app[STOPPING] = stop
     # Events stored but not handled (a crash, a restart, a handler that failed) are handled
     # now and then on the scheduler's tick, until they succeed or are given up on. The
     # database stays the source of truth: the scheduler keeps no jobs of its own.
-    recovery = asyncio.create_task(_retry_pending(app))
+    retries: set[asyncio.Task[None]] = set()
+
+    def retry() -> None:
+        task = asyncio.create_task(_retry_pending(app))
+        retries.add(task)
+        task.add_done_callback(retries.discard)
+
+    retry()
     scheduler = AsyncIOScheduler(timezone=app[SETTINGS].app.tz)
     scheduler.add_job(
-        _retry_pending,
+        retry,
         "interval",
-        args=[app],
         seconds=RETRY_SECONDS,
         max_instances=1,
         coalesce=True,
@@ -129,8 +138,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     for worker in workers:
         worker.cancel()
     scheduler.shutdown(wait=False)
-    stop.set()
-    await recovery
+    stop.set()  # a retry pass stops between events; the engine outlives it
+    if retries:
+        await asyncio.wait(retries, timeout=10)
     await loop
 
 
@@ -138,8 +148,10 @@ RETRY_SECONDS = 30.0
 
 
 async def _retry_pending(app: web.Application) -> None:
+    if app[STOPPING].is_set():
+        return
     try:
-        if await dispatch.process_pending(app[FACTORY], app[CLOCK]):
+        if await dispatch.process_pending(app[FACTORY], app[CLOCK], stop=app[STOPPING].is_set):
             app[SENDER].wake.set()
     except Exception:
         log.exception("retrying pending events failed")
@@ -170,13 +182,19 @@ async def _accept(request: web.Request, inbound: Inbound | None) -> web.Response
     return web.Response(text="")
 
 
+READ_SECONDS = 5.0  # the platforms give up after 5 s; a trickled body is not waited for
+
+
 async def _body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Rejected(413, "body too large")
     try:
-        return await request.read()
+        async with asyncio.timeout(READ_SECONDS):
+            return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
         raise Rejected(413, "body too large") from exc
+    except TimeoutError as exc:
+        raise Rejected(408, "body too slow") from exc
 
 
 def _query(request: web.Request, *names: str) -> list[str]:
@@ -238,16 +256,23 @@ async def wecom_callback(request: web.Request) -> web.Response:
 
 async def dingtalk_robot(request: web.Request) -> web.Response:
     d = request.app[SETTINGS].dingtalk
-    if not d.enabled:
-        raise Rejected(404, "dingtalk is not configured")
+    if not d.enabled or d.mode == "stream":
+        raise Rejected(404, "dingtalk robot callbacks are not configured")
+    sign = request.headers.get("sign", "")
     dingtalk.check_robot_headers(
         d.app_secret,
         request.headers.get("timestamp", ""),
-        request.headers.get("sign", ""),
+        sign,
         int(request.app[CLOCK]().timestamp() * 1000),
     )
     body = await _body(request)
-    return await _accept(request, dingtalk.robot_to_inbound(body, request.app[CLOCK]()))
+    inbound = dingtalk.robot_to_inbound(body, request.app[CLOCK](), d.robot_code)
+    # The sign covers the timestamp only: each may be used once, or a captured one would
+    # let anyone post any body, as anyone, for an hour.
+    async with unit_of_work(request.app[FACTORY]) as session:
+        if not await spend_sign(session, sign, request.app[CLOCK]()):
+            raise Rejected(403, "sign already used")
+    return await _accept(request, inbound)
 
 
 async def dingtalk_events(request: web.Request) -> web.Response:

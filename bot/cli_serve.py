@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import tempfile
 import webbrowser
 from importlib import resources
@@ -27,6 +28,7 @@ from storage.engine import make_session_factory, unit_of_work
 from storage.models import OutboxState
 
 SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
+READY = ".suiji-demo-ready"
 
 
 @click.command()
@@ -75,13 +77,20 @@ async def _prepare_demo(settings: Settings) -> None:
 def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     """The sandbox: sample registries, the bot and a fake WeCom in one process, and a web page
     showing everyone's chat."""
+    with socket.socket() as probe:  # before anything is written: say so, not a traceback
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise Refused(text("cli.port_in_use", port=port)) from exc
     folder = directory or Path(tempfile.mkdtemp(prefix="suiji-demo-"))
     config = folder / "suiji.toml"
-    fresh = not config.exists()
+    # The sample is loaded last; a first run stopped half way is done again, not half kept.
+    fresh = not (folder / READY).exists()
     base = f"http://127.0.0.1:{port}"
     if fresh:
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            (folder / "suiji.db").unlink(missing_ok=True)
             keys = new_secrets()
             config.write_text(
                 render("config/demo.toml.j2", keys=keys, base=base, port=port), "utf-8"
@@ -100,6 +109,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
         raise Refused(text("cli.config_error", message=str(exc))) from exc
     if fresh:
         asyncio.run(_prepare_demo(settings))
+        (folder / READY).write_text("ok\n", "utf-8")
     app, _, _ = page.sandbox_app(settings, base)
     click.echo(text("cli.demo_ready", url=f"{base}/sandbox/", folder=str(folder)))
     if not no_browser:

@@ -51,7 +51,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "mode": (str, "http"),
     },
     "outbox": {
-        "max_attempts": (int, 8),
+        # Backoff doubles up to ten minutes: 20 tries outlast an outage of about two hours.
+        "max_attempts": (int, 20),
         # WeCom silently drops more than 30 a minute to one member; stay well under.
         "per_recipient_per_minute": (int, 20),
         "per_minute": (int, 3000),
@@ -131,7 +132,7 @@ class Settings:
     dingtalk: DingTalkSettings = DingTalkSettings(
         "", "", "", "", "", "https://api.dingtalk.com", "https://oapi.dingtalk.com", "http"
     )
-    outbox: OutboxSettings = OutboxSettings(8, 20, 3000)
+    outbox: OutboxSettings = OutboxSettings(20, 20, 3000)
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:

@@ -20,7 +20,7 @@ from bot.chat import Inbound, InboundKind, Outgoing, Platform
 from handlers import commands
 from storage import chat as db
 from storage.engine import unit_of_work
-from storage.models import EventState, InboundEvent, Person
+from storage.models import EventState, Person
 
 log = logging.getLogger("suiji.dispatch")
 Factory = async_sessionmaker[AsyncSession]
@@ -101,7 +101,8 @@ async def decide(session: AsyncSession, inbound: Inbound, person: Person | None)
     if command == "help":
         return [commands.help_reply(asker)]
     if command == "my_tasks":
-        tasks = [commands.Task(**t) for t in await db.tasks_of(session, person.id)]
+        today = inbound.received_at.date()
+        tasks = [commands.Task(**t) for t in await db.tasks_of(session, person.id, today)]
         return [commands.tasks_reply(asker, tasks)]
     return [commands.unknown_reply(message)]
 
@@ -131,8 +132,8 @@ async def process(factory: Factory, event_id: int, clock: Clock) -> bool:
 
 async def _record_failure(factory: Factory, event_id: int, exc: Exception, clock: Clock) -> None:
     async with unit_of_work(factory) as session:
-        event = await session.get(InboundEvent, event_id, with_for_update=True)
-        if event is None or event.state is not EventState.PENDING:
+        event = await db.lock_pending_event(session, event_id)
+        if event is None:
             return
         event.attempts += 1
         event.last_error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -149,10 +150,21 @@ async def _record_failure(factory: Factory, event_id: int, exc: Exception, clock
             event.state = EventState.FAILED
 
 
-async def process_pending(factory: Factory, clock: Clock) -> int:
-    """Handle every event still pending (after a restart, or a failed attempt)."""
+async def process_pending(
+    factory: Factory,
+    clock: Clock,
+    older_than: dt.timedelta = dt.timedelta(seconds=60),
+    stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Handle events still pending after ``older_than`` (after a restart, or a failed attempt;
+    younger ones are still in the workers' queue). Returns how many it tried; ``stop`` ends
+    the pass early, between events."""
     async with factory() as session:
-        ids = await db.pending_event_ids(session)
+        ids = await db.pending_event_ids(session, clock() - older_than)
+    tried = 0
     for event_id in ids:
+        if stop():
+            break
         await process(factory, event_id, clock)
-    return len(ids)
+        tried += 1
+    return tried

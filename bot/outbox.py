@@ -85,12 +85,20 @@ class Sender:
         self.wake = asyncio.Event()
 
     async def deliver_due(self, limit: int = 20) -> int:
-        """Send what is due now; the number of rows handled."""
-        async with unit_of_work(self.factory) as session:
-            claimed = await db.claim_due(session, self.clock(), limit)
-        for message in claimed:
-            await self._deliver(message)
-        return len(claimed)
+        """Send what is due now, up to ``limit`` rows; the number handled.
+
+        Rows are claimed one at a time, just before sending, so a claim never outlives the
+        slow sends of a whole batch and gets taken over by another sender meanwhile.
+        """
+        handled = 0
+        while handled < limit:
+            async with unit_of_work(self.factory) as session:
+                claimed = await db.claim_due(session, self.clock(), 1)
+            if not claimed:
+                break
+            await self._deliver(claimed[0])
+            handled += 1
+        return handled
 
     async def _deliver(self, message: OutboxMessage) -> None:
         now = self.clock()
@@ -103,8 +111,16 @@ class Sender:
             await self._mark(message, OutboxState.PENDING, next_at=later, count=False)
             return
         self.pacer.record(message.recipient, now)
+        # Stable for this row, unique across databases (a rebuilt one restarts its ids).
+        ref = f"{int(message.created_at.timestamp() * 1000)}-{message.id}"
         try:
-            await client.send(message.recipient, Outgoing.from_json(message.body), f"m{message.id}")
+            try:
+                await client.send(message.recipient, Outgoing.from_json(message.body), ref)
+            except SendFailed:
+                raise
+            except Exception as exc:  # a client bug or an answer nobody expected: retry
+                log.exception("message %s: unexpected error", message.id)
+                raise SendFailed(f"unexpected {type(exc).__name__}", retry=True) from exc
         except SendFailed as failure:
             attempts = message.attempts + 1
             if failure.retry and attempts < self.settings.max_attempts:

@@ -24,11 +24,15 @@ from storage.models import (
     OutboxMessage,
     OutboxState,
     Person,
+    RobotSign,
     Team,
     TeamEmployer,
 )
 
 CLAIM_SECONDS = 60
+MAX_TASKS = 10  # a chat message has room for about this many
+# Which registry column holds each platform's user ids (WeCom ids are stored lower case).
+ACCOUNT_COLUMNS = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_userid}
 
 
 async def store_events(
@@ -53,36 +57,71 @@ async def store_events(
         }
         for r in rows
     ]
-    backend = session.get_bind().dialect.name
     table = cast(Table, InboundEvent.__table__)
-    if backend in ("sqlite", "postgresql"):
-        dialect_insert = sqlite_insert if backend == "sqlite" else postgresql_insert
-        statement: Any = (
-            dialect_insert(table)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["platform", "dedup_key"])
-        )
-    else:  # MariaDB 10.5+ returns the rows INSERT IGNORE actually inserted
-        statement = insert(table).prefix_with("IGNORE").values(values)
-    returned = await session.execute(
-        statement.returning(table.c.id, table.c.platform, table.c.dedup_key)
-    )
+    columns = [table.c.id, table.c.platform, table.c.dedup_key]
+    returned = await _insert_new(session, table, values, ["platform", "dedup_key"], columns)
     return {(platform, key): event_id for event_id, platform, key in returned}
 
 
-async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:
-    event = (
-        await session.execute(
-            select(InboundEvent).where(InboundEvent.id == event_id).with_for_update()
+async def _insert_new(
+    session: AsyncSession,
+    table: Table,
+    values: list[dict[str, Any]],
+    keys: list[str],
+    returning: list[Any],
+) -> list[Any]:
+    """INSERT the rows whose unique ``keys`` are new, skip the rest; the new rows' ``returning``.
+
+    The database decides, so two processes racing on one key can never both win.
+    """
+    backend = session.get_bind().dialect.name
+    if backend in ("sqlite", "postgresql"):
+        dialect_insert = sqlite_insert if backend == "sqlite" else postgresql_insert
+        statement: Any = (
+            dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
         )
-    ).scalar_one_or_none()
-    return event if event is not None and event.state is EventState.PENDING else None
+    else:  # MariaDB 10.5+ returns the rows INSERT IGNORE actually inserted
+        statement = insert(table).prefix_with("IGNORE").values(values)
+    return list(await session.execute(statement.returning(*returning)))
 
 
-async def pending_event_ids(session: AsyncSession) -> list[int]:
+async def spend_sign(session: AsyncSession, sign: str, now: dt.datetime) -> bool:
+    """Record a robot-callback sign; False if it was used before (a replay)."""
+    table = cast(Table, RobotSign.__table__)
+    rows = [{"sign": sign[:100], "seen_at": now}]
+    return bool(await _insert_new(session, table, rows, ["sign"], [table.c.sign]))
+
+
+async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:
+    """The event, if still pending, locked for the rest of the transaction; else None.
+
+    A write comes first, on purpose: on SQLite it takes the database's write lock at once
+    (SELECT … FOR UPDATE does nothing there), on PostgreSQL and MariaDB the row lock. A second
+    handler of the same event waits, then finds it no longer pending.
+    """
+    claimed = await session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.state == EventState.PENDING)
+        .values(attempts=InboundEvent.attempts)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    query = (
+        select(InboundEvent)
+        .where(InboundEvent.id == event_id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalar_one()
+
+
+async def pending_event_ids(session: AsyncSession, received_before: dt.datetime) -> list[int]:
+    """Pending events older than ``received_before`` (newer ones are still in the queue)."""
     rows = await session.execute(
         select(InboundEvent.id)
-        .where(InboundEvent.state == EventState.PENDING)
+        .where(
+            InboundEvent.state == EventState.PENDING,
+            InboundEvent.received_at < received_before,
+        )
         .order_by(InboundEvent.id)
     )
     return list(rows.scalars())
@@ -92,7 +131,7 @@ async def lock_person_by_account(
     session: AsyncSession, platform: str, account: str
 ) -> Person | None:
     """The person behind a platform account, row-locked for the rest of the transaction."""
-    column = Person.wecom_userid if platform == "wecom" else Person.dingtalk_userid
+    column = ACCOUNT_COLUMNS[platform]  # KeyError for a platform with no registry column
     value = account.lower() if platform == "wecom" else account
     query = select(Person).where(column == value).with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
@@ -120,13 +159,15 @@ def enqueue(
     )
 
 
-async def tasks_of(session: AsyncSession, person_id: int) -> list[dict[str, Any]]:
-    """The person's places in current draws: as team leader, member or reserve."""
+async def tasks_of(session: AsyncSession, person_id: int, today: dt.date) -> list[dict[str, Any]]:
+    """The person's places in current draws (campaigns not ended over a month ago): as team
+    leader, member or reserve; at most ``MAX_TASKS``, soonest first."""
+    since = today - dt.timedelta(days=31)
     found = []
     led = await session.execute(
         select(Campaign, Team)
         .join(Team, Team.campaign_id == Campaign.id)
-        .where(Team.leader_id == person_id)
+        .where(Team.leader_id == person_id, Campaign.end_on >= since)
         .order_by(Campaign.start_on, Team.number)
     )
     for campaign, team in led:
@@ -135,13 +176,13 @@ async def tasks_of(session: AsyncSession, person_id: int) -> list[dict[str, Any]
         select(Campaign, DrawnOfficer, Team)
         .join(DrawnOfficer, DrawnOfficer.campaign_id == Campaign.id)
         .outerjoin(Team, Team.id == DrawnOfficer.team_id)
-        .where(DrawnOfficer.person_id == person_id)
+        .where(DrawnOfficer.person_id == person_id, Campaign.end_on >= since)
         .order_by(Campaign.start_on)
     )
     for campaign, place, team in drawn:
         found.append((campaign, team, "member" if team else "reserve", place.position))
     tasks = []
-    for campaign, team, role, position in found:
+    for campaign, team, role, position in found[:MAX_TASKS]:
         employers = 0
         if team is not None:
             employers = len(

@@ -486,3 +486,14 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+
+
+class RobotSign(Base):
+    """A DingTalk robot-callback signature already used. The sign covers only the timestamp,
+    so without this one sign would let anyone post any body for an hour."""
+
+    __tablename__ = "robot_signs"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    sign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

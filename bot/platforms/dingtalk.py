@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 
 from bot.chat import Inbound, InboundKind, Outgoing, Platform
-from bot.platforms.errors import Rejected, SendFailed
+from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.wecom import WeComCodec
 
 SIGN_WINDOW_MS = 3600 * 1000
@@ -45,7 +45,7 @@ def check_robot_headers(app_secret: str, timestamp: str, sign: str, now_ms: int)
         raise Rejected(403, "bad sign")
 
 
-def robot_to_inbound(body: bytes, now: dt.datetime) -> Inbound | None:
+def robot_to_inbound(body: bytes, now: dt.datetime, robot_code: str = "") -> Inbound | None:
     try:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:  # JSON and Unicode errors, over-long numbers
@@ -53,15 +53,19 @@ def robot_to_inbound(body: bytes, now: dt.datetime) -> Inbound | None:
     if not isinstance(data, dict):
         raise Rejected(400, "not an object")
     sender, msg_id = data.get("senderStaffId"), data.get("msgId")
-    if not isinstance(sender, str) or not sender or not isinstance(msg_id, str) or not msg_id:
-        raise Rejected(400, "missing sender or msgId")
+    if not plain_id(sender, 64) or not plain_id(msg_id, 200):
+        raise Rejected(400, "missing or malformed sender or msgId")
+    if robot_code and data.get("robotCode") != robot_code:
+        raise Rejected(403, "another robot's message")
     text = data.get("text")
     content = text.get("content", "") if isinstance(text, dict) else ""
+    if not isinstance(content, str) or not plain_id(content.replace("\n", " ") or "x", 8000):
+        raise Rejected(400, "malformed text")
     webhook = data.get("sessionWebhook")
     return Inbound(
         Platform.DINGTALK,
-        msg_id,
-        sender,
+        str(msg_id),
+        str(sender),
         InboundKind.TEXT,
         now,
         text=str(content).strip(),

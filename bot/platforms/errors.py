@@ -19,3 +19,14 @@ class SendFailed(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
+
+
+def plain_id(value: object, longest: int) -> bool:
+    """An id a platform could have sent: printable, encodable, not too long."""
+    if not isinstance(value, str) or not value or len(value) > longest:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no database would store it
+        return False
+    return value.isprintable()

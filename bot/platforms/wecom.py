@@ -23,7 +23,7 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.chat import Inbound, InboundKind, Outgoing, Platform
-from bot.platforms.errors import Rejected, SendFailed
+from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.safexml import flat_xml
 
 TOKEN_ERRORS = {40001, 40014, 42001}
@@ -98,6 +98,8 @@ def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
     created = message.get("CreateTime", "")
     if not sender:
         return None
+    if not plain_id(sender, 64) or len(message.get("MsgId", "") + created) > 100:
+        raise Rejected(400, "malformed sender or ids")
     msg_type = message.get("MsgType", "")
     if msg_type == "text":
         return Inbound(
@@ -128,6 +130,14 @@ def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
     return None
 
 
+def fit_bytes(text: str, limit: int) -> str:
+    """``text`` cut (with an ellipsis) to at most ``limit`` UTF-8 bytes: WeCom refuses longer."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    cut = text.encode("utf-8")[: limit - 3].decode("utf-8", errors="ignore")
+    return cut + "…"
+
+
 def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[str, Any]:
     """The message/send body for one person."""
     body: dict[str, Any] = {
@@ -136,12 +146,14 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
         # WeCom drops an identical message to the same person within the interval: a resend
         # after a crash between "sent" and "marked sent" never reaches the phone twice.
         "enable_duplicate_check": 1,
-        "duplicate_check_interval": 1800,
+        # Long enough to cover a resend after a sender's claim expires, short enough that a
+        # person asking the same thing again a little later is answered again.
+        "duplicate_check_interval": 180,
     }
     if message.kind == "text":
         body.update(msgtype="text", text={"content": message.text})
     elif message.kind == "markdown":
-        body.update(msgtype="markdown", markdown={"content": message.text})
+        body.update(msgtype="markdown", markdown={"content": fit_bytes(message.text, 2048)})
     elif message.kind == "link":
         body.update(
             msgtype="textcard",

@@ -53,3 +53,12 @@ async def test_retries_arriving_together_in_two_transactions_store_once(
     results = await asyncio.gather(*(deliver() for _ in range(4)))
     assert sum(len(r) for r in results) == 1
     assert await count_rows(factory, "inbound_events") == 1
+
+
+async def test_a_robot_sign_can_be_spent_once(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    async with unit_of_work(factory) as session:
+        assert await db.spend_sign(session, "c2lnbg==", clock())
+    async with unit_of_work(factory) as session:
+        assert not await db.spend_sign(session, "c2lnbg==", clock())

@@ -235,8 +235,8 @@ async def test_event_stored_before_a_crash_is_handled_once_after_restart(
     )
     event_id = await dispatch.accept(factory, inbound)
     assert event_id is not None
-    assert await dispatch.process_pending(factory, utc_now) == 1
-    assert await dispatch.process_pending(factory, utc_now) == 0
+    assert await dispatch.process_pending(factory, utc_now, older_than=dt.timedelta(0)) == 1
+    assert await dispatch.process_pending(factory, utc_now, older_than=dt.timedelta(0)) == 0
     await world.settle(world.wecom, 1)
     await asyncio.sleep(0.3)
     assert len(world.wecom.delivered) == 1
@@ -277,8 +277,61 @@ async def test_a_failing_handler_apologises_once_and_keeps_the_event(
     await world.settle(world.wecom, 1)
     assert "抱歉" in world.wecom.delivered[0].text
     monkeypatch.undo()
-    assert await dispatch.process_pending(world.app[FACTORY], utc_now) == 1  # retried: works
+    assert (
+        await dispatch.process_pending(world.app[FACTORY], utc_now, older_than=dt.timedelta(0)) == 1
+    )  # retried: works
     await world.settle(world.wecom, 2)
     async with world.app[FACTORY]() as session:
         [event] = (await session.execute(select(InboundEvent))).scalars().all()
     assert (event.state.value, event.attempts) == ("done", 1)
+
+
+async def test_one_event_handled_by_two_at_once_is_answered_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker and the retry pass (or two processes) take the same event together; the
+    # handler awaits, so without a real lock both would decide and both would reply.
+    from bot.chat import Inbound, InboundKind, Platform
+
+    factory = world.app[FACTORY]
+    decide = dispatch.decide
+
+    async def slow(*args: Any) -> list[Any]:
+        await asyncio.sleep(0.2)
+        return await decide(*args)
+
+    monkeypatch.setattr(dispatch, "decide", slow)
+    inbound = Inbound(
+        Platform.WECOM, "twice-1", ZHANG_KAI[0], InboundKind.TEXT, utc_now(), text="帮助"
+    )
+    event_id = await dispatch.accept(factory, inbound)
+    assert event_id is not None
+    results = await asyncio.gather(
+        *(dispatch.process(factory, event_id, utc_now) for _ in range(3))
+    )
+    assert all(results)
+    assert len(await world.outbox_settled(1)) == 1
+
+
+async def test_a_replayed_dingtalk_sign_is_refused(world: World) -> None:
+    headers = world.dingtalk.robot_headers()
+    first = world.dingtalk.robot_body(ZHANG_KAI[1], "帮助")
+    async with world.http.post(world.dingtalk.bot_url, json=first, headers=headers) as r:
+        assert r.status == 200
+    forged = world.dingtalk.robot_body(ZHANG_KAI[1], "同意")  # another body, the same sign
+    async with world.http.post(world.dingtalk.bot_url, json=forged, headers=headers) as r:
+        assert r.status == 403
+    async with world.app[FACTORY]() as session:
+        assert (await session.execute(select(func.count(InboundEvent.id)))).scalar_one() == 1
+
+
+async def test_a_malformed_sender_is_refused_without_harming_others(world: World) -> None:
+    bad = world.dingtalk.robot_body("\ud800", "帮助")
+    async with world.http.post(
+        world.dingtalk.bot_url,
+        data=json.dumps(bad),
+        headers={**world.dingtalk.robot_headers(), "Content-Type": "application/json"},
+    ) as r:
+        assert r.status == 400
+    assert await world.wecom.say(world.http, ZHANG_KAI[0], "帮助") == 200
+    await world.settle(world.wecom, 1)

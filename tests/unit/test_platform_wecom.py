@@ -347,7 +347,7 @@ def test_text_is_rendered_as_a_text_message_with_duplicate_check() -> None:
         "touser": "zhangsan",
         "agentid": 1000002,
         "enable_duplicate_check": 1,
-        "duplicate_check_interval": 1800,
+        "duplicate_check_interval": 180,
         "msgtype": "text",
         "text": {"content": "你好"},
     }
