@@ -280,3 +280,20 @@ async def retry_message(session: AsyncSession, message_id: int, now: dt.datetime
         .values(state=OutboxState.PENDING, attempts=0, next_attempt_at=now, last_error=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def sent_to(
+    session: AsyncSession, platform: str, recipient: str, since: dt.datetime
+) -> list[dt.datetime]:
+    """When messages were sent to this recipient since ``since``, oldest first."""
+    rows = await session.execute(
+        select(OutboxMessage.sent_at)
+        .where(
+            OutboxMessage.platform == platform,
+            OutboxMessage.recipient == recipient,
+            OutboxMessage.state == OutboxState.SENT,
+            OutboxMessage.sent_at > since,
+        )
+        .order_by(OutboxMessage.sent_at)
+    )
+    return [at for at in rows.scalars() if at is not None]

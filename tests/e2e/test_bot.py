@@ -18,8 +18,10 @@ from sqlalchemy import func, select, update
 
 from bot import dispatch
 from bot.app import FACTORY, SENDER, create_app
+from bot.chat import Outgoing
 from bot.config import load_settings
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
+from storage import chat as chat_db
 from storage import migrate
 from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.models import InboundEvent, OutboxMessage, OutboxState
@@ -335,3 +337,33 @@ async def test_a_malformed_sender_is_refused_without_harming_others(world: World
         assert r.status == 400
     assert await world.wecom.say(world.http, ZHANG_KAI[0], "帮助") == 200
     await world.settle(world.wecom, 1)
+
+
+async def test_two_senders_share_one_per_person_budget(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two processes' senders (each with its own in-memory pacer) on one database must not
+    # together exceed what WeCom lets through to one person in a minute: it drops the rest
+    # silently, and they would be marked sent.
+    from bot.outbox import Sender
+
+    factory = world.app[FACTORY]
+
+    async def idle(limit: int = 20) -> int:
+        return 0
+
+    monkeypatch.setattr(world.app[SENDER], "deliver_due", idle)  # only the two below send
+    async with unit_of_work(factory) as session:
+        for n in range(40):
+            body = Outgoing.plain(f"提醒 {n}").to_json()
+            chat_db.enqueue(session, "wecom", "burst", body, utc_now())
+    running = world.app[SENDER]
+    others = [Sender(factory, running.clients, running.settings, utc_now) for _ in range(2)]
+    # One after the other: the first uses up the person's minute, the second must see that.
+    for sender in others:
+        await sender.deliver_due(limit=20)
+    budget = running.settings.per_recipient_per_minute
+    assert len(world.wecom.messages_for("burst")) <= budget
+    assert world.wecom.dropped == 0
+    states = [m.state for m in await world.outbox() if m.recipient == "burst"]
+    assert states.count(OutboxState.SENT) == len(world.wecom.messages_for("burst"))
