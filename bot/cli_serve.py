@@ -16,7 +16,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
-from bot.cli_support import Refused, run_with_db, settings_of, utc_now, with_engine
+from bot.cli_support import Factory, Refused, run_with_db, settings_of, utc_now, with_engine
 from bot.config import ConfigError, Settings, load_settings
 from bot.registry.importer import import_sheet
 from bot.sandbox import page
@@ -25,7 +25,7 @@ from bot.texts import render, text
 from storage import chat as db
 from storage import migrate
 from storage.engine import make_session_factory, unit_of_work
-from storage.models import OutboxState
+from storage.models import EventState, OutboxState
 
 SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
 READY = ".suiji-demo-ready"
@@ -171,4 +171,56 @@ def outbox_retry(ctx: click.Context, message_id: int) -> None:
     click.echo(text("cli.outbox_retried", id=message_id))
 
 
-COMMANDS = (serve, demo, outbox)
+@click.group()
+def events() -> None:
+    """Callbacks received: pending, done, or given up on after handler errors."""
+
+
+@events.command("list")
+@click.option("--state", type=click.Choice([s.value for s in EventState]), default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
+    """The newest inbound events."""
+
+    async def work(factory: Factory) -> list[dict[str, object]]:
+        async with factory() as session:
+            rows = await db.event_rows(session, [EventState(state)] if state else None, limit)
+        return [
+            {
+                "id": r.id,
+                "platform": r.platform,
+                "sender": r.sender,
+                "state": r.state.value,
+                "attempts": r.attempts,
+                "received_at": r.received_at.isoformat(),
+                "last_error": r.last_error,
+                "kind": r.payload.get("kind"),
+            }
+            for r in rows
+        ]
+
+    rows = run_with_db(ctx, work)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(render("cli/events.txt.j2", rows=rows), nl=False)
+
+
+@events.command("retry")
+@click.argument("event_id", type=click.IntRange(1, 2**31 - 1))
+@click.pass_context
+def events_retry(ctx: click.Context, event_id: int) -> None:
+    """Handle a given-up event again (a running server picks it up within a minute)."""
+
+    async def work(factory: Factory) -> bool:
+        async with unit_of_work(factory) as session:
+            return await db.retry_event(session, event_id)
+
+    if not run_with_db(ctx, work):
+        raise Refused(text("cli.event_not_failed", id=event_id))
+    click.echo(text("cli.event_retried", id=event_id))
+
+
+COMMANDS = (serve, demo, outbox, events)

@@ -297,3 +297,22 @@ async def sent_to(
         .order_by(OutboxMessage.sent_at)
     )
     return [at for at in rows.scalars() if at is not None]
+
+
+async def event_rows(
+    session: AsyncSession, states: Sequence[EventState] | None = None, limit: int = 100
+) -> list[InboundEvent]:
+    query = select(InboundEvent).order_by(InboundEvent.id.desc()).limit(limit)
+    if states:
+        query = query.where(InboundEvent.state.in_(states))
+    return list((await session.execute(query)).scalars())
+
+
+async def retry_event(session: AsyncSession, event_id: int) -> bool:
+    """Put an event given up on back in line (a running server retries it within a minute)."""
+    result = await session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.state == EventState.FAILED)
+        .values(state=EventState.PENDING, attempts=0, last_error=None)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

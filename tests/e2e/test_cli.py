@@ -239,3 +239,21 @@ def test_audit_head_anchors_verification(fresh: Path, tmp_path: Path) -> None:
     wrong = f"3:{'0' * 64}"
     result = run("audit", "verify", "--anchor", wrong, config=fresh)
     assert result.exit_code == 1 and "链头不符" in result.output
+
+
+def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
+    with sqlite3.connect(fresh.parent / "suiji.db") as db:
+        db.execute(
+            "INSERT INTO inbound_events (platform, dedup_key, sender, payload, received_at,"
+            " state, attempts, last_error) VALUES ('wecom', 'k1', 'zhangkai', '{}',"
+            " '2026-11-26 01:00:00.000000', 'failed', 5, 'RuntimeError: handler bug')"
+        )
+    listed = run("events", "list", "--state", "failed", "--format", "json", config=fresh)
+    [event] = json.loads(listed.output)
+    assert (event["sender"], event["attempts"]) == ("zhangkai", 5)
+    assert "handler bug" in run("events", "list", config=fresh).output
+    assert run("events", "retry", str(event["id"]), config=fresh).exit_code == 0
+    again = run("events", "retry", str(event["id"]), config=fresh)
+    assert again.exit_code == 1 and "不是「已放弃」" in again.output
+    [pending] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
+    assert (pending["state"], pending["attempts"]) == ("pending", 0)
