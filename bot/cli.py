@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -30,7 +29,7 @@ from bot.cli_support import (
 from bot.config import ConfigError, Settings, load_settings
 from bot.registry.export import export_sheet, list_records, write_template
 from bot.registry.fields import cell_text
-from bot.registry.importer import import_sheet
+from bot.registry.importer import import_sample, import_sheet
 from bot.registry.kinds import KINDS
 from bot.registry.records import jsonable
 from bot.registry.sheets import SheetError
@@ -40,7 +39,6 @@ from storage import audit, migrate
 from storage.engine import make_session_factory
 
 KIND_CHOICE = click.Choice(list(KINDS))
-SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,18 +81,9 @@ def init(directory: Path, sample: bool) -> None:
 
     async def work(engine: AsyncEngine) -> list[tuple[str, int]]:
         await migrate.upgrade(engine)
-        loaded = []
-        if sample:
-            factory = make_session_factory(engine)
-            for kind in SAMPLE_ORDER:
-                source = resources.files("storage") / "sample" / f"{kind}.csv"
-                with resources.as_file(source) as path:
-                    report = await import_sheet(
-                        factory, kind, path, actor="sample", clock=utc_now, progress=progress
-                    )
-                assert report.written, [p.line() for p in report.problems]
-                loaded.append((kind, report.created))
-        return loaded
+        if not sample:
+            return []
+        return await import_sample(make_session_factory(engine), utc_now, progress)
 
     loaded = asyncio.run(with_engine(settings, work))
     click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))

@@ -8,7 +8,6 @@ import logging
 import socket
 import tempfile
 import webbrowser
-from importlib import resources
 from pathlib import Path
 
 import click
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.app import create_app
 from bot.cli_support import Factory, Refused, run_with_db, settings_of, utc_now, with_engine
 from bot.config import ConfigError, Settings, load_settings
-from bot.registry.importer import import_sheet
+from bot.registry.importer import import_sample
 from bot.sandbox import page
 from bot.sandbox.fakes import new_secrets
 from bot.texts import render, text
@@ -27,7 +26,6 @@ from storage import migrate
 from storage.engine import make_session_factory, unit_of_work
 from storage.models import EventState, OutboxState
 
-SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
 READY = ".suiji-demo-ready"
 
 
@@ -55,11 +53,7 @@ async def _nothing(_factory: object) -> None:
 async def _prepare_demo(settings: Settings) -> None:
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine)
-        factory = make_session_factory(engine)
-        for kind in SAMPLE_ORDER:
-            source = resources.files("storage") / "sample" / f"{kind}.csv"
-            with resources.as_file(source) as path:
-                await import_sheet(factory, kind, path, actor="sample", clock=utc_now)
+        await import_sample(make_session_factory(engine), utc_now)
 
     await with_engine(settings, work)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.registry.importer import import_sheet
+from bot.registry.importer import import_sample
 from bot.registry.kinds import KINDS
 from bot.uscc import ALPHABET, check_character
 
-SAMPLE_KINDS = ("units", "officers", "entities", "items", "recusals")
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "storage" / "sample"
 
 
@@ -69,11 +69,7 @@ def read_csv(path: Path) -> list[list[str]]:
 
 async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> None:
     """Import the bundled sample registries, as `suiji init --sample` does."""
-    for kind in SAMPLE_KINDS:
-        report = await import_sheet(
-            factory, kind, SAMPLE_DIR / f"{kind}.csv", actor="sample", clock=clock
-        )
-        assert report.written and not report.problems, [p.line() for p in report.problems]
+    await import_sample(factory, clock)
 
 
 def bot_environ(
@@ -98,3 +94,10 @@ def bot_environ(
             "SUIJI_DINGTALK__API_BASE": dingtalk_base,
         }
     return environ
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -274,3 +275,26 @@ async def import_sheet(
         await _write(session, reader, store, path, report, actor, clock(), progress, total)
         report.written = True
     return report
+
+
+# Dependency order: officers name units, recusals name officers and employers.
+SAMPLE_KINDS = ("units", "officers", "entities", "items", "recusals")
+
+
+async def import_sample(
+    factory: async_sessionmaker[AsyncSession],
+    clock: Callable[[], dt.datetime],
+    progress: Progress[Any] = no_progress,
+) -> list[tuple[str, int]]:
+    """Load the synthetic sample registries shipped in storage/sample; (kind, rows created)."""
+    loaded = []
+    for kind in SAMPLE_KINDS:
+        source = resources.files("storage") / "sample" / f"{kind}.csv"
+        with resources.as_file(source) as path:
+            report = await import_sheet(
+                factory, kind, path, actor="sample", clock=clock, progress=progress
+            )
+        if not report.written or report.problems:  # the shipped files are ours: a bug
+            raise RuntimeError([p.line() for p in report.problems])
+        loaded.append((kind, report.created))
+    return loaded

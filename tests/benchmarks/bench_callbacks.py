@@ -15,7 +15,6 @@ import asyncio
 import csv
 import datetime as dt
 import multiprocessing
-import socket
 import statistics
 import tempfile
 import time
@@ -33,15 +32,9 @@ from bot.sandbox.fakes import FakeWeCom, new_secrets
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.conftest import drop_everything
-from tests.helpers import SAMPLE_DIR, bot_environ, load_sample
+from tests.helpers import SAMPLE_DIR, bot_environ, free_port, load_sample
 
 REPLY_TIMEOUT = 180.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _settings(keys: dict[str, str], url: str, fake_port: int) -> Any:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.registry.export import export_sheet, list_records
-from bot.registry.importer import ImportReport, import_sheet
+from bot.registry.importer import SAMPLE_KINDS, ImportReport, import_sheet
 from storage import audit
 from storage.models import AuditEntry, Certificate, SpotCheckItem
 from storage.officers import drawable_officers
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.db
 
 Factory = async_sessionmaker[AsyncSession]
 Clock = Callable[[], dt.datetime]
-SAMPLE_ORDER = ("units", "officers", "entities", "items", "recusals")
 
 
 async def _import(
@@ -133,7 +132,7 @@ async def test_export_then_import_is_lossless(
     factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock, suffix: str
 ) -> None:
     await load_sample(factory, clock)
-    for kind in SAMPLE_ORDER:
+    for kind in SAMPLE_KINDS:
         before = await list_records(factory, kind)
         first = tmp_path / f"{kind}{suffix}"
         assert await export_sheet(factory, kind, first) == len(before)

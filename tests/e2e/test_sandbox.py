@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,13 +18,7 @@ from bot.texts import render
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.e2e.test_bot import utc_now
-from tests.helpers import load_sample
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.helpers import free_port, load_sample
 
 
 @pytest.fixture
