@@ -11,7 +11,7 @@ import click
 
 from bot import campaigns, plans
 from bot.campaign_spec import SpecError, parse_campaign
-from bot.cli_support import Refused, actor_name, explained, run_with_db, utc_now
+from bot.cli_support import Refused, actor_name, emit, explained, run_with_db, utc_now
 from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
@@ -132,10 +132,7 @@ def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None
 def plan_show(ctx: click.Context, year: int, fmt: str) -> None:
     """Show the YEAR plan and the state of each need."""
     view = run_with_db(ctx, lambda f: plans.plan_view(f, year))
-    if fmt == "json":
-        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
-        return
-    click.echo(render("cli/plan_show.txt.j2", plan=view))
+    emit(fmt, view, "cli/plan_show.txt.j2", plan=view)
 
 
 # --- campaign --------------------------------------------------------------------------------
@@ -179,10 +176,7 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
 def campaign_show(ctx: click.Context, campaign_id: int, fmt: str) -> None:
     """Teams, members, leaders, reserve and draw status of a campaign."""
     view = run_with_db(ctx, lambda f: campaigns.show_campaign(f, campaign_id))
-    if fmt == "json":
-        click.echo(json.dumps(view, ensure_ascii=False, indent=2))
-        return
-    click.echo(render("cli/campaign_show.txt.j2", c=view, labels=labels), nl=False)
+    emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels)
 
 
 # --- draw ------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
 import tempfile
@@ -15,7 +14,15 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.app import create_app
-from bot.cli_support import Factory, Refused, run_with_db, settings_of, utc_now, with_engine
+from bot.cli_support import (
+    Factory,
+    Refused,
+    emit,
+    run_with_db,
+    settings_of,
+    utc_now,
+    with_engine,
+)
 from bot.config import ConfigError, Settings, load_settings
 from bot.registry.importer import import_sample
 from bot.sandbox import page
@@ -125,8 +132,8 @@ def outbox() -> None:
 def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The newest outbox rows."""
 
-    async def work(factory: object) -> list[dict[str, object]]:
-        async with factory() as session:  # type: ignore[operator]
+    async def work(factory: Factory) -> list[dict[str, object]]:
+        async with factory() as session:
             rows = await db.outbox_rows(session, [OutboxState(state)] if state else None, limit)
         return [
             {
@@ -144,20 +151,17 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
         ]
 
     rows = run_with_db(ctx, work)
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    click.echo(render("cli/outbox.txt.j2", rows=rows), nl=False)
+    emit(fmt, rows, "cli/outbox.txt.j2", nl=False, rows=rows)
 
 
 @outbox.command("retry")
-@click.argument("message_id", type=int)
+@click.argument("message_id", type=click.IntRange(1, 2**31 - 1))
 @click.pass_context
 def outbox_retry(ctx: click.Context, message_id: int) -> None:
     """Send a dead message again (a running server picks it up)."""
 
-    async def work(factory: object) -> bool:
-        async with unit_of_work(factory) as session:  # type: ignore[arg-type]
+    async def work(factory: Factory) -> bool:
+        async with unit_of_work(factory) as session:
             return await db.retry_message(session, message_id, utc_now())
 
     if not run_with_db(ctx, work):
@@ -196,10 +200,7 @@ def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
         ]
 
     rows = run_with_db(ctx, work)
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-        return
-    click.echo(render("cli/events.txt.j2", rows=rows), nl=False)
+    emit(fmt, rows, "cli/events.txt.j2", nl=False, rows=rows)
 
 
 @events.command("retry")

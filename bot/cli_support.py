@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.texts import text
+from bot.texts import render, text
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 
@@ -117,3 +118,11 @@ def actor_name(value: str | None) -> str:
     if not name or len(name) > ACTOR_MAX or not name.isprintable():
         raise Refused(text("cli.bad_actor", max_length=ACTOR_MAX))
     return name
+
+
+def emit(fmt: str, value: Any, template: str, *, nl: bool = True, **context: Any) -> None:
+    """Print ``value`` as JSON for programs, or ``template`` rendered for people."""
+    if fmt == "json":
+        click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render(template, **context), nl=nl)
