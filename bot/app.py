@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import dispatch
+from bot import assignments, dispatch
 from bot.chat import Inbound
 from bot.config import Settings
 from bot.intake import Intake
@@ -28,6 +28,7 @@ from bot.outbox import Client, Sender
 from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.safexml import MAX_BODY
+from bot.workflow import Policy, policy_of
 from storage.chat import spend_sign
 from storage.engine import make_engine, make_session_factory, unit_of_work
 
@@ -43,6 +44,7 @@ SENDER = web.AppKey("sender", Sender)
 QUEUE = web.AppKey("queue", asyncio.Queue[int])
 INTAKE = web.AppKey("intake", Intake)
 STOPPING = web.AppKey("stopping", asyncio.Event)
+POLICY = web.AppKey("policy", Policy)
 
 
 def utc_now() -> dt.datetime:
@@ -122,6 +124,16 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         coalesce=True,
         id="retry-pending-events",
     )
+    # The reminder timer: the database says who is due, so any number of processes may tick.
+    scheduler.add_job(
+        _remind,
+        "interval",
+        args=[app],
+        seconds=REMIND_SECONDS,
+        max_instances=1,
+        coalesce=True,
+        id="remind-unanswered",
+    )
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
     # A few workers handle acknowledged events: enough to keep up, few enough that answering
@@ -145,13 +157,26 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 
 
 RETRY_SECONDS = 30.0
+REMIND_SECONDS = 300.0
+
+
+async def _remind(app: web.Application) -> None:
+    if app[STOPPING].is_set():
+        return
+    try:
+        if await assignments.remind_unanswered(app[FACTORY], app[POLICY], app[CLOCK]):
+            app[SENDER].wake.set()
+    except Exception:
+        log.exception("sending reminders failed")
 
 
 async def _retry_pending(app: web.Application) -> None:
     if app[STOPPING].is_set():
         return
     try:
-        if await dispatch.process_pending(app[FACTORY], app[CLOCK], stop=app[STOPPING].is_set):
+        if await dispatch.process_pending(
+            app[FACTORY], app[CLOCK], stop=app[STOPPING].is_set, policy=app[POLICY]
+        ):
             app[SENDER].wake.set()
     except Exception:
         log.exception("retrying pending events failed")
@@ -162,7 +187,7 @@ async def _work(app: web.Application) -> None:
     while True:
         event_id = await queue.get()
         try:
-            await dispatch.process(app[FACTORY], event_id, app[CLOCK])
+            await dispatch.process(app[FACTORY], event_id, app[CLOCK], app[POLICY])
             app[SENDER].wake.set()
         except Exception:  # process() records its own failures; this is a last guard
             log.exception("worker failed on event %s", event_id)
@@ -290,6 +315,7 @@ async def dingtalk_events(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
     app[SETTINGS], app[CLOCK], app[QUEUE] = settings, clock, asyncio.Queue()
+    app[POLICY] = policy_of(settings)
     app.cleanup_ctx.extend([_database, _http, _sender, _stream])
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/wecom/callback", wecom_verify)

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import assignments
 from bot.campaign_spec import CampaignSpec
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
@@ -24,11 +25,14 @@ from bot.draw.record import canonical, commitment_document, recompute, sha256_te
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
 from bot.texts import render, text
+from bot.workflow import DEFAULT_POLICY, Policy, Step
+from storage import assignments as assignment_db
 from storage import audit
 from storage import campaigns as db
 from storage.engine import unit_of_work
 from storage.models import (
     AbsenceApprover,
+    AssignmentRole,
     Campaign,
     CampaignState,
     DecisionState,
@@ -400,8 +404,10 @@ async def run_draw(
     reason: str | None,
     actor: str,
     clock: Clock,
+    policy: Policy = DEFAULT_POLICY,
 ) -> dict[str, Any]:
-    """Reveal the secret, form the key from every source, draw, and make the teams current."""
+    """Reveal the secret, form the key from every source, draw, and make the teams current;
+    each drawn officer's assignment (and each leader's team) goes to the outbox with it."""
     async with unit_of_work(factory) as session:
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is CampaignState.DRAFT:
@@ -446,6 +452,8 @@ async def run_draw(
         )
         session.add(row)
         await session.flush()
+        step = Step(session, policy, run_at, actor)
+        await assignments.withdraw_all(step, campaign)  # a run again replaces the teams
         person_of = await db.person_ids_by_certificate(session, document["officers"]["entries"])
         entity_of = await db.ids_by_uscc(
             session, [e for team in results["teams"] for e in team["employers"]]
@@ -467,6 +475,7 @@ async def run_draw(
             [person_of[o] for o in results["officer_order"]],
         )
         campaign.state = CampaignState.DRAWN
+        await assignments.assign_drawn(step, campaign)
         await audit.append(
             session,
             [
@@ -506,8 +515,11 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         commitment = await db.commitment_of(session, campaign_id)
         runs = await db.runs_of(session, campaign_id)
         teams = await db.current_teams(session, campaign_id)
-        reserve = await db.reserve_of(session, campaign_id)
-        people = [m[0] for t in teams for m in t["members"]] + [r[0] for r in reserve]
+        placed = [a for a in await assignment_db.assignments_of_campaign(session, campaign_id)]
+        reserve = await assignment_db.reserve(session, campaign_id)
+        people = [a.person_id for a in placed] + [pid for _, pid in reserve]
+        names = await assignment_db.people(session, people)
+        by_id = {a.id: a for a in placed}
         leaders = await db.people_by_id(session, campaign.leader_ids)
         keys = await db.person_keys(session, people + campaign.leader_ids)
         last = json.loads(runs[-1].result) if runs else None
@@ -546,15 +558,28 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
                         {"uscc": u, "name": n, "address": a} for u, n, a in t["employers"]
                     ],
                     "members": [
-                        {"name": name, "certificate_no": keys[pid], "position": pos}
-                        for pid, pos, name in t["members"]
+                        {
+                            "name": names[a.person_id].name,
+                            "certificate_no": keys[a.person_id],
+                            "position": a.position,
+                            "state": a.state.value,
+                            "substitute_for": (
+                                names[by_id[a.replaces_id].person_id].name
+                                if a.replaces_id in by_id
+                                else None
+                            ),
+                            "reason": a.reason,
+                            "task": a.id,
+                        }
+                        for a in placed
+                        if a.team_id == t["team"].id and a.role is AssignmentRole.MEMBER
                     ],
                 }
                 for t in teams
             ],
             "reserve": [
-                {"name": name, "certificate_no": keys[pid], "position": pos}
-                for pid, pos, name in reserve
+                {"name": names[pid].name, "certificate_no": keys[pid], "position": pos}
+                for pos, pid in reserve
             ],
         }
 

@@ -50,11 +50,17 @@ class Button:
 class Outgoing:
     """One message to one person. ``kind`` picks which of the other fields matter."""
 
-    kind: str  # "text" | "markdown" | "card" | "link"
+    kind: str  # "text" | "markdown" | "card" | "link" | "update" (a card already sent)
     text: str
     title: str = ""
     buttons: tuple[Button, ...] = ()
     url: str = ""
+    token: str = ""  # for "update": the platform's handle on the clicked card
+
+    @staticmethod
+    def card_update(token: str, outcome: str) -> Outgoing:
+        """Replace the buttons of the card a person just clicked with ``outcome``."""
+        return Outgoing("update", outcome, token=token)
 
     @staticmethod
     def plain(text: str) -> Outgoing:
@@ -71,6 +77,7 @@ class Outgoing:
             "title": self.title,
             "buttons": [{"key": b.key, "label": b.label} for b in self.buttons],
             "url": self.url,
+            "token": self.token,
         }
 
     @staticmethod
@@ -81,4 +88,5 @@ class Outgoing:
             title=data.get("title", ""),
             buttons=tuple(Button(b["key"], b["label"]) for b in data.get("buttons", [])),
             url=data.get("url", ""),
+            token=data.get("token", ""),
         )

@@ -11,12 +11,21 @@ import click
 
 from bot import campaigns, plans
 from bot.campaign_spec import SpecError, parse_campaign
-from bot.cli_support import Refused, actor_name, emit, explained, run_with_db, utc_now
+from bot.cli_support import (
+    Refused,
+    actor_name,
+    emit,
+    explained,
+    run_with_db,
+    settings_of,
+    utc_now,
+)
 from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.tables import format_table
 from bot.texts import TEMPLATES_DIR, render, text
+from bot.workflow import policy_of
 
 _NUMBERS = re.compile(r"[,，、\s]+")
 ID = click.IntRange(1, 2**31 - 1)
@@ -86,6 +95,7 @@ def plan_add_need(
             supplement=supplement,
             actor=actor_name(actor),
             clock=utc_now,
+            policy=policy_of(settings_of(ctx)),
         ),
     )
     click.echo(text("plan.need_added", id=need_id, supplement=supplement))
@@ -96,7 +106,13 @@ def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None
     need = run_with_db(
         ctx,
         lambda f: plans.decide_need(
-            f, need_id, approve=approve, comment=comment, approver=by, clock=utc_now
+            f,
+            need_id,
+            approve=approve,
+            comment=comment,
+            approver=by,
+            clock=utc_now,
+            policy=policy_of(settings_of(ctx)),
         ),
     )
     click.echo(text("plan.decided_now", id=need.id, state=need.state.value))
@@ -237,7 +253,15 @@ def draw_run(
     values = parse_entropy(entropy)
     run = run_with_db(
         ctx,
-        lambda f: campaigns.run_draw(f, campaign_id, values, reason, actor_name(actor), utc_now),
+        lambda f: campaigns.run_draw(
+            f,
+            campaign_id,
+            values,
+            reason,
+            actor_name(actor),
+            utc_now,
+            policy_of(settings_of(ctx)),
+        ),
     )
     click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
 

@@ -50,6 +50,13 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "oapi_base": (str, "https://oapi.dingtalk.com"),
         "mode": (str, "http"),
     },
+    "assignments": {
+        # An officer who has neither confirmed nor declined is reminded once after this long.
+        "remind_after_hours": (int, 24),
+        # 「无法参加」 closes this many days before the campaign starts (0: on its first day);
+        # after that the officer is told to speak to the team leader.
+        "decline_closes_days_before_start": (int, 0),
+    },
     "outbox": {
         # Backoff doubles up to ten minutes: 20 tries outlast an outage of about two hours.
         "max_attempts": (int, 20),
@@ -123,6 +130,12 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class AssignmentSettings:
+    remind_after_hours: int
+    decline_closes_days_before_start: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     app: AppSettings
@@ -133,6 +146,7 @@ class Settings:
         "", "", "", "", "", "https://api.dingtalk.com", "https://oapi.dingtalk.com", "http"
     )
     outbox: OutboxSettings = OutboxSettings(20, 20, 3000)
+    assignments: AssignmentSettings = AssignmentSettings(24, 0)
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
@@ -210,6 +224,9 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
         value = values[("wecom", key)]
         if value and len(value) != 43:
             raise ConfigError(text("config.bad_value", key=f"wecom.{key}", detail="43"))
+    for key in ("remind_after_hours", "decline_closes_days_before_start"):
+        if values[("assignments", key)] < 0:
+            raise ConfigError(text("config.bad_value", key=f"assignments.{key}", detail=">= 0"))
     port = values[("server", "port")]
     if not 0 <= port <= 65535:
         raise ConfigError(text("config.bad_value", key="server.port", detail="0-65535"))
@@ -289,6 +306,7 @@ def load_settings(
         wecom=WeComSettings(**_section(values, "wecom")),
         dingtalk=DingTalkSettings(**_section(values, "dingtalk")),
         outbox=OutboxSettings(**_section(values, "outbox")),
+        assignments=AssignmentSettings(**_section(values, "assignments")),
     )
 
 

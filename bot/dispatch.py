@@ -16,11 +16,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import approvals, assignments, plans
 from bot.chat import Inbound, InboundKind, Outgoing, Platform
+from bot.texts import text
+from bot.workflow import DEFAULT_POLICY, Policy, Step
 from handlers import commands
+from storage import assignments as assignment_db
 from storage import chat as db
 from storage.engine import unit_of_work
 from storage.models import EventState, Person
+
+# What a person may answer when the bot asked them something, by the question's topic.
+FOLLOW_UPS = {
+    assignments.REASON_TOPIC: assignments.reason_given,
+    approvals.REJECT_TOPIC: approvals.comment_given,
+}
+assert plans.NEED  # registered with the approval engine on import
 
 log = logging.getLogger("suiji.dispatch")
 Factory = async_sessionmaker[AsyncSession]
@@ -89,25 +100,52 @@ def _asker(person: Person) -> commands.Asker:
     return commands.Asker(person.name, frozenset(roles), person.team_leader_eligible)
 
 
-async def decide(session: AsyncSession, inbound: Inbound, person: Person | None) -> list[Outgoing]:
-    """What to answer. Routing only: each use case's decisions live in handlers/."""
+async def decide(
+    session: AsyncSession, inbound: Inbound, person: Person | None, step: Step
+) -> list[Outgoing]:
+    """What to answer. Routing only: each use case's decisions live in handlers/ and the
+    workflows in bot/assignments and bot/approvals."""
     if person is None:
         return [commands.stranger_reply()]
     asker = _asker(person)
     if inbound.kind is InboundKind.ENTER:
         return [commands.help_reply(asker)]
     message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
-    command = commands.command_of(message)
-    if command == "help":
-        return [commands.help_reply(asker)]
-    if command == "my_tasks":
-        today = inbound.received_at.date()
-        tasks = [commands.Task(**t) for t in await db.tasks_of(session, person.id, today)]
-        return [commands.tasks_reply(asker, tasks)]
-    return [commands.unknown_reply(message)]
+    command = commands.parse(message)
+    waiting = await assignment_db.conversation(session, person.id, step.now)
+    if command is None and waiting is not None and message.strip():
+        answer = FOLLOW_UPS[waiting.topic]
+        return await answer(step, person, dict(waiting.data), message.strip()[:500])
+    if command is None:
+        return [commands.unknown_reply(message)]
+    token = inbound.reply_token if inbound.kind is InboundKind.CLICK else ""
+    match command.name:
+        case "help":
+            return [commands.help_reply(asker)]
+        case "my_tasks":
+            return [commands.tasks_reply(asker, await assignments.my_tasks(step, person))]
+        case "task" if command.number is not None:
+            return await assignments.task(step, person, command.number)
+        case "task":
+            return [commands.tasks_reply(asker, await assignments.my_tasks(step, person))]
+        case "confirm":
+            return await assignments.confirm(step, person, command)
+        case "decline":
+            return await assignments.decline(step, person, command)
+        case "recuse":
+            return await assignments.recuse(step, person, command)
+        case "approve" | "reject":
+            return await approvals.answer(step, person, command, token)
+        case "cancel" if waiting is not None:
+            await assignment_db.end_conversation(session, person.id)
+            return [Outgoing.plain(text("approve.cancelled"))]
+        case _:
+            return [Outgoing.plain(text("approve.nothing_to_cancel"))]
 
 
-async def process(factory: Factory, event_id: int, clock: Clock) -> bool:
+async def process(
+    factory: Factory, event_id: int, clock: Clock, policy: Policy = DEFAULT_POLICY
+) -> bool:
     """Handle a stored event once; True when it is done (now or before)."""
     try:
         async with unit_of_work(factory) as session:
@@ -118,7 +156,9 @@ async def process(factory: Factory, event_id: int, clock: Clock) -> bool:
             person = await db.lock_person_by_account(
                 session, inbound.platform.value, inbound.sender
             )
-            for reply in await decide(session, inbound, person):
+            actor = person.name if person else inbound.sender
+            step = Step(session, policy, clock(), actor, event.id)
+            for reply in await decide(session, inbound, person, step):
                 db.enqueue(
                     session, event.platform, inbound.sender, reply.to_json(), clock(), event.id
                 )
@@ -155,6 +195,7 @@ async def process_pending(
     clock: Clock,
     older_than: dt.timedelta = dt.timedelta(seconds=60),
     stop: Callable[[], bool] = lambda: False,
+    policy: Policy = DEFAULT_POLICY,
 ) -> int:
     """Handle events still pending after ``older_than`` (after a restart, or a failed attempt;
     younger ones are still in the workers' queue). Returns how many it tried; ``stop`` ends
@@ -165,6 +206,6 @@ async def process_pending(
     for event_id in ids:
         if stop():
             break
-        await process(factory, event_id, clock)
+        await process(factory, event_id, clock, policy)
         tried += 1
     return tried

@@ -1,8 +1,8 @@
 """The annual plan (O1): units propose needs, leaders approve them; supplements the same way.
 
 Owns the rules: one plan per year, needs name registered units and items, only a leader decides,
-and a need is decided once. Approval here is by the CLI with ``--as``; chat approval will go
-through the shared approval engine.
+and a need is decided once. Each need is a request of the shared approval engine (bot.approvals):
+the leaders get it as a card in chat, and ``suiji plan approve --as`` decides the same request.
 """
 
 from __future__ import annotations
@@ -14,15 +14,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import approvals
+from bot.chat import Outgoing
 from bot.texts import text
+from bot.workflow import DEFAULT_POLICY, Policy, Step
+from storage import assignments as people_db
 from storage import audit
 from storage import campaigns as db
 from storage.engine import unit_of_work
-from storage.models import AnnualPlan, DecisionState, PlanNeed
+from storage.models import AnnualPlan, Approval, DecisionState, Person, PlanNeed
 from storage.registries import current_items
 
 Clock = Callable[[], dt.datetime]
 Factory = async_sessionmaker[AsyncSession]
+NEED = "plan_need"
 
 
 class PlanError(Exception):
@@ -55,6 +60,7 @@ async def add_need(
     supplement: bool,
     actor: str,
     clock: Clock,
+    policy: Policy = DEFAULT_POLICY,
 ) -> int:
     async with unit_of_work(factory) as session:
         plan = await db.plan_for_year(session, year)
@@ -105,6 +111,16 @@ async def add_need(
             ],
             clock(),
         )
+        step = Step(session, policy, clock(), actor)
+        await approvals.request(
+            step,
+            kind=NEED,
+            subject_id=need.id,
+            role="leader",
+            approvers=await people_db.leaders(session),
+            requested_by=await db.find_person(session, actor),
+            reason="",
+        )
         return need.id
 
 
@@ -116,8 +132,10 @@ async def decide_need(
     comment: str | None,
     approver: str,
     clock: Clock,
+    policy: Policy = DEFAULT_POLICY,
 ) -> PlanNeed:
-    """Approve or reject a need as ``approver`` (a person reference), who must be a leader."""
+    """Approve or reject a need as ``approver`` (a person reference), who must be a leader:
+    the same request the leaders see in chat."""
     async with unit_of_work(factory) as session:
         person = await db.find_person(session, approver)
         if person is None:
@@ -129,24 +147,74 @@ async def decide_need(
             raise _fail("no_need", id=need_id)
         if need.state is not DecisionState.PENDING:
             raise _fail("decided", id=need_id, state=need.state.value, by=need.decided_by)
-        before = {"state": need.state.value}
-        need.state = DecisionState.APPROVED if approve else DecisionState.REJECTED
-        need.decided_by, need.decided_at, need.comment = person.name, clock(), comment
-        await audit.append(
-            session,
-            [
-                audit.Change(
-                    person.name,
-                    "plan:decide",
-                    "plan_needs",
-                    str(need.id),
-                    before,
-                    {"state": need.state.value, "comment": comment},
-                )
-            ],
-            clock(),
-        )
+        step = Step(session, policy, clock(), person.name)
+        pending = await people_db.pending_for_subject(session, NEED, need.id)
+        request = pending[0] if pending else await _request_quietly(step, need)
+        replies = await approvals.decide(step, request, person, approve, comment or "")
+        if need.state is DecisionState.PENDING:  # refused: the reply says why
+            raise PlanError(replies[0].text)
         return need
+
+
+async def _request_quietly(step: Step, need: PlanNeed) -> Approval:
+    """A request for a need proposed before needs were approved in chat; nobody is sent it."""
+    return await approvals.request(
+        step,
+        kind=NEED,
+        subject_id=need.id,
+        role="leader",
+        approvers=[],
+        requested_by=None,
+        reason="",
+    )
+
+
+async def _describe_need(step: Step, approval: Approval) -> tuple[str, str]:
+    need = await db.need_by_id(step.session, approval.subject_id)
+    assert need is not None
+    return text("approve.need_title", supplement=need.supplement), text(
+        "approve.need_summary",
+        year=need.plan.year,
+        unit=need.unit.name,
+        items=need.items,
+        ratio=f"{need.proposed_ratio.normalize():f}",
+        timing=need.timing,
+        scope=need.scope,
+    )
+
+
+async def _apply_need(step: Step, approval: Approval, decider: Person, approve: bool) -> None:
+    need = await db.need_by_id(step.session, approval.subject_id)
+    assert need is not None
+    if need.state is not DecisionState.PENDING:
+        return
+    before = {"state": need.state.value}
+    need.state = DecisionState.APPROVED if approve else DecisionState.REJECTED
+    need.decided_by, need.decided_at, need.comment = decider.name, step.now, approval.comment
+    await step.audit(
+        "plan:decide",
+        "plan_needs",
+        need.id,
+        before,
+        {"state": need.state.value, "comment": approval.comment},
+    )
+    proposer = await db.find_person(step.session, need.proposed_by)
+    if proposer is not None and proposer.id != decider.id:
+        step.send(
+            proposer,
+            Outgoing.plain(
+                text(
+                    "approve.need_decided",
+                    id=need.id,
+                    approved=approve,
+                    by=decider.name,
+                    comment=approval.comment or "",
+                )
+            ),
+        )
+
+
+approvals.register(NEED, approvals.Kind(_describe_need, _apply_need))
 
 
 async def plan_view(factory: Factory, year: int) -> dict[str, Any]:

@@ -1,8 +1,10 @@
-"""Commands anyone can send: 「帮助」 and 「我的任务」, and the replies to strangers and to
-what the bot does not understand. Pure: the caller supplies who is asking and their tasks."""
+"""What people type, as commands: 「帮助」, 「我的任务」, 「无法参加 出差」, 「同意 审批5」…;
+and the replies to strangers and to what the bot does not understand. Pure: the caller supplies
+who is asking and their tasks."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,13 +24,23 @@ class Asker:
 
 @dataclass(frozen=True)
 class Task:
+    id: int  # the task number people type: 「任务 12」
     campaign: str
     start: str
     end: str
     team: int
-    role: str  # leader | member | reserve
-    position: int  # place in the draw order (members and reserve)
+    role: str  # leader | member
+    state: str  # notified | confirmed | declined | replaced
+    position: int  # place in the draw order (members)
     employers: int
+    substitute: bool  # took the place of someone excused
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # help, my_tasks, cancel, task, confirm, decline, recuse, approve, reject
+    number: int | None = None  # 「任务12」, 「审批5」
+    rest: str = ""  # the reason or comment that follows
 
 
 def normalize(message: str) -> str:
@@ -36,13 +48,64 @@ def normalize(message: str) -> str:
     return _BLANKS.sub("", unicodedata.normalize("NFKC", message)).casefold()
 
 
-def command_of(message: str) -> str | None:
-    """The command a message names ("help", "my_tasks"), or None."""
+@functools.cache
+def _words() -> tuple[dict[str, str], list[tuple[str, str]], re.Pattern[str], re.Pattern[str]]:
+    """(whole-message word -> command, [(prefix word, command)] longest first, the number
+    pattern, the reason-label pattern), from templates/chat/commands.toml."""
+    words = table("chat/commands.toml")
+    whole = {normalize(w): name for name, ws in words.items() if isinstance(ws, list) for w in ws}
+    prefixed = sorted(
+        ((normalize(w), name) for name, ws in words["prefixed"].items() for w in ws),
+        key=lambda pair: -len(pair[0]),
+    )
+    prefixes = "|".join(re.escape(normalize(p)) for p in words["words"]["number_prefixes"])
+    number = re.compile(rf"^(?:{prefixes})?\s*(\d{{1,9}})(?=$|[\s{_SEPARATORS}])", re.IGNORECASE)
+    labels = "|".join(re.escape(w) for w in words["words"]["reason_labels"])
+    label = re.compile(rf"^(?:{labels})(?=$|[\s{_SEPARATORS}])")
+    return whole, prefixed, number, label
+
+
+# What may stand between a command, its number and its text once full-width forms are folded.
+_SEPARATORS = r",:;.、。!?·\-"
+_LEADING = re.compile(rf"^[\s{_SEPARATORS}]+")
+
+
+def _after_word(message: str, word: str) -> str:
+    """``message`` past its first characters that spell ``word`` (blanks and case ignored)."""
+    taken = 0
+    for index, char in enumerate(message):
+        if taken == len(word):
+            return message[index:]
+        if char.isspace():
+            continue
+        taken += 1
+    return ""
+
+
+def parse(message: str) -> Command | None:
+    """The command a message is, or None. 「不能参加，原因：开会」 is decline with rest 「开会」."""
+    whole, prefixed, number, label = _words()
     folded = normalize(message)
-    for command, words in table("chat/commands.toml").items():
-        if folded in {normalize(w) for w in words}:
-            return str(command)
+    if folded in whole:
+        return Command(whole[folded])
+    plain = unicodedata.normalize("NFKC", message).strip()
+    for word, name in prefixed:
+        if not folded.startswith(word):
+            continue
+        rest = _LEADING.sub("", _after_word(plain, word))
+        found = number.match(rest)
+        ref = int(found.group(1)) if found else None
+        if found:
+            rest = _LEADING.sub("", rest[found.end() :])
+        rest = _LEADING.sub("", label.sub("", rest, count=1))
+        return Command(name, ref, rest.strip())
     return None
+
+
+def command_of(message: str) -> str | None:
+    """The name of the command a message is ("help", "decline"…), or None."""
+    command = parse(message)
+    return command.name if command else None
 
 
 def help_reply(asker: Asker) -> Outgoing:

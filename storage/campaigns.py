@@ -234,7 +234,7 @@ async def replace_current_teams(
 
 
 async def current_teams(session: AsyncSession, campaign_id: int) -> list[dict[str, Any]]:
-    """The campaign's teams with leader, employers and members (names and keys), in order."""
+    """The campaign's teams with their employers, in order (members: storage.assignments)."""
     teams = (
         (
             await session.execute(
@@ -252,30 +252,8 @@ async def current_teams(session: AsyncSession, campaign_id: int) -> list[dict[st
             .where(TeamEmployer.team_id == team.id)
             .order_by(TeamEmployer.position)
         )
-        members = await session.execute(
-            select(DrawnOfficer.person_id, DrawnOfficer.position, Person.name)
-            .join(Person, Person.id == DrawnOfficer.person_id)
-            .where(DrawnOfficer.team_id == team.id)
-            .order_by(DrawnOfficer.position)
-        )
-        out.append(
-            {
-                "team": team,
-                "employers": [tuple(row) for row in employers],
-                "members": [tuple(row) for row in members],
-            }
-        )
+        out.append({"team": team, "employers": [tuple(row) for row in employers]})
     return out
-
-
-async def reserve_of(session: AsyncSession, campaign_id: int) -> list[tuple[int, int, str]]:
-    rows = await session.execute(
-        select(DrawnOfficer.person_id, DrawnOfficer.position, Person.name)
-        .join(Person, Person.id == DrawnOfficer.person_id)
-        .where(DrawnOfficer.campaign_id == campaign_id, DrawnOfficer.team_id.is_(None))
-        .order_by(DrawnOfficer.position)
-    )
-    return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 async def people_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person]:

@@ -17,20 +17,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
-    Campaign,
-    DrawnOfficer,
     EventState,
     InboundEvent,
     OutboxMessage,
     OutboxState,
     Person,
     RobotSign,
-    Team,
-    TeamEmployer,
 )
 
 CLAIM_SECONDS = 60
-MAX_TASKS = 10  # a chat message has room for about this many
 # Which registry column holds each platform's user ids (WeCom ids are stored lower case).
 ACCOUNT_COLUMNS = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_userid}
 
@@ -157,53 +152,6 @@ def enqueue(
             event_id=event_id,
         )
     )
-
-
-async def tasks_of(session: AsyncSession, person_id: int, today: dt.date) -> list[dict[str, Any]]:
-    """The person's places in current draws (campaigns not ended over a month ago): as team
-    leader, member or reserve; at most ``MAX_TASKS``, soonest first."""
-    since = today - dt.timedelta(days=31)
-    found = []
-    led = await session.execute(
-        select(Campaign, Team)
-        .join(Team, Team.campaign_id == Campaign.id)
-        .where(Team.leader_id == person_id, Campaign.end_on >= since)
-        .order_by(Campaign.start_on, Team.number)
-    )
-    for campaign, team in led:
-        found.append((campaign, team, "leader", 0))
-    drawn = await session.execute(
-        select(Campaign, DrawnOfficer, Team)
-        .join(DrawnOfficer, DrawnOfficer.campaign_id == Campaign.id)
-        .outerjoin(Team, Team.id == DrawnOfficer.team_id)
-        .where(DrawnOfficer.person_id == person_id, Campaign.end_on >= since)
-        .order_by(Campaign.start_on)
-    )
-    for campaign, place, team in drawn:
-        found.append((campaign, team, "member" if team else "reserve", place.position))
-    tasks = []
-    for campaign, team, role, position in found[:MAX_TASKS]:
-        employers = 0
-        if team is not None:
-            employers = len(
-                (
-                    await session.execute(
-                        select(TeamEmployer.id).where(TeamEmployer.team_id == team.id)
-                    )
-                ).all()
-            )
-        tasks.append(
-            {
-                "campaign": campaign.name,
-                "start": campaign.start_on.isoformat(),
-                "end": campaign.end_on.isoformat(),
-                "team": team.number if team else 0,
-                "role": role,
-                "position": position,
-                "employers": employers,
-            }
-        )
-    return tasks
 
 
 def _due(now: dt.datetime) -> Any:

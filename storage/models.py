@@ -430,6 +430,88 @@ class DrawnOfficer(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
 
 
+class AssignmentRole(enum.Enum):
+    LEADER = "leader"  # the appointed team leader (not drawn)
+    MEMBER = "member"  # a drawn officer, or a substitute
+
+
+class AssignmentState(enum.Enum):
+    NOTIFIED = "notified"  # sent; no answer yet
+    CONFIRMED = "confirmed"  # 确认参加
+    DECLINED = "declined"  # 无法参加, waiting for the approver
+    REPLACED = "replaced"  # excused (absence approved, or a recusal); off the team
+    CANCELLED = "cancelled"  # the draw it came from was run again
+
+
+class Assignment(Base):
+    """What one person was given in a campaign: a place on a team, as leader or member.
+
+    Its id is the task number people type (「任务 12」). A member excused from the team keeps
+    the row (state ``replaced``); whoever took the place has ``replaces_id`` pointing at it.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Not unique with person_id: a draw run again cancels its assignments and makes new ones.
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    team_number: Mapped[int] = mapped_column(Integer)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    role: Mapped[AssignmentRole] = mapped_column(_enum(AssignmentRole, "role"))
+    state: Mapped[AssignmentState] = mapped_column(_enum(AssignmentState, "state"), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)  # in draw order; None for leaders
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("assignments.id"))
+    reason: Mapped[str | None] = mapped_column(String(500))  # why excused
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ApprovalState(enum.Enum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"  # what it asked about went away (a draw run again)
+
+
+class Approval(Base):
+    """A request someone in a role must decide: an absence, a plan need, later a report or a
+    publication. The engine (bot.approvals) owns the rules; ``subject`` says what it is about."""
+
+    __tablename__ = "approvals"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))  # absence | plan_need | …
+    subject_id: Mapped[int] = mapped_column(Integer)  # the assignment, the need, …
+    role: Mapped[str] = mapped_column(String(30))  # team_leader | unit_leader | leader
+    approver_ids: Mapped[list[int]] = mapped_column(JSON)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[ApprovalState] = mapped_column(_enum(ApprovalState, "state"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(String(500))
+
+
+class Conversation(Base):
+    """What the bot is waiting for from one person (a reason, a form's next answer), so a
+    conversation survives a restart. One at a time per person; it expires."""
+
+    __tablename__ = "conversations"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id"), primary_key=True, autoincrement=False
+    )
+    topic: Mapped[str] = mapped_column(String(30))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
 # --- the bot: inbound events and the outbox ---------------------------------------------------
 
 

@@ -191,6 +191,8 @@ class DingTalkClient:
             return self._token[0]
 
     async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+        if message.kind == "update":
+            return  # robot cards cannot be changed once sent; the reply says what happened
         key, param = render(message)
         body = {
             "robotCode": self.robot_code,

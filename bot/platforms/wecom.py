@@ -179,6 +179,16 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
     return body
 
 
+def render_update(recipient: str, agent_id: int, message: Outgoing) -> dict[str, Any]:
+    """The update_template_card body that greys out the clicked card's buttons with a word."""
+    return {
+        "userids": [recipient],
+        "agentid": agent_id,
+        "response_code": message.token,
+        "button": {"replace_name": message.text[:16]},
+    }
+
+
 class WeComClient:
     """The sending API of one app, over a shared aiohttp session."""
 
@@ -245,6 +255,12 @@ class WeComClient:
         raise SendFailed("token refused twice", retry=True)
 
     async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+        if message.kind == "update":
+            await self._post(
+                "/cgi-bin/message/update_template_card",
+                render_update(recipient, self.agent_id, message),
+            )
+            return
         try:
             await self._post(
                 "/cgi-bin/message/send", render(recipient, self.agent_id, message, ref)

@@ -124,6 +124,8 @@ class FakeWeCom(_FakeBase):
         self.api_per_minute: int | None = None
         self._api_calls: collections.deque[float] = collections.deque()
         self.rate_limited = 0
+        # ResponseCode of each click -> (user, task id): single use, as WeCom's are.
+        self.response_codes: dict[str, tuple[str, str]] = {}
 
     def _error(self, code: str) -> web.Response:
         return web.json_response({"errcode": int(code), "errmsg": f"fake error {code}"})
@@ -228,8 +230,24 @@ class FakeWeCom(_FakeBase):
 
     async def update_card(self, request: web.Request) -> web.Response:
         self.calls["update_template_card"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
         if (error := self._token_error(request)) is not None:
             return error
+        body = await request.json()
+        if body.get("agentid") != self.agent_id:
+            return self._error("40056")
+        clicked = self.response_codes.pop(str(body.get("response_code", "")), None)
+        if clicked is None:
+            return self._error("40151")  # unknown or already used response_code
+        user, task_id = clicked
+        if user not in body.get("userids", []):
+            return self._error("40031")
+        outcome = str(body.get("button", {}).get("replace_name", ""))
+        for message in self.delivered:
+            if message.user == user and any(b.get("task_id") == task_id for b in message.buttons):
+                message.buttons = [{"label": outcome, "key": "", "task_id": task_id, "done": "1"}]
+        self.changed.set()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     def app(self) -> web.Application:
@@ -258,13 +276,13 @@ class FakeWeCom(_FakeBase):
         )
 
     @staticmethod
-    def click_xml(user: str, key: str, task_id: str, created: int) -> str:
+    def click_xml(user: str, key: str, task_id: str, created: int, code: str) -> str:
         return (
             f"<xml><ToUserName><![CDATA[corp]]></ToUserName><FromUserName><![CDATA[{user}]]>"
             f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]>"
             f"</MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]>"
             f"</EventKey><TaskId><![CDATA[{task_id}]]></TaskId><ResponseCode><![CDATA["
-            f"{secrets.token_hex(8)}]]></ResponseCode><AgentID>1</AgentID></xml>"
+            f"{code}]]></ResponseCode><AgentID>1</AgentID></xml>"
         )
 
     async def post(self, session: aiohttp.ClientSession, inner: str) -> int:
@@ -278,7 +296,9 @@ class FakeWeCom(_FakeBase):
 
     async def click(self, session: aiohttp.ClientSession, user: str, key: str, task_id: str) -> int:
         created = int(time.time() * 1000)  # distinct per click, as WeCom's events are
-        return await self.post(session, self.click_xml(user, key, task_id, created))
+        code = secrets.token_hex(8)
+        self.response_codes[code] = (user, task_id)
+        return await self.post(session, self.click_xml(user, key, task_id, created, code))
 
 
 class FakeDingTalk(_FakeBase):

@@ -92,7 +92,7 @@ def test_campaign_goes_commit_run_export_verify(drawn: tuple[Path, Path], tmp_pa
     assert shown["state"] == "drawn" and len(shown["teams"]) == 3
     assert all(len(t["members"]) == 2 for t in shown["teams"])
     text = run("campaign", "show", "1", config=config).output
-    assert "第 1 组　组长 张凯" in text and "递补顺序" in text
+    assert "第 1 组　组长 张凯" in text and "剩余备选" in text and "已通知，待确认" in text
     page = tmp_path / "certificate.html"
     assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
     html = page.read_text("utf-8")

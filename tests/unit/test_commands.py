@@ -13,17 +13,20 @@ from bot.chat import Button, Outgoing
 from bot.texts import table
 from handlers.commands import (
     Asker,
+    Command,
     Task,
     apology,
     command_of,
     help_reply,
     normalize,
+    parse,
     stranger_reply,
     tasks_reply,
     unknown_reply,
 )
 
 WORDS = table("chat/commands.toml")
+WHOLE = {name: words for name, words in WORDS.items() if isinstance(words, list)}
 
 
 def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker:
@@ -69,17 +72,19 @@ def test_blanks_case_and_full_width_are_folded(message: str, command: str) -> No
 
 
 @pytest.mark.parametrize(
-    "message", ["", " ", "帮助我", "我的任务呢", "任务", "helpme", "??", "你好", "同意", "帮-助"]
+    "message", ["", " ", "帮助我", "我的任务呢", "helpme", "??", "你好", "帮-助", "批准了吗好"[1:]]
 )
 def test_anything_else_is_not_a_command(message: str) -> None:
     assert command_of(message) is None
 
 
 def test_the_word_list_is_what_the_tests_cover() -> None:
-    assert WORDS == {
+    assert WHOLE == {
         "help": ["帮助", "help", "?", "？", "菜单"],
         "my_tasks": ["我的任务", "任务列表", "tasks"],
+        "cancel": ["取消", "算了", "cancel"],
     }
+    assert set(WORDS["prefixed"]) == {"task", "confirm", "decline", "recuse", "approve", "reject"}
 
 
 def test_normalize_folds_width_blanks_and_case() -> None:
@@ -88,7 +93,7 @@ def test_normalize_folds_width_blanks_and_case() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    pair=st.sampled_from([(w, c) for c, words in WORDS.items() for w in words]),
+    pair=st.sampled_from([(w, c) for c, words in WHOLE.items() for w in words]),
     blanks=st.lists(st.sampled_from([" ", "\t", "\n", "\u3000", "\xa0"]), max_size=8),
     cuts=st.lists(st.integers(0, 8), max_size=8),
 )
@@ -160,9 +165,31 @@ def test_help_differs_between_roles() -> None:
 # --- my tasks ---------------------------------------------------------------------------------
 
 TASKS = [
-    Task("2026年第一批劳动保障抽查", "2026-03-09", "2026-03-13", 1, "leader", 1, 3),
-    Task("2026年第一批劳动保障抽查", "2026-03-09", "2026-03-13", 2, "member", 4, 2),
-    Task("2026年第二批", "2026-06-01", "2026-06-05", 3, "reserve", 2, 5),
+    Task(
+        11,
+        "2026年第一批劳动保障抽查",
+        "2026-03-09",
+        "2026-03-13",
+        1,
+        "leader",
+        "notified",
+        0,
+        3,
+        False,
+    ),
+    Task(
+        12,
+        "2026年第一批劳动保障抽查",
+        "2026-03-09",
+        "2026-03-13",
+        2,
+        "member",
+        "confirmed",
+        4,
+        2,
+        False,
+    ),
+    Task(31, "2026年第二批", "2026-06-01", "2026-06-05", 3, "member", "declined", 9, 5, True),
 ]
 
 
@@ -171,27 +198,62 @@ def test_no_tasks_says_so() -> None:
     assert reply.kind == "markdown"
     assert reply.title == "我的任务"
     assert "王五，您目前没有抽查任务" in reply.text
-    assert "1." not in reply.text
+    assert "任务" not in reply.text.split("没有抽查任务")[1].split("被抽中后")[0]
 
 
-def test_tasks_are_numbered_with_campaign_dates_team_and_role() -> None:
+def test_tasks_show_their_numbers_dates_team_role_and_state() -> None:
     text = tasks_reply(asker("officer", name="王五"), TASKS).text
-    assert "王五，您的抽查任务" in text
-    assert "没有抽查任务" not in text
-    lines = [line for line in text.splitlines() if line.strip()]
-    [first] = [line for line in lines if line.startswith("1. ")]
-    [second] = [line for line in lines if line.startswith("2. ")]
-    [third] = [line for line in lines if line.startswith("3. ")]
-    assert "【2026年第一批劳动保障抽查】2026-03-09 至 2026-03-13" in first
-    assert "第 1 组" in first and "组长" in first and "检查 3 家单位" in first
-    assert "第 2 组" in second and "组员" in second and "检查 2 家单位" in second
-    assert "第 3 组" in third and "备选（第2位递补）" in third
-    assert "检查" not in third.split("备选")[1]  # a reserve has no employers of their own
+    assert "王五，您的抽查任务" in text and "「任务 编号」" in text
+    lines = [line for line in text.splitlines() if line.strip().startswith("- ")]
+    first, second, third = lines
+    assert "任务11" in first and "【2026年第一批劳动保障抽查】2026-03-09 至 2026-03-13" in first
+    assert "第 1 组组长" in first and "检查 3 家单位" in first and "状态" not in first
+    assert "任务12" in second and "第 2 组组员" in second and "已确认参加" in second
+    assert "任务31" in third and "（递补）" in third and "待审批" in third
 
 
-def test_reserve_position_is_shown() -> None:
-    reserve = Task("c", "2026-01-01", "2026-01-02", 1, "reserve", 7, 0)
-    assert "备选（第7位递补）" in tasks_reply(asker("officer"), [reserve]).text
+# --- parsing what people type -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "name", "number", "rest"),
+    [
+        ("无法参加 出差", "decline", None, "出差"),
+        ("不能参加，原因：开会", "decline", None, "开会"),
+        ("不能参加,原因:开会", "decline", None, "开会"),
+        ("无法参加", "decline", None, ""),
+        ("参加不了。", "decline", None, ""),
+        ("请假：生病住院", "decline", None, "生病住院"),
+        ("无法参加 任务12", "decline", 12, ""),
+        ("无法参加　＃１２　出差", "decline", 12, "出差"),
+        ("无法参加 12号要开庭", "decline", None, "12号要开庭"),
+        ("确认参加 任务3", "confirm", 3, ""),
+        ("确认", "confirm", None, ""),
+        ("同意", "approve", None, ""),
+        ("同意 审批5", "approve", 5, ""),
+        ("驳回 审批5 材料不全", "reject", 5, "材料不全"),
+        ("驳回：理由：不符合规定", "reject", None, "不符合规定"),
+        ("不同意 审批2", "reject", 2, ""),
+        ("任务 7", "task", 7, ""),
+        (
+            "回避 91411422MAKD1PU93K 配偶在该单位任职",
+            "recuse",
+            None,
+            "91411422MAKD1PU93K 配偶在该单位任职",
+        ),
+        ("我的任务", "my_tasks", None, ""),
+        ("任务列表", "my_tasks", None, ""),
+        ("取消", "cancel", None, ""),
+        ("ＨＥＬＰ", "help", None, ""),
+    ],
+)
+def test_what_people_type_is_parsed(message: str, name: str, number: int | None, rest: str) -> None:
+    assert parse(message) == Command(name, number, rest)
+
+
+@pytest.mark.parametrize("message", ["你好", "", "  ", "参加培训的通知", "明天无法参加"])
+def test_other_messages_are_no_command(message: str) -> None:
+    assert parse(message) is None
 
 
 # --- short replies ----------------------------------------------------------------------------
@@ -250,6 +312,7 @@ def test_outgoing_json_shape() -> None:
         "title": "任务",
         "buttons": [{"key": "ok:1", "label": "确认参加"}],
         "url": "",
+        "token": "",
     }
 
 

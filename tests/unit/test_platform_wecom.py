@@ -279,7 +279,7 @@ def test_a_codec_with_another_aes_key_cannot_open_a_sealed_message() -> None:
 
 
 def test_card_click_is_a_click_with_the_button_key_and_response_code() -> None:
-    inner = FakeWeCom.click_xml("lisi", "confirm:17", "suiji-m5", 1700000000)
+    inner = FakeWeCom.click_xml("lisi", "confirm:17", "suiji-m5", 1700000000, "rc1")
     body, sig = SANDBOX.seal(inner, "1700000000", "9")
     message = SANDBOX.open(sig, "1700000000", "9", body.encode())
     inbound = to_inbound(message, NOW)

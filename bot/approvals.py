@@ -1,0 +1,186 @@
+"""The shared approval engine: a request that someone in a role must decide, in chat or by CLI.
+
+Owns the life of a request: created with its approvers and sent to them as a card; decided once
+(a repeated click or a retried callback changes nothing and says so); refused politely to anyone
+who is not an approver; every request and decision audited. What a decision *does* belongs to
+the kind of request (absence, plan need, later reports and publication), registered here by the
+module that owns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.chat import Outgoing
+from bot.texts import text
+from bot.workflow import Step
+from handlers import approvals as say
+from handlers.commands import Command
+from storage import assignments as db
+from storage.models import Approval, ApprovalState, Person
+
+REJECT_TOPIC = "reject_comment"
+
+
+@dataclass(frozen=True)
+class Kind:
+    # (title, summary) for the card; never names an inspection target.
+    describe: Callable[[Step, Approval], Awaitable[tuple[str, str]]]
+    # What the decision does, in the same transaction (e.g. substitute an officer).
+    apply: Callable[[Step, Approval, Person, bool], Awaitable[None]]
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(name: str, kind: Kind) -> None:
+    KINDS[name] = kind
+
+
+def may_decide(approval: Approval, person: Person) -> bool:
+    """Named approvers; for a request to "the leaders", whoever is a leader now."""
+    return person.id in approval.approver_ids or (approval.role == "leader" and person.is_leader)
+
+
+async def view(step: Step, approval: Approval) -> say.ApprovalView:
+    title, summary = await KINDS[approval.kind].describe(step, approval)
+    decider = (
+        await step.session.get(Person, approval.decided_by_id) if approval.decided_by_id else None
+    )
+    return say.ApprovalView(
+        approval.id,
+        approval.kind,
+        approval.role,
+        approval.state.value,
+        title,
+        summary,
+        approval.reason,
+        decider.name if decider else "",
+        approval.comment or "",
+    )
+
+
+async def request(
+    step: Step,
+    *,
+    kind: str,
+    subject_id: int,
+    role: str,
+    approvers: list[Person],
+    requested_by: Person | None,
+    reason: str,
+) -> Approval:
+    """Create a request and send its card to every approver."""
+    approval = Approval(
+        kind=kind,
+        subject_id=subject_id,
+        role=role,
+        approver_ids=sorted({p.id for p in approvers}),
+        requested_by_id=requested_by.id if requested_by else None,
+        reason=reason[:500],
+        state=ApprovalState.PENDING,
+        created_at=step.now,
+    )
+    step.session.add(approval)
+    await step.session.flush()
+    await step.audit(
+        "approval:request",
+        "approvals",
+        approval.id,
+        None,
+        {"kind": kind, "subject": subject_id, "role": role, "approvers": approval.approver_ids},
+    )
+    card = say.card(await view(step, approval))
+    for approver in approvers:
+        step.send(approver, card)
+    return approval
+
+
+async def decide(
+    step: Step,
+    approval: Approval,
+    person: Person,
+    approve: bool,
+    comment: str,
+    reply_token: str = "",
+) -> list[Outgoing]:
+    """Decide as ``person``; the replies to them. Refused (and nothing changes) if they are
+    not an approver or it was decided before."""
+    shown = await view(step, approval)
+    refused = say.refusal(shown, may_decide(approval, person))
+    if refused is not None:
+        return [refused]
+    approval.state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
+    approval.decided_by_id, approval.decided_at = person.id, step.now
+    approval.comment = comment[:500] or None
+    await step.audit(
+        "approval:decide",
+        "approvals",
+        approval.id,
+        {"state": "pending"},
+        {"state": approval.state.value, "by": person.name, "comment": approval.comment},
+    )
+    await KINDS[approval.kind].apply(step, approval, person, approve)
+    replies = [say.decided(shown, approve)]
+    if reply_token:  # the card that was clicked: its buttons give way to the outcome
+        replies.append(Outgoing.card_update(reply_token, say.card_closed(approve)))
+    return replies
+
+
+async def answer(
+    step: Step, person: Person, command: Command, reply_token: str = ""
+) -> list[Outgoing]:
+    """「同意」 / 「驳回 原因」 from chat, with or without the approval's number."""
+    approve = command.name == "approve"
+    if command.number is not None:
+        approval = await db.approval(step.session, command.number, lock=True)
+        if approval is None:
+            return [Outgoing.plain(text("approve.not_approver", id=command.number))]
+    else:
+        mine = [a for a in await db.pending_approvals(step.session) if may_decide(a, person)]
+        if not mine:
+            return [Outgoing.plain(text("approve.none_pending"))]
+        if len(mine) > 1:
+            return [say.which([await view(step, a) for a in mine])]
+        approval = mine[0]
+        await db.approval(step.session, approval.id, lock=True)
+    if not approve and not command.rest:
+        shown = await view(step, approval)
+        refused = say.refusal(shown, may_decide(approval, person))
+        if refused is not None:
+            return [refused]
+        await db.set_conversation(
+            step.session,
+            person.id,
+            REJECT_TOPIC,
+            {"approval": approval.id, "token": reply_token},
+            step.now + step.policy.conversation_timeout,
+        )
+        return [Outgoing.plain(text("approve.ask_comment", id=approval.id))]
+    return await decide(step, approval, person, approve, command.rest, reply_token)
+
+
+async def comment_given(
+    step: Step, person: Person, data: dict[str, object], comment: str
+) -> list[Outgoing]:
+    """The reason for a rejection the bot asked for."""
+    await db.end_conversation(step.session, person.id)
+    approval = await db.approval(step.session, int(str(data["approval"])), lock=True)
+    if approval is None:
+        return [Outgoing.plain(text("chat.stale_button"))]
+    return await decide(step, approval, person, False, comment, str(data.get("token", "")))
+
+
+async def cancel_pending(step: Step, kind: str, subject_id: int) -> None:
+    """Withdraw what is still pending about a subject (it went away, or was taken back)."""
+    for approval in await db.pending_for_subject(step.session, kind, subject_id):
+        approval.state = ApprovalState.CANCELLED
+        approval.decided_at = step.now
+        await step.audit(
+            "approval:cancel",
+            "approvals",
+            approval.id,
+            {"state": "pending"},
+            {"state": "cancelled"},
+        )

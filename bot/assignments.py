@@ -1,0 +1,648 @@
+"""Assignments in chat (D4, D5; O3, O4): sent when a draw runs, confirmed or declined, and
+substituted in draw order when someone is excused (an approved absence or a recusal).
+
+Owns the order of each step and its locks: a person's events are already serialized by the
+dispatcher; every substitution also locks the campaign row first, before anything is audited,
+so two declines in one team at the same moment get two different substitutes and lock order is
+the same everywhere (person, campaign, audit head). The choice of substitute is
+handlers.substitution; the words are handlers.assignments; the rows are storage.assignments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import approvals
+from bot.chat import Button, Outgoing
+from bot.texts import text
+from bot.workflow import Policy, Step
+from handlers import assignments as say
+from handlers.commands import Command, Task
+from handlers.substitution import Candidate, next_substitute, shortfall
+from storage import assignments as db
+from storage.engine import unit_of_work
+from storage.models import (
+    AbsenceApprover,
+    Approval,
+    Assignment,
+    AssignmentRole,
+    AssignmentState,
+    Campaign,
+    DrawnOfficer,
+    Person,
+    Recusal,
+    Team,
+)
+
+ABSENCE = "absence"
+REASON_TOPIC = "decline_reason"
+OPEN = (AssignmentState.NOTIFIED, AssignmentState.CONFIRMED)
+RECENT_DAYS = 31  # 「我的任务」 shows campaigns ended up to a month ago
+MAX_TASKS = 10  # a chat message has room for about this many
+Clock = Callable[[], dt.datetime]
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+async def _team_view(
+    step: Step, campaign: Campaign, team_number: int, team_id: int | None
+) -> say.TeamView:
+    session = step.session
+    members: list[say.Member] = []
+    employers: list[say.Employer] = []
+    leader, short_by = "", 0
+    if team_id is not None:
+        team = await db.team(session, team_id)
+        assert team is not None
+        short_by = team.short_by
+        for a, person in await db.team_members(session, team_id):
+            if a.state is AssignmentState.CANCELLED:
+                continue
+            if a.role is AssignmentRole.LEADER:
+                leader = person.name
+            else:
+                members.append(
+                    say.Member(
+                        person.name, a.state.value, a.position or 0, a.replaces_id is not None
+                    )
+                )
+        employers = [
+            say.Employer(e.name, e.address, e.uscc)
+            for e in await db.team_employers(session, team_id)
+        ]
+    return say.TeamView(
+        campaign.id,
+        campaign.name,
+        campaign.start_on.isoformat(),
+        campaign.end_on.isoformat(),
+        tuple(i["name"] for i in campaign.items),
+        tuple(campaign.methods),
+        campaign.purpose,
+        campaign.confidential,
+        team_number,
+        leader,
+        tuple(members),
+        tuple(employers),
+        short_by,
+    )
+
+
+async def _view(step: Step, a: Assignment, campaign: Campaign) -> say.AssignmentView:
+    person = await step.session.get(Person, a.person_id)
+    assert person is not None
+    replaces = ""
+    if a.replaces_id is not None:
+        before = await step.session.get(Assignment, a.replaces_id)
+        replaced = await step.session.get(Person, before.person_id) if before else None
+        replaces = replaced.name if replaced else ""
+    return say.AssignmentView(
+        a.id,
+        person.name,
+        a.role.value,
+        a.state.value,
+        a.position,
+        replaces,
+        await _team_view(step, campaign, a.team_number, a.team_id),
+    )
+
+
+async def _campaign(step: Step, campaign_id: int) -> Campaign:
+    campaign = await step.session.get(Campaign, campaign_id)
+    assert campaign is not None
+    return campaign
+
+
+# --- when a draw runs ------------------------------------------------------------------------
+
+
+async def withdraw_all(step: Step, campaign: Campaign) -> None:
+    """Before a draw is run again: its assignments are cancelled and everyone told."""
+    for a in await db.assignments_of_campaign(step.session, campaign.id):
+        if a.state is AssignmentState.CANCELLED:
+            continue
+        was_on_team = a.state is not AssignmentState.REPLACED
+        a.state, a.team_id = AssignmentState.CANCELLED, None
+        await approvals.cancel_pending(step, ABSENCE, a.id)
+        person = await step.session.get(Person, a.person_id)
+        if person is not None and was_on_team:
+            step.send(person, Outgoing.plain(text("assign.cancelled", campaign=campaign.name)))
+    await step.session.flush()
+
+
+async def assign_drawn(step: Step, campaign: Campaign) -> None:
+    """After a draw run: an assignment for each leader and drawn member, and their messages,
+    in the transaction of the run."""
+    session = step.session
+    teams = list(
+        (
+            await session.execute(
+                select(Team).where(Team.campaign_id == campaign.id).order_by(Team.number)
+            )
+        ).scalars()
+    )
+    made: list[Assignment] = []
+    for team in teams:
+        made.append(_new(campaign, team, team.leader_id, AssignmentRole.LEADER, None, step.now))
+        drawn = await session.execute(
+            select(DrawnOfficer)
+            .where(DrawnOfficer.team_id == team.id)
+            .order_by(DrawnOfficer.position)
+        )
+        for place in drawn.scalars():
+            made.append(
+                _new(
+                    campaign, team, place.person_id, AssignmentRole.MEMBER, place.position, step.now
+                )
+            )
+    session.add_all(made)
+    await session.flush()
+    for a in made:
+        person = await session.get(Person, a.person_id)
+        assert person is not None
+        view = await _view(step, a, campaign)
+        if a.role is AssignmentRole.LEADER:
+            step.send(person, say.team_overview(view))
+        else:
+            step.send(person, *say.assignment_messages(view))
+
+
+def _new(
+    campaign: Campaign,
+    team: Team,
+    person_id: int,
+    role: AssignmentRole,
+    position: int | None,
+    now: dt.datetime,
+    replaces: int | None = None,
+) -> Assignment:
+    return Assignment(
+        campaign_id=campaign.id,
+        team_id=team.id,
+        team_number=team.number,
+        person_id=person_id,
+        role=role,
+        state=AssignmentState.NOTIFIED,
+        position=position,
+        replaces_id=replaces,
+        created_at=now,
+    )
+
+
+# --- picking the assignment a message is about ------------------------------------------------
+
+
+async def _pick(
+    step: Step, person: Person, number: int | None, states: Sequence[AssignmentState]
+) -> tuple[Assignment, Campaign] | Outgoing:
+    """The assignment a command is about: the one numbered (it must be this person's), or
+    the only one in ``states``; otherwise the reply that says what is missing."""
+    since = step.today - dt.timedelta(days=RECENT_DAYS)
+    mine = await db.assignments_of_person(step.session, person.id, since)
+    if number is not None:
+        for a, campaign in mine:
+            if a.id == number:
+                return a, campaign
+        return Outgoing.plain(text("assign.not_yours", id=number))
+    candidates = [(a, c) for a, c in mine if a.state in states and a.role is AssignmentRole.MEMBER]
+    if not candidates:
+        return Outgoing.plain(text("assign.no_open_task"))
+    if len(candidates) > 1:
+        return Outgoing.plain(text("assign.which_task", numbers=[a.id for a, _ in candidates]))
+    return candidates[0]
+
+
+# --- confirm -------------------------------------------------------------------------------
+
+
+async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    waiting = (AssignmentState.NOTIFIED, AssignmentState.DECLINED)
+    picked = await _pick(step, person, command.number, waiting)
+    if isinstance(picked, Outgoing):
+        return [picked]
+    a, campaign = picked
+    if a.state is AssignmentState.CONFIRMED:
+        return [Outgoing.plain(text("assign.already_confirmed", id=a.id))]
+    if a.state in (AssignmentState.REPLACED, AssignmentState.CANCELLED):
+        return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
+    withdrawn = a.state is AssignmentState.DECLINED
+    before = a.state.value
+    a.state, a.answered_at = AssignmentState.CONFIRMED, step.now
+    if withdrawn:
+        await approvals.cancel_pending(step, ABSENCE, a.id)
+    await step.audit(
+        "assignment:confirm", "assignments", a.id, {"state": before}, {"state": "confirmed"}
+    )
+    if a.role is AssignmentRole.MEMBER and a.team_id is not None:
+        leader = await _leader(step, a.team_id)
+        if leader is not None:
+            step.send(
+                leader,
+                Outgoing.plain(
+                    text("assign.leader_confirmed", team=a.team_number, officer=person.name)
+                ),
+            )
+    key = "assign.confirm_withdraws" if withdrawn else "assign.confirmed"
+    return [Outgoing.plain(text(key, id=a.id, campaign=campaign.name))]
+
+
+async def _leader(step: Step, team_id: int) -> Person | None:
+    team = await db.team(step.session, team_id)
+    return await step.session.get(Person, team.leader_id) if team else None
+
+
+# --- 「无法参加」 ---------------------------------------------------------------------------
+
+
+def decline_window_closed(policy: Policy, start: dt.date, today: dt.date) -> bool:
+    """Declines close ``decline_closes_days_before_start`` days before the start (0: on it)."""
+    return today >= start - dt.timedelta(days=policy.decline_closes_days_before_start)
+
+
+async def decline(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    picked = await _pick(step, person, command.number, OPEN)
+    if isinstance(picked, Outgoing):
+        return [picked]
+    a, campaign = picked
+    if a.role is AssignmentRole.LEADER:
+        return [Outgoing.plain(text("assign.leader_cannot_decline"))]
+    if a.state is AssignmentState.DECLINED:
+        return [Outgoing.plain(text("assign.already_declined", id=a.id))]
+    if a.state not in OPEN:
+        return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
+    if decline_window_closed(step.policy, campaign.start_on, step.today):
+        return [Outgoing.plain(text("assign.window_closed", id=a.id, start=campaign.start_on))]
+    if not command.rest:
+        await db.set_conversation(
+            step.session,
+            person.id,
+            REASON_TOPIC,
+            {"assignment": a.id},
+            step.now + step.policy.conversation_timeout,
+        )
+        return [Outgoing.plain(text("assign.ask_reason"))]
+    return await _submit_decline(step, person, a.id, command.rest)
+
+
+async def reason_given(
+    step: Step, person: Person, data: dict[str, Any], reason: str
+) -> list[Outgoing]:
+    """The reason the bot asked for after a bare 「无法参加」."""
+    await db.end_conversation(step.session, person.id)
+    return await decline(step, person, Command("decline", int(data["assignment"]), reason))
+
+
+async def _submit_decline(
+    step: Step, person: Person, assignment_id: int, reason: str
+) -> list[Outgoing]:
+    first = await db.assignment(step.session, assignment_id)
+    assert first is not None
+    campaign = await db.lock_campaign(step.session, first.campaign_id)
+    a = await db.assignment(step.session, assignment_id, lock=True)
+    assert a is not None and campaign is not None
+    if a.state not in OPEN:  # changed while waiting for the lock
+        return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
+    before = a.state.value
+    a.state, a.reason, a.answered_at = AssignmentState.DECLINED, reason[:500], step.now
+    await step.audit(
+        "assignment:decline",
+        "assignments",
+        a.id,
+        {"state": before},
+        {"state": "declined", "reason": a.reason, "policy": campaign.absence_approver.value},
+    )
+    if campaign.absence_approver is AbsenceApprover.AUTO:
+        await excuse(step, campaign, a, a.reason)
+        return []
+    role, approvers = await _absence_approvers(step, campaign, a, person)
+    await approvals.request(
+        step,
+        kind=ABSENCE,
+        subject_id=a.id,
+        role=role,
+        approvers=approvers,
+        requested_by=person,
+        reason=a.reason,
+    )
+    return [
+        Outgoing.plain(
+            text(
+                "assign.declined_waiting",
+                id=a.id,
+                approver=text("assign.approver_label", role=role),
+            )
+        )
+    ]
+
+
+async def _absence_approvers(
+    step: Step, campaign: Campaign, a: Assignment, officer: Person
+) -> tuple[str, list[Person]]:
+    if campaign.absence_approver is AbsenceApprover.TEAM_LEADER and a.team_id is not None:
+        leader = await _leader(step, a.team_id)
+        if leader is not None:
+            return "team_leader", [leader]
+    found = [p for p in await db.unit_leaders(step.session, campaign.unit_id) if p.id != officer.id]
+    if found:
+        return "unit_leader", found
+    return "leader", [p for p in await db.leaders(step.session) if p.id != officer.id]
+
+
+async def _describe_absence(step: Step, approval: Approval) -> tuple[str, str]:
+    a = await db.assignment(step.session, approval.subject_id)
+    assert a is not None
+    campaign = await _campaign(step, a.campaign_id)
+    person = await step.session.get(Person, a.person_id)
+    return text("approve.absence_title"), text(
+        "approve.absence_summary",
+        name=person.name if person else "",
+        campaign=campaign.name,
+        team=a.team_number,
+        start=campaign.start_on.isoformat(),
+        end=campaign.end_on.isoformat(),
+    )
+
+
+async def _apply_absence(step: Step, approval: Approval, decider: Person, approve: bool) -> None:
+    first = await db.assignment(step.session, approval.subject_id)
+    assert first is not None
+    campaign = await db.lock_campaign(step.session, first.campaign_id)
+    a = await db.assignment(step.session, approval.subject_id, lock=True)
+    assert a is not None and campaign is not None
+    if a.state is not AssignmentState.DECLINED:
+        return
+    officer = await step.session.get(Person, a.person_id)
+    assert officer is not None
+    if approve:
+        await excuse(step, campaign, a, a.reason or "")
+        return
+    a.state = AssignmentState.NOTIFIED
+    step.send(
+        officer,
+        Outgoing.card(
+            text("assign.card_title", id=a.id),
+            text(
+                "assign.decline_rejected",
+                id=a.id,
+                by=decider.name,
+                comment=approval.comment or "",
+            ),
+            (Button(text("assign.key_confirm", id=a.id), text("assign.label_confirm")),),
+        ),
+    )
+
+
+approvals.register(ABSENCE, approvals.Kind(_describe_absence, _apply_absence))
+
+
+# --- substitution (递补) -------------------------------------------------------------------
+
+
+async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> None:
+    """Take ``a`` off its team and give the place to the next officer in draw order; if the
+    reserve is used up, flag the team and alert the unit's leaders. The caller holds the
+    campaign lock."""
+    session = step.session
+    officer = await session.get(Person, a.person_id)
+    assert officer is not None and a.team_id is not None
+    team = await db.team(session, a.team_id, lock=True)
+    assert team is not None
+    before = a.state.value
+    a.state, a.reason, a.answered_at = AssignmentState.REPLACED, reason[:500], step.now
+    await session.flush()
+    employers = frozenset(e.id for e in await db.team_employers(session, team.id))
+    reserve = await db.reserve(session, campaign.id)
+    ids = [pid for _, pid in reserve]
+    certified = await db.drawable_ids(session, campaign.end_on)
+    busy = await db.busy_ids(session, campaign.start_on, campaign.end_on, campaign.id)
+    recused = await db.recused_entities(session, ids)
+    chosen = next_substitute(
+        (
+            Candidate(position, pid, pid in certified, pid in busy, frozenset(recused.get(pid, ())))
+            for position, pid in reserve
+        ),
+        employers,
+    )
+    leader = await session.get(Person, team.leader_id)
+    substitute: Person | None = None
+    if chosen is not None:
+        substitute = await session.get(Person, chosen.person_id)
+        assert substitute is not None
+        new = _new(
+            campaign, team, chosen.person_id, AssignmentRole.MEMBER, chosen.position, step.now, a.id
+        )
+        session.add(new)
+        await session.flush()
+        step.send(substitute, *say.assignment_messages(await _view(step, new, campaign)))
+    active = [
+        m
+        for m, _ in await db.team_members(session, team.id)
+        if m.role is AssignmentRole.MEMBER and m.state in db.ACTIVE
+    ]
+    team.short_by = shortfall(len(active), campaign.officers_per_team)
+    await step.audit(
+        "assignment:replace",
+        "assignments",
+        a.id,
+        {"state": before, "officer": officer.name, "position": a.position},
+        {
+            "state": "replaced",
+            "reason": a.reason,
+            "team": team.number,
+            "substitute": substitute.name if substitute else None,
+            "substitute_position": chosen.position if chosen else None,
+            "short_by": team.short_by,
+        },
+    )
+    if substitute is not None and chosen is not None:
+        step.send(
+            officer, Outgoing.plain(text("assign.excused", campaign=campaign.name, reason=reason))
+        )
+        if leader is not None:
+            step.send(
+                leader,
+                Outgoing.plain(
+                    text(
+                        "assign.leader_told_substitute",
+                        team=team.number,
+                        officer=officer.name,
+                        reason=reason,
+                        substitute=substitute.name,
+                        position=chosen.position,
+                    )
+                ),
+            )
+        return
+    step.send(
+        officer,
+        Outgoing.plain(text("assign.excused_no_substitute", campaign=campaign.name, reason=reason)),
+    )
+    if leader is not None:
+        step.send(
+            leader,
+            Outgoing.plain(
+                text(
+                    "assign.leader_told_short",
+                    team=team.number,
+                    officer=officer.name,
+                    reason=reason,
+                    short_by=team.short_by,
+                )
+            ),
+        )
+    alert = Outgoing.plain(
+        text(
+            "assign.reserve_exhausted",
+            campaign=campaign.name,
+            team=team.number,
+            short_by=team.short_by,
+        )
+    )
+    for unit_leader in await db.unit_leaders(session, campaign.unit_id):
+        if leader is None or unit_leader.id != leader.id:
+            step.send(unit_leader, alert)
+
+
+# --- 回避 -----------------------------------------------------------------------------------
+
+
+async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「回避 <企业名称或信用代码> <原因>」: record the declaration, and leave every team of this
+    person's that inspects that employer."""
+    ref, _, reason = command.rest.partition(" ")
+    reason = reason.strip()
+    if not ref or not reason:
+        return [Outgoing.plain(text("assign.recusal_usage"))]
+    entity = await db.find_entity(step.session, ref.strip())
+    if entity is None:
+        return [Outgoing.plain(text("assign.recusal_no_employer", ref=ref[:50]))]
+    since = step.today - dt.timedelta(days=RECENT_DAYS)
+    affected: list[tuple[Assignment, Campaign]] = []
+    for a, campaign in await db.assignments_of_person(step.session, person.id, since):
+        if a.state not in db.ACTIVE or a.team_id is None:
+            continue
+        if entity.id in {e.id for e in await db.team_employers(step.session, a.team_id)}:
+            affected.append((a, campaign))
+    # Campaigns first, in id order, before anything is audited (see the module docstring).
+    for campaign_id in sorted({c.id for _, c in affected}):
+        await db.lock_campaign(step.session, campaign_id)
+    replies = []
+    if await db.has_recusal(step.session, person.id, entity.id):
+        replies.append(Outgoing.plain(text("assign.recusal_known", employer=entity.name)))
+    else:
+        step.session.add(
+            Recusal(
+                person_id=person.id,
+                entity_id=entity.id,
+                reason=reason[:500],
+                declared_on=step.today,
+            )
+        )
+        await step.audit(
+            "recusal:declare",
+            "recusals",
+            f"{person.id}:{entity.uscc}",
+            None,
+            {"person": person.name, "uscc": entity.uscc, "reason": reason[:500], "via": "chat"},
+        )
+        replies.append(Outgoing.plain(text("assign.recusal_recorded", employer=entity.name)))
+    for a, campaign in affected:
+        a = await db.assignment(step.session, a.id, lock=True) or a
+        if a.state not in db.ACTIVE:
+            continue
+        if a.role is AssignmentRole.LEADER:
+            replies.append(
+                Outgoing.plain(
+                    text("assign.recusal_leader", campaign=campaign.name, team=a.team_number)
+                )
+            )
+            alert = Outgoing.plain(
+                text(
+                    "assign.leader_recused_alert",
+                    campaign=campaign.name,
+                    team=a.team_number,
+                    leader=person.name,
+                )
+            )
+            for unit_leader in await db.unit_leaders(step.session, campaign.unit_id):
+                if unit_leader.id != person.id:
+                    step.send(unit_leader, alert)
+            continue
+        if a.state is AssignmentState.DECLINED:
+            await approvals.cancel_pending(step, ABSENCE, a.id)
+        replies.append(
+            Outgoing.plain(
+                text("assign.recusal_replaced", employer=entity.name, campaign=campaign.name)
+            )
+        )
+        await excuse(
+            step, campaign, a, text("assign.recusal_reason", employer=entity.name, reason=reason)
+        )
+    return replies
+
+
+# --- 「我的任务」 and 「任务 N」 ----------------------------------------------------------------
+
+
+async def my_tasks(step: Step, person: Person) -> list[Task]:
+    since = step.today - dt.timedelta(days=RECENT_DAYS)
+    tasks = []
+    mine = await db.assignments_of_person(step.session, person.id, since)
+    for a, campaign in mine[:MAX_TASKS]:
+        employers = len(await db.team_employers(step.session, a.team_id)) if a.team_id else 0
+        tasks.append(
+            Task(
+                a.id,
+                campaign.name,
+                campaign.start_on.isoformat(),
+                campaign.end_on.isoformat(),
+                a.team_number,
+                a.role.value,
+                a.state.value,
+                a.position or 0,
+                employers,
+                a.replaces_id is not None,
+            )
+        )
+    return tasks
+
+
+async def task(step: Step, person: Person, number: int) -> list[Outgoing]:
+    picked = await _pick(step, person, number, OPEN)
+    if isinstance(picked, Outgoing):
+        return [picked]
+    a, campaign = picked
+    return say.task_detail(await _view(step, a, campaign))
+
+
+# --- the reminder timer ----------------------------------------------------------------------
+
+
+async def remind_unanswered(
+    factory: async_sessionmaker[AsyncSession], policy: Policy, clock: Clock
+) -> int:
+    """Remind, once, each member who has neither confirmed nor declined after
+    ``remind_after_hours``. Safe with several processes: each reminder is claimed first."""
+    now = clock()
+    async with factory() as session:
+        due = await db.unanswered(session, now - dt.timedelta(hours=policy.remind_after_hours))
+    sent = 0
+    for assignment_id in due:
+        async with unit_of_work(factory) as session:
+            if not await db.claim_reminder(session, assignment_id, now):
+                continue
+            step = Step(session, policy, now, "scheduler")
+            a = await db.assignment(session, assignment_id)
+            assert a is not None
+            person = await session.get(Person, a.person_id)
+            assert person is not None
+            step.send(
+                person, say.reminder(await _view(step, a, await _campaign(step, a.campaign_id)))
+            )
+            sent += 1
+    return sent

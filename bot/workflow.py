@@ -1,0 +1,108 @@
+"""What every step of a chat workflow shares: the transaction, the clock, the rules in force,
+and the mail — messages to people, written to the outbox in that same transaction.
+
+Owns how a person is reached: on the first configured platform where they have an account
+(WeCom before DingTalk), so that one person never gets the same message twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.chat import Outgoing
+from bot.config import Settings
+from storage import audit
+from storage import chat as chat_db
+from storage.models import Person
+
+log = logging.getLogger("suiji.workflow")
+PLATFORMS = ("wecom", "dingtalk")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The configurable rules of the workflows (config section ``[assignments]``) and the
+    platforms messages go out on."""
+
+    platforms: tuple[str, ...] = PLATFORMS
+    timezone: str = "Asia/Shanghai"
+    remind_after_hours: int = 24
+    decline_closes_days_before_start: int = 0
+    # How long the bot waits for a reason it asked for before forgetting the question.
+    conversation_minutes: int = 60
+
+    @property
+    def conversation_timeout(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.conversation_minutes)
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def address(self, person: Person) -> tuple[str, str] | None:
+        """(platform, account) to reach this person on, or None if they have no account."""
+        for platform in self.platforms:
+            account = person.wecom_userid if platform == "wecom" else person.dingtalk_userid
+            if account:
+                return platform, account
+        return None
+
+
+DEFAULT_POLICY = Policy()
+
+
+def policy_of(settings: Settings) -> Policy:
+    enabled = tuple(p for p in PLATFORMS if getattr(settings, p).enabled)
+    return Policy(
+        platforms=enabled or PLATFORMS,
+        timezone=settings.app.timezone,
+        remind_after_hours=settings.assignments.remind_after_hours,
+        decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
+    )
+
+
+@dataclass
+class Step:
+    """One workflow step inside one transaction."""
+
+    session: AsyncSession
+    policy: Policy
+    now: dt.datetime
+    actor: str  # who did it, for the audit log
+    event_id: int | None = None
+    unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.astimezone(self.policy.tz).date()
+
+    def send(self, person: Person, *messages: Outgoing) -> None:
+        """Queue messages to a person; they go out once the transaction commits."""
+        address = self.policy.address(person)
+        if address is None:
+            log.warning(
+                "%s has no account on %s; message not sent", person.id, self.policy.platforms
+            )
+            self.unreachable.append(person.name)
+            return
+        platform, account = address
+        for message in messages:
+            chat_db.enqueue(
+                self.session, platform, account, message.to_json(), self.now, self.event_id
+            )
+
+    async def audit(
+        self,
+        action: str,
+        subject_kind: str,
+        subject_key: object,
+        before: dict[str, object] | None,
+        after: dict[str, object] | None,
+    ) -> None:
+        change = audit.Change(self.actor, action, subject_kind, str(subject_key), before, after)
+        await audit.append(self.session, [change], self.now)

@@ -1,0 +1,105 @@
+"""What the bot says about assignments: the assignment itself, the team overview, one task in
+full, the list of tasks, and what happens to a 「无法参加」. Pure: views in, messages out.
+
+For a confidential campaign a message names the employers only when it goes to someone on the
+team; an officer who left the team, an approver or a unit leader reads no target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.chat import Button, Outgoing
+from bot.texts import render, text
+
+
+@dataclass(frozen=True)
+class Employer:
+    name: str
+    address: str
+    uscc: str
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    state: str  # notified | confirmed | declined | replaced
+    position: int
+    substitute: bool
+
+
+@dataclass(frozen=True)
+class TeamView:
+    campaign_id: int
+    campaign: str
+    start: str
+    end: str
+    items: tuple[str, ...]
+    methods: tuple[str, ...]
+    purpose: str
+    confidential: bool
+    number: int
+    leader: str
+    members: tuple[Member, ...]
+    employers: tuple[Employer, ...]
+    short_by: int
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    id: int
+    person: str
+    role: str  # leader | member
+    state: str
+    position: int | None
+    replaces: str  # the name of whoever this one took the place of, or ""
+    team: TeamView
+
+    @property
+    def on_team(self) -> bool:
+        return self.state in ("notified", "confirmed", "declined")
+
+
+def _buttons(assignment_id: int) -> tuple[Button, ...]:
+    return (
+        Button(text("assign.key_confirm", id=assignment_id), text("assign.label_confirm")),
+        Button(text("assign.key_decline", id=assignment_id), text("assign.label_decline")),
+    )
+
+
+def assignment_messages(view: AssignmentView) -> list[Outgoing]:
+    """To a drawn officer (or a substitute): the task in full, then a card to answer it."""
+    details = render("chat/assignment.md.j2", a=view, show_targets=True).strip()
+    return [
+        Outgoing("markdown", details, title=text("assign.title", campaign=view.team.campaign)),
+        Outgoing.card(
+            text("assign.card_title", id=view.id),
+            text("assign.card_text", campaign=view.team.campaign, team=view.team.number),
+            _buttons(view.id),
+        ),
+    ]
+
+
+def team_overview(view: AssignmentView) -> Outgoing:
+    """To the team leader: the team, its employers and where each member stands."""
+    body = render("chat/team.md.j2", a=view).strip()
+    return Outgoing("markdown", body, title=text("assign.team_title", number=view.team.number))
+
+
+def task_detail(view: AssignmentView) -> list[Outgoing]:
+    """「任务 N」: one task in full (targets only while the asker is on the team), and the
+    card to answer it while it is unanswered."""
+    if view.role == "leader":
+        return [team_overview(view)]
+    if view.state == "notified":
+        return assignment_messages(view)
+    body = render("chat/assignment.md.j2", a=view, show_targets=view.on_team).strip()
+    return [Outgoing("markdown", body, title=text("assign.title", campaign=view.team.campaign))]
+
+
+def reminder(view: AssignmentView) -> Outgoing:
+    return Outgoing.card(
+        text("assign.reminder_title"),
+        text("assign.reminder", campaign=view.team.campaign, start=view.team.start, id=view.id),
+        _buttons(view.id),
+    )
