@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import approvals
 from bot.chat import Button, Outgoing
+from bot.registry.fields import labels
 from bot.texts import text
 from bot.workflow import Policy, Step
 from handlers import assignments as say
@@ -76,13 +77,14 @@ async def _team_view(
             say.Employer(e.name, e.address, e.uscc)
             for e in await db.team_employers(session, team_id)
         ]
+    methods = labels("check_method")
     return say.TeamView(
         campaign.id,
         campaign.name,
         campaign.start_on.isoformat(),
         campaign.end_on.isoformat(),
         tuple(i["name"] for i in campaign.items),
-        tuple(campaign.methods),
+        tuple(methods.get(m, m) for m in campaign.methods),
         campaign.purpose,
         campaign.confidential,
         team_number,
@@ -247,8 +249,9 @@ async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing
                     text("assign.leader_confirmed", team=a.team_number, officer=person.name)
                 ),
             )
-    key = "assign.confirm_withdraws" if withdrawn else "assign.confirmed"
-    return [Outgoing.plain(text(key, id=a.id, campaign=campaign.name))]
+    if withdrawn:
+        return [Outgoing.plain(text("assign.confirm_withdraws", id=a.id))]
+    return [Outgoing.plain(text("assign.confirmed", campaign=campaign.name))]
 
 
 async def _leader(step: Step, team_id: int) -> Person | None:

@@ -54,8 +54,18 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(raw_url: str, *, echo: bool = False) -> AsyncEngine:
     url = normalize_url(raw_url)
     # Parameters stay out of logs and error messages: they hold draw secrets and personal data.
+    options: dict[str, Any] = {}
+    if url.get_backend_name() in ("mysql", "mariadb"):
+        # As on PostgreSQL, each statement sees what was committed before it: a step that
+        # waited for a lock (say, the campaign's, to pick a substitute) must then read what
+        # the step it waited for wrote, not InnoDB's snapshot from before the wait.
+        options["isolation_level"] = "READ COMMITTED"
     engine = create_async_engine(
-        url, echo=echo, hide_parameters=True, pool_pre_ping=url.get_backend_name() != "sqlite"
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=url.get_backend_name() != "sqlite",
+        **options,
     )
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)

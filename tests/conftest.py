@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from storage import migrate
 from storage.audit import GENESIS_HASH, HEAD_ID
 from storage.engine import make_engine, make_session_factory
-from storage.models import AuditHead, Base
+from storage.models import Assignment, AuditHead, Base
 
 TEST_DATABASE_ENV = "SUIJI_TEST_DATABASE_URL"
 
@@ -41,11 +41,15 @@ async def drop_everything(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture(scope="session")
-async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsyncEngine]:
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The test database: SUIJI_TEST_DATABASE_URL, or a temporary SQLite file."""
     url = os.environ.get(TEST_DATABASE_ENV)
-    if not url:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    engine = make_engine(url)
+    return url or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
     await drop_everything(engine)
     await migrate.upgrade(engine)
     yield engine
@@ -56,6 +60,9 @@ async def engine(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Asyn
 async def factory(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A session factory over an empty, migrated database."""
     async with engine.begin() as conn:
+        # A row may point at another of its table (a substitute at whom they replaced):
+        # MariaDB checks that per row while deleting, so those links go first.
+        await conn.execute(update(Assignment).values(replaces_id=None))
         for table in reversed(Base.metadata.sorted_tables):
             if table.name != AuditHead.__tablename__:
                 await conn.execute(delete(table))

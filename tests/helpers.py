@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.registry.importer import import_sample
 from bot.registry.kinds import KINDS
+from bot.texts import TEMPLATES_DIR
 from bot.uscc import ALPHABET, check_character
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "storage" / "sample"
@@ -94,6 +95,21 @@ def bot_environ(
             "SUIJI_DINGTALK__API_BASE": dingtalk_base,
         }
     return environ
+
+
+EXAMPLE = (TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8")
+ENTROPY = {"监督人刘艳丽": [7, 42, 88], "福彩3D": [3, 9, 1]}
+
+
+def spec(extra: str = "", **changes: str) -> str:
+    """The example campaign with some top-level lines replaced (key = new TOML value), and
+    ``extra`` TOML appended."""
+    lines = []
+    for line in EXAMPLE.splitlines():
+        key = line.split("=", 1)[0].strip()
+        lines.append(f"{key} = {changes.pop(key)}" if key in changes else line)
+    assert not changes, changes
+    return "\n".join(lines) + "\n" + extra
 
 
 def free_port() -> int:

@@ -19,25 +19,13 @@ from bot.texts import TEMPLATES_DIR
 from storage import audit
 from storage.engine import unit_of_work
 from storage.models import DrawCommitment, Entity, Person, Recusal
-from tests.helpers import load_sample
+from tests.helpers import ENTROPY, EXAMPLE, load_sample, spec
 
 pytestmark = pytest.mark.db
 
 Factory = async_sessionmaker[AsyncSession]
 Clock = Callable[[], dt.datetime]
-EXAMPLE = (TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8")
-ENTROPY = {"监督人刘艳丽": [7, 42, 88], "福彩3D": [3, 9, 1]}
 SECRET = "271828182845904523536028747135266249775724709369995"
-
-
-def spec(**changes: str) -> str:
-    """The example campaign with some top-level lines replaced (key = new TOML value)."""
-    lines = []
-    for line in EXAMPLE.splitlines():
-        key = line.split("=", 1)[0].strip()
-        lines.append(f"{key} = {changes.pop(key)}" if key in changes else line)
-    assert not changes, changes
-    return "\n".join(lines)
 
 
 async def _create(factory: Factory, clock: Clock, source: str = EXAMPLE) -> int:

@@ -1,0 +1,160 @@
+"""A bot on one platform, and the phones of the people it talks to, for end-to-end tests.
+
+The bot runs over HTTP against the fake WeCom or fake DingTalk; people act as on their phones:
+they type, and they press a card's button (WeCom sends a template_card_event; DingTalk's card
+link sends the button's words back as a text message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from bot.app import FACTORY, POLICY, create_app
+from bot.config import load_settings
+from bot.sandbox.fakes import Delivered, FakeDingTalk, FakeWeCom, new_secrets
+from bot.workflow import Policy
+from storage.models import OutboxMessage, OutboxState, Person
+from tests.helpers import bot_environ
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Phones:
+    platform: str  # "wecom" | "dingtalk"
+    bot: TestServer
+    fake: FakeWeCom | FakeDingTalk
+    http: aiohttp.ClientSession
+    last_ms: int = 0
+
+    @property
+    def factory(self) -> Any:
+        return self.bot.app[FACTORY]
+
+    @property
+    def policy(self) -> Policy:
+        return self.bot.app[POLICY]
+
+    async def account(self, person_id: int) -> str:
+        async with self.factory() as session:
+            person = await session.get(Person, person_id)
+            assert person is not None
+            account = person.wecom_userid if self.platform == "wecom" else person.dingtalk_userid
+            assert account
+            return account
+
+    def inbox(self, user: str) -> list[Delivered]:
+        return self.fake.messages_for(user)
+
+    def texts(self, user: str) -> str:
+        return "\n".join(f"{m.title}\n{m.text}" for m in self.inbox(user))
+
+    async def say(self, user: str, words: str, msg_id: str | None = None) -> int:
+        if isinstance(self.fake, FakeWeCom):
+            if msg_id is None:
+                return await self.fake.say(self.http, user, words)
+            inner = self.fake.text_xml(user, words, int(msg_id), int(time.time()))
+            return await self.fake.post(self.http, inner)
+        # Each robot callback is signed for its own millisecond: a sign is good once.
+        self.last_ms = max(self.last_ms + 1, int(time.time() * 1000))
+        async with self.http.post(
+            self.fake.bot_url,
+            json=self.fake.robot_body(user, words, msg_id),
+            headers=self.fake.robot_headers(self.last_ms),
+        ) as response:
+            return response.status
+
+    def button(self, user: str, label: str) -> dict[str, str]:
+        """The newest button with this label on the user's phone."""
+        for message in reversed(self.inbox(user)):
+            for button in message.buttons:
+                if button.get("label") == label and not button.get("done"):
+                    return button
+        raise AssertionError(f"{user} has no button {label!r}: {self.texts(user)}")
+
+    async def press(self, user: str, label: str, timeout: float = 15) -> int:
+        """Press the newest button with this label, once it has reached the phone."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                button = self.button(user, label)
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        if isinstance(self.fake, FakeWeCom):
+            return await self.fake.click(self.http, user, button["key"], button["task_id"])
+        return await self.say(user, button["key"])
+
+    async def wait_for(self, user: str, words: str, timeout: float = 15) -> Delivered:
+        """The first message to ``user`` containing ``words``, waiting for it to arrive."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.inbox(user):
+                if words in message.text or words in message.title:
+                    return message
+            assert time.monotonic() < deadline, f"{user} never got {words!r}:\n{self.texts(user)}"
+            await asyncio.sleep(0.05)
+
+    async def settled(self, timeout: float = 20) -> None:
+        """Until every outbox row is sent (or given up on) and no event is waiting."""
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.factory() as session:
+                states = list((await session.execute(select(OutboxMessage.state))).scalars())
+            if all(s in (OutboxState.SENT, OutboxState.DEAD) for s in states):
+                await asyncio.sleep(0.2)  # an event acknowledged just now may still be handled
+                async with self.factory() as session:
+                    again = list((await session.execute(select(OutboxMessage.state))).scalars())
+                if len(again) == len(states):
+                    return
+            assert time.monotonic() < deadline, states
+            await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def phones(platform: str, database_url: str, **config: str) -> AsyncIterator[Phones]:
+    """The bot with only ``platform`` configured, on ``database_url`` (already migrated and
+    loaded), with extra ``SUIJI_…`` overrides."""
+    keys = new_secrets()
+    fake: FakeWeCom | FakeDingTalk
+    if platform == "wecom":
+        fake = FakeWeCom(
+            keys["corp_id"], keys["secret"], keys["token"], keys["encoding_aes_key"], 1000002
+        )
+    else:
+        fake = FakeDingTalk(keys["app_key"], keys["app_secret"], keys["robot_code"])
+    server = TestServer(fake.app())
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    environ = bot_environ(
+        keys,
+        database_url,
+        base if platform == "wecom" else "",
+        base if platform == "dingtalk" else "",
+    )
+    settings = load_settings(environ={**environ, **config})
+    bot = TestServer(create_app(settings))
+    await bot.start_server()
+    fake.bot_url = str(
+        bot.make_url("/wecom/callback" if platform == "wecom" else "/dingtalk/callback")
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield Phones(platform, bot, fake, http)
+    finally:
+        await bot.close()
+        await server.close()

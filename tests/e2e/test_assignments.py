@@ -1,0 +1,368 @@
+"""Assignments, 「无法参加」, substitution in draw order and approvals, end to end: the draw
+runs, the bot delivers through the fake WeCom or DingTalk, people answer from their phones."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import assignments, campaigns
+from bot.campaign_spec import parse_campaign
+from bot.workflow import Policy
+from storage.models import (
+    Approval,
+    ApprovalState,
+    Assignment,
+    AssignmentRole,
+    AssignmentState,
+    Entity,
+    Person,
+    Recusal,
+    TeamEmployer,
+)
+from storage.officers import officers_in_force
+from tests.e2e.phones import Phones, phones, utc_now
+from tests.helpers import ENTROPY, load_sample, spec
+
+pytestmark = pytest.mark.db
+Factory = async_sessionmaker[AsyncSession]
+PLATFORMS = ["wecom", "dingtalk"]
+
+
+def window(start_in_days: int = 14) -> dict[str, str]:
+    """Campaign dates relative to today, so that the tests mean the same on any day."""
+    start = dt.date.today() + dt.timedelta(days=start_in_days)
+    return {"start": start.isoformat(), "end": (start + dt.timedelta(days=14)).isoformat()}
+
+
+async def drawn(p: Phones, source: str) -> int:
+    """Create, commit and run a campaign the way the CLI does, with the bot's own policy."""
+    campaign_id = await campaigns.create_campaign(
+        p.factory, parse_campaign(source), "李管理", utc_now
+    )
+    await campaigns.commit_draw(p.factory, campaign_id, "李管理", utc_now)
+    await campaigns.run_draw(p.factory, campaign_id, ENTROPY, None, "李管理", utc_now, p.policy)
+    return campaign_id
+
+
+async def team(p: Phones, campaign_id: int, number: int) -> tuple[str, list[Assignment]]:
+    """(the leader's account, the team's member assignments in draw order)."""
+    async with p.factory() as session:
+        rows = list(
+            (
+                await session.execute(
+                    select(Assignment)
+                    .where(Assignment.campaign_id == campaign_id, Assignment.team_number == number)
+                    .order_by(Assignment.position)
+                )
+            ).scalars()
+        )
+    [leader] = [a for a in rows if a.role is AssignmentRole.LEADER]
+    return await p.account(leader.person_id), [a for a in rows if a.role is AssignmentRole.MEMBER]
+
+
+async def assignment(p: Phones, assignment_id: int) -> Assignment:
+    async with p.factory() as session:
+        found = await session.get(Assignment, assignment_id)
+        assert found is not None
+        return found
+
+
+async def substitutes(p: Phones, campaign_id: int) -> list[Assignment]:
+    async with p.factory() as session:
+        rows = await session.execute(
+            select(Assignment)
+            .where(Assignment.campaign_id == campaign_id, Assignment.replaces_id.is_not(None))
+            .order_by(Assignment.id)
+        )
+        return list(rows.scalars())
+
+
+async def approvals_of(p: Phones) -> list[Approval]:
+    async with p.factory() as session:
+        return list((await session.execute(select(Approval).order_by(Approval.id))).scalars())
+
+
+@pytest.fixture
+async def loaded(factory: Factory) -> AsyncIterator[None]:
+    await load_sample(factory, utc_now)
+    yield
+
+
+@pytest.fixture(params=PLATFORMS)
+async def bot(request: Any, loaded: None, database_url: str) -> AsyncIterator[Phones]:
+    async with phones(request.param, database_url) as built:
+        yield built
+
+
+@pytest.fixture
+async def wecom(loaded: None, database_url: str) -> AsyncIterator[Phones]:
+    async with phones("wecom", database_url) as built:
+        yield built
+
+
+AUTO = '"直接同意"'
+TEAM_LEADERS = ("zhangkai", "miaomingliang", "miaojuan")  # the example's appointed leaders
+TEAM_LEADER = '"组长审批"'
+
+
+async def test_decline_is_approved_and_the_next_in_draw_order_takes_the_place(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await bot.wait_for(officer, "您被抽中")
+    await bot.wait_for(leader, "您是第 1 组组长")
+    reserve_before = (await campaigns.show_campaign(bot.factory, campaign_id))["reserve"]
+
+    assert await bot.press(officer, "无法参加") == 200
+    await bot.wait_for(officer, "请说明无法参加的原因")
+    await bot.say(officer, "出差")
+    await bot.wait_for(officer, "正在等待组长审批")
+    await bot.wait_for(leader, "申请不参加")
+    assert await bot.press(leader, "同意") == 200
+    await bot.wait_for(leader, "已同意审批")
+    await bot.wait_for(officer, "您不再参加")
+    await bot.wait_for(leader, "递补")
+
+    [substitute] = await substitutes(bot, campaign_id)
+    assert substitute.replaces_id == members[0].id and substitute.team_number == 1
+    newcomer = await bot.account(substitute.person_id)
+    await bot.wait_for(newcomer, "递补")
+    assert await bot.press(newcomer, "确认参加") == 200
+    await bot.wait_for(newcomer, "已确认")
+    await bot.wait_for(leader, "已确认参加")
+    await bot.settled()
+
+    shown = await campaigns.show_campaign(bot.factory, campaign_id)
+    states = {m["task"]: m for m in shown["teams"][0]["members"]}
+    assert states[members[0].id]["state"] == "replaced"
+    assert states[members[0].id]["reason"] == "出差"
+    assert states[substitute.id]["state"] == "confirmed"
+    assert states[substitute.id]["substitute_for"] == states[members[0].id]["name"]
+    # The first of the reserve took the place (nobody in the sample is busy or recused here).
+    assert substitute.position == reserve_before[0]["position"]
+    assert shown["reserve"] == reserve_before[1:]
+    if bot.platform == "wecom":  # the clicked approval card now reads 已同意
+        assert bot.fake.calls["update_template_card"] == 1
+        [card] = [m for m in bot.inbox(leader) if "审批" in m.title]
+        assert [(b["label"], b.get("done")) for b in card.buttons] == [("已同意", "1")]
+    await _no_target_reaches_anyone_off_the_team(bot, campaign_id)
+
+
+async def _no_target_reaches_anyone_off_the_team(p: Phones, campaign_id: int) -> None:
+    """A confidential campaign (the example is one): an employer's name reaches only people on
+    that employer's team, and never after they left it."""
+    async with p.factory() as session:
+        rows = await session.execute(
+            select(Entity.name, Assignment.person_id, Assignment.state)
+            .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
+            .join(Assignment, Assignment.team_id == TeamEmployer.team_id)
+            .where(Assignment.campaign_id == campaign_id)
+        )
+        seen_by: dict[str, set[str]] = {}
+        left: set[str] = set()
+        for name, person_id, state in rows:
+            account = await p.account(person_id)
+            seen_by.setdefault(name, set()).add(account)
+            if state is AssignmentState.REPLACED:
+                left.add(account)
+    for message in p.fake.delivered:
+        for name, allowed in seen_by.items():
+            if name in message.text:
+                assert message.user in allowed, (message.user, name)
+    for user in left:
+        last = p.inbox(user)[-1].text
+        assert not any(name in last for name in seen_by), last
+
+
+async def test_two_members_declining_at_once_get_two_different_substitutes(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=AUTO))
+    _, members = await team(bot, campaign_id, 1)
+    first, second = [await bot.account(m.person_id) for m in members[:2]]
+    reserve = (await campaigns.show_campaign(bot.factory, campaign_id))["reserve"]
+    statuses = await asyncio.gather(
+        bot.say(first, "无法参加 出差"), bot.say(second, "不能参加，原因：开会")
+    )
+    assert statuses == [200, 200]
+    await bot.wait_for(first, "您不再参加")
+    await bot.wait_for(second, "您不再参加")
+    await bot.settled()
+    made = await substitutes(bot, campaign_id)
+    assert len({s.person_id for s in made}) == 2
+    assert sorted(s.position for s in made) == [r["position"] for r in reserve[:2]]
+    assert {s.replaces_id for s in made} == {members[0].id, members[1].id}
+    reasons = {(await assignment(bot, m.id)).reason for m in members[:2]}
+    assert reasons == {"出差", "开会"}
+
+
+async def test_a_retried_decline_callback_substitutes_once(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=AUTO))
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    msg_id = str(secrets.randbelow(10**12)) if bot.platform == "wecom" else "msgRETRIED"
+    statuses = await asyncio.gather(
+        *(bot.say(officer, "无法参加 生病", msg_id=msg_id) for _ in range(3))
+    )
+    assert statuses == [200, 200, 200]
+    await bot.wait_for(officer, "您不再参加")
+    await bot.settled()
+    assert len(await substitutes(bot, campaign_id)) == 1
+    assert sum("您不再参加" in m.text for m in bot.inbox(officer)) == 1
+
+
+async def test_a_decline_after_the_window_closed_is_refused_with_the_reason(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(start_in_days=0), absence_approver=AUTO))
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await bot.say(officer, "无法参加 出差")
+    reply = await bot.wait_for(officer, "不能再申请")
+    assert "已于" in reply.text and "联系组长" in reply.text
+    await bot.settled()
+    assert (await assignment(bot, members[0].id)).state is AssignmentState.NOTIFIED
+    assert await substitutes(bot, campaign_id) == []
+
+
+async def test_an_approval_by_someone_else_is_refused_and_changes_nothing(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=TEAM_LEADER))
+    _, members = await team(bot, campaign_id, 1)
+    officer, colleague = [await bot.account(m.person_id) for m in members[:2]]
+    await bot.say(officer, "无法参加 出差")
+    await bot.wait_for(officer, "正在等待组长审批")
+    [request] = await approvals_of(bot)
+    await bot.say(colleague, f"同意 审批{request.id}")
+    await bot.wait_for(colleague, "不需要您来处理")
+    _, other_team = await team(bot, campaign_id, 2)
+    other_leader, _ = await team(bot, campaign_id, 2)
+    await bot.say(other_leader, f"同意 审批{request.id}")
+    await bot.wait_for(other_leader, "不需要您来处理")
+    await bot.settled()
+    [still] = await approvals_of(bot)
+    assert still.state is ApprovalState.PENDING
+    assert (await assignment(bot, members[0].id)).state is AssignmentState.DECLINED
+    assert other_team and await substitutes(bot, campaign_id) == []
+
+
+async def test_a_rejection_asks_the_approver_why_and_tells_the_officer(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await bot.say(officer, "无法参加 有个会")
+    await bot.wait_for(leader, "申请不参加")
+    await bot.press(leader, "驳回")
+    await bot.wait_for(leader, "请回复驳回")
+    await bot.say(leader, "人手紧张，请调整会议")
+    await bot.wait_for(leader, "已驳回")
+    told = await bot.wait_for(officer, "未获同意")
+    assert "人手紧张，请调整会议" in told.text
+    [request] = await approvals_of(bot)
+    await bot.say(leader, f"同意 审批{request.id}")  # decided already: nothing changes
+    await bot.wait_for(leader, "无需再处理")
+    await bot.settled()
+    assert (await assignment(bot, members[0].id)).state is AssignmentState.NOTIFIED
+    assert await substitutes(bot, campaign_id) == []
+    [decided] = await approvals_of(bot)
+    assert decided.state is ApprovalState.REJECTED and decided.comment == "人手紧张，请调整会议"
+
+
+async def test_a_recusal_in_chat_is_recorded_and_triggers_substitution(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    async with wecom.factory() as session:
+        employer = (
+            await session.execute(
+                select(Entity)
+                .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
+                .where(TeamEmployer.team_id == members[0].team_id)
+                .limit(1)
+            )
+        ).scalar_one()
+    await wecom.say(officer, f"回避 {employer.uscc} 配偶在该单位任职")
+    await wecom.wait_for(officer, "已登记您对")
+    await wecom.wait_for(officer, "您不再参加")
+    await wecom.wait_for(leader, "递补")
+    await wecom.settled()
+    async with wecom.factory() as session:
+        recusal = (
+            await session.execute(
+                select(Recusal).where(
+                    Recusal.person_id == members[0].person_id, Recusal.entity_id == employer.id
+                )
+            )
+        ).scalar_one()
+    assert recusal.reason == "配偶在该单位任职"
+    [substitute] = await substitutes(wecom, campaign_id)
+    assert substitute.replaces_id == members[0].id
+    assert await approvals_of(wecom) == []  # a recusal needs no approval
+
+
+async def test_when_the_reserve_runs_out_the_team_is_flagged_and_the_unit_alerted(
+    wecom: Phones,
+) -> None:
+    dates = window()
+    async with wecom.factory() as session:
+        in_force = await officers_in_force(session, dt.date.fromisoformat(dates["end"]))
+        with_recusals = set((await session.execute(select(Recusal.person_id))).scalars())
+        people = await session.execute(
+            select(Person).where(Person.id.in_([pid for pid, _ in in_force]))
+        )
+        pool = sorted(
+            # Not the appointed leaders, nor 冯峰, whom the example excludes already.
+            (p for p in people.scalars() if p.wecom_userid not in (*TEAM_LEADERS, "fengfeng")),
+            key=lambda p: (p.id in with_recusals, p.id),
+        )
+    # Leave exactly the six officers three teams of two need: no reserve at all.
+    excluded = "".join(
+        f'\n[[exclude_officers]]\nofficer = "{p.wecom_userid}"\nreason = "同期另有任务"\n'
+        for p in pool[6:]
+    )
+    source = spec(excluded, **dates, absence_approver=AUTO)
+    campaign_id = await drawn(wecom, source)
+    leader, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    await wecom.say(officer, "无法参加 出差")
+    await wecom.wait_for(officer, "备选人员已用完")
+    await wecom.wait_for(leader, "还缺 1 人")
+    await wecom.wait_for("miaomingliang", "备选人员已用完")  # a leader of the unit
+    await wecom.settled()
+    shown = await campaigns.show_campaign(wecom.factory, campaign_id)
+    assert shown["teams"][0]["short_by"] == 1 and shown["reserve"] == []
+
+
+async def test_my_tasks_and_one_task_in_full(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    await wecom.say(officer, "我的任务")
+    listed = await wecom.wait_for(officer, "您的抽查任务")
+    assert f"任务{members[0].id}" in listed.text and "待确认" in listed.text
+    await wecom.say(officer, f"任务 {members[0].id}")
+    await wecom.wait_for(officer, f"任务编号：{members[0].id}")
+    await wecom.say(officer, f"任务 {members[0].id + 1000}")
+    await wecom.wait_for(officer, "没有找到您的任务")
+    await wecom.say(leader, "我的任务")
+    assert "组长" in (await wecom.wait_for(leader, "您的抽查任务")).text
+
+
+async def test_an_unanswered_officer_is_reminded_once(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    _, members = await team(wecom, campaign_id, 1)
+    officer, confirmed = [await wecom.account(m.person_id) for m in members[:2]]
+    await wecom.press(confirmed, "确认参加")
+    await wecom.wait_for(confirmed, "已确认")
+    await wecom.settled()
+    waiting = Policy(platforms=("wecom",), remind_after_hours=1)
+    assert await assignments.remind_unanswered(wecom.factory, waiting, utc_now) == 0  # too soon
+    due = Policy(platforms=("wecom",), remind_after_hours=0)
+    reminded = await assignments.remind_unanswered(wecom.factory, due, utc_now)
+    assert reminded == 5  # three teams of two, less the one who confirmed
+    assert await assignments.remind_unanswered(wecom.factory, due, utc_now) == 0  # once
+    await wecom.wait_for(officer, "还没有确认")
+    assert not any("还没有确认" in m.text for m in wecom.inbox(confirmed))
