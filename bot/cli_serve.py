@@ -24,7 +24,6 @@ from bot.cli_support import (
     with_engine,
 )
 from bot.config import ConfigError, Settings, load_settings
-from bot.registry.importer import import_sample
 from bot.sandbox import page
 from bot.sandbox.fakes import new_secrets
 from bot.texts import render, text
@@ -60,7 +59,7 @@ async def _nothing(_factory: object) -> None:
 async def _prepare_demo(settings: Settings) -> None:
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine)
-        await import_sample(make_session_factory(engine), utc_now)
+        await page.prepare(make_session_factory(engine), utc_now)
 
     await with_engine(settings, work)
 

@@ -1,22 +1,31 @@
 """The sandbox page: everyone's phone in one browser tab, talking to the bot through the fake
 WeCom. Picking a person, reading what the bot sent, typing a reply and clicking card buttons
-all go through the same encrypted callbacks a real WeCom would send."""
+all go through the same encrypted callbacks a real WeCom would send. A sample campaign waits,
+committed, to be drawn from the page (or with ``suiji draw run``); its teams and everyone's
+state show beside the phone."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import itertools
+import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.app import FACTORY, create_app
+from bot import campaigns
+from bot.app import CLOCK, FACTORY, POLICY, SENDER, create_app
+from bot.campaign_spec import parse_campaign
 from bot.config import Settings
+from bot.registry.importer import import_sample
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom
-from bot.texts import render
-from storage.models import Person, Unit
+from bot.texts import TEMPLATES_DIR, render, text
+from storage.models import Campaign, Person, Unit
 
 FAKE = web.AppKey("fake_wecom", FakeWeCom)
 SAID = web.AppKey("said", list[dict[str, Any]])
@@ -25,7 +34,10 @@ _seq = itertools.count(1_000_000)
 
 
 async def page(request: web.Request) -> web.Response:
-    return web.Response(text=render("sandbox/index.html.j2"), content_type="text/html")
+    return web.Response(
+        text=render("sandbox/index.html.j2", suggested=suggested_entropy()),
+        content_type="text/html",
+    )
 
 
 async def people(request: web.Request) -> web.Response:
@@ -106,6 +118,77 @@ async def click(request: web.Request) -> web.Response:
     return web.json_response({"status": status})
 
 
+async def prepare(factory: Any, clock: Callable[[], dt.datetime]) -> None:
+    """What a new sandbox holds: the sample registries and a campaign ready to draw."""
+    await import_sample(factory, clock)
+    await ready_campaign(factory, clock)
+
+
+async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime]) -> int:
+    """The example campaign, a week from now for two weeks, committed and waiting for its
+    draw: what the sandbox offers to draw first."""
+    example = parse_campaign((TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8"))
+    start = clock().date() + dt.timedelta(days=7)
+    spec = dataclasses.replace(example, start=start, end=start + dt.timedelta(days=14))
+    actor = text("sandbox.actor")
+    campaign_id = await campaigns.create_campaign(factory, spec, actor, clock)
+    await campaigns.commit_draw(factory, campaign_id, actor, clock)
+    return campaign_id
+
+
+async def campaign_list(request: web.Request) -> web.Response:
+    """Every campaign as `campaign show` has it, with its entropy sources for the draw form."""
+    async with request.app[FACTORY]() as session:
+        rows = await session.execute(select(Campaign).order_by(Campaign.id))
+        found = [(c.id, c.entropy_sources) for c in rows.scalars()]
+    shown = []
+    for campaign_id, sources in found:
+        view = await campaigns.show_campaign(request.app[FACTORY], campaign_id)
+        shown.append({**view, "sources": [s["name"] for s in sources]})
+    return web.json_response(shown)
+
+
+async def draw(request: web.Request) -> web.Response:
+    """Run a committed campaign's draw with the numbers typed on the page (a second run needs
+    a reason, as on the command line); the officers' phones fill with their assignments."""
+    try:
+        data = await request.json()
+        campaign_id = int(data["campaign"])
+        raw = dict(data.get("values", {}))
+        reason = str(data.get("reason", "")).strip() or None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise web.HTTPBadRequest(text="campaign and values expected") from exc
+    values: dict[str, list[int]] = {}
+    for name, typed in raw.items():
+        try:
+            values[str(name)] = [int(n) for n in str(typed).split()]
+        except ValueError:
+            return web.json_response({"error": text("sandbox.bad_values", name=name)}, status=400)
+    factory, clock, actor = request.app[FACTORY], request.app[CLOCK], text("sandbox.actor")
+    try:
+        if reason:
+            await campaigns.reseed_draw(factory, campaign_id, reason, actor, clock)
+        await campaigns.run_draw(
+            factory, campaign_id, values, reason, actor, clock, request.app[POLICY]
+        )
+    except campaigns.CampaignError as refused:
+        return web.json_response({"error": str(refused)}, status=400)
+    request.app[SENDER].wake.set()
+    return web.json_response({"ok": True})
+
+
+async def counts(request: web.Request) -> web.Response:
+    """How many messages each person's phone holds, for the list of people."""
+    tally: dict[str, int] = {}
+    for message in request.app[FAKE].delivered:
+        tally[message.user] = tally.get(message.user, 0) + 1
+    return web.json_response(tally)
+
+
+def suggested_entropy() -> list[int]:
+    return [secrets.randbelow(99) + 1 for _ in range(3)]
+
+
 async def _client(app: web.Application) -> Any:
     app[CLIENT] = aiohttp.ClientSession()
     yield
@@ -121,6 +204,9 @@ def install(app: web.Application, fake: FakeWeCom) -> None:
     app.router.add_get("/sandbox/api/messages", messages)
     app.router.add_post("/sandbox/api/say", say)
     app.router.add_post("/sandbox/api/click", click)
+    app.router.add_get("/sandbox/api/campaigns", campaign_list)
+    app.router.add_post("/sandbox/api/draw", draw)
+    app.router.add_get("/sandbox/api/counts", counts)
 
 
 def sandbox_app(settings: Settings, base: str) -> tuple[web.Application, FakeWeCom, FakeDingTalk]:

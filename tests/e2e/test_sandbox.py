@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -13,12 +14,12 @@ from aiohttp.test_utils import TestServer
 
 from bot.config import load_settings
 from bot.sandbox.fakes import new_secrets
-from bot.sandbox.page import sandbox_app
+from bot.sandbox.page import prepare, sandbox_app
 from bot.texts import render
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.e2e.test_bot import utc_now
-from tests.helpers import free_port, load_sample
+from tests.helpers import free_port
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[TestServer, aiohttp.Cli
     settings = load_settings(str(config), environ={})
     engine = make_engine(settings.database.url)
     await migrate.upgrade(engine)
-    await load_sample(make_session_factory(engine), utc_now)
+    await prepare(make_session_factory(engine), utc_now)
     await engine.dispose()
     app, _, _ = sandbox_app(settings, base)
     server = TestServer(app, host="127.0.0.1", port=port)
@@ -74,3 +75,88 @@ async def test_sandbox_api_refuses_bad_requests(
         assert r.status == 400
     async with http.post("/sandbox/api/say", json={"user": "zhangkai", "text": "  "}) as r:
         assert r.status == 400
+
+
+async def _phone(http: aiohttp.ClientSession, user: str) -> list[dict[str, Any]]:
+    async with http.get("/sandbox/api/messages", params={"user": user}) as r:
+        return list(await r.json())
+
+
+async def _until(http: aiohttp.ClientSession, user: str, words: str) -> dict[str, Any]:
+    """The first message on the user's phone that holds ``words``, once it has arrived."""
+    deadline = time.monotonic() + 15
+    while True:
+        for message in await _phone(http, user):
+            if message["from"] == "bot" and words in message["title"] + message["text"]:
+                return message
+        assert time.monotonic() < deadline, (user, words, await _phone(http, user))
+        await asyncio.sleep(0.1)
+
+
+async def _click(http: aiohttp.ClientSession, user: str, label: str) -> None:
+    """Click the newest live button with this label, as the page does."""
+    for message in reversed(await _phone(http, user)):
+        for button in message.get("buttons", []):
+            if button["label"] == label and not button.get("done"):
+                body = {"user": user, "key": button["key"], "task_id": button["task_id"]}
+                async with http.post("/sandbox/api/click", json=body) as r:
+                    assert (await r.json())["status"] == 200
+                return
+    raise AssertionError((user, label))
+
+
+async def _campaign(http: aiohttp.ClientSession) -> dict[str, Any]:
+    async with http.get("/sandbox/api/campaigns") as r:
+        [campaign] = await r.json()
+    return dict(campaign)
+
+
+async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    campaign = await _campaign(http)
+    assert campaign["state"] == "committed" and campaign["sources"]
+    values = {name: "7 42 88" for name in campaign["sources"]}
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
+        assert r.status == 200, await r.text()
+    async with http.get("/sandbox/api/people") as r:
+        users = {p["name"]: p["user"] for p in await r.json()}
+    campaign = await _campaign(http)
+    team = campaign["teams"][0]
+    leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
+    await _until(http, officer, "您被抽中")
+    await _click(http, officer, "无法参加")
+    await _until(http, officer, "请说明无法参加的原因")
+    async with http.post("/sandbox/api/say", json={"user": officer, "text": "出差"}) as r:
+        assert r.status == 200
+    await _until(http, leader, "申请不参加")
+    await _click(http, leader, "同意")
+    await _until(http, officer, "您不再参加")
+    await _until(http, leader, "递补")
+    campaign = await _campaign(http)
+    [substitute] = [m for m in campaign["teams"][0]["members"] if m["substitute_for"]]
+    newcomer = users[substitute["name"]]
+    await _until(http, newcomer, "您被抽中")
+    await _click(http, newcomer, "确认参加")
+    await _until(http, leader, "已确认参加")
+    states = {m["name"]: m["state"] for m in (await _campaign(http))["teams"][0]["members"]}
+    assert states[team["members"][0]["name"]] == "replaced"
+    assert states[substitute["name"]] == "confirmed"
+    approval = [m for m in await _phone(http, leader) if "审批" in m.get("title", "")]
+    assert [b["label"] for b in approval[0]["buttons"]] == ["已同意"]  # the card was updated
+    async with http.get("/sandbox/api/counts") as r:
+        assert (await r.json())[newcomer] >= 3
+
+
+async def test_a_draw_with_bad_numbers_is_refused_with_a_reason(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    campaign = await _campaign(http)
+    values = {name: "七" for name in campaign["sources"]}
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
+        assert r.status == 400 and "非负整数" in (await r.json())["error"]
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": {}}) as r:
+        assert r.status == 400 and (await r.json())["error"]
+    assert (await _campaign(http))["state"] == "committed"
