@@ -462,53 +462,22 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
             "short_by": team.short_by,
         },
     )
-    if substitute is not None and chosen is not None:
-        step.send(
-            officer, Outgoing.plain(text("assign.excused", campaign=campaign.name, reason=reason))
-        )
-        if leader is not None:
-            step.send(
-                leader,
-                Outgoing.plain(
-                    text(
-                        "assign.leader_told_substitute",
-                        team=team.number,
-                        officer=officer.name,
-                        reason=reason,
-                        substitute=substitute.name,
-                        position=chosen.position,
-                    )
-                ),
-            )
-        return
-    step.send(
-        officer,
-        Outgoing.plain(text("assign.excused_no_substitute", campaign=campaign.name, reason=reason)),
+    notices = say.excused_notices(
+        campaign.name,
+        team.number,
+        officer.name,
+        reason,
+        substitute.name if substitute else None,
+        chosen.position if chosen else None,
+        team.short_by,
     )
+    step.send(officer, notices.officer)
     if leader is not None:
-        step.send(
-            leader,
-            Outgoing.plain(
-                text(
-                    "assign.leader_told_short",
-                    team=team.number,
-                    officer=officer.name,
-                    reason=reason,
-                    short_by=team.short_by,
-                )
-            ),
-        )
-    alert = Outgoing.plain(
-        text(
-            "assign.reserve_exhausted",
-            campaign=campaign.name,
-            team=team.number,
-            short_by=team.short_by,
-        )
-    )
-    for unit_leader in await db.unit_leaders(session, campaign.unit_id):
-        if leader is None or unit_leader.id != leader.id:
-            step.send(unit_leader, alert)
+        step.send(leader, notices.leader)
+    if notices.unit is not None:
+        for unit_leader in await db.unit_leaders(session, campaign.unit_id):
+            if leader is None or unit_leader.id != leader.id:
+                step.send(unit_leader, notices.unit)
 
 
 # --- 回避 -----------------------------------------------------------------------------------

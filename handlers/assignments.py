@@ -103,3 +103,55 @@ def reminder(view: AssignmentView) -> Outgoing:
         text("assign.reminder", campaign=view.team.campaign, start=view.team.start, id=view.id),
         _buttons(view.id),
     )
+
+
+@dataclass(frozen=True)
+class Notices:
+    """Who is told what when an officer leaves a team."""
+
+    officer: Outgoing
+    leader: Outgoing
+    unit: Outgoing | None  # the unit's leaders, when the reserve ran out
+
+
+def excused_notices(
+    campaign: str,
+    team: int,
+    officer: str,
+    reason: str,
+    substitute: str | None,
+    position: int | None,
+    short_by: int,
+) -> Notices:
+    """The excused officer, the team leader and (if nobody could take the place) the unit's
+    leaders; none of it names a target."""
+    if substitute is not None:
+        return Notices(
+            Outgoing.plain(text("assign.excused", campaign=campaign, reason=reason)),
+            Outgoing.plain(
+                text(
+                    "assign.leader_told_substitute",
+                    team=team,
+                    officer=officer,
+                    reason=reason,
+                    substitute=substitute,
+                    position=position,
+                )
+            ),
+            None,
+        )
+    return Notices(
+        Outgoing.plain(text("assign.excused_no_substitute", campaign=campaign, reason=reason)),
+        Outgoing.plain(
+            text(
+                "assign.leader_told_short",
+                team=team,
+                officer=officer,
+                reason=reason,
+                short_by=short_by,
+            )
+        ),
+        Outgoing.plain(
+            text("assign.reserve_exhausted", campaign=campaign, team=team, short_by=short_by)
+        ),
+    )
