@@ -29,6 +29,9 @@ class Kind:
     describe: Callable[[Step, Approval], Awaitable[tuple[str, str]]]
     # What the decision does, in the same transaction (e.g. substitute an officer).
     apply: Callable[[Step, Approval, Person, bool], Awaitable[None]]
+    # Lock what the decision will change (a campaign, a need) before the request itself:
+    # the subject's own steps lock it first too, so the two never wait on each other.
+    lock: Callable[[Step, Approval], Awaitable[None]]
 
 
 KINDS: dict[str, Kind] = {}
@@ -107,6 +110,8 @@ async def decide(
 ) -> list[Outgoing]:
     """Decide as ``person``; the replies to them. Refused (and nothing changes) if they are
     not an approver or it was decided before."""
+    await KINDS[approval.kind].lock(step, approval)
+    approval = await db.approval(step.session, approval.id, lock=True) or approval
     shown = await view(step, approval)
     refused = say.refusal(shown, may_decide(approval, person))
     if refused is not None:
@@ -114,6 +119,9 @@ async def decide(
     approval.state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
     approval.decided_by_id, approval.decided_at = person.id, step.now
     approval.comment = comment[:500] or None
+    # What the decision does comes first: it may lock other rows (a campaign, to substitute),
+    # and every step takes the audit head's lock last, or two steps could deadlock.
+    await KINDS[approval.kind].apply(step, approval, person, approve)
     await step.audit(
         "approval:decide",
         "approvals",
@@ -121,7 +129,6 @@ async def decide(
         {"state": "pending"},
         {"state": approval.state.value, "by": person.name, "comment": approval.comment},
     )
-    await KINDS[approval.kind].apply(step, approval, person, approve)
     replies = [say.decided(shown, approve)]
     if reply_token:  # the card that was clicked: its buttons give way to the outcome
         replies.append(Outgoing.card_update(reply_token, say.card_closed(approve)))
@@ -134,7 +141,7 @@ async def answer(
     """「同意」 / 「驳回 原因」 from chat, with or without the approval's number."""
     approve = command.name == "approve"
     if command.number is not None:
-        approval = await db.approval(step.session, command.number, lock=True)
+        approval = await db.approval(step.session, command.number)
         if approval is None:
             return [Outgoing.plain(text("approve.not_approver", id=command.number))]
     else:
@@ -144,7 +151,6 @@ async def answer(
         if len(mine) > 1:
             return [say.which([await view(step, a) for a in mine])]
         approval = mine[0]
-        await db.approval(step.session, approval.id, lock=True)
     if not approve and not command.rest:
         shown = await view(step, approval)
         refused = say.refusal(shown, may_decide(approval, person))
@@ -166,7 +172,7 @@ async def comment_given(
 ) -> list[Outgoing]:
     """The reason for a rejection the bot asked for."""
     await db.end_conversation(step.session, person.id)
-    approval = await db.approval(step.session, int(str(data["approval"])), lock=True)
+    approval = await db.approval(step.session, int(str(data["approval"])))
     if approval is None:
         return [Outgoing.plain(text("chat.stale_button"))]
     return await decide(step, approval, person, False, comment, str(data.get("token", "")))

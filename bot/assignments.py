@@ -233,6 +233,11 @@ async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing
     if a.state in (AssignmentState.REPLACED, AssignmentState.CANCELLED):
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     withdrawn = a.state is AssignmentState.DECLINED
+    if withdrawn:  # its request is pending: lock as deciding it would, campaign first
+        await db.lock_campaign(step.session, a.campaign_id)
+        a = await db.assignment(step.session, a.id, lock=True) or a
+        if a.state is not AssignmentState.DECLINED:
+            return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     before = a.state.value
     a.state, a.answered_at = AssignmentState.CONFIRMED, step.now
     if withdrawn:
@@ -400,7 +405,13 @@ async def _apply_absence(step: Step, approval: Approval, decider: Person, approv
     )
 
 
-approvals.register(ABSENCE, approvals.Kind(_describe_absence, _apply_absence))
+async def _lock_absence(step: Step, approval: Approval) -> None:
+    a = await db.assignment(step.session, approval.subject_id)
+    if a is not None:
+        await db.lock_campaign(step.session, a.campaign_id)
+
+
+approvals.register(ABSENCE, approvals.Kind(_describe_absence, _apply_absence, _lock_absence))
 
 
 # --- substitution (递补) -------------------------------------------------------------------

@@ -214,7 +214,11 @@ async def _apply_need(step: Step, approval: Approval, decider: Person, approve: 
         )
 
 
-approvals.register(NEED, approvals.Kind(_describe_need, _apply_need))
+async def _lock_need(step: Step, approval: Approval) -> None:
+    await db.need_by_id(step.session, approval.subject_id)  # SELECT … FOR UPDATE
+
+
+approvals.register(NEED, approvals.Kind(_describe_need, _apply_need, _lock_need))
 
 
 async def plan_view(factory: Factory, year: int) -> dict[str, Any]:
