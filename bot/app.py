@@ -73,7 +73,12 @@ def clients(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Cli
     if settings.dingtalk.enabled:
         d = settings.dingtalk
         found["dingtalk"] = dingtalk.DingTalkClient(
-            session, d.api_base, d.app_key, d.app_secret, d.robot_code
+            session,
+            d.api_base,
+            d.app_key,
+            d.app_secret,
+            d.robot_code,
+            card_template_id=d.card_template_id,
         )
     return found
 

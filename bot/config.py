@@ -49,6 +49,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "api_base": (str, "https://api.dingtalk.com"),
         "oapi_base": (str, "https://oapi.dingtalk.com"),
         "mode": (str, "http"),
+        # An interactive card template made in the developer console (Stream mode only): cards
+        # with buttons then answer through card callbacks instead of dtmd:// links.
+        "card_template_id": (str, ""),
     },
     "assignments": {
         # An officer who has neither confirmed nor declined is reminded once after this long.
@@ -110,6 +113,7 @@ class DingTalkSettings:
     api_base: str
     oapi_base: str
     mode: str
+    card_template_id: str = ""
 
     @property
     def enabled(self) -> bool:
@@ -220,6 +224,11 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
     _check_driver(normalize_url(values[("database", "url")]))
     if values[("dingtalk", "mode")] not in ("http", "stream"):
         raise ConfigError(text("config.bad_value", key="dingtalk.mode", detail="http | stream"))
+    if values[("dingtalk", "card_template_id")] and values[("dingtalk", "mode")] != "stream":
+        # Card callbacks need a registered route in HTTP mode; Stream mode brings them itself.
+        raise ConfigError(
+            text("config.bad_value", key="dingtalk.card_template_id", detail="mode = stream")
+        )
     for key in ("encoding_aes_key",):
         value = values[("wecom", key)]
         if value and len(value) != 43:

@@ -4,7 +4,11 @@ Three ways in: the robot's HTTP callback (``timestamp`` + ``sign`` headers, an H
 timestamp only, so it is checked, with a one-hour window, before the body is parsed); the event
 subscription (WeCom's crypto scheme with the app key in place of the corp id); and Stream mode
 (not in this module). Out: one-to-one robot messages. DingTalk's plain action cards carry links,
-not callbacks, so a button is a ``dtmd://`` link that sends its key back as a text message.
+not callbacks, so a button is a ``dtmd://`` link that sends its key back as a text message;
+where an interactive card template is configured (Stream mode), a card with buttons is an
+interactive card instead, and a press comes back as a card callback (``card_to_inbound``).
+The template needs the string variables ``title``, ``markdown`` and ``buttons`` (a JSON list of
+``{"key", "label"}``), and each button's callback must carry ``key`` in its params.
 """
 
 from __future__ import annotations
@@ -142,6 +146,54 @@ def render(message: Outgoing) -> tuple[str, dict[str, Any]]:
     return f"sampleActionCard{len(buttons)}", param
 
 
+def render_interactive(
+    message: Outgoing, recipient: str, template_id: str, robot_code: str, ref: str
+) -> dict[str, Any]:
+    """The createAndDeliver body of an interactive card to one person's robot chat."""
+    buttons = [{"key": b.key, "label": b.label} for b in message.buttons]
+    return {
+        "cardTemplateId": template_id,
+        # Stable per outbox row: a resend after a crash addresses the same card.
+        "outTrackId": f"suiji-{ref}",
+        "cardData": {
+            "cardParamMap": {
+                "title": message.title,
+                "markdown": message.text,
+                "buttons": json.dumps(buttons, ensure_ascii=False),
+            }
+        },
+        "callbackType": "STREAM",
+        "openSpaceId": f"dtv1.card//IM_ROBOT.{recipient}",
+        "imRobotOpenSpaceModel": {"supportForward": False},
+        "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": robot_code},
+    }
+
+
+def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | None:
+    """A press on an interactive card (Stream topic ``/v1.0/card/instances/callback``)."""
+    if not isinstance(data, dict) or not plain_id(message_id, 150):
+        raise Rejected(400, "malformed card callback")
+    sender = data.get("userId")
+    try:
+        content = json.loads(data.get("content") or "{}")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise Rejected(400, "malformed card content") from exc
+    private = content.get("cardPrivateData") if isinstance(content, dict) else None
+    params = private.get("params") if isinstance(private, dict) else None
+    key = params.get("key") if isinstance(params, dict) else None
+    if not plain_id(sender, 64) or not isinstance(key, str) or not key or len(key) > 1024:
+        raise Rejected(400, "card callback without sender or key")
+    return Inbound(
+        Platform.DINGTALK,
+        f"card:{message_id}",
+        str(sender),
+        InboundKind.CLICK,
+        now,
+        action=key,
+        reply_token=str(data.get("outTrackId", ""))[:200],
+    )
+
+
 class DingTalkClient:
     """The robot's sending API over a shared aiohttp session."""
 
@@ -153,9 +205,11 @@ class DingTalkClient:
         app_secret: str,
         robot_code: str,
         timeout: float = 10.0,
+        card_template_id: str = "",
     ) -> None:
         self.session, self.api_base = session, api_base.rstrip("/")
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
+        self.card_template_id = card_template_id
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
@@ -193,24 +247,29 @@ class DingTalkClient:
     async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
         if message.kind == "update":
             return  # robot cards cannot be changed once sent; the reply says what happened
-        key, param = render(message)
-        body = {
-            "robotCode": self.robot_code,
-            "userIds": [recipient],
-            "msgKey": key,
-            "msgParam": json.dumps(param, ensure_ascii=False),
-        }
+        path = "/v1.0/robot/oToMessages/batchSend"
+        if message.kind == "card" and message.buttons and self.card_template_id:
+            path = "/v1.0/card/instances/createAndDeliver"
+            body = render_interactive(
+                message, recipient, self.card_template_id, self.robot_code, ref
+            )
+        else:
+            key, param = render(message)
+            body = {
+                "robotCode": self.robot_code,
+                "userIds": [recipient],
+                "msgKey": key,
+                "msgParam": json.dumps(param, ensure_ascii=False),
+            }
         for attempt in (1, 2):
             token = await self.token(refresh=attempt == 2)
-            status, data = await self._call("/v1.0/robot/oToMessages/batchSend", body, token)
+            status, data = await self._call(path, body, token)
             if status == 401 and attempt == 1:
                 continue  # token expired or revoked: refresh once
             if status == 200:
                 return
             code = data.get("code", "") if isinstance(data, dict) else ""
-            raise SendFailed(
-                f"batchSend http {status} {code}", retry=status >= 500 or status == 429
-            )
+            raise SendFailed(f"{path} http {status} {code}", retry=status >= 500 or status == 429)
         raise SendFailed("token refused twice", retry=True)
 
 

@@ -2,9 +2,9 @@
 
 The SDK (``dingtalk-stream``) reads ``DINGTALK_OPENAPI_ENDPOINT`` when it is imported and makes
 blocking ``requests`` calls inside its coroutines, so it runs on its own event loop in its own
-thread: nothing it does can stall the bot's loop. Each robot message is handed to the bot's loop
-and acknowledged only once it is stored; if storing fails, the SDK does not acknowledge and
-DingTalk delivers it again.
+thread: nothing it does can stall the bot's loop. Each robot message, and each press on an
+interactive card, is handed to the bot's loop and acknowledged only once it is stored; if
+storing fails, the SDK does not acknowledge and DingTalk delivers it again.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from bot.chat import Inbound
-from bot.platforms.dingtalk import robot_to_inbound
+from bot.platforms.dingtalk import card_to_inbound, robot_to_inbound
+from bot.platforms.errors import Rejected
 
 log = logging.getLogger("suiji.dingtalk.stream")
 BOT_TOPIC = "/v1.0/im/bot/messages/get"
+CARD_TOPIC = "/v1.0/card/instances/callback"
 STORE_TIMEOUT = 10.0
 
 
@@ -45,15 +47,24 @@ class StreamListener:
         self._thread: threading.Thread | None = None
         self.ready = threading.Event()
 
-    def _handler(self) -> Any:
+    def _inbound(self, topic: str, callback: Any) -> Inbound | None:
+        if topic == CARD_TOPIC:
+            return card_to_inbound(callback.data, str(callback.headers.message_id), self.clock())
+        body = json.dumps(callback.data, ensure_ascii=False).encode()
+        return robot_to_inbound(body, self.clock())
+
+    def _handler(self, topic: str) -> Any:
         import dingtalk_stream
 
         listener = self
 
         class Handler(dingtalk_stream.CallbackHandler):  # type: ignore[misc]
             async def process(self, callback: Any) -> tuple[int, str]:
-                body = json.dumps(callback.data, ensure_ascii=False).encode()
-                inbound = robot_to_inbound(body, listener.clock())
+                try:
+                    inbound = listener._inbound(topic, callback)
+                except Rejected as refused:  # acknowledged, so it is not sent again
+                    log.warning("stream %s refused: %s", topic, refused.reason)
+                    return dingtalk_stream.AckMessage.STATUS_OK, "refused"
                 main = listener._main
                 assert main is not None and inbound is not None
                 # Stored on the bot's loop; this thread only waits for the outcome.
@@ -76,7 +87,8 @@ class StreamListener:
         client = dingtalk_stream.DingTalkStreamClient(
             dingtalk_stream.Credential(self.app_key, self.app_secret)
         )
-        client.register_callback_handler(BOT_TOPIC, self._handler())
+        client.register_callback_handler(BOT_TOPIC, self._handler(BOT_TOPIC))
+        client.register_callback_handler(CARD_TOPIC, self._handler(CARD_TOPIC))
         loop = asyncio.new_event_loop()
         self._loop = loop
         self._task = loop.create_task(client.start())

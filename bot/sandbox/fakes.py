@@ -311,6 +311,7 @@ class FakeDingTalk(_FakeBase):
         self.open_delay = 0.0  # seconds the gateway takes to answer connections/open
         self.sockets: list[web.WebSocketResponse] = []
         self.acks: dict[str, int] = {}
+        self.card_template_id = ""  # the interactive card template "made in the console"
 
     def _error(self, code: str) -> web.Response:
         status = 401 if code == "401" else 429 if code == "429" else 400
@@ -354,6 +355,35 @@ class FakeDingTalk(_FakeBase):
             )
         return web.json_response({"processQueryKey": secrets.token_hex(8)})
 
+    async def create_and_deliver(self, request: web.Request) -> web.Response:
+        """An interactive card to one person's robot chat, as /v1.0/card/instances/…"""
+        self.calls["createAndDeliver"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return self._error("401")
+        body = await request.json()
+        deliver = body.get("imRobotOpenDeliverModel", {})
+        space = str(body.get("openSpaceId", ""))
+        params = body.get("cardData", {}).get("cardParamMap", {})
+        if (
+            body.get("cardTemplateId") != self.card_template_id
+            or deliver.get("robotCode") != self.robot_code
+            or not space.startswith("dtv1.card//IM_ROBOT.")
+            or not all(isinstance(v, str) for v in params.values())  # strings only
+        ):
+            return self._error("400")
+        track = str(body.get("outTrackId", ""))
+        buttons = [
+            {"key": b["key"], "label": b["label"], "out_track_id": track}
+            for b in json.loads(params.get("buttons", "[]"))
+        ]
+        user = space.removeprefix("dtv1.card//IM_ROBOT.")
+        self._record(
+            user, "card", params.get("title", ""), params.get("markdown", ""), buttons, "", body
+        )
+        return web.json_response({"success": True, "result": {"outTrackId": track}})
+
     # --- Stream mode: the gateway the official SDK connects to --------------------------------
 
     async def open_connection(self, request: web.Request) -> web.Response:
@@ -383,29 +413,45 @@ class FakeDingTalk(_FakeBase):
         self.sockets.remove(socket)
         return socket
 
-    async def push(self, user: str, text: str) -> str:
-        """Send a robot message down the stream, as DingTalk does; returns its message id."""
+    async def _push(self, topic: str, data: dict[str, Any]) -> str:
         message_id = secrets.token_hex(8)
         frame = {
             "specVersion": "1.0",
             "type": "CALLBACK",
             "headers": {
-                "topic": "/v1.0/im/bot/messages/get",
+                "topic": topic,
                 "messageId": message_id,
                 "contentType": "application/json",
                 "appId": self.app_key,
                 "time": str(int(time.time() * 1000)),
             },
-            "data": json.dumps(self.robot_body(user, text), ensure_ascii=False),
+            "data": json.dumps(data, ensure_ascii=False),
         }
         for socket in list(self.sockets):
             await socket.send_str(json.dumps(frame, ensure_ascii=False))
         return message_id
 
+    async def push(self, user: str, text: str) -> str:
+        """Send a robot message down the stream, as DingTalk does; returns its message id."""
+        return await self._push("/v1.0/im/bot/messages/get", self.robot_body(user, text))
+
+    async def press_card(self, user: str, key: str, out_track_id: str) -> str:
+        """A press on an interactive card's button, as DingTalk streams it; its message id."""
+        content = {"cardPrivateData": {"actionIds": ["press"], "params": {"key": key}}}
+        data = {
+            "outTrackId": out_track_id,
+            "userId": user,
+            "corpId": "ding-fake-corp",
+            "type": "actionCallback",
+            "content": json.dumps(content, ensure_ascii=False),
+        }
+        return await self._push("/v1.0/card/instances/callback", data)
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/v1.0/oauth2/accessToken", self.access_token)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self.batch_send)
+        app.router.add_post("/v1.0/card/instances/createAndDeliver", self.create_and_deliver)
         app.router.add_post("/v1.0/gateway/connections/open", self.open_connection)
         app.router.add_get("/gateway/ws", self.gateway)
         return app

@@ -38,6 +38,7 @@ class Phones:
     fake: FakeWeCom | FakeDingTalk
     http: aiohttp.ClientSession
     last_ms: int = 0
+    stream: bool = False  # DingTalk Stream mode: people's messages come down the websocket
 
     @property
     def factory(self) -> Any:
@@ -67,6 +68,9 @@ class Phones:
                 return await self.fake.say(self.http, user, words)
             inner = self.fake.text_xml(user, words, int(msg_id), int(time.time()))
             return await self.fake.post(self.http, inner)
+        if self.stream:
+            await self.fake.push(user, words)
+            return 200
         # Each robot callback is signed for its own millisecond: a sign is good once.
         self.last_ms = max(self.last_ms + 1, int(time.time() * 1000))
         async with self.http.post(
@@ -97,6 +101,9 @@ class Phones:
                 await asyncio.sleep(0.05)
         if isinstance(self.fake, FakeWeCom):
             return await self.fake.click(self.http, user, button["key"], button["task_id"])
+        if "out_track_id" in button:  # an interactive card: the press is a card callback
+            await self.fake.press_card(user, button["key"], button["out_track_id"])
+            return 200
         return await self.say(user, button["key"])
 
     async def wait_for(self, user: str, words: str, timeout: float = 15) -> Delivered:
@@ -147,14 +154,21 @@ async def phones(platform: str, database_url: str, **config: str) -> AsyncIterat
         base if platform == "dingtalk" else "",
     )
     settings = load_settings(environ={**environ, **config})
+    if isinstance(fake, FakeDingTalk):
+        fake.card_template_id = settings.dingtalk.card_template_id
     bot = TestServer(create_app(settings))
     await bot.start_server()
+    stream = settings.dingtalk.enabled and settings.dingtalk.mode == "stream"
+    deadline = time.monotonic() + 20
+    while stream and not getattr(fake, "sockets", None):  # the SDK dials the fake gateway
+        assert time.monotonic() < deadline, "the stream client never connected"
+        await asyncio.sleep(0.05)
     fake.bot_url = str(
         bot.make_url("/wecom/callback" if platform == "wecom" else "/dingtalk/callback")
     )
     try:
         async with aiohttp.ClientSession() as http:
-            yield Phones(platform, bot, fake, http)
+            yield Phones(platform, bot, fake, http, stream=stream)
     finally:
         await bot.close()
         await server.close()

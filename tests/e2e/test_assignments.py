@@ -366,3 +366,32 @@ async def test_an_unanswered_officer_is_reminded_once(wecom: Phones) -> None:
     assert await assignments.remind_unanswered(wecom.factory, due, utc_now) == 0  # once
     await wecom.wait_for(officer, "还没有确认")
     assert not any("还没有确认" in m.text for m in wecom.inbox(confirmed))
+
+
+async def test_interactive_cards_over_the_dingtalk_stream(loaded: None, database_url: str) -> None:
+    """With a card template configured, assignments and approvals are interactive cards and
+    their presses come back as Stream card callbacks."""
+    config = {
+        "SUIJI_DINGTALK__MODE": "stream",
+        "SUIJI_DINGTALK__CARD_TEMPLATE_ID": "suiji-card.schema",
+    }
+    async with phones("dingtalk", database_url, **config) as bot:
+        campaign_id = await drawn(bot, spec(**window(), absence_approver=TEAM_LEADER))
+        leader, members = await team(bot, campaign_id, 1)
+        officer = await bot.account(members[0].person_id)
+        await bot.wait_for(officer, "请确认是否参加")
+        assert "out_track_id" in bot.button(officer, "无法参加")
+        await bot.press(officer, "无法参加")
+        await bot.wait_for(officer, "请说明无法参加的原因")
+        await bot.say(officer, "出差")
+        await bot.wait_for(leader, "申请不参加")
+        await bot.press(leader, "同意")
+        await bot.wait_for(officer, "您不再参加")
+        await bot.settled()
+        [substitute] = await substitutes(bot, campaign_id)
+        assert substitute.replaces_id == members[0].id
+        assert (
+            bot.fake.calls["createAndDeliver"] >= 8
+        )  # 6 members' cards, the request, the newcomer
+        acks = getattr(bot.fake, "acks", {})
+        assert acks and set(acks.values()) == {200}

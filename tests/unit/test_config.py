@@ -268,3 +268,19 @@ def test_non_sqlite_urls_are_left_alone(workdir: Path) -> None:
     url = "postgresql+asyncpg://suiji:p%40ss@db:5432/suiji"
     path = write(workdir / "suiji.toml", f'[database]\nurl = "{url}"\n')
     assert load_settings(str(path), {}).database.url == url
+
+
+def test_a_card_template_needs_stream_mode(workdir: Path) -> None:
+    environ = {"SUIJI_DINGTALK__CARD_TEMPLATE_ID": "tpl.schema"}
+    with pytest.raises(ConfigError, match=r"dingtalk\.card_template_id"):
+        load_settings(environ=environ)
+    streamed = load_settings(environ={**environ, "SUIJI_DINGTALK__MODE": "stream"})
+    assert streamed.dingtalk.card_template_id == "tpl.schema"
+
+
+def test_assignment_rules_are_read_and_must_not_be_negative(workdir: Path) -> None:
+    settings = load_settings(environ={"SUIJI_ASSIGNMENTS__REMIND_AFTER_HOURS": "8"})
+    assert settings.assignments.remind_after_hours == 8
+    assert settings.assignments.decline_closes_days_before_start == 0
+    with pytest.raises(ConfigError, match=r"assignments\.decline_closes_days_before_start"):
+        load_settings(environ={"SUIJI_ASSIGNMENTS__DECLINE_CLOSES_DAYS_BEFORE_START": "-1"})

@@ -18,8 +18,10 @@ from bot.chat import Button, InboundKind, Outgoing, Platform
 from bot.platforms.dingtalk import (
     SIGN_WINDOW_MS,
     EventCodec,
+    card_to_inbound,
     check_robot_headers,
     render,
+    render_interactive,
     robot_sign,
     robot_to_inbound,
     send_text_link,
@@ -378,3 +380,54 @@ def test_new_secrets_give_a_sign_the_robot_check_accepts() -> None:
     fake = FakeDingTalk(keys["app_key"], keys["app_secret"], keys["robot_code"])
     headers = fake.robot_headers(NOW_MS)
     check_robot_headers(keys["app_secret"], headers["timestamp"], headers["sign"], NOW_MS)
+
+
+# --- interactive cards (Stream mode, a template configured) ------------------------------------
+
+
+def test_interactive_card_goes_to_the_persons_robot_chat_with_string_params() -> None:
+    card = Outgoing.card("请确认", "**任务** 12", (Button("确认参加 任务12", "确认参加"),))
+    body = render_interactive(card, "0516754045645063", "tpl.schema", "dingbot", "9-12")
+    assert body["cardTemplateId"] == "tpl.schema" and body["outTrackId"] == "suiji-9-12"
+    assert body["openSpaceId"] == "dtv1.card//IM_ROBOT.0516754045645063"
+    assert body["imRobotOpenDeliverModel"] == {"spaceType": "IM_ROBOT", "robotCode": "dingbot"}
+    assert body["callbackType"] == "STREAM"
+    params = body["cardData"]["cardParamMap"]
+    assert all(isinstance(v, str) for v in params.values())
+    assert params["title"] == "请确认" and params["markdown"] == "**任务** 12"
+    assert json.loads(params["buttons"]) == [{"key": "确认参加 任务12", "label": "确认参加"}]
+
+
+def _callback(key: object, user: object = "0516754045645063") -> dict[str, object]:
+    content = {"cardPrivateData": {"actionIds": ["press"], "params": {"key": key}}}
+    return {"outTrackId": "suiji-9-12", "userId": user, "content": json.dumps(content)}
+
+
+def test_a_card_press_becomes_a_click_with_the_buttons_key() -> None:
+    now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    inbound = card_to_inbound(_callback("无法参加 任务12"), "m1", now)
+    assert inbound is not None
+    assert (inbound.platform, inbound.kind) == (Platform.DINGTALK, InboundKind.CLICK)
+    assert inbound.action == "无法参加 任务12" and inbound.sender == "0516754045645063"
+    assert inbound.dedup_key == "card:m1"  # a redelivered frame keeps its message id
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        [],
+        {"userId": "u1", "content": "not json"},
+        {"userId": "u1", "content": "[1]"},
+        {"userId": "u1"},
+        _callback(""),
+        _callback(7),
+        _callback("k", user=""),
+        _callback("k", user="a\nb"),
+        _callback("x" * 2000),
+    ],
+)
+def test_malformed_card_callbacks_are_refused_400(data: object) -> None:
+    with pytest.raises(Rejected) as refused:
+        card_to_inbound(data, "m1", dt.datetime(2026, 11, 26, tzinfo=dt.UTC))
+    assert refused.value.status == 400
