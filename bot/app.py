@@ -45,6 +45,7 @@ QUEUE = web.AppKey("queue", asyncio.Queue[int])
 INTAKE = web.AppKey("intake", Intake)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 POLICY = web.AppKey("policy", Policy)
+SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
 
 
 def utc_now() -> dt.datetime:
@@ -114,13 +115,16 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # database stays the source of truth: the scheduler keeps no jobs of its own.
     retries: set[asyncio.Task[None]] = set()
 
-    def retry() -> None:
+    async def retry() -> None:
+        # A coroutine on purpose: AsyncIOScheduler runs plain functions in a worker thread,
+        # where there is no event loop to start the pass on.
         task = asyncio.create_task(_retry_pending(app))
         retries.add(task)
         task.add_done_callback(retries.discard)
 
-    retry()
+    await retry()
     scheduler = AsyncIOScheduler(timezone=app[SETTINGS].app.tz)
+    app[SCHEDULER] = scheduler
     scheduler.add_job(
         retry,
         "interval",
@@ -144,8 +148,9 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # A few workers handle acknowledged events: enough to keep up, few enough that answering
     # the platforms never waits behind a crowd of handlers for a database connection.
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
-    workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 8)]
     app[INTAKE] = Intake(app[FACTORY])
+    sender.give_way = lambda: app[INTAKE].quiet(QUIET_SECONDS)
+    workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 8)]
     intake = asyncio.create_task(app[INTAKE].run())
     yield
     intake.cancel()
@@ -162,6 +167,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 
 
 RETRY_SECONDS = 30.0
+QUIET_SECONDS = 0.25  # the longest a handler lets acknowledgements go first
 REMIND_SECONDS = 300.0
 
 
@@ -191,6 +197,7 @@ async def _work(app: web.Application) -> None:
     queue = app[QUEUE]
     while True:
         event_id = await queue.get()
+        await app[INTAKE].quiet(QUIET_SECONDS)
         try:
             await dispatch.process(app[FACTORY], event_id, app[CLOCK], app[POLICY])
             app[SENDER].wake.set()

@@ -26,10 +26,24 @@ class Intake:
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self.factory = factory
         self.queue: asyncio.Queue[tuple[Inbound, asyncio.Future[int | None]]] = asyncio.Queue()
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    async def quiet(self, longest: float) -> None:
+        """Wait (at most ``longest`` seconds) until nothing waits to be stored. Handlers call
+        this before each event: acknowledging the platforms comes first, and on SQLite a
+        handler's transaction would hold the one write lock an acknowledgement needs."""
+        if self._quiet.is_set():
+            return
+        try:
+            await asyncio.wait_for(self._quiet.wait(), longest)
+        except TimeoutError:
+            pass
 
     async def accept(self, inbound: Inbound) -> int | None:
         """Store the event (with whatever else arrives meanwhile); its id, or None if known."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._quiet.clear()
         self.queue.put_nowait((inbound, future))
         return await future
 
@@ -39,6 +53,8 @@ class Intake:
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
             await self._store(batch)
+            if self.queue.empty():
+                self._quiet.set()
 
     async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
         first: dict[tuple[str, str], Any] = {}

@@ -13,7 +13,7 @@ import asyncio
 import collections
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,6 +83,8 @@ class Sender:
         self.factory, self.clients, self.settings, self.clock = factory, clients, settings, clock
         self.pacer = Pacer(settings.per_recipient_per_minute, settings.per_minute)
         self.wake = asyncio.Event()
+        # Awaited before each claim: lets more urgent writers go first (the app's intake).
+        self.give_way: Callable[[], Awaitable[None]] | None = None
 
     async def deliver_due(self, limit: int = 20) -> int:
         """Send what is due now, up to ``limit`` rows; the number handled.
@@ -92,6 +94,8 @@ class Sender:
         """
         handled = 0
         while handled < limit:
+            if self.give_way is not None:
+                await self.give_way()
             async with unit_of_work(self.factory) as session:
                 claimed = await db.claim_due(session, self.clock(), 1)
             if not claimed:

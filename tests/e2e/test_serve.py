@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import signal
 import subprocess
@@ -10,6 +11,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from aiohttp.test_utils import TestServer
+
+from bot.app import SCHEDULER, create_app
+from bot.config import load_settings
+from storage import migrate
+from storage.engine import make_engine
 from tests.e2e.test_cli import run
 from tests.helpers import free_port
 
@@ -48,3 +55,22 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     env = {"SUIJI_DATABASE__URL": f"sqlite:///{tmp_path / 'empty.db'}"}
     result = run("serve", "--port", str(free_port()), env=env)
     assert result.exit_code == 1 and "suiji db upgrade" in result.output
+
+
+async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> None:
+    """AsyncIOScheduler runs a plain function in a worker thread, where it cannot start work
+    on the bot's loop: every job must be a coroutine function, and must run cleanly."""
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    engine = make_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    server = TestServer(create_app(load_settings(environ={"SUIJI_DATABASE__URL": url})))
+    await server.start_server()
+    try:
+        jobs = server.app[SCHEDULER].get_jobs()
+        assert {job.id for job in jobs} == {"retry-pending-events", "remind-unanswered"}
+        for job in jobs:
+            assert inspect.iscoroutinefunction(job.func), job.id
+            await job.func(*job.args)  # what the tick does; raises if it cannot
+    finally:
+        await server.close()
