@@ -8,6 +8,7 @@ duplicated event comes back as None: stored before, nothing more to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -35,10 +36,8 @@ class Intake:
         handler's transaction would hold the one write lock an acknowledgement needs."""
         if self._quiet.is_set():
             return
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._quiet.wait(), longest)
-        except TimeoutError:
-            pass
 
     async def accept(self, inbound: Inbound) -> int | None:
         """Store the event (with whatever else arrives meanwhile); its id, or None if known."""
