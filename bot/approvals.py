@@ -42,7 +42,10 @@ def register(name: str, kind: Kind) -> None:
 
 
 def may_decide(approval: Approval, person: Person) -> bool:
-    """Named approvers; for a request to "the leaders", whoever is a leader now."""
+    """Named approvers; for a request to "the leaders", whoever is a leader now; never the
+    person who asked."""
+    if approval.requested_by_id == person.id:
+        return False
     return person.id in approval.approver_ids or (approval.role == "leader" and person.is_leader)
 
 
@@ -113,7 +116,9 @@ async def decide(
     await KINDS[approval.kind].lock(step, approval)
     approval = await db.approval(step.session, approval.id, lock=True) or approval
     shown = await view(step, approval)
-    refused = say.refusal(shown, may_decide(approval, person))
+    refused = say.refusal(
+        shown, may_decide(approval, person), own=approval.requested_by_id == person.id
+    )
     if refused is not None:
         return [refused]
     approval.state = ApprovalState.APPROVED if approve else ApprovalState.REJECTED
@@ -153,7 +158,9 @@ async def answer(
         approval = mine[0]
     if not approve and not command.rest:
         shown = await view(step, approval)
-        refused = say.refusal(shown, may_decide(approval, person))
+        refused = say.refusal(
+            shown, may_decide(approval, person), own=approval.requested_by_id == person.id
+        )
         if refused is not None:
             return [refused]
         await db.set_conversation(

@@ -11,6 +11,9 @@ handlers.substitution; the words are handlers.assignments; the rows are storage.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +38,7 @@ from storage.models import (
     AssignmentState,
     Campaign,
     DrawnOfficer,
+    Entity,
     Person,
     Recusal,
     Team,
@@ -125,16 +129,18 @@ async def _campaign(step: Step, campaign_id: int) -> Campaign:
 
 async def withdraw_all(step: Step, campaign: Campaign) -> None:
     """Before a draw is run again: its assignments are cancelled and everyone told."""
+    withdrawn = []
     for a in await db.assignments_of_campaign(step.session, campaign.id):
         if a.state is AssignmentState.CANCELLED:
             continue
-        was_on_team = a.state is not AssignmentState.REPLACED
+        withdrawn.append((a, a.state is not AssignmentState.REPLACED))
         a.state, a.team_id = AssignmentState.CANCELLED, None
+    await step.session.flush()  # every row first; the audit head (in cancel_pending) last
+    for a, was_on_team in withdrawn:
         await approvals.cancel_pending(step, ABSENCE, a.id)
         person = await step.session.get(Person, a.person_id)
         if person is not None and was_on_team:
             step.send(person, Outgoing.plain(text("assign.cancelled", campaign=campaign.name)))
-    await step.session.flush()
 
 
 async def assign_drawn(step: Step, campaign: Campaign) -> None:
@@ -204,13 +210,13 @@ async def _pick(
 ) -> tuple[Assignment, Campaign] | Outgoing:
     """The assignment a command is about: the one numbered (it must be this person's), or
     the only one in ``states``; otherwise the reply that says what is missing."""
+    if number is not None:  # any of theirs, however old or voided: the reply says which
+        found = await db.assignment(step.session, number)
+        if found is None or found.person_id != person.id:
+            return Outgoing.plain(text("assign.not_yours", id=number))
+        return found, await _campaign(step, found.campaign_id)
     since = step.today - dt.timedelta(days=RECENT_DAYS)
     mine = await db.assignments_of_person(step.session, person.id, since)
-    if number is not None:
-        for a, campaign in mine:
-            if a.id == number:
-                return a, campaign
-        return Outgoing.plain(text("assign.not_yours", id=number))
     candidates = [(a, c) for a, c in mine if a.state in states and a.role is AssignmentRole.MEMBER]
     if not candidates:
         return Outgoing.plain(text("assign.no_open_task"))
@@ -232,12 +238,12 @@ async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing
         return [Outgoing.plain(text("assign.already_confirmed", id=a.id))]
     if a.state in (AssignmentState.REPLACED, AssignmentState.CANCELLED):
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
+    # Campaign first, then the row, as a substitution or a draw run again would lock them.
+    await db.lock_campaign(step.session, a.campaign_id)
+    a = await db.assignment(step.session, a.id, lock=True) or a
+    if a.state not in waiting:  # changed while waiting for the lock
+        return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     withdrawn = a.state is AssignmentState.DECLINED
-    if withdrawn:  # its request is pending: lock as deciding it would, campaign first
-        await db.lock_campaign(step.session, a.campaign_id)
-        a = await db.assignment(step.session, a.id, lock=True) or a
-        if a.state is not AssignmentState.DECLINED:
-            return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     before = a.state.value
     a.state, a.answered_at = AssignmentState.CONFIRMED, step.now
     if withdrawn:
@@ -284,13 +290,16 @@ async def decline(step: Step, person: Person, command: Command) -> list[Outgoing
     if a.state not in OPEN:
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     if decline_window_closed(step.policy, campaign.start_on, step.today):
-        return [Outgoing.plain(text("assign.window_closed", id=a.id, start=campaign.start_on))]
+        deadline = campaign.start_on - dt.timedelta(
+            days=step.policy.decline_closes_days_before_start
+        )
+        return [Outgoing.plain(text("assign.window_closed", id=a.id, deadline=deadline))]
     if not command.rest:
         await db.set_conversation(
             step.session,
             person.id,
             REASON_TOPIC,
-            {"assignment": a.id},
+            {"assignment": a.id, "state": a.state.value},
             step.now + step.policy.conversation_timeout,
         )
         return [Outgoing.plain(text("assign.ask_reason"))]
@@ -302,7 +311,10 @@ async def reason_given(
 ) -> list[Outgoing]:
     """The reason the bot asked for after a bare 「无法参加」."""
     await db.end_conversation(step.session, person.id)
-    return await decline(step, person, Command("decline", int(data["assignment"]), reason))
+    asked_about = await db.assignment(step.session, int(data["assignment"]))
+    if asked_about is None or asked_about.state.value != data.get("state"):
+        return [Outgoing.plain(text("chat.stale_button"))]  # it changed since the question
+    return await decline(step, person, Command("decline", asked_about.id, reason))
 
 
 async def _submit_decline(
@@ -315,6 +327,11 @@ async def _submit_decline(
     assert a is not None and campaign is not None
     if a.state not in OPEN:  # changed while waiting for the lock
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
+    role, approvers = "", list[Person]()
+    if campaign.absence_approver is not AbsenceApprover.AUTO:
+        role, approvers = await _absence_approvers(step, campaign, a, person)
+        if not approvers:  # nobody registered could decide: say so, change nothing
+            return [Outgoing.plain(text("assign.no_approver"))]
     before = a.state.value
     a.state, a.reason, a.answered_at = AssignmentState.DECLINED, reason[:500], step.now
     await step.audit(
@@ -327,7 +344,6 @@ async def _submit_decline(
     if campaign.absence_approver is AbsenceApprover.AUTO:
         await excuse(step, campaign, a, a.reason)
         return []
-    role, approvers = await _absence_approvers(step, campaign, a, person)
     await approvals.request(
         step,
         kind=ABSENCE,
@@ -355,10 +371,16 @@ async def _absence_approvers(
         leader = await _leader(step, a.team_id)
         if leader is not None:
             return "team_leader", [leader]
-    found = [p for p in await db.unit_leaders(step.session, campaign.unit_id) if p.id != officer.id]
-    if found:
-        return "unit_leader", found
-    return "leader", [p for p in await db.leaders(step.session) if p.id != officer.id]
+    # The unit's leaders; failing them the bureau's; failing those the registry's admins.
+    for role, people in (
+        ("unit_leader", await db.unit_leaders(step.session, campaign.unit_id)),
+        ("leader", await db.leaders(step.session)),
+        ("admin", await db.admins(step.session)),
+    ):
+        found = [p for p in people if p.id != officer.id]
+        if found:
+            return role, found
+    return "admin", []
 
 
 async def _describe_absence(step: Step, approval: Approval) -> tuple[str, str]:
@@ -389,7 +411,8 @@ async def _apply_absence(step: Step, approval: Approval, decider: Person, approv
     if approve:
         await excuse(step, campaign, a, a.reason or "")
         return
-    a.state = AssignmentState.NOTIFIED
+    # Back to waiting for a confirmation; the card below asks for it, so no reminder follows.
+    a.state, a.reminded_at = AssignmentState.NOTIFIED, step.now
     step.send(
         officer,
         Outgoing.card(
@@ -497,13 +520,10 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
 async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]:
     """「回避 <企业名称或信用代码> <原因>」: record the declaration, and leave every team of this
     person's that inspects that employer."""
-    ref, _, reason = command.rest.partition(" ")
-    reason = reason.strip()
-    if not ref or not reason:
-        return [Outgoing.plain(text("assign.recusal_usage"))]
-    entity = await db.find_entity(step.session, ref.strip())
-    if entity is None:
-        return [Outgoing.plain(text("assign.recusal_no_employer", ref=ref[:50]))]
+    named = await _employer_named(step, person, command.rest)
+    if isinstance(named, Outgoing):
+        return [named]
+    entity, reason = named
     since = step.today - dt.timedelta(days=RECENT_DAYS)
     affected: list[tuple[Assignment, Campaign]] = []
     for a, campaign in await db.assignments_of_person(step.session, person.id, since):
@@ -569,6 +589,50 @@ async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]
     return replies
 
 
+_USCC = re.compile(r"^[0-9A-Za-z]{18}(?=$|\s)")
+
+
+async def _employer_named(step: Step, person: Person, words: str) -> tuple[Entity, str] | Outgoing:
+    """(the employer, the reason) from 「<信用代码或名称> <原因>」; else the reply saying what is
+    wrong. Names are compared with full-width forms folded, as the command itself was, and
+    may hold blanks when they are employers of the person's own teams."""
+    words = words.strip()
+    if not words:
+        return Outgoing.plain(text("assign.recusal_usage"))
+    if uscc := _USCC.match(words):
+        entity = await db.entity_by_uscc(step.session, uscc.group(0))
+        if entity is None:
+            return Outgoing.plain(text("assign.recusal_no_employer", ref=uscc.group(0)))
+        return _with_reason(entity, words[uscc.end() :])
+    since = step.today - dt.timedelta(days=RECENT_DAYS)
+    own: list[Entity] = []
+    for a, _ in await db.assignments_of_person(step.session, person.id, since):
+        if a.team_id is not None and a.state in db.ACTIVE:
+            own.extend(await db.team_employers(step.session, a.team_id))
+    fold = functools.partial(unicodedata.normalize, "NFKC")
+    starting = [e for e in own if words.startswith(fold(e.name))]
+    if starting:
+        entity = max(starting, key=lambda e: len(e.name))
+        return _with_reason(entity, words[len(fold(entity.name)) :])
+    first = words.split()[0] if words.split() else ""
+    # Registered names mostly use full-width brackets; the command arrives with them folded.
+    found = await db.entities_named(
+        step.session, [first, first.replace("(", "（").replace(")", "）")]
+    )
+    if len({e.id for e in found}) > 1:
+        return Outgoing.plain(text("assign.recusal_ambiguous", ref=first[:50]))
+    if not found:
+        return Outgoing.plain(text("assign.recusal_no_employer", ref=first[:50]))
+    return _with_reason(found[0], words[len(first) :])
+
+
+def _with_reason(entity: Entity, rest: str) -> tuple[Entity, str] | Outgoing:
+    reason = rest.strip()
+    if not reason:
+        return Outgoing.plain(text("assign.recusal_usage"))
+    return entity, reason
+
+
 # --- 「我的任务」 and 「任务 N」 ----------------------------------------------------------------
 
 
@@ -612,8 +676,11 @@ async def remind_unanswered(
     """Remind, once, each member who has neither confirmed nor declined after
     ``remind_after_hours``. Safe with several processes: each reminder is claimed first."""
     now = clock()
+    today = now.astimezone(policy.tz).date()
     async with factory() as session:
-        due = await db.unanswered(session, now - dt.timedelta(hours=policy.remind_after_hours))
+        due = await db.unanswered(
+            session, now - dt.timedelta(hours=policy.remind_after_hours), today
+        )
     sent = 0
     for assignment_id in due:
         async with unit_of_work(factory) as session:

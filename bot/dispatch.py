@@ -32,6 +32,20 @@ FOLLOW_UPS = {
     approvals.REJECT_TOPIC: approvals.comment_given,
 }
 assert plans.NEED  # registered with the approval engine on import
+# Commands that leave an open question open (looking things up); any other ends it.
+KEEP_WAITING = {"help", "my_tasks", "task", "cancel"}
+
+
+def _acts(command: commands.Command | None, inbound: Inbound) -> bool:
+    """Whether a message is an action even while the bot waits for an answer: a button press
+    (on DingTalk, a pressed button sends its words: a command with a number and nothing
+    more), or a whole-message command such as 「取消」 or 「帮助」."""
+    if command is None:
+        return False
+    if inbound.kind is InboundKind.CLICK or command.name in KEEP_WAITING - {"task"}:
+        return True
+    return command.number is not None and not command.rest
+
 
 log = logging.getLogger("suiji.dispatch")
 Factory = async_sessionmaker[AsyncSession]
@@ -113,11 +127,14 @@ async def decide(
     message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
     command = commands.parse(message)
     waiting = await assignment_db.conversation(session, person.id, step.now)
-    if command is None and waiting is not None and message.strip():
+    if waiting is not None and message.strip() and not _acts(command, inbound):
+        # The bot asked for a reason or a comment: what comes now is the answer.
         answer = FOLLOW_UPS[waiting.topic]
         return await answer(step, person, dict(waiting.data), message.strip()[:500])
     if command is None:
         return [commands.unknown_reply(message)]
+    if waiting is not None and command.name not in KEEP_WAITING:
+        await assignment_db.end_conversation(session, person.id)  # they did something else
     token = inbound.reply_token if inbound.kind is InboundKind.CLICK else ""
     match command.name:
         case "help":

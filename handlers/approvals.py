@@ -37,8 +37,10 @@ def card(view: ApprovalView) -> Outgoing:
     )
 
 
-def refusal(view: ApprovalView, may_decide: bool) -> Outgoing | None:
+def refusal(view: ApprovalView, may_decide: bool, own: bool = False) -> Outgoing | None:
     """Why this person cannot decide this approval now, or None if they can."""
+    if own:
+        return Outgoing.plain(text("approve.own_request", id=view.id))
     if not may_decide:
         return Outgoing.plain(text("approve.not_approver", id=view.id))
     if view.state != "pending":

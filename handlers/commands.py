@@ -50,8 +50,8 @@ def normalize(message: str) -> str:
 
 @functools.cache
 def _words() -> tuple[dict[str, str], list[tuple[str, str]], re.Pattern[str], re.Pattern[str]]:
-    """(whole-message word -> command, [(prefix word, command)] longest first, the number
-    pattern, the reason-label pattern), from templates/chat/commands.toml."""
+    """(whole-message word -> command, [(prefix word, command)] longest first, the pattern of
+    a number written with its prefix, the reason-label pattern), from commands.toml."""
     words = table("chat/commands.toml")
     whole = {normalize(w): name for name, ws in words.items() if isinstance(ws, list) for w in ws}
     prefixed = sorted(
@@ -59,15 +59,17 @@ def _words() -> tuple[dict[str, str], list[tuple[str, str]], re.Pattern[str], re
         key=lambda pair: -len(pair[0]),
     )
     prefixes = "|".join(re.escape(normalize(p)) for p in words["words"]["number_prefixes"])
-    number = re.compile(rf"^(?:{prefixes})?\s*(\d{{1,9}})(?=$|[\s{_SEPARATORS}])", re.IGNORECASE)
+    numbered = re.compile(rf"^(?:{prefixes})\s*(\d+)(?=$|[\s{_SEPARATORS}])", re.IGNORECASE)
     labels = "|".join(re.escape(w) for w in words["words"]["reason_labels"])
     label = re.compile(rf"^(?:{labels})(?=$|[\s{_SEPARATORS}])")
-    return whole, prefixed, number, label
+    return whole, prefixed, numbered, label
 
 
 # What may stand between a command, its number and its text once full-width forms are folded.
 _SEPARATORS = r",:;.、。!?·\-"
 _LEADING = re.compile(rf"^[\s{_SEPARATORS}]+")
+_BARE_NUMBER = re.compile(r"^(\d+)\s*$")  # 「同意 3」: a number on its own is a reference
+MAX_REFERENCE_DIGITS = 9  # longer is no id of ours: it refers to nothing
 
 
 def _after_word(message: str, word: str) -> str:
@@ -82,9 +84,14 @@ def _after_word(message: str, word: str) -> str:
     return ""
 
 
+def _reference(digits: str) -> int:
+    return int(digits) if len(digits) <= MAX_REFERENCE_DIGITS else 0
+
+
 def parse(message: str) -> Command | None:
-    """The command a message is, or None. 「不能参加，原因：开会」 is decline with rest 「开会」."""
-    whole, prefixed, number, label = _words()
+    """The command a message is, or None. 「不能参加，原因：开会」 is decline with rest 「开会」;
+    a command word must stand on its own: 「请假条怎么写」 and 「确认参加吗」 are no commands."""
+    whole, prefixed, numbered, label = _words()
     folded = normalize(message)
     if folded in whole:
         return Command(whole[folded])
@@ -92,10 +99,14 @@ def parse(message: str) -> Command | None:
     for word, name in prefixed:
         if not folded.startswith(word):
             continue
-        rest = _LEADING.sub("", _after_word(plain, word))
-        found = number.match(rest)
-        ref = int(found.group(1)) if found else None
+        after = _after_word(plain, word)
+        if after and not (_LEADING.match(after) or after[0].isdigit() or numbered.match(after)):
+            continue  # the word runs on into another: not this command
+        rest = _LEADING.sub("", after)
+        ref = None
+        found = numbered.match(rest) or _BARE_NUMBER.match(rest)
         if found:
+            ref = _reference(found.group(1))
             rest = _LEADING.sub("", rest[found.end() :])
         rest = _LEADING.sub("", label.sub("", rest, count=1))
         return Command(name, ref, rest.strip())

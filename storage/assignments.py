@@ -177,21 +177,27 @@ async def leaders(session: AsyncSession) -> list[Person]:
     return list(rows.scalars())
 
 
+async def admins(session: AsyncSession) -> list[Person]:
+    rows = await session.execute(
+        select(Person).where(Person.is_admin.is_(True)).order_by(Person.id)
+    )
+    return list(rows.scalars())
+
+
 async def people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person]:
     rows = await session.execute(select(Person).where(Person.id.in_(ids)))
     return {p.id: p for p in rows.scalars()}
 
 
-async def find_entity(session: AsyncSession, ref: str) -> Entity | None:
-    """An employer by USCC, or by its exact registered name."""
-    query = select(Entity).where(Entity.uscc == ref.upper())
-    found = (await session.execute(query)).scalar()
-    if found is not None:
-        return found
-    named = list(
-        (await session.execute(select(Entity).where(Entity.name == ref).limit(2))).scalars()
-    )
-    return named[0] if len(named) == 1 else None
+async def entity_by_uscc(session: AsyncSession, uscc: str) -> Entity | None:
+    return (await session.execute(select(Entity).where(Entity.uscc == uscc.upper()))).scalar()
+
+
+async def entities_named(session: AsyncSession, names: Sequence[str]) -> list[Entity]:
+    """Employers registered under any of these exact names (at most three: enough to tell one
+    from several)."""
+    rows = await session.execute(select(Entity).where(Entity.name.in_(names)).limit(3))
+    return list(rows.scalars())
 
 
 async def has_recusal(session: AsyncSession, person_id: int, entity_id: int) -> bool:
@@ -199,11 +205,16 @@ async def has_recusal(session: AsyncSession, person_id: int, entity_id: int) -> 
     return (await session.execute(query)).first() is not None
 
 
-async def unanswered(session: AsyncSession, created_before: dt.datetime) -> list[int]:
-    """Members notified before then who have neither confirmed nor declined, never reminded."""
+async def unanswered(
+    session: AsyncSession, created_before: dt.datetime, today: dt.date
+) -> list[int]:
+    """Members notified before then who have neither confirmed nor declined, never reminded,
+    in campaigns that have not started yet."""
     rows = await session.execute(
         select(Assignment.id)
+        .join(Campaign, Campaign.id == Assignment.campaign_id)
         .where(
+            Campaign.start_on > today,
             Assignment.role == AssignmentRole.MEMBER,
             Assignment.state == AssignmentState.NOTIFIED,
             Assignment.reminded_at.is_(None),

@@ -181,7 +181,7 @@ def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | N
     private = content.get("cardPrivateData") if isinstance(content, dict) else None
     params = private.get("params") if isinstance(private, dict) else None
     key = params.get("key") if isinstance(params, dict) else None
-    if not plain_id(sender, 64) or not isinstance(key, str) or not key or len(key) > 1024:
+    if not plain_id(sender, 64) or not plain_id(key, 1024):
         raise Rejected(400, "card callback without sender or key")
     return Inbound(
         Platform.DINGTALK,
@@ -189,7 +189,7 @@ def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | N
         str(sender),
         InboundKind.CLICK,
         now,
-        action=key,
+        action=str(key),
         reply_token=str(data.get("outTrackId", ""))[:200],
     )
 

@@ -222,11 +222,13 @@ async def test_a_decline_after_the_window_closed_is_refused_with_the_reason(bot:
     _, members = await team(bot, campaign_id, 1)
     officer = await bot.account(members[0].person_id)
     await bot.say(officer, "无法参加 出差")
-    reply = await bot.wait_for(officer, "不能再申请")
-    assert "已于" in reply.text and "联系组长" in reply.text
+    reply = await bot.wait_for(officer, "截止")
+    assert f"已于 {dt.date.today().isoformat()} 截止" in reply.text and "联系组长" in reply.text
     await bot.settled()
     assert (await assignment(bot, members[0].id)).state is AssignmentState.NOTIFIED
     assert await substitutes(bot, campaign_id) == []
+    due = Policy(platforms=(bot.platform,), remind_after_hours=0)
+    assert await assignments.remind_unanswered(bot.factory, due, utc_now) == 0  # it has begun
 
 
 async def test_an_approval_by_someone_else_is_refused_and_changes_nothing(bot: Phones) -> None:
@@ -269,6 +271,9 @@ async def test_a_rejection_asks_the_approver_why_and_tells_the_officer(bot: Phon
     assert await substitutes(bot, campaign_id) == []
     [decided] = await approvals_of(bot)
     assert decided.state is ApprovalState.REJECTED and decided.comment == "人手紧张，请调整会议"
+    # The rejection card asked for a confirmation already: no reminder on top of it.
+    due = Policy(platforms=(bot.platform,), remind_after_hours=0)
+    assert await assignments.remind_unanswered(bot.factory, due, utc_now) == 5
 
 
 async def test_a_recusal_in_chat_is_recorded_and_triggers_substitution(wecom: Phones) -> None:
@@ -395,3 +400,88 @@ async def test_interactive_cards_over_the_dingtalk_stream(loaded: None, database
         )  # 6 members' cards, the request, the newcomer
         acks = getattr(bot.fake, "acks", {})
         assert acks and set(acks.values()) == {200}
+
+
+async def test_a_recusal_names_the_employer_as_people_write_it(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    _, members = await team(wecom, campaign_id, 1)
+    _, others = await team(wecom, campaign_id, 2)
+    officer = await wecom.account(members[0].person_id)
+    outsider = await wecom.account(others[0].person_id)
+    async with wecom.factory() as session:
+        first, second = (
+            await session.execute(
+                select(Entity)
+                .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
+                .where(TeamEmployer.team_id == members[0].team_id)
+                .order_by(TeamEmployer.position)
+                .limit(2)
+            )
+        ).scalars()
+        first.name = "睢县某某 物流（商丘）有限公司"  # a blank and full-width brackets
+        second.name = "睢县天成（商丘）有限公司"
+        await session.commit()
+    await wecom.say(officer, f"回避 {first.uscc}")
+    await wecom.wait_for(officer, "请按「回避 企业名称或统一社会信用代码 原因」发送")
+    await wecom.say(officer, "回避 没有这家公司 亲属")
+    await wecom.wait_for(officer, "没有找到企业「没有这家公司」")
+    # Half-width brackets typed, a blank inside the name: one of the officer's own employers.
+    await wecom.say(officer, "回避 睢县某某 物流(商丘)有限公司 亲属在该单位任职")
+    await wecom.wait_for(officer, "已登记您对「睢县某某 物流（商丘）有限公司」的回避申报")
+    await wecom.wait_for(officer, "您不再参加")
+    # Someone on another team names an employer of team 1 from the registry: recorded only.
+    await wecom.say(outsider, "回避 睢县天成(商丘)有限公司 曾在该单位工作")
+    await wecom.wait_for(outsider, "已登记您对「睢县天成（商丘）有限公司」的回避申报")
+    await wecom.settled()
+    assert len(await substitutes(wecom, campaign_id)) == 1
+    async with wecom.factory() as session:
+        recusals = {
+            (r.person_id, r.entity_id): r.reason
+            for r in (await session.execute(select(Recusal))).scalars()
+        }
+    assert recusals[(members[0].person_id, first.id)] == "亲属在该单位任职"
+    assert recusals[(others[0].person_id, second.id)] == "曾在该单位工作"
+    assert (await assignment(wecom, others[0].id)).state is AssignmentState.NOTIFIED
+
+
+async def test_an_open_question_ends_when_the_person_does_something_else(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=AUTO))
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await bot.say(officer, "请假条怎么写？")  # a sentence, not 「请假」
+    await bot.wait_for(officer, "没听懂「请假条怎么写？」")
+    await bot.press(officer, "无法参加")
+    await bot.wait_for(officer, "请说明无法参加的原因")
+    await bot.press(officer, "确认参加")  # changed their mind: the question is closed
+    await bot.wait_for(officer, "已确认")
+    await bot.say(officer, "好的，谢谢")
+    await bot.wait_for(officer, "没听懂「好的，谢谢」")
+    await bot.settled()
+    assert (await assignment(bot, members[0].id)).state is AssignmentState.CONFIRMED
+    assert await substitutes(bot, campaign_id) == []
+
+
+async def test_nobody_decides_their_own_absence(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver='"单位负责人审批"'))
+    _, members = await team(wecom, campaign_id, 1)
+    async with wecom.factory() as session:
+        # The unit has no leaders left, so the request goes to the bureau's leaders, whoever
+        # they are at the time; the officer is made one of them.
+        for person in (await session.execute(select(Person))).scalars():
+            if person.wecom_userid in TEAM_LEADERS:
+                person.is_leader = False
+            if person.id == members[0].person_id:
+                person.is_leader = True
+        await session.commit()
+    account = await wecom.account(members[0].person_id)
+    await wecom.say(account, "无法参加 出差")
+    await wecom.wait_for(account, "正在等待局领导审批")
+    [request] = await approvals_of(wecom)
+    assert request.role == "leader" and members[0].person_id not in request.approver_ids
+    await wecom.say(account, "同意")
+    await wecom.wait_for(account, "目前没有等您审批的事项")
+    await wecom.say(account, f"同意 审批{request.id}")
+    await wecom.wait_for(account, "是您本人提出的")
+    await wecom.settled()
+    [still] = await approvals_of(wecom)
+    assert still.state is ApprovalState.PENDING

@@ -227,6 +227,11 @@ def test_tasks_show_their_numbers_dates_team_role_and_state() -> None:
         ("无法参加 任务12", "decline", 12, ""),
         ("无法参加　＃１２　出差", "decline", 12, "出差"),
         ("无法参加 12号要开庭", "decline", None, "12号要开庭"),
+        ("无法参加 3 天后出差", "decline", None, "3 天后出差"),
+        ("无法参加任务12", "decline", 12, ""),
+        ("同意 3", "approve", 3, ""),
+        ("同意 99999999999", "approve", 0, ""),
+        ("驳回 审批99999999999 不行", "reject", 0, "不行"),
         ("确认参加 任务3", "confirm", 3, ""),
         ("确认", "confirm", None, ""),
         ("同意", "approve", None, ""),
@@ -251,7 +256,21 @@ def test_what_people_type_is_parsed(message: str, name: str, number: int | None,
     assert parse(message) == Command(name, number, rest)
 
 
-@pytest.mark.parametrize("message", ["你好", "", "  ", "参加培训的通知", "明天无法参加"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "你好",
+        "",
+        "  ",
+        "参加培训的通知",
+        "明天无法参加",
+        "请假条怎么写？",
+        "确认参加吗",
+        "同意的人太多了，人手不够",
+        "任务书在哪里",
+        "回避者名单",
+    ],
+)
 def test_other_messages_are_no_command(message: str) -> None:
     assert parse(message) is None
 

@@ -425,6 +425,7 @@ def test_a_card_press_becomes_a_click_with_the_buttons_key() -> None:
         _callback("k", user=""),
         _callback("k", user="a\nb"),
         _callback("x" * 2000),
+        _callback("无法参加\x00"),
     ],
 )
 def test_malformed_card_callbacks_are_refused_400(data: object) -> None:

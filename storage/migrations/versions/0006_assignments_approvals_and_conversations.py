@@ -1,11 +1,16 @@
 """assignments approvals and conversations
 
+Campaigns drawn before this revision get their assignments from the teams and the draw order,
+as "notified" and already reminded: nobody is sent anything by the upgrade itself.
+
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 from alembic import op
@@ -134,6 +139,59 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_assignments_person_id"), ["person_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignments_state"), ["state"], unique=False)
+
+    _assign_earlier_draws()
+
+
+def _assign_earlier_draws() -> None:
+    now = dt.datetime.now(dt.UTC)
+    teams = sa.table(
+        "teams",
+        sa.column("id", sa.Integer),
+        sa.column("campaign_id", sa.Integer),
+        sa.column("number", sa.Integer),
+        sa.column("leader_id", sa.Integer),
+    )
+    drawn = sa.table(
+        "drawn_officers",
+        sa.column("team_id", sa.Integer),
+        sa.column("person_id", sa.Integer),
+        sa.column("position", sa.Integer),
+    )
+    assignments = sa.table(
+        "assignments",
+        sa.column("campaign_id", sa.Integer),
+        sa.column("team_id", sa.Integer),
+        sa.column("team_number", sa.Integer),
+        sa.column("person_id", sa.Integer),
+        sa.column("role", sa.String),
+        sa.column("state", sa.String),
+        sa.column("position", sa.Integer),
+        sa.column("created_at", storage.types.UTCDateTime()),
+        sa.column("reminded_at", storage.types.UTCDateTime()),
+    )
+    connection = op.get_bind()
+    rows = []
+    for team_id, campaign_id, number, leader_id in connection.execute(
+        sa.select(teams.c.id, teams.c.campaign_id, teams.c.number, teams.c.leader_id)
+    ):
+        rows.append((campaign_id, team_id, number, leader_id, "leader", None))
+    for campaign_id, team_id, number, person_id, position in connection.execute(
+        sa.select(
+            teams.c.campaign_id, teams.c.id, teams.c.number, drawn.c.person_id, drawn.c.position
+        ).join(drawn, drawn.c.team_id == teams.c.id)
+    ):
+        rows.append((campaign_id, team_id, number, person_id, "member", position))
+    if rows:
+        keys = ("campaign_id", "team_id", "team_number", "person_id", "role", "position")
+        op.bulk_insert(
+            assignments,
+            [
+                {**dict(zip(keys, row, strict=True)), "state": "notified"}
+                | {"created_at": now, "reminded_at": now}
+                for row in rows
+            ],
+        )
 
 
 def downgrade() -> None:
