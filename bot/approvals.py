@@ -148,7 +148,7 @@ async def answer(
     if command.number is not None:
         approval = await db.approval(step.session, command.number)
         if approval is None:
-            return [Outgoing.plain(text("approve.not_approver", id=command.number))]
+            return [Outgoing.plain(text("approve.not_found", id=command.number))]
     else:
         mine = [a for a in await db.pending_approvals(step.session) if may_decide(a, person)]
         if not mine:

@@ -62,12 +62,13 @@ async def test_a_need_is_approved_by_a_leader_in_chat(bot: Phones) -> None:
     card = await bot.wait_for(leader, "年度计划需求")
     assert "劳动保障监察大队" in card.text and "5%" in card.text
     await bot.wait_for(other_leader, "年度计划需求")
-    await bot.say(officer, "同意 审批1")
+    request_id = await _request_of(bot, need_id)
+    await bot.say(officer, f"同意 审批{request_id}")
     await bot.wait_for(officer, "不需要您来处理")
     assert await _state(bot, need_id) == (DecisionState.PENDING, ApprovalState.PENDING)
 
     await bot.press(leader, "同意")
-    await bot.wait_for(leader, "已同意审批1")
+    await bot.wait_for(leader, f"已同意审批{request_id}")
     proposer = await bot.account((await _ids(bot, "陈红军"))[0])
     await bot.wait_for(proposer, "已获同意")
     await bot.press(other_leader, "同意")  # the same request, decided already
@@ -77,7 +78,9 @@ async def test_a_need_is_approved_by_a_leader_in_chat(bot: Phones) -> None:
     async with bot.factory() as session:
         actions = [
             a
-            for a in (await session.execute(select(AuditEntry.action))).scalars()
+            for a in (
+                await session.execute(select(AuditEntry.action).order_by(AuditEntry.seq))
+            ).scalars()
             if a.startswith(("plan:", "approval:"))
         ]
     assert actions == [
@@ -105,10 +108,18 @@ async def test_the_cli_decides_the_same_request_the_leaders_were_sent(bot: Phone
         policy=bot.policy,
     )
     assert decided.state is DecisionState.REJECTED
-    await bot.say(leader, "同意 审批1")
+    await bot.say(leader, f"同意 审批{await _request_of(bot, need_id)}")
     await bot.wait_for(leader, "已驳回（苗明亮）")
     await bot.settled()
     assert await _state(bot, need_id) == (DecisionState.REJECTED, ApprovalState.REJECTED)
+
+
+async def _request_of(p: Phones, need_id: int) -> int:
+    async with p.factory() as session:
+        query = select(Approval.id).where(
+            Approval.kind == "plan_need", Approval.subject_id == need_id
+        )
+        return int((await session.execute(query)).scalar_one())
 
 
 async def _ids(p: Phones, *names: str) -> list[int]:
