@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import assignments, campaigns
 from bot.campaign_spec import parse_campaign
 from bot.workflow import Policy
+from storage.assignments import team_employers
 from storage.models import (
     Approval,
     ApprovalState,
@@ -281,14 +282,8 @@ async def test_a_recusal_in_chat_is_recorded_and_triggers_substitution(wecom: Ph
     leader, members = await team(wecom, campaign_id, 1)
     officer = await wecom.account(members[0].person_id)
     async with wecom.factory() as session:
-        employer = (
-            await session.execute(
-                select(Entity)
-                .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
-                .where(TeamEmployer.team_id == members[0].team_id)
-                .limit(1)
-            )
-        ).scalar_one()
+        assert members[0].team_id is not None
+        employer = (await team_employers(session, members[0].team_id))[0]
     await wecom.say(officer, f"回避 {employer.uscc} 配偶在该单位任职")
     await wecom.wait_for(officer, "已登记您对")
     await wecom.wait_for(officer, "您不再参加")
@@ -395,9 +390,8 @@ async def test_interactive_cards_over_the_dingtalk_stream(loaded: None, database
         await bot.settled()
         [substitute] = await substitutes(bot, campaign_id)
         assert substitute.replaces_id == members[0].id
-        assert (
-            bot.fake.calls["createAndDeliver"] >= 8
-        )  # 6 members' cards, the request, the newcomer
+        # Six members' cards, the request to the leader, the newcomer's card.
+        assert bot.fake.calls["createAndDeliver"] >= 8
         acks = getattr(bot.fake, "acks", {})
         assert acks and set(acks.values()) == {200}
 
@@ -409,15 +403,8 @@ async def test_a_recusal_names_the_employer_as_people_write_it(wecom: Phones) ->
     officer = await wecom.account(members[0].person_id)
     outsider = await wecom.account(others[0].person_id)
     async with wecom.factory() as session:
-        first, second = (
-            await session.execute(
-                select(Entity)
-                .join(TeamEmployer, TeamEmployer.entity_id == Entity.id)
-                .where(TeamEmployer.team_id == members[0].team_id)
-                .order_by(TeamEmployer.position)
-                .limit(2)
-            )
-        ).scalars()
+        assert members[0].team_id is not None
+        first, second = (await team_employers(session, members[0].team_id))[:2]
         first.name = "睢县某某 物流（商丘）有限公司"  # a blank and full-width brackets
         second.name = "睢县天成（商丘）有限公司"
         await session.commit()
