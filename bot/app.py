@@ -145,12 +145,14 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     )
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
-    # A few workers handle acknowledged events: enough to keep up, few enough that answering
-    # the platforms never waits behind a crowd of handlers for a database connection.
+    # A few workers handle acknowledged events: enough to keep up (and to go on while one
+    # waits for a person's row lock on a server database), few enough that handlers, which
+    # share this event loop, do not crowd out answering the platforms (measured in
+    # tests/benchmarks/bench_callbacks: 8 on PostgreSQL doubled the p99 of acknowledgements).
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
     app[INTAKE] = Intake(app[FACTORY])
     sender.give_way = lambda: app[INTAKE].quiet(QUIET_SECONDS)
-    workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 8)]
+    workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 4)]
     intake = asyncio.create_task(app[INTAKE].run())
     yield
     intake.cancel()
