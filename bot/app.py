@@ -249,8 +249,6 @@ async def refusals(
 ) -> web.StreamResponse:
     """Turn a Rejected into its 4xx; anything unexpected is logged and answered 400, never 5xx,
     and nothing was committed by then (events are only stored after the checks)."""
-    if INTAKE in request.app:
-        request.app[INTAKE].arrived()  # background work gives way while callbacks come in
     try:
         response = await handler(request)  # type: ignore[misc]
         assert isinstance(response, web.StreamResponse)

@@ -202,6 +202,28 @@ def _new(
     )
 
 
+async def notify_again(step: Step, campaign: Campaign) -> int:
+    """Send every leader their team and every member still to answer their assignment, once
+    more (after an upgrade, or a dead letter); the reminder timer starts over. How many
+    people were sent something."""
+    sent = 0
+    for a in await db.assignments_of_campaign(step.session, campaign.id):
+        wanted = a.role is AssignmentRole.LEADER or a.state is AssignmentState.NOTIFIED
+        if a.team_id is None or a.state not in db.ACTIVE or not wanted:
+            continue
+        person = await step.session.get(Person, a.person_id)
+        assert person is not None
+        view = await _view(step, a, campaign)
+        if a.role is AssignmentRole.LEADER:
+            step.send(person, say.team_overview(view))
+        else:
+            step.send(person, *say.assignment_messages(view))
+            a.reminded_at = None
+        sent += 1
+    await step.audit("campaign:notify", "campaigns", campaign.id, None, {"people": sent})
+    return sent
+
+
 # --- picking the assignment a message is about ------------------------------------------------
 
 
@@ -313,7 +335,7 @@ async def reason_given(
     await db.end_conversation(step.session, person.id)
     asked_about = await db.assignment(step.session, int(data["assignment"]))
     if asked_about is None or asked_about.state.value != data.get("state"):
-        return [Outgoing.plain(text("chat.stale_button"))]  # it changed since the question
+        return [Outgoing.plain(text("assign.question_stale"))]  # it changed since the question
     return await decline(step, person, Command("decline", asked_about.id, reason))
 
 
@@ -369,7 +391,7 @@ async def _absence_approvers(
 ) -> tuple[str, list[Person]]:
     if campaign.absence_approver is AbsenceApprover.TEAM_LEADER and a.team_id is not None:
         leader = await _leader(step, a.team_id)
-        if leader is not None:
+        if leader is not None and step.policy.address(leader):
             return "team_leader", [leader]
     # The unit's leaders; failing them the bureau's; failing those the registry's admins.
     for role, people in (
@@ -377,7 +399,8 @@ async def _absence_approvers(
         ("leader", await db.leaders(step.session)),
         ("admin", await db.admins(step.session)),
     ):
-        found = [p for p in people if p.id != officer.id]
+        # Only people the bot can reach: a request nobody receives would wait for ever.
+        found = [p for p in people if p.id != officer.id and step.policy.address(p)]
         if found:
             return role, found
     return "admin", []
@@ -452,6 +475,16 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
     before = a.state.value
     a.state, a.reason, a.answered_at = AssignmentState.REPLACED, reason[:500], step.now
     await session.flush()
+    if step.today > campaign.end_on:  # an absence approved after the end: nobody to send
+        await step.audit(
+            "assignment:replace",
+            "assignments",
+            a.id,
+            {"state": before, "officer": officer.name, "position": a.position},
+            {"state": "replaced", "reason": a.reason, "team": team.number, "substitute": None},
+        )
+        step.send(officer, Outgoing.plain(text("assign.excused_after_end", campaign=campaign.name)))
+        return
     employers = frozenset(e.id for e in await db.team_employers(session, team.id))
     reserve = await db.reserve(session, campaign.id)
     ids = [pid for _, pid in reserve]
@@ -557,6 +590,9 @@ async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]
     for a, campaign in affected:
         a = await db.assignment(step.session, a.id, lock=True) or a
         if a.state not in db.ACTIVE:
+            continue
+        if step.today > campaign.end_on:  # over: who inspected stays on the record as it was
+            replies.append(Outgoing.plain(text("assign.recusal_after_end", campaign=campaign.name)))
             continue
         if a.role is AssignmentRole.LEADER:
             replies.append(

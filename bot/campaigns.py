@@ -508,6 +508,22 @@ async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
         return dict(record)
 
 
+async def notify_campaign(
+    factory: Factory, campaign_id: int, actor: str, clock: Clock, policy: Policy = DEFAULT_POLICY
+) -> int:
+    """Send a drawn campaign's assignments again; how many people were sent something."""
+    async with unit_of_work(factory) as session:
+        campaign = await db.campaign_by_id(session, campaign_id, lock=True)
+        if campaign is None:
+            raise _fail("no_campaign", id=campaign_id)
+        if campaign.state is not CampaignState.DRAWN:
+            raise _fail("not_drawn", id=campaign_id)
+        step = Step(session, policy, clock(), actor)
+        if step.today > campaign.end_on:
+            raise _fail("already_ended", id=campaign_id, end=campaign.end_on.isoformat())
+        return await assignments.notify_again(step, campaign)
+
+
 async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
     """The campaign as `campaign show` prints it: settings, draw status, teams and reserve."""
     async with factory() as session:

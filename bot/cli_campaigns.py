@@ -184,6 +184,23 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
     click.echo(campaign_id)
 
 
+@campaign.command("notify")
+@click.argument("campaign_id", type=ID)
+@click.option("--as", "actor", default=None, help="Who sends them (audit log).")
+@click.pass_context
+@explained(campaigns.CampaignError)
+def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
+    """Send a drawn campaign's assignments (again): each leader their team, each member who
+    has not answered their task."""
+    sent = run_with_db(
+        ctx,
+        lambda f: campaigns.notify_campaign(
+            f, campaign_id, actor_name(actor), utc_now, policy_of(settings_of(ctx))
+        ),
+    )
+    click.echo(text("campaign.notified", id=campaign_id, people=sent))
+
+
 @campaign.command("show")
 @click.argument("campaign_id", type=ID)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")

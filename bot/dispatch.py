@@ -36,17 +36,6 @@ assert plans.NEED  # registered with the approval engine on import
 KEEP_WAITING = {"help", "my_tasks", "task", "cancel"}
 
 
-def _acts(command: commands.Command | None, inbound: Inbound) -> bool:
-    """Whether a message is an action even while the bot waits for an answer: a button press
-    (on DingTalk, a pressed button sends its words: a command with a number and nothing
-    more), or a whole-message command such as 「取消」 or 「帮助」."""
-    if command is None:
-        return False
-    if inbound.kind is InboundKind.CLICK or command.name in KEEP_WAITING - {"task"}:
-        return True
-    return command.number is not None and not command.rest
-
-
 log = logging.getLogger("suiji.dispatch")
 Factory = async_sessionmaker[AsyncSession]
 Clock = Callable[[], dt.datetime]
@@ -127,8 +116,9 @@ async def decide(
     message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
     command = commands.parse(message)
     waiting = await assignment_db.conversation(session, person.id, step.now)
-    if waiting is not None and message.strip() and not _acts(command, inbound):
-        # The bot asked for a reason or a comment: what comes now is the answer.
+    if waiting is not None and message.strip() and command is None:
+        # The bot asked for a reason or a comment: what comes now, unless it is a command of
+        # its own (command words must stand alone, so a sentence is never one), is the answer.
         answer = FOLLOW_UPS[waiting.topic]
         return await answer(step, person, dict(waiting.data), message.strip()[:500])
     if command is None:

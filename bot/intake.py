@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +21,6 @@ from storage.engine import unit_of_work
 
 log = logging.getLogger("suiji.intake")
 MAX_BATCH = 200
-CALM_SECONDS = 0.02  # no callback for this long: a burst is over, for now
 
 
 class Intake:
@@ -31,26 +29,16 @@ class Intake:
         self.queue: asyncio.Queue[tuple[Inbound, asyncio.Future[int | None]]] = asyncio.Queue()
         self._quiet = asyncio.Event()
         self._quiet.set()
-        self._last_arrival = 0.0
-
-    def arrived(self) -> None:
-        """A callback has come in (and may be on its way here)."""
-        self._last_arrival = time.monotonic()
 
     async def quiet(self, longest: float) -> None:
-        """Wait (at most ``longest`` seconds) until nothing waits to be stored and no callback
-        came in for a moment. Handlers and the sender call this before each step: answering
-        the platforms comes first (they give up after 5 s), the work shares one event loop
-        with it, and on SQLite a handler's transaction would hold the one write lock an
-        acknowledgement needs."""
-        deadline = time.monotonic() + longest
-        while time.monotonic() < deadline:
-            calm = time.monotonic() - self._last_arrival >= CALM_SECONDS
-            if calm and self._quiet.is_set():
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._quiet.wait(), max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(CALM_SECONDS / 2)
+        """Wait (at most ``longest`` seconds) until nothing waits to be stored. Handlers and
+        the sender call this before each step: answering the platforms comes first (they give
+        up after 5 s), and on SQLite a handler's transaction would hold the one write lock an
+        acknowledgement needs. Stores take milliseconds, so steady traffic is not held up."""
+        if self._quiet.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), longest)
 
     async def accept(self, inbound: Inbound) -> int | None:
         """Store the event (with whatever else arrives meanwhile); its id, or None if known."""

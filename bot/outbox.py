@@ -86,14 +86,14 @@ class Sender:
         # Awaited before each claim: lets more urgent writers go first (the app's intake).
         self.give_way: Callable[[], Awaitable[None]] | None = None
 
-    async def deliver_due(self, limit: int = 20) -> int:
+    async def deliver_due(self, limit: int = 20, stop: asyncio.Event | None = None) -> int:
         """Send what is due now, up to ``limit`` rows; the number handled.
 
         Rows are claimed one at a time, just before sending, so a claim never outlives the
         slow sends of a whole batch and gets taken over by another sender meanwhile.
         """
         handled = 0
-        while handled < limit:
+        while handled < limit and not (stop is not None and stop.is_set()):
             if self.give_way is not None:
                 await self.give_way()
             async with unit_of_work(self.factory) as session:
@@ -176,7 +176,7 @@ class Sender:
         """Deliver until ``stop`` is set; sleep ``idle`` seconds when nothing is due."""
         while not stop.is_set():
             try:
-                handled = await self.deliver_due()
+                handled = await self.deliver_due(stop=stop)
             except Exception:
                 log.exception("outbox pass failed")
                 handled = 0

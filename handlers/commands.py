@@ -59,15 +59,17 @@ def _words() -> tuple[dict[str, str], list[tuple[str, str]], re.Pattern[str], re
         key=lambda pair: -len(pair[0]),
     )
     prefixes = "|".join(re.escape(normalize(p)) for p in words["words"]["number_prefixes"])
-    numbered = re.compile(rf"^(?:{prefixes})\s*(\d+)(?=$|[\s{_SEPARATORS}])", re.IGNORECASE)
+    numbered = re.compile(rf"^(?:{prefixes})\s*(\d+)(?!\d)", re.IGNORECASE)
     labels = "|".join(re.escape(w) for w in words["words"]["reason_labels"])
     label = re.compile(rf"^(?:{labels})(?=$|[\s{_SEPARATORS}])")
     return whole, prefixed, numbered, label
 
 
-# What may stand between a command, its number and its text once full-width forms are folded.
-_SEPARATORS = r",:;.、。!?·\-"
+# What may stand between a command, its number and its text once full-width forms are folded
+# (「无法参加（出差）」, 「无法参加—出差」, 「确认参加～」), and what may trail a whole command.
+_SEPARATORS = r",:;.、。!?·\-~()\[\]【】「」『』<>《》—–…"
 _LEADING = re.compile(rf"^[\s{_SEPARATORS}]+")
+_TRAILING = re.compile(rf"[\s{_SEPARATORS}]+$")
 _BARE_NUMBER = re.compile(r"^(\d+)\s*$")  # 「同意 3」: a number on its own is a reference
 MAX_REFERENCE_DIGITS = 9  # longer is no id of ours: it refers to nothing
 
@@ -95,6 +97,9 @@ def parse(message: str) -> Command | None:
     folded = normalize(message)
     if folded in whole:
         return Command(whole[folded])
+    bare = _TRAILING.sub("", folded)  # 「取消。」「帮助？」
+    if bare in whole:
+        return Command(whole[bare])
     plain = unicodedata.normalize("NFKC", message).strip()
     for word, name in prefixed:
         if not folded.startswith(word):
@@ -109,7 +114,7 @@ def parse(message: str) -> Command | None:
             ref = _reference(found.group(1))
             rest = _LEADING.sub("", rest[found.end() :])
         rest = _LEADING.sub("", label.sub("", rest, count=1))
-        return Command(name, ref, rest.strip())
+        return Command(name, ref, _TRAILING.sub("", rest).strip())
     return None
 
 

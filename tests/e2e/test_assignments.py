@@ -472,3 +472,35 @@ async def test_nobody_decides_their_own_absence(wecom: Phones) -> None:
     await wecom.settled()
     [still] = await approvals_of(wecom)
     assert still.state is ApprovalState.PENDING
+
+
+async def test_typed_commands_act_even_while_the_bot_waits_for_a_reason(bot: Phones) -> None:
+    campaign_id = await drawn(bot, spec(**window(), absence_approver=AUTO))
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await bot.say(officer, "无法参加")
+    await bot.wait_for(officer, "请说明无法参加的原因")
+    await bot.say(officer, "取消。")
+    await bot.wait_for(officer, "好的，已取消")
+    await bot.say(officer, "无法参加（出差）")  # brackets around the reason
+    await bot.wait_for(officer, "您不再参加")
+    await bot.settled()
+    assert (await assignment(bot, members[0].id)).reason == "出差"
+
+
+async def test_a_recusal_after_the_campaign_ended_is_only_recorded(wecom: Phones) -> None:
+    ended = {
+        "start": (dt.date.today() - dt.timedelta(days=20)).isoformat(),
+        "end": (dt.date.today() - dt.timedelta(days=5)).isoformat(),
+    }
+    campaign_id = await drawn(wecom, spec(**ended, absence_approver=AUTO))
+    _, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    async with wecom.factory() as session:
+        assert members[0].team_id is not None
+        employer = (await team_employers(session, members[0].team_id))[0]
+    await wecom.say(officer, f"回避 {employer.uscc} 曾在该单位任职")
+    await wecom.wait_for(officer, "已经结束，本次只登记回避申报")
+    await wecom.settled()
+    assert (await assignment(wecom, members[0].id)).state is AssignmentState.NOTIFIED
+    assert await substitutes(wecom, campaign_id) == []

@@ -174,3 +174,18 @@ def test_plan_commands_create_add_approve_show(drawn: tuple[Path, Path]) -> None
     shown = json.loads(run("plan", "show", "2027", "--format", "json", config=config).output)
     assert shown["needs"][0]["state"] == "approved" and shown["needs"][0]["decided_by"] == "张凯"
     assert "已同意" in run("plan", "show", "2027", config=config).output
+
+
+def test_campaign_notify_sends_the_assignments_again_and_refuses_an_undrawn_one(
+    drawn: tuple[Path, Path],
+) -> None:
+    config, _ = drawn
+    sent = run("campaign", "notify", "1", config=config)
+    assert sent.exit_code == 0, sent.output
+    assert "共 9 人" in sent.output  # three leaders and six members, none has answered
+    listed = json.loads(
+        run("outbox", "list", "--limit", "100", "--format", "json", config=config).output
+    )
+    assert len(listed) == 2 * (3 + 6 * 2)  # the draw's messages, then the same again
+    refused = run("campaign", "notify", "99", config=config)
+    assert refused.exit_code == 1 and "没有编号为 99 的抽查" in refused.output

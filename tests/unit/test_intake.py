@@ -1,4 +1,4 @@
-"""Background work gives way to callbacks: Intake.quiet waits while callbacks keep coming,
+"""Background work gives way to callbacks: Intake.quiet waits while events wait to be stored,
 and never longer than it is told. (Timeouts here only stop a broken test; nothing is timed.)"""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.intake import CALM_SECONDS, Intake
+from bot.intake import Intake
 
 GUARD = 10.0  # seconds: only so that a broken quiet() fails instead of hanging
 
@@ -16,34 +16,17 @@ def _intake() -> Intake:
     return Intake(no_database)
 
 
-async def _burst(intake: Intake, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        intake.arrived()
-        await asyncio.sleep(CALM_SECONDS / 4)
-
-
-async def test_quiet_returns_when_nothing_came_in() -> None:
+async def test_quiet_returns_when_nothing_waits_to_be_stored() -> None:
     await asyncio.wait_for(_intake().quiet(GUARD * 2), GUARD)
 
 
-async def test_quiet_waits_while_callbacks_keep_arriving_and_returns_once_they_stop() -> None:
-    intake, stop = _intake(), asyncio.Event()
-    intake.arrived()
-    arrivals = asyncio.create_task(_burst(intake, stop))
+async def test_quiet_waits_while_a_callback_waits_to_be_stored_but_not_beyond_its_limit() -> None:
+    intake = _intake()
+    intake._quiet.clear()  # what accept() does until the batch is stored
     waiting = asyncio.create_task(intake.quiet(GUARD * 2))
-    for _ in range(20):  # twenty rounds of arrivals, each well inside the calm interval
-        await asyncio.sleep(CALM_SECONDS / 4)
-        assert not waiting.done()
-    stop.set()
-    await arrivals
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    intake._quiet.set()  # stored
     await asyncio.wait_for(waiting, GUARD)
-
-
-async def test_quiet_gives_up_waiting_at_its_limit_even_if_callbacks_never_stop() -> None:
-    intake, stop = _intake(), asyncio.Event()
-    intake.arrived()
-    arrivals = asyncio.create_task(_burst(intake, stop))
-    await asyncio.wait_for(intake.quiet(CALM_SECONDS * 5), GUARD)
-    assert not arrivals.done()  # still arriving: it returned because of its limit
-    stop.set()
-    await arrivals
+    intake._quiet.clear()
+    await asyncio.wait_for(intake.quiet(0.01), GUARD)  # gives up at its limit

@@ -1,7 +1,8 @@
 """assignments approvals and conversations
 
 Campaigns drawn before this revision get their assignments from the teams and the draw order,
-as "notified" and already reminded: nobody is sent anything by the upgrade itself.
+as "notified" and already reminded: nobody is sent anything by the upgrade itself
+(``suiji campaign notify ID`` sends a campaign's assignments when the bureau is ready).
 
 Revision ID: 0006
 Revises: 0005
@@ -173,13 +174,17 @@ def _assign_earlier_draws() -> None:
     connection = op.get_bind()
     rows = []
     for team_id, campaign_id, number, leader_id in connection.execute(
-        sa.select(teams.c.id, teams.c.campaign_id, teams.c.number, teams.c.leader_id)
+        sa.select(teams.c.id, teams.c.campaign_id, teams.c.number, teams.c.leader_id).order_by(
+            teams.c.campaign_id, teams.c.number
+        )
     ):
         rows.append((campaign_id, team_id, number, leader_id, "leader", None))
     for campaign_id, team_id, number, person_id, position in connection.execute(
         sa.select(
             teams.c.campaign_id, teams.c.id, teams.c.number, drawn.c.person_id, drawn.c.position
-        ).join(drawn, drawn.c.team_id == teams.c.id)
+        )
+        .join(drawn, drawn.c.team_id == teams.c.id)
+        .order_by(teams.c.campaign_id, teams.c.number, drawn.c.position)
     ):
         rows.append((campaign_id, team_id, number, person_id, "member", position))
     if rows:
