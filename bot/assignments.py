@@ -171,13 +171,18 @@ async def assign_drawn(step: Step, campaign: Campaign) -> None:
     session.add_all(made)
     await session.flush()
     for a in made:
-        person = await session.get(Person, a.person_id)
-        assert person is not None
-        view = await _view(step, a, campaign)
-        if a.role is AssignmentRole.LEADER:
-            step.send(person, say.team_overview(view))
-        else:
-            step.send(person, *say.assignment_messages(view))
+        await _send_assignment(step, a, campaign)
+
+
+async def _send_assignment(step: Step, a: Assignment, campaign: Campaign) -> None:
+    """A leader's team overview, or a member's task and the card to answer it."""
+    person = await step.session.get(Person, a.person_id)
+    assert person is not None
+    view = await _view(step, a, campaign)
+    if a.role is AssignmentRole.LEADER:
+        step.send(person, say.team_overview(view))
+    else:
+        step.send(person, *say.assignment_messages(view))
 
 
 def _new(
@@ -211,13 +216,8 @@ async def notify_again(step: Step, campaign: Campaign) -> int:
         wanted = a.role is AssignmentRole.LEADER or a.state is AssignmentState.NOTIFIED
         if a.team_id is None or a.state not in db.ACTIVE or not wanted:
             continue
-        person = await step.session.get(Person, a.person_id)
-        assert person is not None
-        view = await _view(step, a, campaign)
-        if a.role is AssignmentRole.LEADER:
-            step.send(person, say.team_overview(view))
-        else:
-            step.send(person, *say.assignment_messages(view))
+        await _send_assignment(step, a, campaign)
+        if a.role is AssignmentRole.MEMBER:
             a.reminded_at = None
         sent += 1
     await step.audit("campaign:notify", "campaigns", campaign.id, None, {"people": sent})
