@@ -504,3 +504,32 @@ async def test_a_recusal_after_the_campaign_ended_is_only_recorded(wecom: Phones
     await wecom.settled()
     assert (await assignment(wecom, members[0].id)).state is AssignmentState.NOTIFIED
     assert await substitutes(wecom, campaign_id) == []
+
+
+async def test_a_draw_run_again_voids_the_earlier_assignments_and_says_so(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    await wecom.say(officer, "无法参加 出差")
+    await wecom.wait_for(officer, "正在等待组长审批")
+    async with wecom.factory() as session:
+        first_run = set((await session.execute(select(Assignment.id))).scalars())
+    await campaigns.reseed_draw(wecom.factory, campaign_id, "监督人未到场", "李管理", utc_now)
+    await campaigns.run_draw(
+        wecom.factory, campaign_id, ENTROPY, "监督人未到场", "李管理", utc_now, wecom.policy
+    )
+    await wecom.wait_for(officer, "重新摇号，您此前收到的任务作废")
+    await wecom.settled()
+    async with wecom.factory() as session:
+        rows = list((await session.execute(select(Assignment).order_by(Assignment.id))).scalars())
+    old = [a for a in rows if a.id in first_run]
+    assert old and {a.state for a in old} == {AssignmentState.CANCELLED}
+    assert all(a.team_id is None for a in old)
+    fresh = [a for a in rows if a.id not in first_run]
+    assert len(fresh) == 9 and {a.state for a in fresh} == {AssignmentState.NOTIFIED}
+    [request] = await approvals_of(wecom)
+    assert request.state is ApprovalState.CANCELLED
+    await wecom.say(officer, f"任务 {members[0].id}")
+    await wecom.wait_for(officer, "已作废")
+    await wecom.say(leader, f"同意 审批{request.id}")
+    await wecom.wait_for(leader, "已撤销")
