@@ -94,15 +94,19 @@ async def _until(http: aiohttp.ClientSession, user: str, words: str) -> dict[str
 
 
 async def _click(http: aiohttp.ClientSession, user: str, label: str) -> None:
-    """Click the newest live button with this label, as the page does."""
-    for message in reversed(await _phone(http, user)):
-        for button in message.get("buttons", []):
-            if button["label"] == label and not button.get("done"):
-                body = {"user": user, "key": button["key"], "task_id": button["task_id"]}
-                async with http.post("/sandbox/api/click", json=body) as r:
-                    assert (await r.json())["status"] == 200
-                return
-    raise AssertionError((user, label))
+    """Click the newest live button with this label, as the page does, once it has arrived
+    (a task and its card are two messages: the card may come a moment after)."""
+    deadline = time.monotonic() + 15
+    while True:
+        for message in reversed(await _phone(http, user)):
+            for button in message.get("buttons", []):
+                if button["label"] == label and not button.get("done"):
+                    body = {"user": user, "key": button["key"], "task_id": button["task_id"]}
+                    async with http.post("/sandbox/api/click", json=body) as r:
+                        assert (await r.json())["status"] == 200
+                    return
+        assert time.monotonic() < deadline, (user, label, await _phone(http, user))
+        await asyncio.sleep(0.1)
 
 
 async def _campaign(http: aiohttp.ClientSession) -> dict[str, Any]:
