@@ -534,7 +534,7 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         placed = [a for a in await assignment_db.assignments_of_campaign(session, campaign_id)]
         reserve = await assignment_db.reserve(session, campaign_id)
         people = [a.person_id for a in placed] + [pid for _, pid in reserve]
-        names = await assignment_db.people(session, people)
+        names = await db.people_by_id(session, people)
         by_id = {a.id: a for a in placed}
         leaders = await db.people_by_id(session, campaign.leader_ids)
         keys = await db.person_keys(session, people + campaign.leader_ids)

@@ -184,11 +184,6 @@ async def admins(session: AsyncSession) -> list[Person]:
     return list(rows.scalars())
 
 
-async def people(session: AsyncSession, ids: Sequence[int]) -> dict[int, Person]:
-    rows = await session.execute(select(Person).where(Person.id.in_(ids)))
-    return {p.id: p for p in rows.scalars()}
-
-
 async def entity_by_uscc(session: AsyncSession, uscc: str) -> Entity | None:
     return (await session.execute(select(Entity).where(Entity.uscc == uscc.upper()))).scalar()
 
