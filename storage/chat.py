@@ -72,12 +72,13 @@ async def _insert_new(
     backend = session.get_bind().dialect.name
     if backend in ("sqlite", "postgresql"):
         dialect_insert = sqlite_insert if backend == "sqlite" else postgresql_insert
-        statement: Any = (
-            dialect_insert(table).values(values).on_conflict_do_nothing(index_elements=keys)
-        )
+        statement: Any = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
     else:  # MariaDB 10.5+ returns the rows INSERT IGNORE actually inserted
-        statement = insert(table).prefix_with("IGNORE").values(values)
-    return list(await session.execute(statement.returning(*returning)))
+        statement = insert(table).prefix_with("IGNORE")
+    # The rows as parameters of one cached statement, not literal VALUES: SQLAlchemy then
+    # batches them itself ("insertmanyvalues") instead of building and compiling a new
+    # statement for every batch, which cost more than the rest of an acknowledgement.
+    return list(await session.execute(statement.returning(*returning), values))
 
 
 async def spend_sign(session: AsyncSession, sign: str, now: dt.datetime) -> bool:
