@@ -150,12 +150,13 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # share this event loop, do not crowd out answering the platforms (measured in
     # tests/benchmarks/bench_callbacks: 8 on PostgreSQL doubled the p99 of acknowledgements).
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
-    app[INTAKE] = Intake(app[FACTORY])
+    app[INTAKE] = Intake(app[FACTORY], stores=1 if sqlite else 3)
     sender.give_way = lambda: app[INTAKE].quiet(QUIET_SECONDS)
     workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 4)]
     intake = asyncio.create_task(app[INTAKE].run())
     yield
     intake.cancel()
+    await app[INTAKE].drain()  # callbacks acknowledged or about to be: their rows land first
     # Drain: finish the events already acknowledged, then let the sender stop.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(app[QUEUE].join(), timeout=10)

@@ -24,11 +24,16 @@ MAX_BATCH = 200
 
 
 class Intake:
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], stores: int = 1) -> None:
+        """``stores``: how many batches may be on their way to the database at once (one for
+        SQLite, which has a single writer; a few for a server, where a batch mostly waits
+        on the network and the next need not wait behind it)."""
         self.factory = factory
         self.queue: asyncio.Queue[tuple[Inbound, asyncio.Future[int | None]]] = asyncio.Queue()
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._slots = asyncio.Semaphore(stores)
+        self._storing: set[asyncio.Task[None]] = set()
 
     async def quiet(self, longest: float) -> None:
         """Wait (at most ``longest`` seconds) until nothing waits to be stored. Handlers and
@@ -50,11 +55,24 @@ class Intake:
     async def run(self) -> None:
         while True:
             batch = [await self.queue.get()]
+            await self._slots.acquire()
+            # What arrived while waiting for a free slot joins this batch.
             while len(batch) < MAX_BATCH and not self.queue.empty():
                 batch.append(self.queue.get_nowait())
-            await self._store(batch)
-            if self.queue.empty():
-                self._quiet.set()
+            task = asyncio.create_task(self._store(batch))
+            self._storing.add(task)
+            task.add_done_callback(self._stored)
+
+    async def drain(self) -> None:
+        """Wait for the batches already on their way to the database (at shutdown)."""
+        if self._storing:
+            await asyncio.wait(set(self._storing))
+
+    def _stored(self, task: asyncio.Task[None]) -> None:
+        self._storing.discard(task)
+        self._slots.release()
+        if self.queue.empty() and not self._storing:
+            self._quiet.set()
 
     async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
         first: dict[tuple[str, str], Any] = {}
