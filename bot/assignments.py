@@ -224,6 +224,23 @@ async def notify_again(step: Step, campaign: Campaign) -> int:
     return sent
 
 
+async def _locked(step: Step, assignment_id: int) -> tuple[Assignment, Campaign]:
+    """The assignment and its campaign, locked campaign first, then the row, as every step
+    that may substitute locks them; read again, since it may have changed meanwhile."""
+    first = await db.assignment(step.session, assignment_id)
+    assert first is not None
+    campaign = await db.lock_campaign(step.session, first.campaign_id)
+    a = await db.assignment(step.session, assignment_id, lock=True)
+    assert a is not None and campaign is not None
+    return a, campaign
+
+
+async def _recent(step: Step, person: Person) -> list[tuple[Assignment, Campaign]]:
+    """The person's assignments in campaigns that ended at most ``RECENT_DAYS`` ago."""
+    since = step.today - dt.timedelta(days=RECENT_DAYS)
+    return await db.assignments_of_person(step.session, person.id, since)
+
+
 # --- picking the assignment a message is about ------------------------------------------------
 
 
@@ -237,8 +254,7 @@ async def _pick(
         if found is None or found.person_id != person.id:
             return Outgoing.plain(text("assign.not_yours", id=number))
         return found, await _campaign(step, found.campaign_id)
-    since = step.today - dt.timedelta(days=RECENT_DAYS)
-    mine = await db.assignments_of_person(step.session, person.id, since)
+    mine = await _recent(step, person)
     candidates = [(a, c) for a, c in mine if a.state in states and a.role is AssignmentRole.MEMBER]
     if not candidates:
         return Outgoing.plain(text("assign.no_open_task"))
@@ -260,9 +276,7 @@ async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing
         return [Outgoing.plain(text("assign.already_confirmed", id=a.id))]
     if a.state in (AssignmentState.REPLACED, AssignmentState.CANCELLED):
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
-    # Campaign first, then the row, as a substitution or a draw run again would lock them.
-    await db.lock_campaign(step.session, a.campaign_id)
-    a = await db.assignment(step.session, a.id, lock=True) or a
+    a, _ = await _locked(step, a.id)
     if a.state not in waiting:  # changed while waiting for the lock
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     withdrawn = a.state is AssignmentState.DECLINED
@@ -342,11 +356,7 @@ async def reason_given(
 async def _submit_decline(
     step: Step, person: Person, assignment_id: int, reason: str
 ) -> list[Outgoing]:
-    first = await db.assignment(step.session, assignment_id)
-    assert first is not None
-    campaign = await db.lock_campaign(step.session, first.campaign_id)
-    a = await db.assignment(step.session, assignment_id, lock=True)
-    assert a is not None and campaign is not None
+    a, campaign = await _locked(step, assignment_id)
     if a.state not in OPEN:  # changed while waiting for the lock
         return [Outgoing.plain(text("assign.gone", id=a.id, state=a.state.value))]
     role, approvers = "", list[Person]()
@@ -395,7 +405,7 @@ async def _absence_approvers(
             return "team_leader", [leader]
     # The unit's leaders; failing them the bureau's; failing those the registry's admins.
     for role, people in (
-        ("unit_leader", await db.unit_leaders(step.session, campaign.unit_id)),
+        ("unit_leader", await db.leaders(step.session, campaign.unit_id)),
         ("leader", await db.leaders(step.session)),
         ("admin", await db.admins(step.session)),
     ):
@@ -422,11 +432,7 @@ async def _describe_absence(step: Step, approval: Approval) -> tuple[str, str]:
 
 
 async def _apply_absence(step: Step, approval: Approval, decider: Person, approve: bool) -> None:
-    first = await db.assignment(step.session, approval.subject_id)
-    assert first is not None
-    campaign = await db.lock_campaign(step.session, first.campaign_id)
-    a = await db.assignment(step.session, approval.subject_id, lock=True)
-    assert a is not None and campaign is not None
+    a, campaign = await _locked(step, approval.subject_id)
     if a.state is not AssignmentState.DECLINED:
         return
     officer = await step.session.get(Person, a.person_id)
@@ -542,7 +548,7 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
     if leader is not None:
         step.send(leader, notices.leader)
     if notices.unit is not None:
-        for unit_leader in await db.unit_leaders(session, campaign.unit_id):
+        for unit_leader in await db.leaders(session, campaign.unit_id):
             if leader is None or unit_leader.id != leader.id:
                 step.send(unit_leader, notices.unit)
 
@@ -553,17 +559,17 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
 async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]:
     """「回避 <企业名称或信用代码> <原因>」: record the declaration, and leave every team of this
     person's that inspects that employer."""
-    named = await _employer_named(step, person, command.rest)
+    teams = [
+        (a, campaign, await db.team_employers(step.session, a.team_id))
+        for a, campaign in await _recent(step, person)
+        if a.state in db.ACTIVE and a.team_id is not None
+    ]
+    own = [e for _, _, employers in teams for e in employers]
+    named = await _employer_named(step, own, command.rest)
     if isinstance(named, Outgoing):
         return [named]
     entity, reason = named
-    since = step.today - dt.timedelta(days=RECENT_DAYS)
-    affected: list[tuple[Assignment, Campaign]] = []
-    for a, campaign in await db.assignments_of_person(step.session, person.id, since):
-        if a.state not in db.ACTIVE or a.team_id is None:
-            continue
-        if entity.id in {e.id for e in await db.team_employers(step.session, a.team_id)}:
-            affected.append((a, campaign))
+    affected = [(a, c) for a, c, employers in teams if entity.id in {e.id for e in employers}]
     # Campaigns first, in id order, before anything is audited (see the module docstring).
     for campaign_id in sorted({c.id for _, c in affected}):
         await db.lock_campaign(step.session, campaign_id)
@@ -608,7 +614,7 @@ async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]
                     leader=person.name,
                 )
             )
-            for unit_leader in await db.unit_leaders(step.session, campaign.unit_id):
+            for unit_leader in await db.leaders(step.session, campaign.unit_id):
                 if unit_leader.id != person.id:
                     step.send(unit_leader, alert)
             continue
@@ -628,10 +634,12 @@ async def recuse(step: Step, person: Person, command: Command) -> list[Outgoing]
 _USCC = re.compile(r"^[0-9A-Za-z]{18}(?=$|\s)")
 
 
-async def _employer_named(step: Step, person: Person, words: str) -> tuple[Entity, str] | Outgoing:
+async def _employer_named(
+    step: Step, own: list[Entity], words: str
+) -> tuple[Entity, str] | Outgoing:
     """(the employer, the reason) from 「<信用代码或名称> <原因>」; else the reply saying what is
     wrong. Names are compared with full-width forms folded, as the command itself was, and
-    may hold blanks when they are employers of the person's own teams."""
+    may hold blanks when they are employers of the person's own teams (``own``)."""
     words = words.strip()
     if not words:
         return Outgoing.plain(text("assign.recusal_usage"))
@@ -640,11 +648,6 @@ async def _employer_named(step: Step, person: Person, words: str) -> tuple[Entit
         if entity is None:
             return Outgoing.plain(text("assign.recusal_no_employer", ref=uscc.group(0)))
         return _with_reason(entity, words[uscc.end() :])
-    since = step.today - dt.timedelta(days=RECENT_DAYS)
-    own: list[Entity] = []
-    for a, _ in await db.assignments_of_person(step.session, person.id, since):
-        if a.team_id is not None and a.state in db.ACTIVE:
-            own.extend(await db.team_employers(step.session, a.team_id))
     fold = functools.partial(unicodedata.normalize, "NFKC")
     starting = [e for e in own if words.startswith(fold(e.name))]
     if starting:
@@ -673,10 +676,8 @@ def _with_reason(entity: Entity, rest: str) -> tuple[Entity, str] | Outgoing:
 
 
 async def my_tasks(step: Step, person: Person) -> list[Task]:
-    since = step.today - dt.timedelta(days=RECENT_DAYS)
     tasks = []
-    mine = await db.assignments_of_person(step.session, person.id, since)
-    for a, campaign in mine[:MAX_TASKS]:
+    for a, campaign in (await _recent(step, person))[:MAX_TASKS]:
         employers = len(await db.team_employers(step.session, a.team_id)) if a.team_id else 0
         tasks.append(
             Task(

@@ -531,12 +531,11 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         commitment = await db.commitment_of(session, campaign_id)
         runs = await db.runs_of(session, campaign_id)
         teams = await db.current_teams(session, campaign_id)
-        placed = [a for a in await assignment_db.assignments_of_campaign(session, campaign_id)]
+        placed = await assignment_db.assignments_of_campaign(session, campaign_id)
         reserve = await assignment_db.reserve(session, campaign_id)
         people = [a.person_id for a in placed] + [pid for _, pid in reserve]
-        names = await db.people_by_id(session, people)
+        names = await db.people_by_id(session, people + campaign.leader_ids)
         by_id = {a.id: a for a in placed}
-        leaders = await db.people_by_id(session, campaign.leader_ids)
         keys = await db.person_keys(session, people + campaign.leader_ids)
         last = json.loads(runs[-1].result) if runs else None
         return {
@@ -551,9 +550,7 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
             "teams_setting": campaign.team_count,
             "confidential": campaign.confidential,
             "absence_approver": campaign.absence_approver.value,
-            "leaders": [
-                {"name": leaders[pid].name, "key": keys[pid]} for pid in campaign.leader_ids
-            ],
+            "leaders": [{"name": names[pid].name, "key": keys[pid]} for pid in campaign.leader_ids],
             "draw": {
                 "committed": commitment is not None,
                 "committed_at": iso(commitment.committed_at) if commitment else None,
@@ -566,7 +563,7 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
                 {
                     "number": t["team"].number,
                     "leader": {
-                        "name": leaders[t["team"].leader_id].name,
+                        "name": names[t["team"].leader_id].name,
                         "key": keys[t["team"].leader_id],
                     },
                     "short_by": t["team"].short_by,

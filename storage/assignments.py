@@ -161,20 +161,12 @@ async def recused_entities(session: AsyncSession, person_ids: Sequence[int]) -> 
     return found
 
 
-async def unit_leaders(session: AsyncSession, unit_id: int) -> list[Person]:
-    rows = await session.execute(
-        select(Person)
-        .where(Person.unit_id == unit_id, Person.is_leader.is_(True))
-        .order_by(Person.id)
-    )
-    return list(rows.scalars())
-
-
-async def leaders(session: AsyncSession) -> list[Person]:
-    rows = await session.execute(
-        select(Person).where(Person.is_leader.is_(True)).order_by(Person.id)
-    )
-    return list(rows.scalars())
+async def leaders(session: AsyncSession, unit_id: int | None = None) -> list[Person]:
+    """The bureau's leaders, or one unit's."""
+    query = select(Person).where(Person.is_leader.is_(True)).order_by(Person.id)
+    if unit_id is not None:
+        query = query.where(Person.unit_id == unit_id)
+    return list((await session.execute(query)).scalars())
 
 
 async def admins(session: AsyncSession) -> list[Person]:
