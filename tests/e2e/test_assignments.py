@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import assignments, campaigns
 from bot.campaign_spec import parse_campaign
 from bot.workflow import Policy
-from storage.assignments import team_employers
+from storage.assignments import recused_entities, team_employers
+from storage.assignments import reserve as reserve_of
 from storage.models import (
     Approval,
     ApprovalState,
@@ -26,6 +27,7 @@ from storage.models import (
     Entity,
     Person,
     Recusal,
+    Team,
     TeamEmployer,
 )
 from storage.officers import officers_in_force
@@ -67,6 +69,19 @@ async def team(p: Phones, campaign_id: int, number: int) -> tuple[str, list[Assi
         )
     [leader] = [a for a in rows if a.role is AssignmentRole.LEADER]
     return await p.account(leader.person_id), [a for a in rows if a.role is AssignmentRole.MEMBER]
+
+
+async def eligible_reserve(p: Phones, team_id: int | None) -> list[int]:
+    """Positions of the reserve, in draw order, without a recusal against the team: who may
+    take a place on it. (The sample holds recusals, and each draw is new.)"""
+    assert team_id is not None
+    async with p.factory() as session:
+        team_row = await session.get(Team, team_id)
+        assert team_row is not None
+        reserve = await reserve_of(session, team_row.campaign_id)
+        recused = await recused_entities(session, [pid for _, pid in reserve])
+        employers = {e.id for e in await team_employers(session, team_id)}
+    return [pos for pos, pid in reserve if not recused.get(pid, set()) & employers]
 
 
 async def assignment(p: Phones, assignment_id: int) -> Assignment:
@@ -121,6 +136,7 @@ async def test_decline_is_approved_and_the_next_in_draw_order_takes_the_place(bo
     await bot.wait_for(officer, "您被抽中")
     await bot.wait_for(leader, "您是第 1 组组长")
     reserve_before = (await campaigns.show_campaign(bot.factory, campaign_id))["reserve"]
+    eligible = await eligible_reserve(bot, members[0].team_id)
 
     assert await bot.press(officer, "无法参加") == 200
     await bot.wait_for(officer, "请说明无法参加的原因")
@@ -147,9 +163,9 @@ async def test_decline_is_approved_and_the_next_in_draw_order_takes_the_place(bo
     assert states[members[0].id]["reason"] == "出差"
     assert states[substitute.id]["state"] == "confirmed"
     assert states[substitute.id]["substitute_for"] == states[members[0].id]["name"]
-    # The first of the reserve took the place (nobody in the sample is busy or recused here).
-    assert substitute.position == reserve_before[0]["position"]
-    assert shown["reserve"] == reserve_before[1:]
+    # The first of the reserve without a recusal against this team took the place.
+    assert substitute.position == eligible[0]
+    assert shown["reserve"] == [r for r in reserve_before if r["position"] != eligible[0]]
     if bot.platform == "wecom":  # the clicked approval card now reads 已同意
         assert bot.fake.calls["update_template_card"] == 1
         [card] = [m for m in bot.inbox(leader) if "审批" in m.title]
@@ -187,7 +203,7 @@ async def test_two_members_declining_at_once_get_two_different_substitutes(bot: 
     campaign_id = await drawn(bot, spec(**window(), absence_approver=AUTO))
     _, members = await team(bot, campaign_id, 1)
     first, second = [await bot.account(m.person_id) for m in members[:2]]
-    reserve = (await campaigns.show_campaign(bot.factory, campaign_id))["reserve"]
+    eligible = await eligible_reserve(bot, members[0].team_id)
     statuses = await asyncio.gather(
         bot.say(first, "无法参加 出差"), bot.say(second, "不能参加，原因：开会")
     )
@@ -197,7 +213,7 @@ async def test_two_members_declining_at_once_get_two_different_substitutes(bot: 
     await bot.settled()
     made = await substitutes(bot, campaign_id)
     assert len({s.person_id for s in made}) == 2
-    assert sorted(s.position for s in made) == [r["position"] for r in reserve[:2]]
+    assert sorted(s.position for s in made) == eligible[:2]
     assert {s.replaces_id for s in made} == {members[0].id, members[1].id}
     reasons = {(await assignment(bot, m.id)).reason for m in members[:2]}
     assert reasons == {"出差", "开会"}
