@@ -45,7 +45,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     run_with_db(ctx, _nothing)  # refuses an unreachable or unmigrated database up front
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web.run_app(
-        create_app(settings),
+        create_app(settings, settle_heap=True),
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         print=lambda line: click.echo(text("cli.serving", detail=line)),

@@ -21,6 +21,7 @@ from storage.engine import unit_of_work
 
 log = logging.getLogger("suiji.intake")
 MAX_BATCH = 200
+SETTLE = 0.02  # seconds without callbacks waiting before background work goes on
 
 
 class Intake:
@@ -32,23 +33,35 @@ class Intake:
         self.queue: asyncio.Queue[tuple[Inbound, asyncio.Future[int | None]]] = asyncio.Queue()
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._quiet_since = 0.0  # loop time when the intake last became empty
         self._slots = asyncio.Semaphore(stores)
         self._storing: set[asyncio.Task[None]] = set()
 
     async def quiet(self, longest: float) -> None:
-        """Wait (at most ``longest`` seconds) until nothing waits to be stored. Handlers and
-        the sender call this before each step: answering the platforms comes first (they give
-        up after 5 s), and on SQLite a handler's transaction would hold the one write lock an
-        acknowledgement needs. Stores take milliseconds, so steady traffic is not held up."""
-        if self._quiet.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._quiet.wait(), longest)
+        """Wait (at most ``longest`` seconds) until nothing has waited to be stored for a
+        moment (``SETTLE``). Handlers and the sender call this before each step: answering
+        the platforms comes first (they give up after 5 s), and on SQLite a handler's
+        transaction would hold the one write lock an acknowledgement needs. In a burst the
+        intake is empty only between two batches, for as long as the answered callers take to
+        post again: the moment is waited out, or every handler would start right there."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + longest
+        while True:
+            now = loop.time()
+            if self._quiet.is_set() and now - self._quiet_since >= SETTLE:
+                return
+            if now >= deadline:
+                return
+            if self._quiet.is_set():
+                await asyncio.sleep(min(self._quiet_since + SETTLE, deadline) - now)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), deadline - now)
 
     async def accept(self, inbound: Inbound) -> int | None:
         """Store the event (with whatever else arrives meanwhile); its id, or None if known."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._quiet.clear()
+        self._busy()
         self.queue.put_nowait((inbound, future))
         return await future
 
@@ -72,7 +85,14 @@ class Intake:
         self._storing.discard(task)
         self._slots.release()
         if self.queue.empty() and not self._storing:
-            self._quiet.set()
+            self._idle()
+
+    def _busy(self) -> None:
+        self._quiet.clear()
+
+    def _idle(self) -> None:
+        self._quiet.set()
+        self._quiet_since = asyncio.get_running_loop().time()
 
     async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
         first: dict[tuple[str, str], Any] = {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.intake import Intake
+from bot.intake import SETTLE, Intake
 
 GUARD = 10.0  # seconds: only so that a broken quiet() fails instead of hanging
 
@@ -22,11 +22,27 @@ async def test_quiet_returns_when_nothing_waits_to_be_stored() -> None:
 
 async def test_quiet_waits_while_a_callback_waits_to_be_stored_but_not_beyond_its_limit() -> None:
     intake = _intake()
-    intake._quiet.clear()  # what accept() does until the batch is stored
+    intake._busy()  # what accept() does until the batch is stored
     waiting = asyncio.create_task(intake.quiet(GUARD * 2))
     await asyncio.sleep(0.05)
     assert not waiting.done()
-    intake._quiet.set()  # stored
+    intake._idle()  # stored
     await asyncio.wait_for(waiting, GUARD)
-    intake._quiet.clear()
+    intake._busy()
     await asyncio.wait_for(intake.quiet(0.01), GUARD)  # gives up at its limit
+
+
+async def test_quiet_waits_out_a_lull_between_two_batches() -> None:
+    """In a burst the intake empties between batches while the answered callers post again:
+    background work must not start in that gap."""
+    intake = _intake()
+    intake._busy()
+    waiting = asyncio.create_task(intake.quiet(GUARD * 2))
+    await asyncio.sleep(0)  # quiet() is now waiting for the batch to be stored
+    intake._idle()
+    await asyncio.sleep(0)  # it sees the intake empty, for now, and waits out the moment
+    intake._busy()  # the next callbacks arrive within it
+    await asyncio.sleep(SETTLE * 3)
+    assert not waiting.done()
+    intake._idle()  # and once the intake stays empty, it goes on
+    await asyncio.wait_for(waiting, GUARD)
