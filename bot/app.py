@@ -47,6 +47,7 @@ INTAKE = web.AppKey("intake", Intake)
 STOPPING = web.AppKey("stopping", asyncio.Event)
 POLICY = web.AppKey("policy", Policy)
 SCHEDULER = web.AppKey("scheduler", AsyncIOScheduler)
+WECOM_CODEC: web.AppKey[wecom.WeComCodec | None] = web.AppKey("wecom_codec")
 
 
 def utc_now() -> dt.datetime:
@@ -151,7 +152,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # share this event loop, do not crowd out answering the platforms (measured in
     # tests/benchmarks/bench_callbacks: 8 on PostgreSQL doubled the p99 of acknowledgements).
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
-    app[INTAKE] = Intake(app[FACTORY], stores=1 if sqlite else 3)
+    app[INTAKE] = Intake(app[ENGINE], stores=1 if sqlite else 3)
     sender.give_way = lambda: app[INTAKE].quiet(QUIET_SECONDS)
     workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 4)]
     intake = asyncio.create_task(app[INTAKE].run())
@@ -230,6 +231,8 @@ async def _body(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise Rejected(413, "body too large")
     try:
+        if request.content.is_eof():  # all of it came with the headers: nothing to wait for
+            return await request.read()
         async with asyncio.timeout(READ_SECONDS):
             return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
@@ -274,10 +277,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 def _wecom_codec(request: web.Request) -> wecom.WeComCodec:
-    w = request.app[SETTINGS].wecom
-    if not w.enabled:
+    codec = request.app[WECOM_CODEC]
+    if codec is None:
         raise Rejected(404, "wecom is not configured")
-    return wecom.WeComCodec(w.token, w.encoding_aes_key, w.corp_id)
+    return codec
 
 
 async def wecom_verify(request: web.Request) -> web.Response:
@@ -366,6 +369,10 @@ def create_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
     app[SETTINGS], app[CLOCK], app[QUEUE] = settings, clock, asyncio.Queue()
     app[POLICY] = policy_of(settings)
+    w = settings.wecom
+    app[WECOM_CODEC] = (
+        wecom.WeComCodec(w.token, w.encoding_aes_key, w.corp_id) if w.enabled else None
+    )
     app.cleanup_ctx.extend([_database, _http, _sender, _stream])
     if settle_heap:  # last: what the others opened is part of the heap that is frozen
         app.cleanup_ctx.append(_settled_heap)

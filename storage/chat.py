@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from storage.models import (
     EventState,
@@ -31,7 +31,7 @@ ACCOUNT_COLUMNS = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_use
 
 
 async def store_events(
-    session: AsyncSession, rows: Sequence[dict[str, Any]]
+    session: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[str, str], int]:
     """Store new events in one statement; the ids of those stored now, by (platform, key).
 
@@ -59,7 +59,7 @@ async def store_events(
 
 
 async def _insert_new(
-    session: AsyncSession,
+    session: AsyncSession | AsyncConnection,
     table: Table,
     values: list[dict[str, Any]],
     keys: list[str],
@@ -69,7 +69,8 @@ async def _insert_new(
 
     The database decides, so two processes racing on one key can never both win.
     """
-    backend = session.get_bind().dialect.name
+    bind = session if isinstance(session, AsyncConnection) else session.get_bind()
+    backend = bind.dialect.name
     if backend in ("sqlite", "postgresql"):
         dialect_insert = sqlite_insert if backend == "sqlite" else postgresql_insert
         statement: Any = dialect_insert(table).on_conflict_do_nothing(index_elements=keys)

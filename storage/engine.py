@@ -6,12 +6,14 @@ work: one session, one transaction.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -60,16 +62,42 @@ def make_engine(raw_url: str, *, echo: bool = False) -> AsyncEngine:
         # waited for a lock (say, the campaign's, to pick a substitute) must then read what
         # the step it waited for wrote, not InnoDB's snapshot from before the wait.
         options["isolation_level"] = "READ COMMITTED"
-    engine = create_async_engine(
-        url,
-        echo=echo,
-        hide_parameters=True,
-        pool_pre_ping=url.get_backend_name() != "sqlite",
-        **options,
-    )
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, **options)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+    else:
+        _ping_when_idle(engine.sync_engine)
     return engine
+
+
+IDLE_PING_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled server connection before use, if it sat idle for a while.
+
+    A connection that waited in the pool may have been closed meanwhile (a database restart,
+    a firewall dropping idle links, MariaDB's wait_timeout); a ping finds it and the pool
+    opens a new one. SQLAlchemy's pool_pre_ping would ping before every transaction: three
+    round trips on asyncpg (BEGIN, ping, ROLLBACK), more than storing a batch of callbacks
+    itself. A connection used seconds ago is alive; one that did fail anyway is discarded by
+    SQLAlchemy's disconnect detection, and the failed work is retried (events) or answered
+    4xx and sent again by the platform (callbacks)."""
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.pop("returned_at", None)
+        if returned_at is None or time.monotonic() - returned_at < IDLE_PING_SECONDS:
+            return  # new, or used moments ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("pooled connection found closed") from exc
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checked_out)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -62,3 +62,15 @@ async def test_a_robot_sign_can_be_spent_once(
         assert await db.spend_sign(session, "c2lnbg==", clock())
     async with unit_of_work(factory) as session:
         assert not await db.spend_sign(session, "c2lnbg==", clock())
+
+
+async def test_events_are_stored_over_a_plain_connection_too(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    """The intake stores callbacks without an ORM session."""
+    engine = factory.kw["bind"]
+    async with engine.begin() as connection:
+        stored = await db.store_events(connection, [_row("p1", clock), _row("p1", clock)])
+    assert set(stored) == {("wecom", "p1")}
+    async with unit_of_work(factory) as session:
+        assert await db.store_events(session, [_row("p1", clock)]) == {}

@@ -15,7 +15,9 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select, update
+from yarl import URL
 
+from bot import app as app_module
 from bot import dispatch
 from bot.app import FACTORY, SENDER, create_app
 from bot.chat import Outgoing
@@ -367,3 +369,49 @@ async def test_two_senders_share_one_per_person_budget(
     assert world.wecom.dropped == 0
     states = [m.state for m in await world.outbox() if m.recipient == "burst"]
     assert states.count(OutboxState.SENT) == len(world.wecom.messages_for("burst"))
+
+
+async def test_a_body_that_arrives_in_pieces_is_waited_for(world: World) -> None:
+    """Most callbacks arrive whole with their headers; one that comes in pieces is read to
+    its end (within the platforms' 5 s) and handled like any other."""
+    inner = FakeWeCom.text_xml(ZHANG_KAI[0], "帮助", 8, int(time.time()))
+    envelope, query = world.wecom.sealed(inner)
+    data = envelope.encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        yield data[:20]
+        await asyncio.sleep(0.2)
+        yield data[20:]
+
+    async with world.http.post(world.wecom.bot_url, params=query, data=pieces()) as response:
+        assert response.status == 200
+    await world.settle(world.wecom, 1)
+
+
+async def test_a_body_that_stops_coming_is_refused_408_and_writes_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "READ_SECONDS", 0.3)
+    inner = FakeWeCom.text_xml(ZHANG_KAI[0], "帮助", 9, int(time.time()))
+    envelope, query = world.wecom.sealed(inner)
+    url = URL(world.wecom.bot_url).with_query(query)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Content-Length: {len(envelope) + 100}\r\n\r\n{envelope[:50]}".encode()
+    )
+    status_line = await asyncio.wait_for(reader.readline(), 10)
+    writer.close()
+    assert status_line.split()[1] == b"408"
+    async with world.app[FACTORY]() as session:
+        assert (await session.execute(select(func.count(InboundEvent.id)))).scalar_one() == 0
+
+
+async def test_an_oversized_body_without_a_length_is_refused_413(world: World) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(300):
+            yield b"A" * 1024
+
+    query = {"msg_signature": "x", "timestamp": "1", "nonce": "2"}
+    async with world.http.post(world.wecom.bot_url, params=query, data=chunks()) as response:
+        assert response.status == 413

@@ -46,3 +46,17 @@ async def test_quiet_waits_out_a_lull_between_two_batches() -> None:
     assert not waiting.done()
     intake._idle()  # and once the intake stays empty, it goes on
     await asyncio.wait_for(waiting, GUARD)
+
+
+async def test_during_a_long_burst_background_steps_take_turns_one_at_a_time() -> None:
+    """Callbacks keep coming: each waiting step still goes on, but not all at once, or
+    together they would cut into one batch of acknowledgements."""
+    intake = _intake()
+    intake._busy()
+    first = asyncio.create_task(intake.quiet(0.3))
+    second = asyncio.create_task(intake.quiet(0.3))
+    done, pending = await asyncio.wait(
+        {first, second}, timeout=GUARD, return_when=asyncio.FIRST_COMPLETED
+    )
+    assert (len(done), len(pending)) == (1, 1)  # one turn now
+    await asyncio.wait_for(pending.pop(), GUARD)  # the other at the next
