@@ -341,9 +341,11 @@ def settled_heap() -> Iterator[None]:
     A full collection walks every object the process holds (some 160,000 once the app is up:
     SQLAlchemy's mappers, templates, the registries' caches), and took 100–190 ms here, in the
     middle of whatever callbacks were waiting: it alone doubled the p99 in
-    tests/benchmarks/bench_callbacks. What exists at startup lives as long as the process, so it
-    is frozen out of every later collection (gc.freeze), and young collections run less often.
-    Objects still die as soon as nothing refers to them; only cycles wait a little longer.
+    tests/benchmarks/bench_callbacks. Nearly all that exists at startup lives as long as the
+    process, so it is frozen out of every later collection (gc.freeze), and young collections
+    run less often. Objects still die as soon as nothing refers to them; cycles among the few
+    startup objects that die later are kept (a bounded, small cost), and other cycles wait a
+    little longer. The freeze is the whole process's: one app per process (``suiji serve``).
     """
     before = gc.get_threshold()
     gc.collect()
@@ -364,8 +366,9 @@ async def _settled_heap(_app: web.Application) -> AsyncIterator[None]:
 def create_app(
     settings: Settings, *, clock: Clock = utc_now, settle_heap: bool = False
 ) -> web.Application:
-    """``settle_heap``: for a process that runs only this app (``suiji serve``, ``suiji demo``);
-    see ``settled_heap``. Tests, which start many apps in one process, leave it off."""
+    """``settle_heap``: for a process that runs only this app (``suiji serve``); see
+    ``settled_heap``. Tests, which start many apps in one process, and the sandbox leave it
+    off."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[refusals])
     app[SETTINGS], app[CLOCK], app[QUEUE] = settings, clock, asyncio.Queue()
     app[POLICY] = policy_of(settings)

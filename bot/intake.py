@@ -12,6 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.chat import Inbound
@@ -21,6 +22,7 @@ from storage import chat as db
 log = logging.getLogger("suiji.intake")
 MAX_BATCH = 200
 SETTLE = 0.02  # seconds without callbacks waiting before background work goes on
+LONGEST_TURNS = 4  # during a long burst no caller of quiet() waits beyond this many turns
 
 
 class Intake:
@@ -33,30 +35,32 @@ class Intake:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self._quiet_since = 0.0  # loop time when the intake last became empty
-        self._last_turn = -float("inf")  # loop time of the last step taken during a burst
+        self._next_turn = -float("inf")  # loop time from which the next turn may be taken
+        self._waiting = 0  # callbacks accepted and not yet answered
         self._slots = asyncio.Semaphore(stores)
         self._storing: set[asyncio.Task[None]] = set()
 
     async def quiet(self, longest: float) -> None:
-        """Wait until nothing has waited to be stored for a moment (``SETTLE``), or, while
-        callbacks keep coming, for a turn: one caller every ``longest`` seconds goes on anyway.
+        """Wait until no callback has waited to be stored for a moment (``SETTLE``), or, while
+        callbacks keep coming, for a turn: one caller in every ``longest`` seconds goes on.
 
         Handlers and the sender call this before each step. Answering the platforms comes
         first: they give up after 5 s, and on SQLite a handler's transaction would hold the one
         write lock an acknowledgement needs. In a burst the intake is empty only between two
-        batches, while the answered callers post again: that moment is waited out. Turns are
-        taken one at a time, so background work still moves during a long burst, but all the
-        handlers and the sender never cut into the same batch of acknowledgements at once
-        (measured: together they doubled its latency)."""
+        batches, while the answered callers post again: that moment is waited out. During a
+        long burst the callers take turns, so that they do not all cut into the same batch of
+        acknowledgements (measured: together they doubled its latency); none waits beyond
+        ``LONGEST_TURNS`` turns, so background work never stops."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + longest
+        started = loop.time()
+        deadline, latest = started + longest, started + LONGEST_TURNS * longest
         while True:
             now = loop.time()
             if self._quiet.is_set() and now - self._quiet_since >= SETTLE:
                 return
-            next_turn = max(deadline, self._last_turn + longest)
+            next_turn = min(max(deadline, self._next_turn), latest)
             if now >= next_turn:
-                self._last_turn = now
+                self._next_turn = max(self._next_turn, now + longest)
                 return
             if self._quiet.is_set():
                 await asyncio.sleep(min(self._quiet_since + SETTLE, next_turn) - now)
@@ -67,9 +71,17 @@ class Intake:
     async def accept(self, inbound: Inbound) -> int | None:
         """Store the event (with whatever else arrives meanwhile); its id, or None if known."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._waiting += 1
         self._busy()
         self.queue.put_nowait((inbound, future))
-        return await future
+        try:
+            return await future
+        finally:
+            # Empty once every callback taken in is answered, not when the queue is: a batch
+            # taken off it may still wait for a free slot.
+            self._waiting -= 1
+            if not self._waiting:
+                self._idle()
 
     async def run(self) -> None:
         while True:
@@ -90,8 +102,6 @@ class Intake:
     def _stored(self, task: asyncio.Task[None]) -> None:
         self._storing.discard(task)
         self._slots.release()
-        if self.queue.empty() and not self._storing:
-            self._idle()
 
     def _busy(self) -> None:
         self._quiet.clear()
@@ -99,6 +109,20 @@ class Intake:
     def _idle(self) -> None:
         self._quiet.set()
         self._quiet_since = asyncio.get_running_loop().time()
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        # A plain connection, not an ORM session: nothing here needs one, and the session's
+        # bookkeeping cost more than a fifth of each store.
+        try:
+            async with self.engine.begin() as connection:
+                return await db.store_events(connection, rows)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        # The connection was found closed (a database restart): once more, on a new one. Keys
+        # stored before are skipped, so nothing is stored twice.
+        async with self.engine.begin() as connection:
+            return await db.store_events(connection, rows)
 
     async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
         first: dict[tuple[str, str], Any] = {}
@@ -115,10 +139,7 @@ class Intake:
             for inbound in first.values()
         ]
         try:
-            # A plain connection, not an ORM session: nothing here needs one, and the session's
-            # bookkeeping cost more than a fifth of each store.
-            async with self.engine.begin() as connection:
-                stored = await db.store_events(connection, rows)
+            stored = await self._insert(rows)
         except Exception as exc:
             log.exception("storing %d events failed", len(rows))
             for _, future in batch:

@@ -80,9 +80,10 @@ def _ping_when_idle(engine: Engine) -> None:
     a firewall dropping idle links, MariaDB's wait_timeout); a ping finds it and the pool
     opens a new one. SQLAlchemy's pool_pre_ping would ping before every transaction: three
     round trips on asyncpg (BEGIN, ping, ROLLBACK), more than storing a batch of callbacks
-    itself. A connection used seconds ago is alive; one that did fail anyway is discarded by
-    SQLAlchemy's disconnect detection, and the failed work is retried (events) or answered
-    4xx and sent again by the platform (callbacks)."""
+    itself. A connection used seconds ago is almost always alive; one that did fail anyway
+    (a restart just now) is discarded by SQLAlchemy's disconnect detection, which then renews
+    the whole pool, and the work is done again: a batch of callbacks at once (bot.intake),
+    an event on the next retry pass."""
 
     def returned(_dbapi_connection: Any, record: Any) -> None:
         record.info["returned_at"] = time.monotonic()
@@ -93,7 +94,10 @@ def _ping_when_idle(engine: Engine) -> None:
             return  # new, or used moments ago
         try:
             engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+            # The pool discards this one and checks out another (a new one if need be).
             raise DisconnectionError("pooled connection found closed") from exc
 
     event.listen(engine, "checkin", returned)

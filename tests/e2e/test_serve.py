@@ -12,9 +12,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.app import GC_YOUNG_THRESHOLD, SCHEDULER, create_app
+from bot import cli_serve
+from bot.app import GC_YOUNG_THRESHOLD, SCHEDULER, _settled_heap, create_app
 from bot.config import load_settings
 from storage import migrate
 from storage.engine import make_engine
@@ -97,3 +100,15 @@ async def test_a_served_app_freezes_its_startup_heap_and_restores_the_collector_
         await server.close()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_serve_runs_its_app_with_a_settled_heap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("init", str(tmp_path / "bureau")).exit_code == 0
+    served: list[web.Application] = []
+    monkeypatch.setattr(cli_serve.web, "run_app", lambda app, **_: served.append(app))
+    result = run("serve", config=tmp_path / "bureau" / "suiji.toml")
+    assert result.exit_code == 0, result.output
+    (app,) = served
+    assert _settled_heap in app.cleanup_ctx

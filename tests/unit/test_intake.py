@@ -1,5 +1,6 @@
 """Background work gives way to callbacks: Intake.quiet waits while events wait to be stored,
-and never longer than it is told. (Timeouts here only stop a broken test; nothing is timed.)"""
+takes turns during a long burst, and never waits without end. (Timeouts here only stop a
+broken test; nothing is timed.)"""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ async def test_quiet_waits_out_a_lull_between_two_batches() -> None:
     waiting = asyncio.create_task(intake.quiet(GUARD * 2))
     await asyncio.sleep(0)  # quiet() is now waiting for the batch to be stored
     intake._idle()
-    await asyncio.sleep(0)  # it sees the intake empty, for now, and waits out the moment
+    await asyncio.sleep(SETTLE / 4)  # it sees the intake empty, for now, and waits out the moment
     intake._busy()  # the next callbacks arrive within it
     await asyncio.sleep(SETTLE * 3)
     assert not waiting.done()
@@ -60,3 +61,10 @@ async def test_during_a_long_burst_background_steps_take_turns_one_at_a_time() -
     )
     assert (len(done), len(pending)) == (1, 1)  # one turn now
     await asyncio.wait_for(pending.pop(), GUARD)  # the other at the next
+
+
+async def test_no_step_waits_beyond_its_longest_turns_however_many_wait_before_it() -> None:
+    intake = _intake()
+    intake._busy()
+    intake._next_turn = asyncio.get_running_loop().time() + 1000  # a long line of turns
+    await asyncio.wait_for(intake.quiet(0.01), GUARD)  # goes on after LONGEST_TURNS turns
