@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -361,6 +363,30 @@ def settled_heap() -> Iterator[None]:
 async def _settled_heap(_app: web.Application) -> AsyncIterator[None]:
     with settled_heap():
         yield
+
+
+SLOW_SECONDS = 1.0
+
+
+class RefusalLog(AbstractAccessLogger):
+    """The access log of ``suiji serve``: what was refused, failed or slow, not every callback.
+
+    A line per callback cost a quarter or more of the acknowledgements a process can give
+    (tests/benchmarks/bench_callbacks), and says nothing the inbound_events table does not.
+    Refusals (forged signatures, replays, oversized bodies) are what an operator looks for.
+    The query string is left out: it is only the platform's signature and nonce."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if response.status < 400 and time < SLOW_SECONDS:
+            return
+        self.logger.info(
+            '%s "%s %s" %d %.3fs',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time,
+        )
 
 
 def create_app(

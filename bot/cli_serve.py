@@ -13,7 +13,7 @@ import click
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import create_app
+from bot.app import RefusalLog, create_app
 from bot.cli_support import (
     Factory,
     Refused,
@@ -43,13 +43,20 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
     settings = settings_of(ctx)
     run_with_db(ctx, _nothing)  # refuses an unreachable or unmigrated database up front
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    serve_logging()
     web.run_app(
         create_app(settings, settle_heap=True),
+        access_log_class=RefusalLog,
         host=host or settings.server.host,
         port=port if port is not None else settings.server.port,
         print=lambda line: click.echo(text("cli.serving", detail=line)),
     )
+
+
+def serve_logging() -> None:
+    """What ``suiji serve`` logs: INFO and above, with time and source (access lines only for
+    refused, failed or slow requests: see bot.app.RefusalLog)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
 async def _nothing(_factory: object) -> None:

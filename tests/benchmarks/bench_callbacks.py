@@ -27,7 +27,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot.app import create_app, settled_heap
+from bot.app import RefusalLog, create_app, settled_heap
+from bot.cli_serve import serve_logging
 from bot.config import load_settings
 from bot.platforms.errors import Rejected
 from bot.platforms.wecom import WeComCodec
@@ -70,14 +71,15 @@ async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port
         await engine.dispose()
         fake = FakeWeCom(keys["corp_id"], keys["secret"], keys["token"],
                          keys["encoding_aes_key"], 1000002)  # fmt: skip
-        fake_runner = web.AppRunner(fake.app())
+        fake_runner = web.AppRunner(fake.app(), access_log=None)  # WeCom is elsewhere
         await fake_runner.setup()
         await web.TCPSite(fake_runner, "127.0.0.1", fake_port).start()
+        serve_logging()  # as suiji serve logs, which costs too
         app = create_app(_settings(keys, url, fake_port), settle_heap=True)
         app.router.add_get("/bench/delivered", lambda r: web.json_response(
             {"delivered": len(fake.delivered), "dropped": fake.dropped,
              "send_calls": fake.calls["send"]}))  # fmt: skip
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log_class=RefusalLog)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     if kind == "bare":  # the same collector settings as the bot's, for a like-for-like ceiling

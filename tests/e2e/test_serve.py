@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import inspect
+import logging
 import os
 import signal
 import subprocess
@@ -14,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestServer, make_mocked_request
 
 from bot import cli_serve
-from bot.app import GC_YOUNG_THRESHOLD, SCHEDULER, _settled_heap, create_app
+from bot.app import GC_YOUNG_THRESHOLD, SCHEDULER, RefusalLog, _settled_heap, create_app
 from bot.config import load_settings
 from storage import migrate
 from storage.engine import make_engine
@@ -102,13 +103,29 @@ async def test_a_served_app_freezes_its_startup_heap_and_restores_the_collector_
     assert gc.get_freeze_count() == 0
 
 
-def test_serve_runs_its_app_with_a_settled_heap(
+def test_serve_runs_its_app_with_a_settled_heap_and_the_refusal_log(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run("init", str(tmp_path / "bureau")).exit_code == 0
-    served: list[web.Application] = []
-    monkeypatch.setattr(cli_serve.web, "run_app", lambda app, **_: served.append(app))
+    served: list[tuple[web.Application, dict[str, object]]] = []
+    monkeypatch.setattr(cli_serve.web, "run_app", lambda app, **kw: served.append((app, kw)))
     result = run("serve", config=tmp_path / "bureau" / "suiji.toml")
     assert result.exit_code == 0, result.output
-    (app,) = served
+    ((app, options),) = served
     assert _settled_heap in app.cleanup_ctx
+    assert options["access_log_class"] is RefusalLog
+
+
+def test_serve_logs_refused_failed_and_slow_requests_not_every_callback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log = RefusalLog(logging.getLogger("suiji.test.access"), "")
+    forged = make_mocked_request("POST", "/wecom/callback?msg_signature=abc&nonce=1")
+    with caplog.at_level(logging.INFO, logger="suiji.test.access"):
+        log.log(forged, web.Response(status=403), 0.002)
+        log.log(forged, web.Response(status=200), 0.002)  # an ordinary callback
+        log.log(forged, web.Response(status=200), 2.5)  # a slow one
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 2
+    assert '"POST /wecom/callback" 403' in lines[0] and "msg_signature" not in lines[0]
+    assert '"POST /wecom/callback" 200 2.500s' in lines[1]
