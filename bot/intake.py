@@ -111,16 +111,18 @@ class Intake:
         self._quiet_since = asyncio.get_running_loop().time()
 
     async def _insert(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
-        # A plain connection, not an ORM session: nothing here needs one, and the session's
-        # bookkeeping cost more than a fifth of each store.
         try:
-            async with self.engine.begin() as connection:
-                return await db.store_events(connection, rows)
+            return await self._insert_once(rows)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
         # The connection was found closed (a database restart): once more, on a new one. Keys
         # stored before are skipped, so nothing is stored twice.
+        return await self._insert_once(rows)
+
+    async def _insert_once(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        # A plain connection, not an ORM session: nothing here needs one, and the session's
+        # bookkeeping cost more than a fifth of each store.
         async with self.engine.begin() as connection:
             return await db.store_events(connection, rows)
 
