@@ -55,8 +55,11 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 def serve_logging() -> None:
     """What ``suiji serve`` logs: INFO and above, with time and source (access lines only for
-    refused, failed or slow requests: see bot.app.RefusalLog)."""
+    refused, failed or slow requests: see bot.app.RefusalLog). The scheduler's own INFO lines
+    (two per job run, every 30 s for the outbox retry) say nothing an operator acts on; its
+    warnings, such as a missed reminder run, still show."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 async def _nothing(_factory: object) -> None:

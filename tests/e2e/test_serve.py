@@ -116,6 +116,18 @@ def test_serve_runs_its_app_with_a_settled_heap_and_the_refusal_log(
     assert options["access_log_class"] is RefusalLog
 
 
+def test_serve_logs_the_schedulers_warnings_but_not_each_job_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("", "apscheduler"):  # both restored after the test
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    logging.getLogger().setLevel(logging.INFO)  # as serve's basicConfig sets it on its own
+    cli_serve.serve_logging()
+    job_log = logging.getLogger("apscheduler.executors.default")
+    assert not job_log.isEnabledFor(logging.INFO)
+    assert job_log.isEnabledFor(logging.WARNING)
+
+
 def test_serve_logs_refused_failed_and_slow_requests_not_every_callback(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
