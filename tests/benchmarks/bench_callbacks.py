@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import RefusalLog, create_app, settled_heap
-from bot.cli_serve import serve_logging
+from bot.cli_serve import BACKLOG, serve_logging
 from bot.config import load_settings
 from bot.platforms.errors import Rejected
 from bot.platforms.wecom import WeComCodec
@@ -82,7 +82,7 @@ async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port
              "send_calls": fake.calls["send"]}))  # fmt: skip
     runner = web.AppRunner(app, access_log_class=RefusalLog)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=BACKLOG).start()  # as serve listens
     # The bot settles its own heap (create_app); the ceiling gets the same collector settings,
     # for a like-for-like comparison.
     with settled_heap() if kind == "bare" else contextlib.nullcontext():

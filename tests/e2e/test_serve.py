@@ -103,7 +103,7 @@ async def test_a_served_app_freezes_its_startup_heap_and_restores_the_collector_
     assert gc.get_freeze_count() == 0
 
 
-def test_serve_runs_its_app_with_a_settled_heap_and_the_refusal_log(
+def test_serve_runs_its_app_with_a_settled_heap_the_refusal_log_and_a_long_backlog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run("init", str(tmp_path / "bureau")).exit_code == 0
@@ -114,6 +114,7 @@ def test_serve_runs_its_app_with_a_settled_heap_and_the_refusal_log(
     ((app, options),) = served
     assert _settled_heap in app.cleanup_ctx
     assert options["access_log_class"] is RefusalLog
+    assert options["backlog"] == cli_serve.BACKLOG > 128  # aiohttp's default overflows
 
 
 def test_serve_logs_the_schedulers_warnings_but_not_each_job_run(
