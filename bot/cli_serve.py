@@ -71,6 +71,19 @@ async def _nothing(_factory: object) -> None:
     return None
 
 
+def port_taken(port: int) -> bool:
+    """Whether something listens on ``port`` at 127.0.0.1. Connections a stopped demo left in
+    TIME-WAIT don't count: the server binds with SO_REUSEADDR, and so does this probe, or the
+    demo could not restart on its port for a minute after serving a page."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 async def _prepare_demo(settings: Settings) -> None:
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine)
@@ -92,11 +105,8 @@ async def _prepare_demo(settings: Settings) -> None:
 def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     """The sandbox: sample registries, the bot and a fake WeCom in one process, and a web page
     showing everyone's chat."""
-    with socket.socket() as probe:  # before anything is written: say so, not a traceback
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError as exc:
-            raise Refused(text("cli.port_in_use", port=port)) from exc
+    if port_taken(port):  # before anything is written: say so, not a traceback
+        raise Refused(text("cli.port_in_use", port=port))
     folder = directory or Path(tempfile.mkdtemp(prefix="suiji-demo-"))
     config = folder / "suiji.toml"
     # The sample is loaded last; a first run stopped half way is done again, not half kept.
