@@ -113,6 +113,10 @@ async def decide(
     asker = _asker(person)
     if inbound.kind is InboundKind.ENTER:
         return [commands.help_reply(asker)]
+    if inbound.kind is InboundKind.FORM:
+        # No workflow sends a form card yet (findings forms arrive with the form engine), so
+        # a submission is a stale or stray card: say so rather than "not understood".
+        return [commands.form_reply()]
     message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
     command = commands.parse(message)
     waiting = await assignment_db.conversation(session, person.id, step.now)

@@ -144,5 +144,9 @@ def unknown_reply(message: str) -> Outgoing:
     return Outgoing.plain(text("chat.unknown", text=message[:50]))
 
 
+def form_reply() -> Outgoing:
+    return Outgoing.plain(text("chat.form_not_expected"))
+
+
 def apology() -> Outgoing:
     return Outgoing.plain(text("chat.apology"))

@@ -31,6 +31,8 @@ from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.wecom import WeComCodec
 
 SIGN_WINDOW_MS = 3600 * 1000
+MAX_FORM_FIELDS = 50  # inputs on one card, and options chosen in one of them
+MAX_FORM_TEXT = 2000  # characters in one input
 
 
 def robot_sign(app_secret: str, timestamp: str) -> str:
@@ -170,7 +172,10 @@ def render_interactive(
 
 
 def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | None:
-    """A press on an interactive card (Stream topic ``/v1.0/card/instances/callback``)."""
+    """A press on an interactive card (Stream topic ``/v1.0/card/instances/callback``).
+
+    Our card templates send the pressed button's ``key`` in ``cardPrivateData.params``; a card
+    with inputs sends them there too, beside it, and its press is a form submission."""
     if not isinstance(data, dict) or not plain_id(message_id, 150):
         raise Rejected(400, "malformed card callback")
     sender = data.get("userId")
@@ -180,18 +185,37 @@ def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | N
         raise Rejected(400, "malformed card content") from exc
     private = content.get("cardPrivateData") if isinstance(content, dict) else None
     params = private.get("params") if isinstance(private, dict) else None
-    key = params.get("key") if isinstance(params, dict) else None
+    if not isinstance(params, dict):
+        params = {}
+    key = params.get("key")
     if not plain_id(sender, 64) or not plain_id(key, 1024):
         raise Rejected(400, "card callback without sender or key")
+    fields = {name: _form_value(value) for name, value in params.items() if name != "key"}
+    if len(fields) > MAX_FORM_FIELDS or not all(plain_id(name, 128) for name in fields):
+        raise Rejected(400, "malformed card inputs")
     return Inbound(
         Platform.DINGTALK,
         f"card:{message_id}",
         str(sender),
-        InboundKind.CLICK,
+        InboundKind.FORM if fields else InboundKind.CLICK,
         now,
         action=str(key),
+        fields=fields,
         reply_token=str(data.get("outTrackId", ""))[:200],
     )
+
+
+def _form_value(value: Any) -> str | list[str]:
+    """One card input as typed or chosen: text, or the options of a multiple choice."""
+    if isinstance(value, str) and len(value) <= MAX_FORM_TEXT:
+        return value
+    if (
+        isinstance(value, list)
+        and len(value) <= MAX_FORM_FIELDS
+        and all(isinstance(v, str) and len(v) <= MAX_FORM_TEXT for v in value)
+    ):
+        return list(value)
+    raise Rejected(400, "malformed card input")
 
 
 class DingTalkClient:

@@ -10,7 +10,12 @@ MAX_BODY = 256 * 1024
 
 
 def flat_xml(data: bytes | str) -> dict[str, str]:
-    """The children of the root as a flat dict of text; DOCTYPEs and entities are refused.
+    """The children of the root as a flat dict of text; DOCTYPEs and entities are refused."""
+    return {child.tag: (child.text or "") for child in safe_root(data)}
+
+
+def safe_root(data: bytes | str) -> ElementTree.Element:
+    """The parsed document's root; DOCTYPEs and entities are refused.
 
     A DOCTYPE is where entity bombs and external entities live; WeCom never sends one.
     """
@@ -29,7 +34,6 @@ def flat_xml(data: bytes | str) -> dict[str, str]:
         if "utf-8" not in declared and "utf8" not in declared:
             raise Rejected(400, "xml must be utf-8")
     try:
-        root = ElementTree.fromstring(raw)
+        return ElementTree.fromstring(raw)
     except ElementTree.ParseError as exc:
         raise Rejected(400, f"malformed xml: {exc}") from exc
-    return {child.tag: (child.text or "") for child in root}

@@ -25,12 +25,15 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bot.chat import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.errors import Rejected, SendFailed, plain_id
-from bot.platforms.safexml import flat_xml
+from bot.platforms.safexml import flat_xml, safe_root
 
 TOKEN_ERRORS = {40001, 40014, 42001}
 RATE_LIMITED = 45009
 TASK_ID_USED = 42014
 RETRYABLE = {RATE_LIMITED, -1}  # -1: WeCom's "system busy"
+# Cards whose submit button sends the person's choices: a form submission, not a click.
+FORM_CARDS = {"vote_interaction", "multiple_interaction"}
+MAX_ANSWERS = 50  # questions per card and options per question; WeCom allows far fewer
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
@@ -70,13 +73,19 @@ class WeComCodec:
         return self._decrypt(echostr)
 
     def open(self, msg_signature: str, timestamp: str, nonce: str, body: bytes) -> dict[str, str]:
-        """The decrypted message as a flat dict; Rejected on anything wrong."""
+        """The decrypted message as a flat dict; Rejected on anything wrong. A card's chosen
+        options (``SelectedItems``, nested) come as JSON under that key: see selected_items."""
         envelope = flat_xml(body)
         encrypt = envelope.get("Encrypt", "")
         if not encrypt:
             raise Rejected(400, "no Encrypt element")
         self._check(msg_signature, timestamp, nonce, encrypt)
-        return flat_xml(self._decrypt(encrypt))
+        root = safe_root(self._decrypt(encrypt))
+        message = {child.tag: (child.text or "") for child in root}
+        selected = root.find("SelectedItems")
+        if selected is not None:
+            message["SelectedItems"] = json.dumps(selected_items(selected), ensure_ascii=False)
+        return message
 
     def _encrypt(self, plain: str) -> str:
         encrypted = self._crypto.encrypt(plain, self.corp_id)
@@ -94,6 +103,21 @@ class WeComCodec:
     def seal_echo(self, text: str, timestamp: str, nonce: str) -> tuple[str, str]:
         encrypt = self._encrypt(text)
         return encrypt, signature(self.token, timestamp, nonce, encrypt)
+
+
+def selected_items(element: Any) -> dict[str, list[str]]:
+    """``<SelectedItems>`` of a vote or multiple-choice card: each question's chosen options.
+
+    <SelectedItem><QuestionKey>q</QuestionKey><OptionIds><OptionId>a</OptionId>…</OptionIds>
+    </SelectedItem>, one per question."""
+    answers: dict[str, list[str]] = {}
+    for item in element.findall("SelectedItem")[:MAX_ANSWERS]:
+        question = (item.findtext("QuestionKey") or "").strip()
+        options = [(o.text or "").strip() for o in item.iterfind("OptionIds/OptionId")]
+        if not plain_id(question, 1024) or not all(plain_id(o, 1024) for o in options):
+            raise Rejected(400, "malformed selected items")
+        answers[question] = options[:MAX_ANSWERS]
+    return answers
 
 
 def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
@@ -122,13 +146,15 @@ def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
     if event == "enter_agent":
         return Inbound(Platform.WECOM, key, sender, InboundKind.ENTER, now)
     if event == "template_card_event":
+        form = message.get("CardType", "") in FORM_CARDS
         return Inbound(
             Platform.WECOM,
             f"{key}:{message.get('TaskId', '')}",
             sender,
-            InboundKind.CLICK,
+            InboundKind.FORM if form else InboundKind.CLICK,
             now,
             action=message.get("EventKey", ""),
+            fields=json.loads(message.get("SelectedItems") or "{}") if form else {},
             reply_token=message.get("ResponseCode", ""),
         )
     return None

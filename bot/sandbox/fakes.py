@@ -276,13 +276,31 @@ class FakeWeCom(_FakeBase):
         )
 
     @staticmethod
-    def click_xml(user: str, key: str, task_id: str, created: int, code: str) -> str:
+    def click_xml(
+        user: str,
+        key: str,
+        task_id: str,
+        created: int,
+        code: str,
+        card_type: str = "button_interaction",
+        chosen: dict[str, list[str]] | None = None,
+    ) -> str:
+        """A card event; ``chosen`` (question key → option ids) for a vote or multiple-choice
+        card's submit button, whose event carries the person's choices."""
+        items = "".join(
+            f"<SelectedItem><QuestionKey><![CDATA[{question}]]></QuestionKey><OptionIds>"
+            + "".join(f"<OptionId><![CDATA[{option}]]></OptionId>" for option in options)
+            + "</OptionIds></SelectedItem>"
+            for question, options in (chosen or {}).items()
+        )
         return (
             f"<xml><ToUserName><![CDATA[corp]]></ToUserName><FromUserName><![CDATA[{user}]]>"
             f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]>"
             f"</MsgType><Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]>"
-            f"</EventKey><TaskId><![CDATA[{task_id}]]></TaskId><ResponseCode><![CDATA["
-            f"{code}]]></ResponseCode><AgentID>1</AgentID></xml>"
+            f"</EventKey><TaskId><![CDATA[{task_id}]]></TaskId><CardType><![CDATA[{card_type}]]>"
+            f"</CardType><ResponseCode><![CDATA[{code}]]></ResponseCode><AgentID>1</AgentID>"
+            + (f"<SelectedItems>{items}</SelectedItems>" if chosen is not None else "")
+            + "</xml>"
         )
 
     async def post(self, session: aiohttp.ClientSession, inner: str) -> int:
@@ -294,11 +312,22 @@ class FakeWeCom(_FakeBase):
         msg_id = secrets.randbelow(10**15)
         return await self.post(session, self.text_xml(user, text, msg_id, int(time.time())))
 
-    async def click(self, session: aiohttp.ClientSession, user: str, key: str, task_id: str) -> int:
+    async def click(
+        self,
+        session: aiohttp.ClientSession,
+        user: str,
+        key: str,
+        task_id: str,
+        chosen: dict[str, list[str]] | None = None,
+    ) -> int:
+        """A press on a card's button, or with ``chosen`` the submit of a multiple-choice
+        card."""
         created = int(time.time() * 1000)  # distinct per click, as WeCom's events are
         code = secrets.token_hex(8)
         self.response_codes[code] = (user, task_id)
-        return await self.post(session, self.click_xml(user, key, task_id, created, code))
+        card_type = "button_interaction" if chosen is None else "multiple_interaction"
+        inner = self.click_xml(user, key, task_id, created, code, card_type, chosen)
+        return await self.post(session, inner)
 
 
 class FakeDingTalk(_FakeBase):
@@ -435,9 +464,13 @@ class FakeDingTalk(_FakeBase):
         """Send a robot message down the stream, as DingTalk does; returns its message id."""
         return await self._push("/v1.0/im/bot/messages/get", self.robot_body(user, text))
 
-    async def press_card(self, user: str, key: str, out_track_id: str) -> str:
-        """A press on an interactive card's button, as DingTalk streams it; its message id."""
-        content = {"cardPrivateData": {"actionIds": ["press"], "params": {"key": key}}}
+    async def press_card(
+        self, user: str, key: str, out_track_id: str, inputs: dict[str, Any] | None = None
+    ) -> str:
+        """A press on an interactive card's button, as DingTalk streams it, with what the
+        card's inputs hold if it has any; its message id."""
+        params = {"key": key, **(inputs or {})}
+        content = {"cardPrivateData": {"actionIds": ["press"], "params": params}}
         data = {
             "outTrackId": out_track_id,
             "userId": user,

@@ -23,10 +23,12 @@ from bot.app import FACTORY, SENDER, create_app
 from bot.chat import Outgoing
 from bot.config import load_settings
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
+from bot.texts import text
 from storage import chat as chat_db
 from storage import migrate
 from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.models import InboundEvent, OutboxMessage, OutboxState
+from tests.e2e.phones import phones
 from tests.helpers import bot_environ, load_sample
 
 ZHANG_KAI = ("zhangkai", "0516754045645063")  # a leader in the sample: WeCom, DingTalk ids
@@ -131,6 +133,33 @@ async def test_my_tasks_is_empty_before_any_draw(world: World) -> None:
     await world.wecom.say(world.http, ZHANG_KAI[0], "我的任务")
     await world.settle(world.wecom, 1)
     assert "没有抽查任务" in world.wecom.delivered[0].text
+
+
+async def test_a_submitted_wecom_choice_card_is_stored_as_a_form_and_answered(
+    world: World,
+) -> None:
+    chosen = {"result": ["pass"], "items": ["wage", "contract"]}
+    status = await world.wecom.click(world.http, ZHANG_KAI[0], "submit", "suiji-f1", chosen)
+    assert status == 200
+    await world.settle(world.wecom, 1)
+    assert world.wecom.delivered[0].text == text("chat.form_not_expected")
+    async with world.app[FACTORY]() as session:
+        [stored] = (await session.execute(select(InboundEvent))).scalars()
+    assert (stored.payload["kind"], stored.payload["fields"]) == ("form", chosen)
+
+
+async def test_a_dingtalk_card_sent_with_its_inputs_is_answered_as_a_form(
+    tmp_path: Path,
+) -> None:
+    url = await _database(tmp_path / "stream.db")
+    async with phones("dingtalk", url, SUIJI_DINGTALK__MODE="stream") as bot:
+        assert isinstance(bot.fake, FakeDingTalk)
+        inputs = {"result": "合格", "items": ["1", "3"]}
+        await bot.fake.press_card(ZHANG_KAI[1], "提交", "suiji-9-1", inputs)
+        await bot.wait_for(ZHANG_KAI[1], text("chat.form_not_expected"))
+        async with bot.factory() as session:
+            [stored] = (await session.execute(select(InboundEvent))).scalars()
+        assert (stored.payload["kind"], stored.payload["fields"]) == ("form", inputs)
 
 
 async def test_unknown_sender_gets_one_polite_reply(world: World) -> None:

@@ -398,8 +398,11 @@ def test_interactive_card_goes_to_the_persons_robot_chat_with_string_params() ->
     assert json.loads(params["buttons"]) == [{"key": "确认参加 任务12", "label": "确认参加"}]
 
 
-def _callback(key: object, user: object = "0516754045645063") -> dict[str, object]:
-    content = {"cardPrivateData": {"actionIds": ["press"], "params": {"key": key}}}
+def _callback(
+    key: object, user: object = "0516754045645063", **inputs: object
+) -> dict[str, object]:
+    params = {"key": key, **inputs}
+    content = {"cardPrivateData": {"actionIds": ["press"], "params": params}}
     return {"outTrackId": "suiji-9-12", "userId": user, "content": json.dumps(content)}
 
 
@@ -410,6 +413,16 @@ def test_a_card_press_becomes_a_click_with_the_buttons_key() -> None:
     assert (inbound.platform, inbound.kind) == (Platform.DINGTALK, InboundKind.CLICK)
     assert inbound.action == "无法参加 任务12" and inbound.sender == "0516754045645063"
     assert inbound.dedup_key == "card:m1"  # a redelivered frame keeps its message id
+
+
+def test_a_card_pressed_with_its_inputs_filled_is_a_form_submission() -> None:
+    now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    data = _callback("提交 任务12", result="合格", items=["1", "3"], note="")
+    inbound = card_to_inbound(data, "m2", now)
+    assert inbound is not None
+    assert (inbound.kind, inbound.action) == (InboundKind.FORM, "提交 任务12")
+    assert inbound.fields == {"result": "合格", "items": ["1", "3"], "note": ""}
+    assert inbound.dedup_key == "card:m2"
 
 
 @pytest.mark.parametrize(
@@ -426,6 +439,13 @@ def test_a_card_press_becomes_a_click_with_the_buttons_key() -> None:
         _callback("k", user="a\nb"),
         _callback("x" * 2000),
         _callback("无法参加\x00"),
+        _callback("k", result={"nested": "object"}),
+        _callback("k", result=7),
+        _callback("k", result="x" * 2001),
+        _callback("k", items=["1", 2]),
+        _callback("k", items=[str(n) for n in range(51)]),
+        _callback("k", **{f"q{n}": "a" for n in range(51)}),
+        _callback("k", **{"bad\nname": "a"}),
     ],
 )
 def test_malformed_card_callbacks_are_refused_400(data: object) -> None:

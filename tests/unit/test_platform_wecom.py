@@ -291,6 +291,41 @@ def test_card_click_is_a_click_with_the_button_key_and_response_code() -> None:
     assert inbound.dedup_key == "lisi:1700000000:template_card_event:suiji-m5"
 
 
+def test_a_multiple_choice_card_submitted_is_a_form_with_each_questions_options() -> None:
+    chosen = {"result": ["pass"], "items": ["wage", "contract"], "skipped": []}
+    inner = FakeWeCom.click_xml(
+        "lisi", "submit:17", "suiji-m6", 1700000000, "rc2", "multiple_interaction", chosen
+    )
+    body, sig = SANDBOX.seal(inner, "1700000000", "9")
+    inbound = to_inbound(SANDBOX.open(sig, "1700000000", "9", body.encode()), NOW)
+    assert inbound is not None
+    assert (inbound.kind, inbound.action) == (InboundKind.FORM, "submit:17")
+    assert inbound.fields == chosen
+    assert inbound.reply_token == "rc2"
+    assert inbound.dedup_key == "lisi:1700000000:template_card_event:suiji-m6"
+
+
+def test_a_vote_card_is_a_form_and_a_button_card_with_stray_choices_a_click() -> None:
+    vote = FakeWeCom.click_xml("lisi", "v", "t1", 1, "rc", "vote_interaction", {"q": ["a"]})
+    button = FakeWeCom.click_xml("lisi", "b", "t2", 1, "rc", "button_interaction", {"q": ["a"]})
+    kinds = []
+    for inner in (vote, button):
+        body, sig = SANDBOX.seal(inner, "1700000000", "9")
+        inbound = to_inbound(SANDBOX.open(sig, "1700000000", "9", body.encode()), NOW)
+        assert inbound is not None
+        kinds.append((inbound.kind, inbound.fields))
+    assert kinds == [(InboundKind.FORM, {"q": ["a"]}), (InboundKind.CLICK, {})]
+
+
+@pytest.mark.parametrize("question, option", [("", "a"), ("q", "a\x01b"), ("q" * 1025, "a")])
+def test_malformed_choices_on_a_card_are_refused_400(question: str, option: str) -> None:
+    inner = FakeWeCom.click_xml(
+        "lisi", "k", "t", 1, "rc", "multiple_interaction", {question: [option]}
+    )
+    body, sig = SANDBOX.seal(inner, "1700000000", "9")
+    assert rejected(SANDBOX.open, sig, "1700000000", "9", body.encode()).status == 400
+
+
 def test_clicks_on_two_cards_in_the_same_second_have_different_keys() -> None:
     first = to_inbound(event("template_card_event", TaskId="suiji-m1", EventKey="a"), NOW)
     second = to_inbound(event("template_card_event", TaskId="suiji-m2", EventKey="a"), NOW)
