@@ -31,6 +31,10 @@ from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.wecom import WeComCodec
 
 SIGN_WINDOW_MS = 3600 * 1000
+# How the new API (api.dingtalk.com) refuses: an invalid or expired token is HTTP 400 with this
+# code (401 too, from some gateways); throttling is HTTP 403 with a QPS/QPM code (or 429).
+TOKEN_REFUSED = "InvalidAuthentication"
+THROTTLED = ("Forbidden.AccessDenied.Qps", "Forbidden.AccessDenied.Qpm")
 MAX_FORM_FIELDS = 50  # inputs on one card, and options chosen in one of them
 MAX_FORM_TEXT = 2000  # characters in one input
 
@@ -263,7 +267,10 @@ class DingTalkClient:
                 None,
             )
             if status != 200 or not isinstance(data, dict) or "accessToken" not in data:
-                raise SendFailed(f"accessToken http {status}", retry=status >= 500 or status == 429)
+                code = _code(data)
+                raise SendFailed(
+                    f"accessToken http {status} {code}", retry=_retryable(status, code)
+                )
             lifetime = max(60, int(data.get("expireIn", 7200)) - 300)
             self._token = (str(data["accessToken"]), time.monotonic() + lifetime)
             return self._token[0]
@@ -288,13 +295,24 @@ class DingTalkClient:
         for attempt in (1, 2):
             token = await self.token(refresh=attempt == 2)
             status, data = await self._call(path, body, token)
-            if status == 401 and attempt == 1:
-                continue  # token expired or revoked: refresh once
             if status == 200:
                 return
-            code = data.get("code", "") if isinstance(data, dict) else ""
-            raise SendFailed(f"{path} http {status} {code}", retry=status >= 500 or status == 429)
-        raise SendFailed("token refused twice", retry=True)
+            code = _code(data)
+            refused = status == 401 or code == TOKEN_REFUSED
+            if refused and attempt == 1:
+                continue  # token expired or revoked: refresh once
+            # A token refused right after a refresh: DingTalk's side; try again later.
+            retry = refused or _retryable(status, code)
+            raise SendFailed(f"{path} http {status} {code}", retry=retry)
+
+
+def _code(data: Any) -> str:
+    return str(data.get("code", "")) if isinstance(data, dict) else ""
+
+
+def _retryable(status: int, code: str) -> bool:
+    """Whether a refusal may pass by itself: DingTalk's own faults and its throttling."""
+    return status >= 500 or status == 429 or code.startswith(THROTTLED)
 
 
 def now_ms() -> int:

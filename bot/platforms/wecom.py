@@ -280,9 +280,11 @@ class WeComClient:
             if code in TOKEN_ERRORS and attempt == 1:
                 continue  # refresh the token and try once more
             if code != 0:
-                raise SendFailed(f"{path} {code}: {data.get('errmsg')}", retry=code in RETRYABLE)
+                # A token refused right after a refresh is WeCom's side: try again later.
+                retry = code in RETRYABLE or code in TOKEN_ERRORS
+                raise SendFailed(f"{path} {code}: {data.get('errmsg')}", retry=retry)
             return data
-        raise SendFailed("token refused twice", retry=True)
+        raise AssertionError("the second attempt returns or raises")
 
     async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
         if message.kind == "update":

@@ -1,8 +1,9 @@
 """Fake WeCom and DingTalk servers, as aiohttp apps, for the sandbox and the tests.
 
 They behave like the platforms where suiji depends on it: access tokens that expire and can be
-revoked, error codes (40014, 42001, 45009, 42014 for a reused card task id, DingTalk's 401),
-WeCom's duplicate check and its silent drop of more than 30 messages a minute to one member.
+revoked, error codes (40014, 42001, 45009, 42014 for a reused card task id; DingTalk's 400
+InvalidAuthentication and 403 QPS limit), WeCom's duplicate check and its silent drop of more
+than 30 messages a minute to one member.
 Callbacks to the bot are sealed exactly as the platforms seal them (encrypted XML and
 signatures; DingTalk's timestamp + sign headers). Faults can be queued to test recovery.
 """
@@ -343,7 +344,15 @@ class FakeDingTalk(_FakeBase):
         self.card_template_id = ""  # the interactive card template "made in the console"
 
     def _error(self, code: str) -> web.Response:
-        status = 401 if code == "401" else 429 if code == "429" else 400
+        """As the new API refuses: "token" a bad or expired token (HTTP 400), "qps" throttling
+        (HTTP 403), "429" a gateway's throttling; anything else a plain 400."""
+        if code == "token":
+            body = {"code": "InvalidAuthentication", "message": "invalid access_token"}
+            return web.json_response(body, status=400)
+        if code == "qps":
+            body = {"code": "Forbidden.AccessDenied.QpsLimitForApi", "message": "qps limit"}
+            return web.json_response(body, status=403)
+        status = 429 if code == "429" else 400
         return web.json_response({"code": f"fake.{code}", "message": "fake error"}, status=status)
 
     async def access_token(self, request: web.Request) -> web.Response:
@@ -362,7 +371,7 @@ class FakeDingTalk(_FakeBase):
         if (fault := await self._fault()) is not None:
             return fault
         if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
-            return self._error("401")
+            return self._error("token")
         body = await request.json()
         if body.get("robotCode") != self.robot_code:
             return self._error("400")
@@ -390,7 +399,7 @@ class FakeDingTalk(_FakeBase):
         if (fault := await self._fault()) is not None:
             return fault
         if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
-            return self._error("401")
+            return self._error("token")
         body = await request.json()
         deliver = body.get("imRobotOpenDeliverModel", {})
         space = str(body.get("openSpaceId", ""))
@@ -420,7 +429,7 @@ class FakeDingTalk(_FakeBase):
         await asyncio.sleep(self.open_delay)
         body = await request.json()
         if body.get("clientId") != self.app_key or body.get("clientSecret") != self.app_secret:
-            return self._error("401")
+            return self._error("token")
         ticket = secrets.token_hex(8)
         self.tickets.add(ticket)
         ws_path = request.path.replace("/v1.0/gateway/connections/open", "/gateway/ws")
