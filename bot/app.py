@@ -171,9 +171,21 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     if retries:
         await asyncio.wait(retries, timeout=10)
     await loop
+    # The sender stopped between two messages; it may well have been behind the handlers.
+    # What they wrote is sent now, once (rows paced or backed off to later stay for the next
+    # start), so that a person whose message was acknowledged gets the answer before we exit.
+    try:
+        async with asyncio.timeout(FLUSH_SECONDS):
+            while await sender.deliver_due():
+                pass
+    except TimeoutError:
+        log.warning("stopping with messages still to send: the next start sends them")
+    except Exception:
+        log.exception("sending before exit failed: the next start sends what is left")
 
 
 RETRY_SECONDS = 30.0
+FLUSH_SECONDS = 10.0  # the longest a stopping server spends sending what is due
 QUIET_SECONDS = 0.25  # the longest a handler lets acknowledgements go first
 REMIND_SECONDS = 300.0
 

@@ -30,6 +30,10 @@ from storage.engine import make_engine, make_session_factory
 from tests.helpers import bot_environ, load_sample
 
 ZHANG_KAI = "zhangkai"  # a registered leader in the sample, on WeCom
+# Every table a callback can write to: its event, the replies, and a DingTalk robot sign (spent
+# once a signed body has been read and parsed; spent before that, a refused body would use it up).
+WRITTEN = ("inbound_events", "outbox", "robot_signs")
+NOTHING = dict.fromkeys(WRITTEN, 0)
 PATHS = ("/wecom/callback", "/dingtalk/callback", "/dingtalk/events")
 
 FUZZ = settings(
@@ -66,7 +70,7 @@ class World:
     async def rows(self) -> dict[str, int]:
         async with self.bot.app[FACTORY]() as session:
             counts = {}
-            for table in ("inbound_events", "outbox"):
+            for table in WRITTEN:
                 result = await session.execute(sql(f"SELECT COUNT(*) FROM {table}"))
                 counts[table] = int(result.scalar_one())
             return counts
@@ -132,10 +136,10 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
 
 @pytest.fixture
 async def empty(world: World) -> AsyncIterator[World]:
-    assert await world.rows() == {"inbound_events": 0, "outbox": 0}
+    assert await world.rows() == NOTHING
     calls = world.platform_calls()
     yield world
-    assert await world.rows() == {"inbound_events": 0, "outbox": 0}
+    assert await world.rows() == NOTHING
     assert world.platform_calls() == calls, "nothing may be sent to WeCom or DingTalk"
 
 
@@ -254,7 +258,7 @@ async def test_fuzzed_posts_are_refused_4xx_and_write_nothing(
 ) -> None:
     status = await empty.status("POST", path, data=body, params=query, headers=header)
     assert 400 <= status < 500, status
-    assert await empty.rows() == {"inbound_events": 0, "outbox": 0}
+    assert await empty.rows() == NOTHING
 
 
 @FUZZ
@@ -264,7 +268,7 @@ async def test_fuzzed_url_checks_are_refused_4xx_and_write_nothing(
 ) -> None:
     status = await empty.status("GET", "/wecom/callback", params=query, headers=header)
     assert 400 <= status < 500, status
-    assert await empty.rows() == {"inbound_events": 0, "outbox": 0}
+    assert await empty.rows() == NOTHING
 
 
 @FUZZ
@@ -343,6 +347,7 @@ async def test_validly_signed_robot_garbage_is_refused_400_or_413(
     headers = empty.dingtalk.robot_headers()
     status = await empty.status("POST", "/dingtalk/callback", data=body, headers=headers)
     assert status == (413 if len(body) > MAX_BODY else 400)
+    assert await empty.rows() == NOTHING  # the sign, too, is still unspent
 
 
 # --- targeted cases ---------------------------------------------------------------------------
@@ -407,9 +412,22 @@ async def test_the_fuzzed_world_accepts_what_the_platforms_sign(empty: World) ->
     assert await empty.status("POST", "/dingtalk/callback", json=body, headers=headers) == 403
 
 
-async def test_a_signed_message_is_stored_so_the_row_counts_can_see_writes(
+async def test_signed_messages_are_stored_so_the_row_counts_can_see_writes(
     tmp_path: Path,
 ) -> None:
     async with running_world(tmp_path) as fresh:
         assert await fresh.wecom.say(fresh.http, "stranger", "你好") == 200
         assert (await fresh.rows())["inbound_events"] == 1
+        # A refused robot body leaves its sign unspent (the check above would see it spent):
+        # the same sign then carries a good body, once.
+        headers = fresh.dingtalk.robot_headers()
+        garbage = {"senderStaffId": "stranger"}
+        good = fresh.dingtalk.robot_body("stranger", "help")
+        assert (
+            await fresh.status("POST", "/dingtalk/callback", json=garbage, headers=headers) == 400
+        )
+        assert (await fresh.rows())["robot_signs"] == 0
+        assert await fresh.status("POST", "/dingtalk/callback", json=good, headers=headers) == 200
+        assert await fresh.status("POST", "/dingtalk/callback", json=good, headers=headers) == 403
+        counts = await fresh.rows()
+        assert (counts["inbound_events"], counts["robot_signs"]) == (2, 1)
