@@ -199,6 +199,9 @@ async def _record_failure(factory: Factory, event_id: int, exc: Exception, clock
             )
         if event.attempts >= MAX_HANDLER_ATTEMPTS:
             event.state = EventState.FAILED
+            # The apology promised a retry; say that the retries are over, not leave them waiting.
+            reply = commands.given_up().to_json()
+            db.enqueue(session, event.platform, event.sender, reply, clock(), event.id)
 
 
 async def process_pending(

@@ -150,3 +150,7 @@ def form_reply() -> Outgoing:
 
 def apology() -> Outgoing:
     return Outgoing.plain(text("chat.apology"))
+
+
+def given_up() -> Outgoing:
+    return Outgoing.plain(text("chat.given_up"))

@@ -173,12 +173,16 @@ async def test_a_failing_handler_apologises_once_and_is_given_up_on_after_its_at
     assert len(calls) == dispatch.MAX_HANDLER_ATTEMPTS
 
     await wecom.settled()
-    # One apology in all: counted in the outbox, where WeCom's duplicate check cannot hide a
-    # second one.
+    # One apology in all, and once given up on, one word that the retries are over: counted
+    # in the outbox, where WeCom's duplicate check cannot hide a second one.
     assert [(r.event_id, r.body["text"], r.state) for r in await _outbox(wecom)] == [
-        (event.id, text("chat.apology"), OutboxState.SENT)
+        (event.id, text("chat.apology"), OutboxState.SENT),
+        (event.id, text("chat.given_up"), OutboxState.SENT),
     ]
-    assert [m.text for m in wecom.inbox(ZHANG_KAI)] == [text("chat.apology")]
+    assert [m.text for m in wecom.inbox(ZHANG_KAI)] == [
+        text("chat.apology"),
+        text("chat.given_up"),
+    ]
 
     # The server lives on: once the handler works again, others are answered.
     monkeypatch.undo()
