@@ -1,10 +1,13 @@
 """From a verified callback to its effects: store once, then handle once, in order per person.
 
 ``accept`` stores the event under its platform key (a retried callback finds it there and does
-nothing) so that the platform can be answered at once. ``process`` then, in one transaction,
-locks the event and the person behind it (two events of one person never interleave, across
-processes), asks the handlers what to do, writes the replies to the outbox and marks the event
-done. A handler that raises leaves the event pending for a retry, with one apology sent.
+nothing) so that the platform can be answered at once. ``process`` first handles any earlier
+event of the same sender still waiting (whichever worker or process picked which event, a
+person's messages are handled in the order they came), then, in one transaction, locks the
+event and the person behind it (two events of one person never interleave, across processes),
+asks the handlers what to do, writes the replies to the outbox and marks the event done. A
+handler that raises leaves the event pending for a retry, with one apology sent; it no longer
+holds up that person's newer messages.
 """
 
 from __future__ import annotations
@@ -157,7 +160,26 @@ async def decide(
 async def process(
     factory: Factory, event_id: int, clock: Clock, policy: Policy = DEFAULT_POLICY
 ) -> bool:
-    """Handle a stored event once; True when it is done (now or before)."""
+    """Handle a stored event once, after the same sender's earlier ones; True when it is done
+    (now or before).
+
+    Each pass handles (or fails once) one earlier event, so the loop ends: an event tried once
+    no longer counts as waiting. One that another worker is handling meanwhile is found done
+    once its lock is free. One still waiting after its turn (its failure could not even be
+    recorded) leaves this event to the retry pass too."""
+    tried: set[int] = set()
+    while True:
+        async with factory() as session:
+            earlier = await db.first_untried_before(session, event_id)
+        if earlier is None:
+            return await _process_one(factory, event_id, clock, policy)
+        if earlier in tried:
+            return False
+        tried.add(earlier)
+        await _process_one(factory, earlier, clock, policy)
+
+
+async def _process_one(factory: Factory, event_id: int, clock: Clock, policy: Policy) -> bool:
     try:
         async with unit_of_work(factory) as session:
             event = await db.lock_pending_event(session, event_id)

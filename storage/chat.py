@@ -111,6 +111,28 @@ async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEve
     return (await session.execute(query)).scalar_one()
 
 
+async def first_untried_before(session: AsyncSession, event_id: int) -> int | None:
+    """The oldest event of the same sender that came before ``event_id`` and is still waiting
+    for its first try; None if there is none. (One that failed already got its apology and is
+    retried later: it does not hold up the sender's newer messages.)"""
+    event = await session.get(InboundEvent, event_id)
+    if event is None:
+        return None
+    query = (
+        select(InboundEvent.id)
+        .where(
+            InboundEvent.platform == event.platform,
+            InboundEvent.sender == event.sender,
+            InboundEvent.state == EventState.PENDING,
+            InboundEvent.attempts == 0,
+            InboundEvent.id < event_id,
+        )
+        .order_by(InboundEvent.id)
+        .limit(1)
+    )
+    return (await session.execute(query)).scalar_one_or_none()
+
+
 async def pending_event_ids(session: AsyncSession, received_before: dt.datetime) -> list[int]:
     """Pending events older than ``received_before`` (newer ones are still in the queue)."""
     rows = await session.execute(
