@@ -32,7 +32,7 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.safexml import MAX_BODY
 from bot.workflow import Policy, policy_of
-from storage.chat import spend_sign
+from storage.chat import forget_signs, spend_sign
 from storage.engine import make_engine, make_session_factory, unit_of_work
 
 log = logging.getLogger("suiji.app")
@@ -147,6 +147,15 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         coalesce=True,
         id="remind-unanswered",
     )
+    scheduler.add_job(
+        _forget_signs,
+        "interval",
+        args=[app],
+        seconds=REMIND_SECONDS,
+        max_instances=1,
+        coalesce=True,
+        id="forget-signs",
+    )
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
     # A few workers handle acknowledged events: enough to keep up (and to go on while one
@@ -188,6 +197,9 @@ RETRY_SECONDS = 30.0
 FLUSH_SECONDS = 10.0  # the longest a stopping server spends sending what is due
 QUIET_SECONDS = 0.25  # the longest a handler lets acknowledgements go first
 REMIND_SECONDS = 300.0
+# DingTalk robot signs are kept this long against replays: twice the window their timestamp
+# may be off by, after which the timestamp check refuses a replay by itself.
+SIGN_KEEP = dt.timedelta(milliseconds=2 * dingtalk.SIGN_WINDOW_MS)
 
 
 async def _remind(app: web.Application) -> None:
@@ -198,6 +210,14 @@ async def _remind(app: web.Application) -> None:
             app[SENDER].wake.set()
     except Exception:
         log.exception("sending reminders failed")
+
+
+async def _forget_signs(app: web.Application) -> None:
+    try:
+        async with unit_of_work(app[FACTORY]) as session:
+            await forget_signs(session, app[CLOCK]() - SIGN_KEEP)
+    except Exception:
+        log.exception("forgetting old robot signs failed")
 
 
 async def _retry_pending(app: web.Application) -> None:

@@ -229,10 +229,10 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
         raise ConfigError(
             text("config.bad_value", key="dingtalk.card_template_id", detail="mode = stream")
         )
-    for key in ("encoding_aes_key",):
-        value = values[("wecom", key)]
+    for section, key in (("wecom", "encoding_aes_key"), ("dingtalk", "aes_key")):
+        value = values[(section, key)]  # both platforms: 43 characters of base64, no padding
         if value and len(value) != 43:
-            raise ConfigError(text("config.bad_value", key=f"wecom.{key}", detail="43"))
+            raise ConfigError(text("config.bad_value", key=f"{section}.{key}", detail="43"))
     for key in ("remind_after_hours", "decline_closes_days_before_start"):
         if values[("assignments", key)] < 0:
             raise ConfigError(text("config.bad_value", key=f"assignments.{key}", detail=">= 0"))

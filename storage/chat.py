@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -87,6 +87,14 @@ async def spend_sign(session: AsyncSession, sign: str, now: dt.datetime) -> bool
     table = cast(Table, RobotSign.__table__)
     rows = [{"sign": sign[:100], "seen_at": now}]
     return bool(await _insert_new(session, table, rows, ["sign"], [table.c.sign]))
+
+
+async def forget_signs(session: AsyncSession, seen_before: dt.datetime) -> int:
+    """Drop the signs first seen before ``seen_before``; how many. Keep them for at least two
+    sign windows: a sign is bound to its timestamp, so once that is out of the window a
+    replay is refused by the timestamp check without the record."""
+    result = await session.execute(delete(RobotSign).where(RobotSign.seen_at < seen_before))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def lock_pending_event(session: AsyncSession, event_id: int) -> InboundEvent | None:

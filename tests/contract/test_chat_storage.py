@@ -64,6 +64,20 @@ async def test_a_robot_sign_can_be_spent_once(
         assert not await db.spend_sign(session, "c2lnbg==", clock())
 
 
+async def test_old_robot_signs_are_forgotten_and_recent_ones_kept(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    now = clock()
+    async with unit_of_work(factory) as session:
+        assert await db.spend_sign(session, "old", now - dt.timedelta(hours=3))
+        assert await db.spend_sign(session, "recent", now - dt.timedelta(minutes=30))
+    async with unit_of_work(factory) as session:
+        assert await db.forget_signs(session, now - dt.timedelta(hours=2)) == 1
+    async with unit_of_work(factory) as session:
+        assert not await db.spend_sign(session, "recent", now)  # still a replay
+        assert await db.spend_sign(session, "old", now)  # forgotten
+
+
 async def test_events_are_stored_over_a_plain_connection_too(
     factory: Factory, clock: Callable[[], dt.datetime]
 ) -> None:

@@ -73,7 +73,11 @@ async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> Non
     await server.start_server()
     try:
         jobs = server.app[SCHEDULER].get_jobs()
-        assert {job.id for job in jobs} == {"retry-pending-events", "remind-unanswered"}
+        assert {job.id for job in jobs} == {
+            "retry-pending-events",
+            "remind-unanswered",
+            "forget-signs",
+        }
         for job in jobs:
             assert inspect.iscoroutinefunction(job.func), job.id
             await job.func(*job.args)  # what the tick does; raises if it cannot

@@ -193,6 +193,21 @@ def test_wrong_type_in_the_file_is_an_error_naming_the_key(
     assert named in config_error(str(path))
 
 
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [
+        ('[wecom]\nencoding_aes_key = "short"\n', "wecom.encoding_aes_key"),
+        ('[dingtalk]\naes_key = "short"\n', "dingtalk.aes_key"),
+        (f'[dingtalk]\naes_key = "{"k" * 44}"\n', "dingtalk.aes_key"),
+    ],
+)
+def test_an_aes_key_not_43_characters_long_is_an_error_naming_the_key(
+    workdir: Path, content: str, named: str
+) -> None:
+    path = write(workdir / "suiji.toml", content)
+    assert named in config_error(str(path))
+
+
 @pytest.mark.parametrize("url", ["oracle://scott:tiger@db/orcl", "mssql+pyodbc://db/x"])
 def test_unsupported_database_backend_is_an_error_naming_the_key(workdir: Path, url: str) -> None:
     path = write(workdir / "suiji.toml", f'[database]\nurl = "{url}"\n')
