@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import aiohttp
 from aiohttp import web
@@ -129,33 +130,16 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     await retry()
     scheduler = AsyncIOScheduler(timezone=app[SETTINGS].app.tz)
     app[SCHEDULER] = scheduler
-    scheduler.add_job(
-        retry,
-        "interval",
-        seconds=RETRY_SECONDS,
-        max_instances=1,
-        coalesce=True,
-        id="retry-pending-events",
-    )
+
+    def every(seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
+        scheduler.add_job(
+            job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job_id
+        )
+
+    every(RETRY_SECONDS, retry, "retry-pending-events")
     # The reminder timer: the database says who is due, so any number of processes may tick.
-    scheduler.add_job(
-        _remind,
-        "interval",
-        args=[app],
-        seconds=REMIND_SECONDS,
-        max_instances=1,
-        coalesce=True,
-        id="remind-unanswered",
-    )
-    scheduler.add_job(
-        _forget_signs,
-        "interval",
-        args=[app],
-        seconds=REMIND_SECONDS,
-        max_instances=1,
-        coalesce=True,
-        id="forget-signs",
-    )
+    every(REMIND_SECONDS, functools.partial(_remind, app), "remind-unanswered")
+    every(REMIND_SECONDS, functools.partial(_forget_signs, app), "forget-signs")
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
     # A few workers handle acknowledged events: enough to keep up (and to go on while one
