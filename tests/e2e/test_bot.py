@@ -242,7 +242,7 @@ async def test_dead_letter_after_a_permanent_error(world: World) -> None:
     assert world.wecom.delivered == []
 
 
-async def test_wecom_url_verification_and_dingtalk_check_url(world: World) -> None:
+async def test_wecom_url_verification_answers_the_echo(world: World) -> None:
     echo, signature = world.wecom.codec.seal_echo("1288432023552776189", "1476416373", "47744683")
     query = {
         "msg_signature": signature,

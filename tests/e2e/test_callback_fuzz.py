@@ -308,6 +308,22 @@ async def test_validly_sealed_wecom_garbage_is_400_or_ignored(empty: World, inne
         assert status == 400
 
 
+async def test_dingtalk_check_url_is_answered_with_an_encrypted_success(empty: World) -> None:
+    """What DingTalk's console sends when the event URL is saved."""
+    timestamp, nonce = str(int(time.time() * 1000)), "n0nce"
+    sealed = empty.events.answer(json.dumps({"EventType": "check_url"}), timestamp, nonce)
+    query = {"msg_signature": sealed["msg_signature"], "timestamp": timestamp, "nonce": nonce}
+    async with empty.http.post(
+        empty.url("/dingtalk/events"), json={"encrypt": sealed["encrypt"]}, params=query
+    ) as response:
+        assert response.status == 200
+        answer = await response.json()
+    opened = empty.events._codec.verify_url(
+        answer["msg_signature"], answer["timeStamp"], answer["nonce"], answer["encrypt"]
+    )
+    assert opened == "success"
+
+
 @FUZZ
 @given(inner=st.one_of(json_values.map(json.dumps), st.text(alphabet=no_surrogates, max_size=300)))
 async def test_validly_sealed_dingtalk_events_are_acknowledged_or_refused_400(
