@@ -167,14 +167,19 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # The sender stopped between two messages; it may well have been behind the handlers.
     # What they wrote is sent now, once (rows paced or backed off to later stay for the next
     # start), so that a person whose message was acknowledged gets the answer before we exit.
+    # Time up stops it between two messages, never in the middle of one: a send cut off after
+    # the platform took it would go out again at the next start.
+    time_up = asyncio.Event()
+    timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, time_up.set)
     try:
-        async with asyncio.timeout(FLUSH_SECONDS):
-            while await sender.deliver_due():
-                pass
-    except TimeoutError:
-        log.warning("stopping with messages still to send: the next start sends them")
+        while await sender.deliver_due(stop=time_up):
+            pass
     except Exception:
         log.exception("sending before exit failed: the next start sends what is left")
+    finally:
+        timer.cancel()
+    if time_up.is_set():
+        log.warning("stopping with messages still to send: the next start sends them")
 
 
 RETRY_SECONDS = 30.0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import tempfile
 import webbrowser
@@ -73,10 +74,13 @@ async def _nothing(_factory: object) -> None:
 
 def port_taken(port: int) -> bool:
     """Whether something listens on ``port`` at 127.0.0.1. Connections a stopped demo left in
-    TIME-WAIT don't count: the server binds with SO_REUSEADDR, and so does this probe, or the
-    demo could not restart on its port for a minute after serving a page."""
+    TIME-WAIT don't count: on POSIX the server binds with SO_REUSEADDR, and so does this
+    probe, or the demo could not restart on its port for a minute after serving a page. (Not
+    on Windows, as asyncio does not either: there the option lets a bind share a port that
+    someone is listening on.)"""
     with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:

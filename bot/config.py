@@ -7,6 +7,7 @@ errors that name the key at fault. Secrets are never logged from here.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import tomllib
@@ -230,8 +231,8 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
             text("config.bad_value", key="dingtalk.card_template_id", detail="mode = stream")
         )
     for section, key in (("wecom", "encoding_aes_key"), ("dingtalk", "aes_key")):
-        value = values[(section, key)]  # both platforms: 43 characters of base64, no padding
-        if value and len(value) != 43:
+        value = values[(section, key)]  # both platforms: a 32-byte key as 43 base64 characters
+        if value and not _is_aes_key(value):
             raise ConfigError(text("config.bad_value", key=f"{section}.{key}", detail="43"))
     for key in ("remind_after_hours", "decline_closes_days_before_start"):
         if values[("assignments", key)] < 0:
@@ -245,6 +246,15 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
         raise ConfigError(
             text("config.bad_timezone", key="app.timezone", value=values[("app", "timezone")])
         ) from exc
+
+
+def _is_aes_key(value: str) -> bool:
+    if len(value) != 43:
+        return False
+    try:
+        return len(base64.b64decode(value + "=", validate=True)) == 32
+    except ValueError:  # binascii.Error is one
+        return False
 
 
 # The extra that installs each backend's async driver.

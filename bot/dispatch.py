@@ -116,11 +116,14 @@ async def decide(
     asker = _asker(person)
     if inbound.kind is InboundKind.ENTER:
         return [commands.help_reply(asker)]
-    if inbound.kind is InboundKind.FORM:
+    pressed = inbound.kind in (InboundKind.CLICK, InboundKind.FORM)
+    if inbound.kind is InboundKind.FORM and commands.parse(inbound.action) is None:
         # No workflow sends a form card yet (findings forms arrive with the form engine), so
-        # a submission is a stale or stray card: say so rather than "not understood".
+        # a submission whose button names no command is a stale or stray card: say so rather
+        # than "not understood". One whose button does (a card template that also sends other
+        # values) is that button's press.
         return [commands.form_reply()]
-    message = inbound.action if inbound.kind is InboundKind.CLICK else inbound.text
+    message = inbound.action if pressed else inbound.text
     command = commands.parse(message)
     waiting = await assignment_db.conversation(session, person.id, step.now)
     if waiting is not None and message.strip() and command is None:
@@ -132,7 +135,7 @@ async def decide(
         return [commands.unknown_reply(message)]
     if waiting is not None and command.name not in KEEP_WAITING:
         await assignment_db.end_conversation(session, person.id)  # they did something else
-    token = inbound.reply_token if inbound.kind is InboundKind.CLICK else ""
+    token = inbound.reply_token if pressed else ""
     match command.name:
         case "help":
             return [commands.help_reply(asker)]

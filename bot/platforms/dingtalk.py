@@ -210,16 +210,27 @@ def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | N
 
 
 def _form_value(value: Any) -> str | list[str]:
-    """One card input as typed or chosen: text, or the options of a multiple choice."""
-    if isinstance(value, str) and len(value) <= MAX_FORM_TEXT:
-        return value
-    if (
-        isinstance(value, list)
-        and len(value) <= MAX_FORM_FIELDS
-        and all(isinstance(v, str) and len(v) <= MAX_FORM_TEXT for v in value)
-    ):
-        return list(value)
-    raise Rejected(400, "malformed card input")
+    """One card input as typed or chosen: text (a number or a switch as its text), or the
+    options of a multiple choice."""
+    if isinstance(value, list) and len(value) <= MAX_FORM_FIELDS:
+        return [_form_text(v) for v in value]
+    return _form_text(value)
+
+
+def _form_text(value: Any) -> str:
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    elif isinstance(value, int | float):
+        value = str(value)
+    # Text a database can hold: a lone surrogate (an emoji cut in half) or a NUL would fail
+    # the whole batch of events stored with it.
+    if not isinstance(value, str) or len(value) > MAX_FORM_TEXT or "\x00" in value:
+        raise Rejected(400, "malformed card input")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise Rejected(400, "malformed card input") from exc
+    return value
 
 
 class DingTalkClient:

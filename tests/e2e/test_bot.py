@@ -160,6 +160,10 @@ async def test_a_dingtalk_card_sent_with_its_inputs_is_answered_as_a_form(
         async with bot.factory() as session:
             [stored] = (await session.execute(select(InboundEvent))).scalars()
         assert (stored.payload["kind"], stored.payload["fields"]) == ("form", inputs)
+        # A template whose buttons also send other values: a button naming a command is
+        # still that command.
+        await bot.fake.press_card(ZHANG_KAI[1], "帮助", "suiji-9-2", {"label": "帮助"})
+        await bot.wait_for(ZHANG_KAI[1], "张凯您好")
 
 
 async def test_unknown_sender_gets_one_polite_reply(world: World) -> None:

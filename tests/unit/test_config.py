@@ -199,6 +199,7 @@ def test_wrong_type_in_the_file_is_an_error_naming_the_key(
         ('[wecom]\nencoding_aes_key = "short"\n', "wecom.encoding_aes_key"),
         ('[dingtalk]\naes_key = "short"\n', "dingtalk.aes_key"),
         (f'[dingtalk]\naes_key = "{"k" * 44}"\n', "dingtalk.aes_key"),
+        (f'[dingtalk]\naes_key = "{"k" * 42}!"\n', "dingtalk.aes_key"),  # not base64
     ],
 )
 def test_an_aes_key_not_43_characters_long_is_an_error_naming_the_key(

@@ -425,6 +425,13 @@ def test_a_card_pressed_with_its_inputs_filled_is_a_form_submission() -> None:
     assert inbound.dedup_key == "card:m2"
 
 
+def test_numbers_and_switches_on_a_card_come_as_their_text() -> None:
+    now = dt.datetime(2026, 11, 26, tzinfo=dt.UTC)
+    inbound = card_to_inbound(_callback("k", count=3, share=0.5, agreed=True), "m3", now)
+    assert inbound is not None
+    assert inbound.fields == {"count": "3", "share": "0.5", "agreed": "true"}
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -440,9 +447,11 @@ def test_a_card_pressed_with_its_inputs_filled_is_a_form_submission() -> None:
         _callback("x" * 2000),
         _callback("无法参加\x00"),
         _callback("k", result={"nested": "object"}),
-        _callback("k", result=7),
+        _callback("k", result=None),
         _callback("k", result="x" * 2001),
-        _callback("k", items=["1", 2]),
+        _callback("k", result="half an emoji \ud83d"),
+        _callback("k", result="nul\x00"),
+        _callback("k", items=["1", ["2"]]),
         _callback("k", items=[str(n) for n in range(51)]),
         _callback("k", **{f"q{n}": "a" for n in range(51)}),
         _callback("k", **{"bad\nname": "a"}),
