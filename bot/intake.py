@@ -140,16 +140,32 @@ class Intake:
             }
             for inbound in first.values()
         ]
+        failed: dict[tuple[str, str], Exception] = {}
         try:
             stored = await self._insert(rows)
         except Exception as exc:
             log.exception("storing %d events failed", len(rows))
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+            if len(rows) == 1:
+                stored, failed = {}, {key: exc for key in first}
+            else:  # one bad row must not cost everyone else in the batch: one at a time
+                stored, failed = await self._insert_each(rows)
         for inbound, future in batch:
             key = (inbound.platform.value, inbound.dedup_key[:200])
-            event_id = stored.get(key) if first.get(key) is inbound else None
-            if not future.done():
-                future.set_result(event_id)
+            if future.done():
+                continue
+            if key in failed:
+                future.set_exception(failed[key])
+            else:
+                future.set_result(stored.get(key) if first.get(key) is inbound else None)
+
+    async def _insert_each(
+        self, rows: list[dict[str, Any]]
+    ) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], Exception]]:
+        stored: dict[tuple[str, str], int] = {}
+        failed: dict[tuple[str, str], Exception] = {}
+        for row in rows:
+            try:
+                stored.update(await self._insert([row]))
+            except Exception as exc:
+                failed[(row["platform"], row["dedup_key"][:200])] = exc
+        return stored, failed
