@@ -89,7 +89,7 @@ async def accept(factory: Factory, inbound: Inbound) -> int | None:
                 }
             ],
         )
-    return stored.get((inbound.platform.value, inbound.dedup_key[:200]))
+    return stored.get(db.event_key(inbound.platform.value, inbound.dedup_key))
 
 
 def _asker(person: Person) -> commands.Asker:
@@ -117,14 +117,14 @@ async def decide(
     if inbound.kind is InboundKind.ENTER:
         return [commands.help_reply(asker)]
     pressed = inbound.kind in (InboundKind.CLICK, InboundKind.FORM)
-    if inbound.kind is InboundKind.FORM and commands.parse(inbound.action) is None:
+    message = inbound.action if pressed else inbound.text
+    command = commands.parse(message)
+    if inbound.kind is InboundKind.FORM and command is None:
         # No workflow sends a form card yet (findings forms arrive with the form engine), so
         # a submission whose button names no command is a stale or stray card: say so rather
         # than "not understood". One whose button does (a card template that also sends other
         # values) is that button's press.
         return [commands.form_reply()]
-    message = inbound.action if pressed else inbound.text
-    command = commands.parse(message)
     waiting = await assignment_db.conversation(session, person.id, step.now)
     if waiting is not None and message.strip() and command is None:
         # The bot asked for a reason or a comment: what comes now, unless it is a command of

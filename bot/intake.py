@@ -129,7 +129,7 @@ class Intake:
     async def _store(self, batch: list[tuple[Inbound, asyncio.Future[int | None]]]) -> None:
         first: dict[tuple[str, str], Any] = {}
         for inbound, _ in batch:  # the same event twice in one batch is stored once
-            first.setdefault((inbound.platform.value, inbound.dedup_key[:200]), inbound)
+            first.setdefault(db.event_key(inbound.platform.value, inbound.dedup_key), inbound)
         rows = [
             {
                 "platform": inbound.platform.value,
@@ -150,7 +150,7 @@ class Intake:
             else:  # one bad row must not cost everyone else in the batch: one at a time
                 stored, failed = await self._insert_each(rows)
         for inbound, future in batch:
-            key = (inbound.platform.value, inbound.dedup_key[:200])
+            key = db.event_key(inbound.platform.value, inbound.dedup_key)
             if future.done():
                 continue
             if key in failed:
@@ -167,5 +167,5 @@ class Intake:
             try:
                 stored.update(await self._insert([row]))
             except Exception as exc:
-                failed[(row["platform"], row["dedup_key"][:200])] = exc
+                failed[db.event_key(row["platform"], row["dedup_key"])] = exc
         return stored, failed

@@ -30,6 +30,14 @@ CLAIM_SECONDS = 60
 ACCOUNT_COLUMNS = {"wecom": Person.wecom_userid, "dingtalk": Person.dingtalk_userid}
 
 
+DEDUP_KEY_LENGTH = 200  # the column's width: a longer platform key is stored cut to it
+
+
+def event_key(platform: str, dedup_key: str) -> tuple[str, str]:
+    """An event's identity as stored, and as store_events reports what it stored."""
+    return platform, dedup_key[:DEDUP_KEY_LENGTH]
+
+
 async def store_events(
     session: AsyncSession | AsyncConnection, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[str, str], int]:
@@ -43,7 +51,7 @@ async def store_events(
     values = [
         {
             "platform": r["platform"],
-            "dedup_key": r["dedup_key"][:200],
+            "dedup_key": event_key(r["platform"], r["dedup_key"])[1],
             "sender": r["sender"][:64],
             "payload": r["payload"],
             "received_at": r["received_at"],

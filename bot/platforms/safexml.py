@@ -11,7 +11,12 @@ MAX_BODY = 256 * 1024
 
 def flat_xml(data: bytes | str) -> dict[str, str]:
     """The children of the root as a flat dict of text; DOCTYPEs and entities are refused."""
-    return {child.tag: (child.text or "") for child in safe_root(data)}
+    return children_text(safe_root(data))
+
+
+def children_text(root: ElementTree.Element) -> dict[str, str]:
+    """Each child of ``root`` by tag, as its text (nested elements are left to the caller)."""
+    return {child.tag: (child.text or "") for child in root}
 
 
 def safe_root(data: bytes | str) -> ElementTree.Element:

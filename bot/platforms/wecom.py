@@ -25,7 +25,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bot.chat import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.errors import Rejected, SendFailed, plain_id
-from bot.platforms.safexml import flat_xml, safe_root
+from bot.platforms.safexml import children_text, flat_xml, safe_root
 
 TOKEN_ERRORS = {40001, 40014, 42001}
 RATE_LIMITED = 45009
@@ -81,7 +81,7 @@ class WeComCodec:
             raise Rejected(400, "no Encrypt element")
         self._check(msg_signature, timestamp, nonce, encrypt)
         root = safe_root(self._decrypt(encrypt))
-        message = {child.tag: (child.text or "") for child in root}
+        message = children_text(root)
         selected = root.find("SelectedItems")
         if selected is not None:
             message["SelectedItems"] = json.dumps(selected_items(selected), ensure_ascii=False)
