@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
+import os
 import socket
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -16,7 +21,8 @@ from bot.registry.kinds import KINDS
 from bot.texts import TEMPLATES_DIR
 from bot.uscc import ALPHABET, check_character
 
-SAMPLE_DIR = Path(__file__).resolve().parents[1] / "storage" / "sample"
+ROOT = Path(__file__).resolve().parents[1]  # this checkout
+SAMPLE_DIR = ROOT / "storage" / "sample"
 
 
 async def count_rows(factory: async_sessionmaker[AsyncSession], table: str) -> int:
@@ -117,3 +123,29 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def child_environ(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment of suiji run as a process of its own: this checkout's code (not
+    whatever suiji is installed), configured by ``extra``, not by SUIJI_ variables of
+    whoever runs the tests."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUIJI_")} | dict(extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+async def until_healthy(
+    port: int, running: Callable[[], bool], why: Callable[[], str], timeout: float = 60
+) -> None:
+    """Until the server on ``port`` answers /healthz with 200; fails with ``why()`` once its
+    process is no longer ``running``, or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            assert running(), why()
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            assert time.monotonic() < deadline, why()
+            await asyncio.sleep(0.1)

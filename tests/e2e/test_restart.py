@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import signal
 import sys
 import time
@@ -36,12 +35,11 @@ from storage import chat as chat_db
 from storage.engine import unit_of_work
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState, Person
 from tests.e2e.phones import phones, utc_now
-from tests.helpers import bot_environ, free_port, load_sample
+from tests.helpers import bot_environ, child_environ, free_port, load_sample, until_healthy
 
 pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
 Clock = Callable[[], dt.datetime]
-ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 60.0  # seconds; generous, only bounds a test whose recovery never comes
 # People of the sample registry, by WeCom account.
 ZHANG_KAI, MIAO_MINGLIANG, MIAO_JUAN, FENG_FENG = (
@@ -137,9 +135,7 @@ async def test_what_a_killed_process_left_is_handled_and_sent_once_by_the_app_on
 async def _serve_in_a_process(environ: dict[str, str], log: Path) -> AsyncIterator[int]:
     """``suiji serve`` as its own process; its port once /healthz answers."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUIJI_")} | environ
-    # The code under test, wherever this checkout is (not whatever suiji is installed).
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = child_environ(environ)
     with log.open("wb") as output:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -156,16 +152,9 @@ async def _serve_in_a_process(environ: dict[str, str], log: Path) -> AsyncIterat
             stderr=output,
         )
     try:
-        deadline = time.monotonic() + DEADLINE
-        async with aiohttp.ClientSession() as http:
-            while True:
-                assert process.returncode is None, log.read_text("utf-8")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                assert time.monotonic() < deadline, log.read_text("utf-8")
-                await asyncio.sleep(0.1)
+        await until_healthy(
+            port, lambda: process.returncode is None, lambda: log.read_text("utf-8"), DEADLINE
+        )
         yield port
     finally:
         if process.returncode is None:

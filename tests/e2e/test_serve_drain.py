@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -24,10 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.sandbox.fakes import FakeWeCom, new_secrets
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState, Person
 from tests.e2e.phones import utc_now
-from tests.helpers import bot_environ, free_port, load_sample
+from tests.helpers import bot_environ, child_environ, free_port, load_sample, until_healthy
 
 pytestmark = pytest.mark.db
-ROOT = Path(__file__).resolve().parents[2]  # the code under test, also in the subprocess
 Factory = async_sessionmaker[AsyncSession]
 BURST = 24  # people, one callback each (WeCom paces per person: one each keeps that out)
 HANDLING_DELAY = 0.1  # seconds each event takes to handle, on top of the real work
@@ -82,20 +79,6 @@ async def wecom() -> AsyncIterator[WeCom]:
     await server.close()
 
 
-async def _healthy(http: aiohttp.ClientSession, url: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert server.poll() is None, "suiji serve exited before it was up"
-        try:
-            async with http.get(url) as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        assert time.monotonic() < deadline, "suiji serve did not come up"
-        await asyncio.sleep(0.2)
-
-
 async def test_sigterm_handles_every_acknowledged_callback_and_sends_its_reply_first(
     factory: Factory, database_url: str, wecom: WeCom, tmp_path: Path
 ) -> None:
@@ -108,9 +91,7 @@ async def test_sigterm_handles_every_acknowledged_callback_and_sends_its_reply_f
     assert len(users) == BURST
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUIJI_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
-    env |= bot_environ(wecom.keys, database_url, wecom.base)
+    env = child_environ(bot_environ(wecom.keys, database_url, wecom.base))
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -122,8 +103,10 @@ async def test_sigterm_handles_every_acknowledged_callback_and_sends_its_reply_f
             text=True,
         )
     try:
+        await until_healthy(
+            port, lambda: server.poll() is None, lambda: "suiji serve did not come up"
+        )
         async with aiohttp.ClientSession() as http:
-            await _healthy(http, f"http://127.0.0.1:{port}/healthz", server)
             fake.bot_url = f"http://127.0.0.1:{port}/wecom/callback"
             statuses = await asyncio.gather(*(fake.say(http, u, "help") for u in users))
         assert statuses == [200] * BURST  # every one acknowledged: stored, to be handled
