@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.chat import Button, Outgoing
-from bot.texts import render, text
+from bot.base.texts import render, text
+from bot.platforms.messages import Button, Outgoing
 
 
 @dataclass(frozen=True)

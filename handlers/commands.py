@@ -9,8 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from bot.chat import Outgoing
-from bot.texts import render, table, text
+from bot.base.texts import render, table, text
+from bot.platforms.messages import Outgoing
 
 _BLANKS = re.compile(r"\s+")
 

@@ -82,7 +82,7 @@ def _ping_when_idle(engine: Engine) -> None:
     round trips on asyncpg (BEGIN, ping, ROLLBACK), more than storing a batch of callbacks
     itself. A connection used seconds ago is almost always alive; one that did fail anyway
     (a restart just now) is discarded by SQLAlchemy's disconnect detection, which then renews
-    the whole pool, and the work is done again: a batch of callbacks at once (bot.intake),
+    the whole pool, and the work is done again: a batch of callbacks at once (bot.server.intake),
     an event on the next retry pass."""
 
     def returned(_dbapi_connection: Any, record: Any) -> None:

@@ -478,7 +478,8 @@ class ApprovalState(enum.Enum):
 
 class Approval(Base):
     """A request someone in a role must decide: an absence, a plan need, later a report or a
-    publication. The engine (bot.approvals) owns the rules; ``subject`` says what it is about."""
+    publication. The engine (bot.workflows.approvals) owns the rules; ``subject`` says what it is
+    about."""
 
     __tablename__ = "approvals"
     __table_args__ = MYSQL_TABLE_OPTIONS

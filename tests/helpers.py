@@ -16,10 +16,10 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.base.texts import TEMPLATES_DIR
 from bot.registry.importer import import_sample
 from bot.registry.kinds import KINDS
-from bot.texts import TEMPLATES_DIR
-from bot.uscc import ALPHABET, check_character
+from bot.registry.uscc import ALPHABET, check_character
 
 ROOT = Path(__file__).resolve().parents[1]  # this checkout
 SAMPLE_DIR = ROOT / "storage" / "sample"

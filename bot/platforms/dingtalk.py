@@ -26,8 +26,8 @@ from typing import Any
 
 import aiohttp
 
-from bot.chat import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.errors import Rejected, SendFailed, plain_id
+from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.wecom import WeComCodec
 
 SIGN_WINDOW_MS = 3600 * 1000

@@ -18,9 +18,9 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from bot.chat import Inbound
 from bot.platforms.dingtalk import card_to_inbound, robot_to_inbound
 from bot.platforms.errors import Rejected
+from bot.platforms.messages import Inbound
 
 log = logging.getLogger("suiji.dingtalk.stream")
 BOT_TOPIC = "/v1.0/im/bot/messages/get"

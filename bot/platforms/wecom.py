@@ -23,8 +23,8 @@ import aiohttp
 from wechatpy.crypto import PrpCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from bot.chat import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.errors import Rejected, SendFailed, plain_id
+from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
 from bot.platforms.safexml import children_text, flat_xml, safe_root
 
 TOKEN_ERRORS = {40001, 40014, 42001}

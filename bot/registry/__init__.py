@@ -1,1 +1,5 @@
-"""The registries as the staff keep them: sheets (CSV / Excel) in and out, validated row by row."""
+"""The registries as the staff keep them: sheets (CSV / Excel) in and out, validated row by row,
+and the unified social credit code (``uscc``) they are keyed by.
+
+A library: may import ``base`` and ``storage``, never a workflow, the server or the CLI.
+"""

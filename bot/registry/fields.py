@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bot.texts import table, text
-from bot.uscc import UsccProblem, normalize_uscc, uscc_problem
+from bot.base.texts import table, text
+from bot.registry.uscc import UsccProblem, normalize_uscc, uscc_problem
 
 
 class ExcelError(str):

@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.base.texts import text
 from bot.registry.fields import Cell, CellError, cell_text
 from bot.registry.kinds import KINDS, Kind, Record
 from bot.registry.records import jsonable
 from bot.registry.sheets import Sheet, open_sheet
-from bot.texts import text
 from storage import audit
 from storage.engine import unit_of_work
 from storage.registries import STORES, Store, Write

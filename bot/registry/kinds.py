@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.base.texts import table
 from bot.registry.fields import (
     CellError,
     Field,
@@ -26,7 +27,6 @@ from bot.registry.fields import (
     words_field,
     yes_no_field,
 )
-from bot.texts import table
 
 Record = dict[str, Any]
 # What WeCom and DingTalk accept in a userid; WeCom ignores case in them.

@@ -18,13 +18,13 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import campaigns
-from bot.app import CLOCK, FACTORY, POLICY, SENDER, create_app
-from bot.campaign_spec import parse_campaign
-from bot.config import Settings
+from bot.base.config import Settings
+from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.registry.importer import import_sample
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom
-from bot.texts import TEMPLATES_DIR, render, text
+from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app
+from bot.workflows import campaigns
+from bot.workflows.campaign_spec import parse_campaign
 from storage.models import Campaign, Person, Unit
 
 FAKE = web.AppKey("fake_wecom", FakeWeCom)

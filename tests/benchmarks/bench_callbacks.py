@@ -28,12 +28,12 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
-from bot.app import RefusalLog, create_app, settled_heap
-from bot.cli_serve import BACKLOG, serve_logging
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.cli.serve import BACKLOG, serve_logging
 from bot.platforms.errors import Rejected
 from bot.platforms.wecom import WeComCodec
 from bot.sandbox.fakes import FakeWeCom, new_secrets
+from bot.server.app import RefusalLog, create_app, settled_heap
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.conftest import drop_everything

@@ -34,12 +34,12 @@ from typing import Any, cast
 
 from sqlalchemy import Table
 
-from bot import campaigns
-from bot.campaign_spec import parse_campaign
+from bot.base.texts import TEMPLATES_DIR
 from bot.draw.engine import Stratum, run_draw
 from bot.draw.record import commitment_document, draw_key, first_difference, result_json
 from bot.draw.strata import STRATUM_ORDER, stratum_of
-from bot.texts import TEMPLATES_DIR
+from bot.workflows import campaigns
+from bot.workflows.campaign_spec import parse_campaign
 from storage import migrate
 from storage.campaigns import active_employers
 from storage.engine import make_engine, make_session_factory, unit_of_work

@@ -19,11 +19,11 @@ from pathlib import Path
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from bot.chat import Outgoing
-from bot.config import OutboxSettings
-from bot.outbox import Sender
+from bot.base.config import OutboxSettings
+from bot.platforms.messages import Outgoing
 from bot.platforms.wecom import WeComClient
 from bot.sandbox.fakes import FakeWeCom, new_secrets
+from bot.server.outbox import Sender
 from storage import chat as db
 from storage import migrate
 from storage.engine import make_engine, make_session_factory, unit_of_work

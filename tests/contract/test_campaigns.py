@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import campaigns, plans
-from bot.campaign_spec import parse_campaign
+from bot.base.texts import TEMPLATES_DIR
 from bot.draw.record import canonical, first_difference, sha256_text
-from bot.texts import TEMPLATES_DIR
+from bot.workflows import campaigns, plans
+from bot.workflows.campaign_spec import parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
 from storage.models import DrawCommitment, Entity, Person, Recusal

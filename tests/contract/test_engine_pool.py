@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.chat import Inbound, InboundKind, Platform
-from bot.intake import Intake
+from bot.platforms.messages import Inbound, InboundKind, Platform
+from bot.server.intake import Intake
 from storage import engine as engine_module
 from storage.engine import make_engine
 

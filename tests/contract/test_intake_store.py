@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import intake as intake_module
-from bot.chat import Inbound, InboundKind, Platform
-from bot.intake import Intake
+from bot.platforms.messages import Inbound, InboundKind, Platform
+from bot.server import intake as intake_module
+from bot.server.intake import Intake
 from storage import chat as db
 
 pytestmark = pytest.mark.db

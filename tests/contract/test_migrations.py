@@ -11,8 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import campaigns
-from bot.campaign_spec import parse_campaign
+from bot.workflows import campaigns
+from bot.workflows.campaign_spec import parse_campaign
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from storage.models import Assignment, AssignmentRole

@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import dispatch
-from bot.chat import Inbound, InboundKind, Outgoing, Platform
-from bot.workflow import Step
+from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
+from bot.server import dispatch
+from bot.workflows.step import Step
 from storage.engine import make_engine, make_session_factory
 from storage.models import EventState, InboundEvent, OutboxMessage, Person
 from tests.helpers import load_sample

@@ -20,10 +20,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import campaigns, dispatch
-from bot.campaign_spec import parse_campaign
-from bot.chat import Inbound, InboundKind, Platform
-from bot.workflow import Policy, Step
+from bot.platforms.messages import Inbound, InboundKind, Platform
+from bot.server import dispatch
+from bot.workflows import campaigns
+from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.step import Policy, Step
 from storage import migrate
 from storage.assignments import ACTIVE
 from storage.engine import make_engine, make_session_factory, unit_of_work

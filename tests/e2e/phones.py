@@ -19,10 +19,10 @@ import aiohttp
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from bot.app import FACTORY, POLICY, create_app
-from bot.config import load_settings
+from bot.base.config import load_settings
 from bot.sandbox.fakes import Delivered, FakeDingTalk, FakeWeCom, new_secrets
-from bot.workflow import Policy
+from bot.server.app import FACTORY, POLICY, create_app
+from bot.workflows.step import Policy
 from storage.models import OutboxMessage, OutboxState, Person
 from tests.helpers import bot_environ
 

@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import assignments, campaigns
-from bot.campaign_spec import parse_campaign
-from bot.workflow import Policy
+from bot.workflows import assignments, campaigns
+from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.step import Policy
 from storage.assignments import recused_entities, team_employers
 from storage.assignments import reserve as reserve_of
 from storage.models import (

@@ -17,13 +17,13 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select, update
 from yarl import URL
 
-from bot import app as app_module
-from bot import dispatch
-from bot.app import FACTORY, SENDER, create_app
-from bot.chat import Outgoing
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.base.texts import text
+from bot.platforms.messages import Outgoing
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
-from bot.texts import text
+from bot.server import app as app_module
+from bot.server import dispatch
+from bot.server.app import FACTORY, SENDER, create_app
 from storage import chat as chat_db
 from storage import migrate
 from storage.engine import make_engine, make_session_factory, unit_of_work
@@ -265,7 +265,7 @@ async def test_event_stored_before_a_crash_is_handled_once_after_restart(
 ) -> None:
     # The callback was stored and acknowledged, then the process died before handling it.
     factory = world.app[FACTORY]
-    from bot.chat import Inbound, InboundKind, Platform
+    from bot.platforms.messages import Inbound, InboundKind, Platform
 
     inbound = Inbound(
         Platform.WECOM, "crash-1", ZHANG_KAI[0], InboundKind.TEXT, utc_now(), text="帮助"
@@ -328,7 +328,7 @@ async def test_one_event_handled_by_two_at_once_is_answered_once(
 ) -> None:
     # A worker and the retry pass (or two processes) take the same event together; the
     # handler awaits, so without a real lock both would decide and both would reply.
-    from bot.chat import Inbound, InboundKind, Platform
+    from bot.platforms.messages import Inbound, InboundKind, Platform
 
     factory = world.app[FACTORY]
     decide = dispatch.decide
@@ -380,7 +380,7 @@ async def test_two_senders_share_one_per_person_budget(
     # Two processes' senders (each with its own in-memory pacer) on one database must not
     # together exceed what WeCom lets through to one person in a minute: it drops the rest
     # silently, and they would be marked sent.
-    from bot.outbox import Sender
+    from bot.server.outbox import Sender
 
     factory = world.app[FACTORY]
 

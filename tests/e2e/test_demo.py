@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.cli_serve import port_taken
+from bot.cli.serve import port_taken
 from tests.helpers import free_port
 
 

@@ -13,10 +13,10 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from bot.app import FACTORY, create_app
-from bot.config import load_settings
+from bot.base.config import load_settings
 from bot.platforms.dingtalk_stream import BOT_TOPIC
 from bot.sandbox.fakes import FakeDingTalk, new_secrets
+from bot.server.app import FACTORY, create_app
 from storage import chat as chat_db
 from storage.models import InboundEvent, OutboxMessage, OutboxState
 from tests.e2e.test_bot import ZHANG_KAI, _database

@@ -19,11 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dispatch
-from bot.app import create_app
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.base.texts import text
 from bot.sandbox.fakes import FakeWeCom
-from bot.texts import text
+from bot.server import dispatch
+from bot.server.app import create_app
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.helpers import free_port, load_sample

@@ -15,9 +15,9 @@ import pytest
 from click.testing import Result
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chat import Outgoing
-from bot.outbox import Sender
-from bot.texts import render, text
+from bot.base.texts import render, text
+from bot.platforms.messages import Outgoing
+from bot.server.outbox import Sender
 from storage.engine import unit_of_work
 from storage.models import OutboxMessage, OutboxState
 from tests.e2e.test_cli import run

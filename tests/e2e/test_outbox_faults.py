@@ -23,12 +23,12 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chat import Outgoing
-from bot.config import OutboxSettings
-from bot.outbox import WINDOW, Sender, backoff
+from bot.base.config import OutboxSettings
 from bot.platforms.dingtalk import DingTalkClient
+from bot.platforms.messages import Outgoing
 from bot.platforms.wecom import WeComClient
 from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
+from bot.server.outbox import WINDOW, Sender, backoff
 from storage import chat as chat_db
 from storage.engine import unit_of_work
 from storage.models import OutboxMessage, OutboxState

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import plans
+from bot.workflows import plans
 from storage.models import Approval, ApprovalState, AuditEntry, DecisionState, Person, PlanNeed
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.helpers import load_sample

@@ -25,12 +25,12 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import dispatch
-from bot.app import SCHEDULER, create_app
-from bot.chat import Inbound, InboundKind, Platform
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.base.texts import text
+from bot.platforms.messages import Inbound, InboundKind, Platform
 from bot.sandbox.fakes import FakeWeCom, new_secrets
-from bot.texts import text
+from bot.server import dispatch
+from bot.server.app import SCHEDULER, create_app
 from storage import chat as chat_db
 from storage.engine import unit_of_work
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState, Person

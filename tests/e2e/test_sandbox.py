@@ -12,10 +12,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.base.texts import render
 from bot.sandbox.fakes import new_secrets
 from bot.sandbox.page import prepare, sandbox_app
-from bot.texts import render
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.e2e.test_bot import utc_now

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, make_mocked_request
 
-from bot import cli_serve
-from bot.app import GC_YOUNG_THRESHOLD, SCHEDULER, RefusalLog, _settled_heap, create_app
-from bot.config import load_settings
+from bot.base.config import load_settings
+from bot.cli import serve as cli_serve
+from bot.server.app import GC_YOUNG_THRESHOLD, SCHEDULER, RefusalLog, _settled_heap, create_app
 from storage import migrate
 from storage.engine import make_engine
 from tests.e2e.test_cli import run

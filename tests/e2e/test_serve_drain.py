@@ -36,8 +36,8 @@ SEND_LATENCY = 0.1
 # acknowledged events not yet handled, whatever the machine's speed: what the drain is for.
 LAUNCHER = """
 import asyncio, sys
-from bot import dispatch
-from bot.cli import main
+from bot.server import dispatch
+from bot.cli.main import main
 
 DELAY = float(sys.argv.pop(1))
 handle = dispatch.process

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the script runs as a file, so make `bot` importable
 
-from bot.uscc import ALPHABET, check_character  # noqa: E402
+from bot.registry.uscc import ALPHABET, check_character  # noqa: E402
 
 OUT_DIR = ROOT / "storage" / "sample"
 COLUMNS_FILE = ROOT / "templates" / "registry" / "columns.toml"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.campaign_spec import CampaignSpec, SpecError, parse_campaign
 from bot.draw.rfc3797 import RFC3797, RFC3797_SHA256
 from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
+from bot.workflows.campaign_spec import CampaignSpec, SpecError, parse_campaign
 
 EXAMPLE_PATH = Path(__file__).resolve().parents[2] / "templates" / "campaign" / "example.toml"
 EXAMPLE = EXAMPLE_PATH.read_text(encoding="utf-8")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat import Button, Outgoing
-from bot.texts import table
+from bot.base.texts import table
+from bot.platforms.messages import Button, Outgoing
 from handlers.commands import (
     Asker,
     Command,

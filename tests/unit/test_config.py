@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import ConfigError, load_settings
+from bot.base.config import ConfigError, load_settings
 
 CJK = re.compile("[\u4e00-\u9fff]")
 

@@ -33,7 +33,7 @@ from bot.draw.record import (
     strata_from_json,
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256, format_key, select
-from bot.uscc import check_character
+from bot.registry.uscc import check_character
 from tests.helpers import make_uscc
 
 VERIFY_PY = Path(__file__).resolve().parents[2] / "templates" / "draw" / "verify.py"

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bot.base.texts import table
 from bot.registry.fields import (
     CellError,
     ExcelError,
@@ -30,8 +31,7 @@ from bot.registry.fields import (
     yes_no_field,
 )
 from bot.registry.kinds import KINDS
-from bot.texts import table
-from bot.uscc import ALPHABET, check_character
+from bot.registry.uscc import ALPHABET, check_character
 
 CJK = re.compile("[\u4e00-\u9fff]")
 SEPARATORS = ["、", ",", "，", ";", "；", "/", "／", " ", " 、 "]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.intake import SETTLE, Intake
+from bot.server.intake import SETTLE, Intake
 
 GUARD = 10.0  # seconds: only so that a broken quiet() fails instead of hanging
 

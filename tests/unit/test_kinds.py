@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.base.texts import table
 from bot.registry.fields import CellError
 from bot.registry.kinds import KINDS, Kind, Record, officer_key
-from bot.texts import table
 
 CJK = re.compile("[\u4e00-\u9fff]")
 KIND_PARAMS = [pytest.param(kind, id=name) for name, kind in KINDS.items()]

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.outbox import WINDOW, Pacer, backoff
+from bot.server.outbox import WINDOW, Pacer, backoff
 
 T0 = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
-# The pacing window: a minute, plus the margin bot.outbox keeps against clock skew.
+# The pacing window: a minute, plus the margin bot.server.outbox keeps against clock skew.
 MINUTE = WINDOW
 TICK = dt.timedelta(microseconds=1)
 

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat import Button, InboundKind, Outgoing, Platform
 from bot.platforms.dingtalk import (
     SIGN_WINDOW_MS,
     EventCodec,
@@ -27,6 +26,7 @@ from bot.platforms.dingtalk import (
     send_text_link,
 )
 from bot.platforms.errors import Rejected
+from bot.platforms.messages import Button, InboundKind, Outgoing, Platform
 from bot.platforms.wecom import signature
 from bot.sandbox.fakes import FakeDingTalk, new_secrets
 

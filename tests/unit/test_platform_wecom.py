@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.chat import Button, InboundKind, Outgoing, Platform
 from bot.platforms.errors import Rejected
+from bot.platforms.messages import Button, InboundKind, Outgoing, Platform
 from bot.platforms.safexml import flat_xml
 from bot.platforms.wecom import WeComCodec, render, signature, to_inbound
 from bot.sandbox.fakes import FakeWeCom, new_secrets

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.tables import display_width, format_table
+from bot.cli.tables import display_width, format_table
 
 GAP = 2  # spaces between columns
 

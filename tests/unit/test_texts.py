@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from bot.texts import TEMPLATES_DIR, environment, table, text
+from bot.base.texts import TEMPLATES_DIR, environment, table, text
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE_DIRS = ("bot", "handlers", "storage")
@@ -79,7 +79,7 @@ def scan() -> tuple[list[Use], list[tuple[str, str]]]:
                 continue
             name = called_name(node)
             first = node.args[0] if node.args else None
-            # bot.texts.text is always imported by name; sa.text(...) is SQL, not a message.
+            # bot.base.texts.text is always imported by name; sa.text(...) is SQL, not a message.
             if name == "text" and isinstance(node.func, ast.Name):
                 if (key := literal(first)) is not None:
                     uses.append(Use(key, keywords_of(node), where(path, node)))

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.uscc import ALPHABET, UsccProblem, check_character, normalize_uscc, uscc_problem
+from bot.registry.uscc import ALPHABET, UsccProblem, check_character, normalize_uscc, uscc_problem
 
 # GB 32100-2015 §4.3 / table 3: the weights of positions 1–17, written out as printed in the
 # standard rather than derived, so that the module's formula is checked against the source.

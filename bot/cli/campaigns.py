@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from bot import campaigns, plans
-from bot.campaign_spec import SpecError, parse_campaign
-from bot.cli_support import (
+from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.cli.support import (
     Refused,
     actor_name,
     emit,
@@ -20,12 +19,13 @@ from bot.cli_support import (
     settings_of,
     utc_now,
 )
+from bot.cli.tables import format_table
 from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
-from bot.tables import format_table
-from bot.texts import TEMPLATES_DIR, render, text
-from bot.workflow import policy_of
+from bot.workflows import campaigns, plans
+from bot.workflows.campaign_spec import SpecError, parse_campaign
+from bot.workflows.step import policy_of
 
 _NUMBERS = re.compile(r"[,，、\s]+")
 ID = click.IntRange(1, 2**31 - 1)

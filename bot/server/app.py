@@ -24,15 +24,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import assignments, dispatch
-from bot.chat import Inbound
-from bot.config import Settings
-from bot.intake import Intake
-from bot.outbox import Client, Sender
+from bot.base.config import Settings
 from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
+from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.workflow import Policy, policy_of
+from bot.server import dispatch
+from bot.server.intake import Intake
+from bot.server.outbox import Client, Sender
+from bot.workflows import assignments
+from bot.workflows.step import Policy, policy_of
 from storage.chat import forget_signs, spend_sign
 from storage.engine import make_engine, make_session_factory, unit_of_work
 

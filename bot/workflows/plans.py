@@ -1,8 +1,9 @@
 """The annual plan (O1): units propose needs, leaders approve them; supplements the same way.
 
 Owns the rules: one plan per year, needs name registered units and items, only a leader decides,
-and a need is decided once. Each need is a request of the shared approval engine (bot.approvals):
-the leaders get it as a card in chat, and ``suiji plan approve --as`` decides the same request.
+and a need is decided once. Each need is a request of the shared approval engine
+(bot.workflows.approvals): the leaders get it as a card in chat, and ``suiji plan approve --as``
+decides the same request.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import approvals
-from bot.chat import Outgoing
-from bot.texts import text
-from bot.workflow import DEFAULT_POLICY, Policy, Step
+from bot.base.texts import text
+from bot.platforms.messages import Outgoing
+from bot.workflows import approvals
+from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from storage import assignments as people_db
 from storage import audit
 from storage import campaigns as db

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.chat import Outgoing
-from bot.texts import text
-from bot.workflow import Step
+from bot.base.texts import text
+from bot.platforms.messages import Outgoing
+from bot.workflows.step import Step
 from handlers import approvals as say
 from handlers.commands import Command
 from storage import assignments as db

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import approvals
-from bot.chat import Button, Outgoing
+from bot.base.texts import text
+from bot.platforms.messages import Button, Outgoing
 from bot.registry.fields import labels
-from bot.texts import text
-from bot.workflow import Policy, Step
+from bot.workflows import approvals
+from bot.workflows.step import Policy, Step
 from handlers import assignments as say
 from handlers.commands import Command, Task
 from handlers.substitution import Candidate, next_substitute, shortfall

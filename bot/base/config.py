@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.texts import text
+from bot.base.texts import text
 from storage.engine import normalize_url
 
 ENV_PREFIX = "SUIJI_"

@@ -17,15 +17,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import assignments
-from bot.campaign_spec import CampaignSpec
+from bot.base.texts import render, text
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import canonical, commitment_document, recompute, sha256_text
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
-from bot.texts import render, text
-from bot.workflow import DEFAULT_POLICY, Policy, Step
+from bot.workflows import assignments
+from bot.workflows.campaign_spec import CampaignSpec
+from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from storage import assignments as assignment_db
 from storage import audit
 from storage import campaigns as db

@@ -17,8 +17,8 @@ import click
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import Settings
-from bot.texts import render, text
+from bot.base.config import Settings
+from bot.base.texts import render, text
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 

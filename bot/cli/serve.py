@@ -14,8 +14,9 @@ import click
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import RefusalLog, create_app
-from bot.cli_support import (
+from bot.base.config import ConfigError, Settings, load_settings
+from bot.base.texts import render, text
+from bot.cli.support import (
     Factory,
     Refused,
     emit,
@@ -24,10 +25,9 @@ from bot.cli_support import (
     utc_now,
     with_engine,
 )
-from bot.config import ConfigError, Settings, load_settings
 from bot.sandbox import page
 from bot.sandbox.fakes import new_secrets
-from bot.texts import render, text
+from bot.server.app import RefusalLog, create_app
 from storage import chat as db
 from storage import migrate
 from storage.engine import make_session_factory, unit_of_work
@@ -61,7 +61,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 def serve_logging() -> None:
     """What ``suiji serve`` logs: INFO and above, with time and source (access lines only for
-    refused, failed or slow requests: see bot.app.RefusalLog). The scheduler's own INFO lines
+    refused, failed or slow requests: see bot.server.app.RefusalLog). The scheduler's own INFO lines
     (two per job run, every 30 s for the outbox retry) say nothing an operator acts on; its
     warnings, such as a missed reminder run, still show."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

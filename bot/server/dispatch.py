@@ -19,10 +19,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import approvals, assignments, plans
-from bot.chat import Inbound, InboundKind, Outgoing, Platform
-from bot.texts import text
-from bot.workflow import DEFAULT_POLICY, Policy, Step
+from bot.base.texts import text
+from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
+from bot.workflows import approvals, assignments, plans
+from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers import commands
 from storage import assignments as assignment_db
 from storage import chat as db
@@ -75,7 +75,7 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
 
 async def accept(factory: Factory, inbound: Inbound) -> int | None:
     """Store one event on its own; its id, or None if this platform key was stored before.
-    (The server batches through bot.intake instead.)"""
+    (The server batches through bot.server.intake instead.)"""
     async with unit_of_work(factory) as session:
         stored = await db.store_events(
             session,
@@ -110,7 +110,7 @@ async def decide(
     session: AsyncSession, inbound: Inbound, person: Person | None, step: Step
 ) -> list[Outgoing]:
     """What to answer. Routing only: each use case's decisions live in handlers/ and the
-    workflows in bot/assignments and bot/approvals."""
+    workflows in bot/workflows/assignments and bot/workflows/approvals."""
     if person is None:
         return [commands.stranger_reply()]
     asker = _asker(person)

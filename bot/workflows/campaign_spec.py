@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bot.base.texts import text
 from bot.draw.rfc3797 import RFC3797_SHA256
 from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
 from bot.registry.fields import CellError, labels, percent_field
-from bot.texts import text
 
 MIN_OFFICERS_PER_TEAM = 2  # 劳动保障监察条例 第十六条: at least two officers inspect together
 PER_EMPLOYER = "per_employer"

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.chat import Inbound
-from bot.dispatch import inbound_to_json
+from bot.platforms.messages import Inbound
+from bot.server.dispatch import inbound_to_json
 from storage import chat as db
 
 log = logging.getLogger("suiji.intake")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.chat import Outgoing
-from bot.config import Settings
+from bot.base.config import Settings
+from bot.platforms.messages import Outgoing
 from storage import audit
 from storage import chat as chat_db
 from storage.models import Person

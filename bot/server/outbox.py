@@ -18,9 +18,9 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.chat import Outgoing
-from bot.config import OutboxSettings
+from bot.base.config import OutboxSettings
 from bot.platforms.errors import SendFailed
+from bot.platforms.messages import Outgoing
 from storage import chat as db
 from storage.engine import unit_of_work
 from storage.models import OutboxMessage, OutboxState

@@ -14,9 +14,11 @@ from pathlib import Path
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.cli_campaigns import COMMANDS
-from bot.cli_serve import COMMANDS as SERVE_COMMANDS
-from bot.cli_support import (
+from bot.base.config import ConfigError, Settings, load_settings
+from bot.base.texts import render, text
+from bot.cli.campaigns import COMMANDS
+from bot.cli.serve import COMMANDS as SERVE_COMMANDS
+from bot.cli.support import (
     Refused,
     actor_name,
     explained,
@@ -26,15 +28,13 @@ from bot.cli_support import (
     utc_now,
     with_engine,
 )
-from bot.config import ConfigError, Settings, load_settings
+from bot.cli.tables import format_table
 from bot.registry.export import export_sheet, list_records, write_template
 from bot.registry.fields import cell_text
 from bot.registry.importer import import_sample, import_sheet
 from bot.registry.kinds import KINDS
 from bot.registry.records import jsonable
 from bot.registry.sheets import SheetError
-from bot.tables import format_table
-from bot.texts import render, text
 from storage import audit, migrate
 from storage.engine import make_session_factory
 
