@@ -4,6 +4,6 @@ Lives here: the command groups (``main`` is the ``suiji`` entry point; ``campaig
 campaign and draw commands; ``serve`` the server, demo, outbox and events commands), what they
 share (``support``: settings, the database, errors) and terminal tables (``tables``).
 
-May import every room below it: ``sandbox``, ``server``, ``workflows``, the libraries, ``base``,
+May import every room below it: ``server``, ``workflows``, ``handlers``, the libraries, ``base``,
 ``storage``. Nothing imports the CLI.
 """

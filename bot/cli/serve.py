@@ -25,8 +25,8 @@ from bot.cli.support import (
     utc_now,
     with_engine,
 )
-from bot.sandbox import page
-from bot.sandbox.fakes import new_secrets
+from bot.platforms.fakes import new_secrets
+from bot.server import sandbox
 from bot.server.app import RefusalLog, create_app
 from storage import chat as db
 from storage import migrate
@@ -91,7 +91,7 @@ def port_taken(port: int) -> bool:
 async def _prepare_demo(settings: Settings) -> None:
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine)
-        await page.prepare(make_session_factory(engine), utc_now)
+        await sandbox.prepare(make_session_factory(engine), utc_now)
 
     await with_engine(settings, work)
 
@@ -139,7 +139,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     if fresh:
         asyncio.run(_prepare_demo(settings))
         (folder / READY).write_text("ok\n", "utf-8")
-    app, _, _ = page.sandbox_app(settings, base)
+    app, _, _ = sandbox.sandbox_app(settings, base)
     click.echo(text("cli.demo_ready", url=f"{base}/sandbox/", folder=str(folder)))
     if not no_browser:
         webbrowser.open(f"{base}/sandbox/")

@@ -5,5 +5,5 @@ shares: the transaction, the clock, the rules in force and the outbox. Later: fi
 deadlines, publication.
 
 Workflows ask ``handlers`` for decisions and ``storage`` for rows, and may use the libraries and
-``base``. They never import the server, the sandbox or the CLI.
+``base``. They never import the server or the CLI.
 """

@@ -31,8 +31,8 @@ from aiohttp import web
 from bot.base.config import load_settings
 from bot.cli.serve import BACKLOG, serve_logging
 from bot.platforms.errors import Rejected
+from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.wecom import WeComCodec
-from bot.sandbox.fakes import FakeWeCom, new_secrets
 from bot.server.app import RefusalLog, create_app, settled_heap
 from storage import migrate
 from storage.engine import make_engine, make_session_factory

@@ -20,9 +20,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from bot.base.config import OutboxSettings
+from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.messages import Outgoing
 from bot.platforms.wecom import WeComClient
-from bot.sandbox.fakes import FakeWeCom, new_secrets
 from bot.server.outbox import Sender
 from storage import chat as db
 from storage import migrate

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.base.config import load_settings
-from bot.sandbox.fakes import Delivered, FakeDingTalk, FakeWeCom, new_secrets
+from bot.platforms.fakes import Delivered, FakeDingTalk, FakeWeCom, new_secrets
 from bot.server.app import FACTORY, POLICY, create_app
 from bot.workflows.step import Policy
 from storage.models import OutboxMessage, OutboxState, Person

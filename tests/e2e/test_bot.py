@@ -19,8 +19,8 @@ from yarl import URL
 
 from bot.base.config import load_settings
 from bot.base.texts import text
+from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.platforms.messages import Outgoing
-from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.server import app as app_module
 from bot.server import dispatch
 from bot.server.app import FACTORY, SENDER, create_app

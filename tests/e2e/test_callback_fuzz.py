@@ -21,9 +21,9 @@ from sqlalchemy import text as sql
 
 from bot.base.config import load_settings
 from bot.platforms.dingtalk import EventCodec, robot_sign
+from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.platforms.safexml import MAX_BODY
 from bot.platforms.wecom import WeComCodec, signature
-from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.server.app import FACTORY, create_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory

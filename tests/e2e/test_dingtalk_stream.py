@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.base.config import load_settings
 from bot.platforms.dingtalk_stream import BOT_TOPIC
-from bot.sandbox.fakes import FakeDingTalk, new_secrets
+from bot.platforms.fakes import FakeDingTalk, new_secrets
 from bot.server.app import FACTORY, create_app
 from storage import chat as chat_db
 from storage.models import InboundEvent, OutboxMessage, OutboxState

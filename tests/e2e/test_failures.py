@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.config import load_settings
 from bot.base.texts import text
-from bot.sandbox.fakes import FakeWeCom
+from bot.platforms.fakes import FakeWeCom
 from bot.server import dispatch
 from bot.server.app import create_app
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.config import OutboxSettings
 from bot.platforms.dingtalk import DingTalkClient
+from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.platforms.messages import Outgoing
 from bot.platforms.wecom import WeComClient
-from bot.sandbox.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.server.outbox import WINDOW, Sender, backoff
 from storage import chat as chat_db
 from storage.engine import unit_of_work

@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.config import load_settings
 from bot.base.texts import text
+from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.messages import Inbound, InboundKind, Platform
-from bot.sandbox.fakes import FakeWeCom, new_secrets
 from bot.server import dispatch
 from bot.server.app import SCHEDULER, create_app
 from storage import chat as chat_db

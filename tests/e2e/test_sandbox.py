@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestServer
 
 from bot.base.config import load_settings
 from bot.base.texts import render
-from bot.sandbox.fakes import new_secrets
-from bot.sandbox.page import prepare, sandbox_app
+from bot.platforms.fakes import new_secrets
+from bot.server.sandbox import prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from tests.e2e.test_bot import utc_now

@@ -19,7 +19,7 @@ from aiohttp.typedefs import Handler
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.sandbox.fakes import FakeWeCom, new_secrets
+from bot.platforms.fakes import FakeWeCom, new_secrets
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState, Person
 from tests.e2e.phones import utc_now
 from tests.helpers import bot_environ, child_environ, free_port, load_sample, until_healthy

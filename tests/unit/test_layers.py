@@ -21,7 +21,6 @@ PACKAGES = ("bot", "handlers", "storage")
 RANKS: dict[str, int] = {
     "bot": 0,  # the package itself and ``python -m bot``: the entry point
     "bot.cli": 0,
-    "bot.sandbox": 1,
     "bot.server": 2,
     "bot.workflows": 3,
     "handlers": 4,

@@ -26,9 +26,9 @@ from bot.platforms.dingtalk import (
     send_text_link,
 )
 from bot.platforms.errors import Rejected
+from bot.platforms.fakes import FakeDingTalk, new_secrets
 from bot.platforms.messages import Button, InboundKind, Outgoing, Platform
 from bot.platforms.wecom import signature
-from bot.sandbox.fakes import FakeDingTalk, new_secrets
 
 NOW = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.platforms.errors import Rejected
+from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.messages import Button, InboundKind, Outgoing, Platform
 from bot.platforms.safexml import flat_xml
 from bot.platforms.wecom import WeComCodec, render, signature, to_inbound
-from bot.sandbox.fakes import FakeWeCom, new_secrets
 
 NOW = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
 

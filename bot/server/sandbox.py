@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from bot.base.config import Settings
 from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.platforms.fakes import FakeDingTalk, FakeWeCom
 from bot.registry.importer import import_sample
-from bot.sandbox.fakes import FakeDingTalk, FakeWeCom
 from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app
 from bot.workflows import campaigns
 from bot.workflows.campaign_spec import parse_campaign
