@@ -27,6 +27,7 @@ RANKS: dict[str, int] = {
     "bot.platforms": 5,
     "bot.draw": 5,
     "bot.registry": 5,
+    "bot.forms": 5,
     "bot.base": 6,
     "storage": 7,
     "templates": 8,
