@@ -18,6 +18,8 @@ class Employer:
     name: str
     address: str
     uscc: str
+    # Each item's finding here: (item name, state: empty | draft | submitted).
+    findings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,25 @@ def task_detail(view: AssignmentView) -> list[Outgoing]:
     """「任务 N」: one task in full (targets only while the asker is on the team), and the
     card to answer it while it is unanswered."""
     if view.role == "leader":
-        return [team_overview(view)]
+        return [team_overview(view), fill_card(view)]
     if view.state == "notified":
         return assignment_messages(view)
     body = render("chat/assignment.md.j2", a=view, show_targets=view.on_team).strip()
-    return [Outgoing("markdown", body, title=text("assign.title", campaign=view.team.campaign))]
+    title = text("assign.title", campaign=view.team.campaign)
+    if view.state != "confirmed":
+        return [Outgoing("markdown", body, title=title, repeatable=True)]
+    return [Outgoing("markdown", body, title=title, repeatable=True), fill_card(view)]
+
+
+def fill_card(view: AssignmentView) -> Outgoing:
+    """The way into the findings forms: 「填写检查结果」 for this task."""
+    done = sum(state == "submitted" for e in view.team.employers for _, state in e.findings)
+    total = sum(len(e.findings) for e in view.team.employers)
+    return Outgoing.card(
+        text("assign.card_title", id=view.id),
+        text("filling.fill_card", start=view.team.start, done=done, total=total),
+        (Button(text("filling.key_fill", id=view.id), text("filling.label_fill")),),
+    )
 
 
 def reminder(view: AssignmentView) -> Outgoing:

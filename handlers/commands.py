@@ -128,12 +128,12 @@ def help_reply(asker: Asker) -> Outgoing:
     body = render(
         "chat/help.md.j2", name=asker.name, roles=asker.roles, team_leader=asker.team_leader
     )
-    return Outgoing("markdown", body.strip(), title=text("chat.help_title"))
+    return Outgoing("markdown", body.strip(), title=text("chat.help_title"), repeatable=True)
 
 
 def tasks_reply(asker: Asker, tasks: list[Task]) -> Outgoing:
     body = render("chat/tasks.md.j2", name=asker.name, tasks=tasks)
-    return Outgoing("markdown", body.strip(), title=text("chat.tasks_title"))
+    return Outgoing("markdown", body.strip(), title=text("chat.tasks_title"), repeatable=True)
 
 
 def stranger_reply() -> Outgoing:

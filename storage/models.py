@@ -513,6 +513,80 @@ class Conversation(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
+# --- findings --------------------------------------------------------------------------------
+
+
+class FindingState(enum.Enum):
+    DRAFT = "draft"  # being filled; ``holder_id`` holds it (no row yet: 未填)
+    SUBMITTED = "submitted"  # frozen; reopened by a leader with a reason back to draft
+
+
+class Finding(Base):
+    """What a team found at one employer for one spot-check item (检查结果).
+
+    Its id is the number people type (「结果 12」). ``form`` is the definition frozen when
+    filling began (``form_sha256`` its hash), so a later edit of the form file never changes
+    or breaks it; ``draft`` is the filling state (answers, where the officer is) stored as each
+    answer is given, shared by the chat and the page.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("team_id", "entity_id", "item_code"),
+        MYSQL_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    item_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[FindingState] = mapped_column(_enum(FindingState, "state"))
+    form: Mapped[dict[str, Any]] = mapped_column(JSON)
+    form_sha256: Mapped[str] = mapped_column(String(64))
+    draft: Mapped[dict[str, Any]] = mapped_column(JSON)
+    answered_by: Mapped[dict[str, Any]] = mapped_column(JSON)  # question id → person id
+    holder_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    held_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    touched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answers_sha256: Mapped[str | None] = mapped_column(String(64))
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PhotoState(enum.Enum):
+    PENDING = "pending"  # sent in chat; waiting to be downloaded from the platform
+    STORED = "stored"  # in the file store under its SHA-256
+    FAILED = "failed"  # could not be had; the officer was told
+
+
+class FindingPhoto(Base):
+    """An evidence photo for a finding's photo question: from chat (downloaded in the
+    background from the platform's media API) or uploaded on the page."""
+
+    __tablename__ = "finding_photos"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id"), index=True)
+    question_id: Mapped[str] = mapped_column(String(40))
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    platform: Mapped[str] = mapped_column(String(20))  # wecom | dingtalk | page
+    source: Mapped[str] = mapped_column(String(500))  # media id or download code; "" for uploads
+    state: Mapped[PhotoState] = mapped_column(_enum(PhotoState, "state"), index=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(50))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
 # --- the bot: inbound events and the outbox ---------------------------------------------------
 
 

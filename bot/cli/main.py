@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.base.config import ConfigError, Settings, load_settings
 from bot.base.texts import render, text
 from bot.cli.campaigns import COMMANDS
+from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
     Refused,
@@ -221,7 +222,7 @@ def verify(ctx: click.Context, anchor: str | None) -> None:
     raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
 
 
-for _command in (*COMMANDS, *SERVE_COMMANDS):
+for _command in (*COMMANDS, *SERVE_COMMANDS, *FINDINGS_COMMANDS):
     cli.add_command(_command)
 
 

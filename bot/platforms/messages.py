@@ -56,6 +56,10 @@ class Outgoing:
     buttons: tuple[Button, ...] = ()
     url: str = ""
     token: str = ""  # for "update": the platform's handle on the clicked card
+    # The same words may rightly be sent again soon (a question asked again, 「我的任务」 asked
+    # twice): WeCom's duplicate check would drop the second silently. Set on answers to what a
+    # person just asked, where a copy after a crash is harmless.
+    repeatable: bool = False
 
     @staticmethod
     def card_update(token: str, outcome: str) -> Outgoing:
@@ -71,7 +75,7 @@ class Outgoing:
         return Outgoing("card", text, title=title, buttons=buttons)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "kind": self.kind,
             "text": self.text,
             "title": self.title,
@@ -79,6 +83,7 @@ class Outgoing:
             "url": self.url,
             "token": self.token,
         }
+        return {**data, "repeatable": True} if self.repeatable else data
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Outgoing:
@@ -89,4 +94,5 @@ class Outgoing:
             buttons=tuple(Button(b["key"], b["label"]) for b in data.get("buttons", [])),
             url=data.get("url", ""),
             token=data.get("token", ""),
+            repeatable=data.get("repeatable", False),
         )

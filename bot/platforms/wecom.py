@@ -174,8 +174,9 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
         "touser": recipient,
         "agentid": agent_id,
         # WeCom drops an identical message to the same person within the interval: a resend
-        # after a crash between "sent" and "marked sent" never reaches the phone twice.
-        "enable_duplicate_check": 1,
+        # after a crash between "sent" and "marked sent" never reaches the phone twice. Not for
+        # words meant to be said again (a form question asked again).
+        "enable_duplicate_check": 0 if message.repeatable else 1,
         # Long enough to cover a resend after a sender's claim expires, short enough that a
         # person asking the same thing again a little later is answered again.
         "duplicate_check_interval": 180,

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, plans
+from bot.workflows import approvals, assignments, findings, plans
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -37,6 +37,9 @@ FOLLOW_UPS = {
 assert plans.NEED  # registered with the approval engine on import
 # Commands that leave an open question open (looking things up); any other ends it.
 KEEP_WAITING = {"help", "my_tasks", "task", "cancel"}
+# Questions whose answers are read by the workflow first; what it does not take (None) is
+# then read as a command.
+FIRST_READERS = {findings.TOPIC: findings.form_input, findings.PICK_TOPIC: findings.pick_given}
 
 
 log = logging.getLogger("suiji.dispatch")
@@ -126,7 +129,13 @@ async def decide(
         # values) is that button's press.
         return [commands.form_reply()]
     waiting = await assignment_db.conversation(session, person.id, step.now)
-    if waiting is not None and message.strip() and command is None:
+    if waiting is not None and waiting.topic in FIRST_READERS and message.strip():
+        reader = FIRST_READERS[waiting.topic]
+        read = await reader(step, person, dict(waiting.data), message.strip())
+        if read is not None:
+            return read
+        waiting = await assignment_db.conversation(session, person.id, step.now)
+    if waiting is not None and waiting.topic in FOLLOW_UPS and message.strip() and not command:
         # The bot asked for a reason or a comment: what comes now, unless it is a command of
         # its own (command words must stand alone, so a sentence is never one), is the answer.
         answer = FOLLOW_UPS[waiting.topic]
@@ -153,6 +162,12 @@ async def decide(
             return await assignments.recuse(step, person, command)
         case "approve" | "reject":
             return await approvals.answer(step, person, command, token)
+        case "fill":
+            return await findings.fill(step, person, command)
+        case "resume":
+            return await findings.resume(step, person)
+        case "reopen":
+            return await findings.reopen(step, person, command)
         case "cancel" if waiting is not None:
             await assignment_db.end_conversation(session, person.id)
             return [Outgoing.plain(text("approve.cancelled"))]

@@ -29,6 +29,7 @@ from handlers import assignments as say
 from handlers.commands import Command, Task
 from handlers.substitution import Candidate, next_substitute, shortfall
 from storage import assignments as db
+from storage import findings as findings_db
 from storage.engine import unit_of_work
 from storage.models import (
     AbsenceApprover,
@@ -77,8 +78,20 @@ async def _team_view(
                         person.name, a.state.value, a.position or 0, a.replaces_id is not None
                     )
                 )
+        states = {
+            (f.entity_id, f.item_code): f.state.value
+            for f in await findings_db.findings_of_team(session, team_id)
+        }
         employers = [
-            say.Employer(e.name, e.address, e.uscc)
+            say.Employer(
+                e.name,
+                e.address,
+                e.uscc,
+                # Once filling is open; before, the lines would only lengthen the message.
+                tuple((i["name"], states.get((e.id, i["code"]), "empty")) for i in campaign.items)
+                if step.today >= campaign.start_on
+                else (),
+            )
             for e in await db.team_employers(session, team_id)
         ]
     methods = labels("check_method")

@@ -11,10 +11,12 @@ import datetime as dt
 import logging
 import zoneinfo
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.base.config import Settings
+from bot.forms.catalog import site_folder
 from bot.platforms.messages import Outgoing
 from storage import audit
 from storage import chat as chat_db
@@ -35,10 +37,23 @@ class Policy:
     decline_closes_days_before_start: int = 0
     # How long the bot waits for a reason it asked for before forgetting the question.
     conversation_minutes: int = 60
+    # A form open in chat waits this long for its next answer (the draft itself never expires).
+    form_hours: int = 24
+    # A teammate may take over a draft left untouched this long.
+    findings_hold_minutes: int = 120
+    forms_site: Path | None = None  # the site's own form definitions, if any
 
     @property
     def conversation_timeout(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.conversation_minutes)
+
+    @property
+    def form_timeout(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.form_hours)
+
+    @property
+    def hold_time(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.findings_hold_minutes)
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -63,6 +78,7 @@ def policy_of(settings: Settings) -> Policy:
         timezone=settings.app.timezone,
         remind_after_hours=settings.assignments.remind_after_hours,
         decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
+        forms_site=site_folder(settings.source),
     )
 
 

@@ -47,6 +47,13 @@ def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker
         ("我的任务", "my_tasks"),
         ("任务列表", "my_tasks"),
         ("tasks", "my_tasks"),
+        ("继续", "resume"),
+        ("继续填写", "resume"),
+        ("接着填", "resume"),
+        ("填写 任务3", "fill"),
+        ("填写检查结果", "fill"),
+        ("填报", "fill"),
+        ("退回 结果12 金额不对", "reopen"),
     ],
 )
 def test_every_listed_word_names_its_command(message: str, command: str) -> None:
@@ -83,8 +90,18 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "help": ["帮助", "help", "?", "？", "菜单"],
         "my_tasks": ["我的任务", "任务列表", "tasks"],
         "cancel": ["取消", "算了", "cancel"],
+        "resume": ["继续", "继续填写", "接着填"],
     }
-    assert set(WORDS["prefixed"]) == {"task", "confirm", "decline", "recuse", "approve", "reject"}
+    assert set(WORDS["prefixed"]) == {
+        "task",
+        "confirm",
+        "decline",
+        "recuse",
+        "approve",
+        "reject",
+        "fill",
+        "reopen",
+    }
 
 
 def test_normalize_folds_width_blanks_and_case() -> None:

@@ -1,0 +1,619 @@
+"""Findings in chat (D6, O5): an officer of a team fills, one question at a time, what the team
+found at each employer for each item of the campaign.
+
+Owns the life of a finding: opened on the campaign's start date by an officer of the team
+(leader included), who then holds its draft — a teammate who opens it meanwhile is told who
+is filling it and since when, and may take it over once it has lain untouched for
+``findings_hold_minutes``; the form frozen into it when filling began; every answer stored as
+it is given (a draft survives a restart and a change of device); submitted once, frozen and
+audited with the answers' hash; reopened by the team's leader with a reason (audited). The
+filling moves are bot.forms.session; the words are handlers.findings; the rows are
+storage.findings. A finding is locked (its team first, when it is created) before its draft
+changes, so two officers never interleave on it, across processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.base.texts import text
+from bot.forms import catalog, session
+from bot.forms.answers import AnswerProblem, Context, parse
+from bot.forms.definition import Form, FormError, form_from_json
+from bot.forms.engine import shown
+from bot.platforms.messages import Outgoing
+from bot.workflows.step import Step
+from handlers import commands
+from handlers import findings as say
+from handlers.commands import Command
+from storage import assignments as assignment_db
+from storage import findings as db
+from storage.campaigns import people_by_id
+from storage.models import (
+    Assignment,
+    AssignmentState,
+    Campaign,
+    Entity,
+    Finding,
+    FindingState,
+    Person,
+    Team,
+)
+
+TOPIC = "form"  # filling a finding: {"finding": id, "queue": [[entity_id, item_code], …]}
+PICK_TOPIC = "form_pick"  # choosing what to fill: {"assignment": id, "entity": id | None}
+FILLING = (AssignmentState.NOTIFIED, AssignmentState.CONFIRMED, AssignmentState.DECLINED)
+
+
+def answers_sha256(form: Form, answers: dict[str, Any]) -> str:
+    """What an audit entry and a report cite for a submitted finding: the form's hash and the
+    answers, as canonical JSON."""
+    document = {"form_sha256": form.sha256, "answers": answers}
+    canonical = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _local(step: Step, moment: dt.datetime) -> str:
+    return moment.astimezone(step.policy.tz).strftime("%Y-%m-%d %H:%M")
+
+
+async def _conversation(step: Step, person: Person, topic: str, data: dict[str, Any]) -> None:
+    await assignment_db.set_conversation(
+        step.session, person.id, topic, data, step.now + step.policy.form_timeout
+    )
+
+
+# --- choosing what to fill -------------------------------------------------------------------
+
+
+async def fill(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「填写 任务N」 or the 「填写检查结果」 button: pick the employer and the item, then ask."""
+    picked = await _assignment(step, person, command.number)
+    if isinstance(picked, Outgoing):
+        return [picked]
+    a, campaign = picked
+    if step.today < campaign.start_on:
+        return [Outgoing.plain(text("filling.not_started", start=campaign.start_on))]
+    assert a.team_id is not None
+    employers = await assignment_db.team_employers(step.session, a.team_id)
+    if len(employers) == 1:
+        return await _pick_item(step, person, a, campaign, employers[0])
+    await _conversation(step, person, PICK_TOPIC, {"assignment": a.id, "entity": None})
+    lines = [f"{i}. {e.name}" for i, e in enumerate(employers, 1)]
+    return [Outgoing.plain("\n".join([text("filling.pick_employer", count=len(lines)), *lines]))]
+
+
+async def _assignment(
+    step: Step, person: Person, number: int | None
+) -> tuple[Assignment, Campaign] | Outgoing:
+    mine = [
+        (a, c)
+        for a, c in await assignment_db.assignments_of_person(
+            step.session, person.id, step.today - dt.timedelta(days=366)
+        )
+        if a.state in FILLING and a.team_id is not None
+    ]
+    if number is not None:
+        found = [(a, c) for a, c in mine if a.id == number]
+        return found[0] if found else Outgoing.plain(text("filling.not_on_team", id=number))
+    started = [(a, c) for a, c in mine if c.start_on <= step.today]
+    if len(started) == 1:
+        return started[0]
+    if not started:
+        return Outgoing.plain(text("filling.no_task_to_fill"))
+    return Outgoing.plain(text("filling.which_task", numbers=[a.id for a, _ in started]))
+
+
+async def pick_given(
+    step: Step, person: Person, data: dict[str, Any], message: str
+) -> list[Outgoing] | None:
+    """The number answering 「请回复序号选择…」; None when the message is something else."""
+    a = await assignment_db.assignment(step.session, int(data["assignment"]))
+    if a is None or a.team_id is None or a.state not in FILLING:
+        await assignment_db.end_conversation(step.session, person.id)
+        return [Outgoing.plain(text("assign.question_stale"))]
+    campaign = await step.session.get(Campaign, a.campaign_id)
+    assert campaign is not None
+    employers = await assignment_db.team_employers(step.session, a.team_id)
+    entity = next((e for e in employers if e.id == data.get("entity")), None)
+    folded = message.strip()
+    if entity is None:
+        number = _number(folded, len(employers))
+        if number is None:
+            return None if commands.parse(message) else [_bad_pick(len(employers))]
+        return await _pick_item(step, person, a, campaign, employers[number - 1])
+    items = campaign.items
+    if folded == text("filling.all_items"):
+        queue = [[entity.id, i["code"]] for i in items]
+        return await _open(step, person, a, campaign, entity, items[0]["code"], queue[1:])
+    number = _number(folded, len(items))
+    if number is None:
+        return None if commands.parse(message) else [_bad_pick(len(items))]
+    return await _open(step, person, a, campaign, entity, items[number - 1]["code"], [])
+
+
+def _number(message: str, count: int) -> int | None:
+    digits = message.strip().rstrip(".")
+    if digits.isdigit() and 1 <= int(digits) <= count:
+        return int(digits)
+    return None
+
+
+def _bad_pick(count: int) -> Outgoing:
+    return Outgoing.plain(text("filling.bad_pick", count=count))
+
+
+async def _pick_item(
+    step: Step, person: Person, a: Assignment, campaign: Campaign, entity: Entity
+) -> list[Outgoing]:
+    items = campaign.items
+    if len(items) == 1:
+        return await _open(step, person, a, campaign, entity, items[0]["code"], [])
+    await _conversation(step, person, PICK_TOPIC, {"assignment": a.id, "entity": entity.id})
+    lines = [f"{i}. {item['name']}" for i, item in enumerate(items, 1)]
+    head = text("filling.pick_item", count=len(lines))
+    return [Outgoing.plain("\n".join([f"{entity.name}", head, *lines]))]
+
+
+# --- opening a finding -----------------------------------------------------------------------
+
+
+async def _open(
+    step: Step,
+    person: Person,
+    a: Assignment,
+    campaign: Campaign,
+    entity: Entity,
+    code: str,
+    queue: list[list[Any]],
+) -> list[Outgoing]:
+    assert a.team_id is not None
+    await assignment_db.team(step.session, a.team_id, lock=True)  # one creation at a time
+    finding = await db.finding_for(step.session, a.team_id, entity.id, code, lock=True)
+    if finding is None:
+        try:
+            form = catalog.find(code, step.policy.forms_site)
+        except FormError:
+            form = None
+        if form is None:
+            await assignment_db.end_conversation(step.session, person.id)
+            return [Outgoing.plain(text("filling.no_form", item=_item_name(campaign, code)))]
+        finding = Finding(
+            campaign_id=campaign.id,
+            team_id=a.team_id,
+            entity_id=entity.id,
+            item_code=code,
+            state=FindingState.DRAFT,
+            form=form.to_json(),
+            form_sha256=form.sha256,
+            draft=session.Draft().to_json(),
+            answered_by={},
+            holder_id=person.id,
+            held_since=step.now,
+            touched_at=step.now,
+            started_by_id=person.id,
+            started_at=step.now,
+            reopened=0,
+        )
+        step.session.add(finding)
+        await step.session.flush()
+        await step.audit(
+            "finding:start",
+            "findings",
+            finding.id,
+            None,
+            {"employer": entity.uscc, "item": code, "form_sha256": form.sha256, "by": person.name},
+        )
+    refused = await _hold(step, person, finding)
+    if refused is not None:
+        await assignment_db.end_conversation(step.session, person.id)
+        return [refused]
+    await _conversation(step, person, TOPIC, {"finding": finding.id, "queue": queue})
+    form = form_from_json(finding.form)
+    now = session.start(form, session.Draft.from_json(finding.draft))
+    finding.draft = now.draft.to_json()
+    return [say.question_message(form, now, _about(form, entity, finding, campaign, code))]
+
+
+async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None:
+    """Take the draft for ``person``, or the reason they cannot."""
+    if finding.state is FindingState.SUBMITTED:
+        by = await step.session.get(Person, finding.submitted_by_id)
+        assert finding.submitted_at is not None
+        return Outgoing.plain(
+            text(
+                "filling.already_submitted",
+                id=finding.id,
+                name=by.name if by else "",
+                at=_local(step, finding.submitted_at),
+            )
+        )
+    holder = finding.holder_id
+    if holder is not None and holder != person.id:
+        if finding.touched_at > step.now - step.policy.hold_time:
+            other = await step.session.get(Person, holder)
+            assert finding.held_since is not None
+            return Outgoing.plain(
+                text(
+                    "filling.held",
+                    name=other.name if other else "",
+                    since=_local(step, finding.held_since),
+                )
+            )
+        before = await step.session.get(Person, holder)
+        if before is not None:
+            step.send(before, Outgoing.plain(text("filling.taken_over", name=person.name)))
+            await assignment_db.end_conversation(step.session, before.id)
+    if holder != person.id:
+        finding.holder_id, finding.held_since = person.id, step.now
+    finding.touched_at = step.now
+    return None
+
+
+def _item_name(campaign: Campaign, code: str) -> str:
+    return next((i["name"] for i in campaign.items if i["code"] == code), code)
+
+
+def _about(
+    form: Form, entity: Entity, finding: Finding, campaign: Campaign, code: str
+) -> say.About:
+    return say.About(
+        text("filling.title", form=form.title, employer=entity.name), entity.name, finding.id
+    )
+
+
+async def resume(step: Step, person: Person) -> list[Outgoing]:
+    """「继续」: back to the draft this person holds (the newest, if several)."""
+    held = await db.held_by(step.session, person.id)
+    if not held:
+        return [Outgoing.plain(text("filling.nothing_to_resume"))]
+    finding = await db.finding(step.session, held[0].id, lock=True)
+    assert finding is not None
+    return await _show_again(step, person, finding, [])
+
+
+async def _show_again(
+    step: Step, person: Person, finding: Finding, queue: list[list[Any]], note: str = ""
+) -> list[Outgoing]:
+    await _conversation(step, person, TOPIC, {"finding": finding.id, "queue": queue})
+    form = form_from_json(finding.form)
+    now = session.start(form, session.Draft.from_json(finding.draft))
+    about = await _about_of(step, form, finding)
+    return [say.question_message(form, now, about, note=note)]
+
+
+async def _about_of(step: Step, form: Form, finding: Finding) -> say.About:
+    entity = await step.session.get(Entity, finding.entity_id)
+    campaign = await step.session.get(Campaign, finding.campaign_id)
+    assert entity is not None and campaign is not None
+    return _about(form, entity, finding, campaign, finding.item_code)
+
+
+# --- filling ---------------------------------------------------------------------------------
+
+
+async def form_input(
+    step: Step, person: Person, data: dict[str, Any], message: str
+) -> list[Outgoing] | None:
+    """A message while a form is open: a word that steers it, or an answer. None when it is
+    neither but a command of its own (「我的任务」…), which the dispatcher then handles."""
+    finding = await db.finding(step.session, int(data["finding"]), lock=True)
+    if finding is None or finding.state is not FindingState.DRAFT or finding.holder_id != person.id:
+        await assignment_db.end_conversation(step.session, person.id)
+        return [Outgoing.plain(text("assign.question_stale"))]
+    form = form_from_json(finding.form)
+    draft = session.Draft.from_json(finding.draft)
+    about = await _about_of(step, form, finding)
+    queue = list(data.get("queue", []))
+    word = say.form_word(message, confirming=bool(data.get("confirm_cancel")))
+    if data.get("confirm_cancel"):
+        await _conversation(step, person, TOPIC, {"finding": finding.id, "queue": queue})
+        if word is not None and word.name == "confirm":
+            return await _cancel(step, person, finding)
+        return [say.question_message(form, session.start(form, draft), about)]
+    if word is not None:
+        return await _steer(step, person, finding, form, draft, about, word, queue)
+    current = session.start(form, draft)
+    q = current.question
+    button = say.pressed(message)
+    if button is not None:
+        number = [x.id for x in shown(form, draft.answers)].index(q.id) + 1 if q else 0
+        if button[0] != number:
+            note = text("filling.stale_button", number=button[0])
+            return [say.question_message(form, current, about, note=note)]
+        message = button[1]
+    if q is None:
+        if commands.parse(message) is not None:
+            return None
+        return [say.question_message(form, current, about, note=text("filling.at_review"))]
+    campaign = await step.session.get(Campaign, finding.campaign_id)
+    assert campaign is not None
+    try:
+        value = parse(q, message, Context(step.today, campaign.start_on, campaign.end_on))
+    except AnswerProblem as problem:
+        if button is None and commands.parse(message) is not None:
+            return None
+        error = text(f"forms.{problem.key}", **problem.values)
+        return [say.question_message(form, current, about, error=error)]
+    moved = session.answer(form, draft, value)
+    finding.answered_by = {**finding.answered_by, q.id: person.id}
+    return await _after_move(step, person, finding, form, moved, about, queue)
+
+
+async def _steer(
+    step: Step,
+    person: Person,
+    finding: Finding,
+    form: Form,
+    draft: session.Draft,
+    about: say.About,
+    word: say.Word,
+    queue: list[list[Any]],
+) -> list[Outgoing]:
+    match word.name:
+        case "back":
+            moved = session.back(form, draft)
+        case "skip":
+            moved = session.skip(form, draft)
+        case "keep":
+            moved = session.keep(form, draft)
+        case "done":
+            moved = session.photos_done(form, draft)
+        case "edit":
+            moved = session.edit(form, draft, word.number or 0)
+        case "submit":
+            moved = session.submit(form, draft)
+        case "review":
+            moved = session.start(form, session.Draft(draft.answers, draft.skipped))
+            return [say.review_message(form, moved, about)]
+        case "help":
+            help_text = text("filling.form_help", employer=about.employer, item=form.title)
+            return [say.question_message(form, session.start(form, draft), about, note=help_text)]
+        case "pause":
+            await assignment_db.end_conversation(step.session, person.id)
+            return [Outgoing.plain(text("filling.paused", id=finding.id))]
+        case "cancel":
+            if finding.reopened:
+                return [Outgoing.plain(text("filling.cannot_cancel_reopened"))]
+            data = {"finding": finding.id, "queue": queue, "confirm_cancel": True}
+            await _conversation(step, person, TOPIC, data)
+            return [Outgoing.plain(text("filling.confirm_cancel"))]
+        case _:
+            moved = session.start(form, draft)
+    return await _after_move(step, person, finding, form, moved, about, queue)
+
+
+async def _after_move(
+    step: Step,
+    person: Person,
+    finding: Finding,
+    form: Form,
+    moved: session.Shown,
+    about: say.About,
+    queue: list[list[Any]],
+) -> list[Outgoing]:
+    finding.draft = moved.draft.to_json()
+    finding.touched_at = step.now
+    if moved.submitted:
+        return await _submit(step, person, finding, form, moved, queue)
+    note = _note(form, moved)
+    return [say.question_message(form, moved, about, note=note)]
+
+
+def _note(form: Form, moved: session.Shown) -> str:
+    match moved.note:
+        case "" | "photo_added":
+            return ""
+        case "missing":
+            return text("filling.missing", names=[q.text for q in moved.missing])
+        case "photos_full":
+            q = moved.question
+            return text("filling.photos_full", limit=q.max_count if q else 0)
+        case "photos_short":
+            q = moved.question
+            return text("filling.photos_short", count=q.min_count if q else 0)
+    return text(f"filling.{moved.note}")
+
+
+async def _submit(
+    step: Step,
+    person: Person,
+    finding: Finding,
+    form: Form,
+    moved: session.Shown,
+    queue: list[list[Any]],
+) -> list[Outgoing]:
+    answers = dict(moved.draft.answers)
+    digest = answers_sha256(form, answers)
+    finding.state, finding.submitted_by_id, finding.submitted_at = (
+        FindingState.SUBMITTED,
+        person.id,
+        step.now,
+    )
+    finding.answers_sha256, finding.holder_id, finding.held_since = digest, None, None
+    entity = await step.session.get(Entity, finding.entity_id)
+    campaign = await step.session.get(Campaign, finding.campaign_id)
+    assert entity is not None and campaign is not None
+    await step.audit(
+        "finding:submit",
+        "findings",
+        finding.id,
+        None,
+        {
+            "employer": entity.uscc,
+            "item": finding.item_code,
+            "form_sha256": form.sha256,
+            "answers_sha256": digest,
+            "by": person.name,
+        },
+    )
+    done = Outgoing.plain(
+        text(
+            "filling.submitted",
+            employer=entity.name,
+            item=_item_name(campaign, finding.item_code),
+            id=finding.id,
+        )
+    )
+    await assignment_db.end_conversation(step.session, person.id)
+    if not queue:
+        return [done]
+    a = await _assignment_on(step, person, finding.team_id)
+    if a is None:
+        return [done]
+    next_entity = await step.session.get(Entity, int(queue[0][0]))
+    assert next_entity is not None
+    following = await _open(step, person, a, campaign, next_entity, str(queue[0][1]), queue[1:])
+    note = Outgoing.plain(text("filling.next_in_queue", left=len(queue)))
+    return [done, note, *following]
+
+
+async def _assignment_on(step: Step, person: Person, team_id: int) -> Assignment | None:
+    for a, _ in await assignment_db.assignments_of_person(
+        step.session, person.id, step.today - dt.timedelta(days=366)
+    ):
+        if a.team_id == team_id and a.state in FILLING:
+            return a
+    return None
+
+
+async def _cancel(step: Step, person: Person, finding: Finding) -> list[Outgoing]:
+    await step.audit(
+        "finding:cancel",
+        "findings",
+        finding.id,
+        {"item": finding.item_code, "answers": len(finding.draft.get("answers", {}))},
+        None,
+    )
+    await step.session.delete(finding)
+    await assignment_db.end_conversation(step.session, person.id)
+    return [Outgoing.plain(text("filling.cancelled"))]
+
+
+# --- the leader sends one back ---------------------------------------------------------------
+
+
+async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「退回 结果N 原因」: the team's leader reopens a submitted finding (audited)."""
+    if command.number is None or not command.rest:
+        return [Outgoing.plain(text("filling.reopen_usage"))]
+    finding = await db.finding(step.session, command.number, lock=True)
+    if finding is None:
+        return [Outgoing.plain(text("filling.no_finding", id=command.number))]
+    team = await step.session.get(Team, finding.team_id)
+    if team is None or team.leader_id != person.id:
+        return [Outgoing.plain(text("filling.reopen_not_leader", id=finding.id))]
+    if finding.state is not FindingState.SUBMITTED:
+        return [Outgoing.plain(text("filling.reopen_not_submitted", id=finding.id))]
+    reason = command.rest[:500]
+    submitter = await step.session.get(Person, finding.submitted_by_id)
+    finding.state, finding.reopened = FindingState.DRAFT, finding.reopened + 1
+    finding.touched_at = step.now
+    await step.audit(
+        "finding:reopen",
+        "findings",
+        finding.id,
+        {"state": "submitted", "answers_sha256": finding.answers_sha256},
+        {"state": "draft", "reason": reason, "by": person.name},
+    )
+    entity = await step.session.get(Entity, finding.entity_id)
+    campaign = await step.session.get(Campaign, finding.campaign_id)
+    assert entity is not None and campaign is not None
+    item = _item_name(campaign, finding.item_code)
+    if submitter is not None and submitter.id != person.id:
+        a = await _assignment_on(step, submitter, finding.team_id)
+        step.send(
+            submitter,
+            Outgoing.plain(
+                text(
+                    "filling.reopened_notice",
+                    id=finding.id,
+                    employer=entity.name,
+                    item=item,
+                    by=person.name,
+                    reason=reason,
+                    task=a.id if a else 0,
+                )
+            ),
+        )
+    finding.holder_id = finding.held_since = None
+    return [
+        Outgoing.plain(text("filling.reopened", id=finding.id, employer=entity.name, item=item))
+    ]
+
+
+# --- for the staff: where every finding stands, and every answer ----------------------------
+
+
+async def overview(
+    factory: async_sessionmaker[AsyncSession], campaign_id: int, team_number: int | None = None
+) -> list[dict[str, Any]]:
+    """One row per (team, employer, item) of the campaign's current teams, in team and draw
+    order: its state (empty | draft | submitted), who started, filled, holds and submitted it,
+    when, and its answers (for an export). Times stay UTC here; callers show them locally."""
+    async with factory() as s:
+        campaign = await s.get(Campaign, campaign_id)
+        if campaign is None:
+            raise LookupError(campaign_id)
+        teams = [
+            t
+            for t in await db.teams_of_campaign(s, campaign_id)
+            if team_number is None or t.number == team_number
+        ]
+        findings = await db.findings_of_campaign(s, campaign_id)
+        found = {(f.team_id, f.entity_id, f.item_code): f for f in findings}
+        ids = {
+            i
+            for f in findings
+            for i in (f.started_by_id, f.holder_id, f.submitted_by_id, *f.answered_by.values())
+            if i is not None
+        }
+        names = {i: p.name for i, p in (await people_by_id(s, [int(i) for i in ids])).items()}
+        rows = []
+        for team in teams:
+            for entity in await assignment_db.team_employers(s, team.id):
+                for item in campaign.items:
+                    finding = found.get((team.id, entity.id, item["code"]))
+                    rows.append(_row(team, entity, item, finding, names))
+    return rows
+
+
+def _row(
+    team: Team,
+    entity: Entity,
+    item: dict[str, Any],
+    finding: Finding | None,
+    names: dict[int, str],
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "team": team.number,
+        "employer": entity.name,
+        "uscc": entity.uscc,
+        "item": item["code"],
+        "item_name": item["name"],
+        "finding": finding.id if finding else None,
+        "state": finding.state.value if finding else "empty",
+    }
+    if finding is None:
+        return row | {"filled_by": [], "answers": {}, "questions": []}
+    fillers = sorted({names.get(int(p), "") for p in finding.answered_by.values()} - {""})
+    return row | {
+        "started_by": names.get(finding.started_by_id, ""),
+        "started_at": finding.started_at.isoformat(),
+        "holder": names.get(finding.holder_id, "") if finding.holder_id else None,
+        "filled_by": fillers,
+        "submitted_by": names.get(finding.submitted_by_id, "") if finding.submitted_by_id else None,
+        "submitted_at": finding.submitted_at.isoformat() if finding.submitted_at else None,
+        "form_sha256": finding.form_sha256,
+        "answers_sha256": finding.answers_sha256,
+        "reopened": finding.reopened,
+        "answers": dict(finding.draft.get("answers", {})),
+        "questions": [
+            {"id": q["id"], "text": q["text"], "kind": q["kind"]} for q in finding.form["questions"]
+        ],
+    }

@@ -1,0 +1,274 @@
+"""Findings filled in chat, end to end: a drawn campaign has started, an officer fills the
+工资支付 form one question at a time through the fake WeCom or DingTalk, a teammate is kept off
+the draft, the leader sends it back, and everything lands in the database and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import Result
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.platforms import fakes
+from bot.platforms.fakes import Delivered
+from bot.workflows import campaigns
+from bot.workflows.campaign_spec import parse_campaign
+from storage.assignments import team_employers
+from storage.models import (
+    Assignment,
+    AssignmentRole,
+    AuditEntry,
+    Entity,
+    Finding,
+    FindingState,
+)
+from tests.e2e.phones import Phones, phones, utc_now
+from tests.e2e.test_assignments import team
+from tests.e2e.test_cli import run
+from tests.helpers import ENTROPY, load_sample, spec
+
+pytestmark = pytest.mark.db
+Factory = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+async def loaded(factory: Factory) -> AsyncIterator[None]:
+    await load_sample(factory, utc_now)
+    yield
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+async def bot(
+    request: Any, loaded: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Phones]:
+    # The story answers some forty questions in well under a minute, at machine speed: lift
+    # the per-person pacing (and the fake WeCom's matching silent drop) that a person's own
+    # typing never reaches.
+    monkeypatch.setattr(fakes, "PER_MEMBER_PER_MINUTE", 200)
+    pace = {"SUIJI_OUTBOX__PER_RECIPIENT_PER_MINUTE": "200"}
+    async with phones(request.param, database_url, **pace) as built:
+        yield built
+
+
+async def started(p: Phones, start_in_days: int = 0) -> int:
+    """A campaign drawn and (by default) starting today, with the sample's two items."""
+    start = dt.date.today() + dt.timedelta(days=start_in_days)
+    source = spec(start=start.isoformat(), end=(start + dt.timedelta(days=14)).isoformat())
+    campaign_id = await campaigns.create_campaign(
+        p.factory, parse_campaign(source), "李管理", utc_now
+    )
+    await campaigns.commit_draw(p.factory, campaign_id, "李管理", utc_now)
+    await campaigns.run_draw(p.factory, campaign_id, ENTROPY, None, "李管理", utc_now, p.policy)
+    await p.settled()  # the assignments have reached the phones
+    return campaign_id
+
+
+async def reply(p: Phones, user: str, words: str, *, press: bool = False) -> Delivered:
+    """Say (or press the newest button labelled) ``words``; the bot's next message."""
+    before = len(p.inbox(user))
+    if press:
+        await p.press(user, words)
+    else:
+        await p.say(user, words)
+    deadline = time.monotonic() + 15
+    while len(p.inbox(user)) <= before:
+        assert time.monotonic() < deadline, f"no answer to {words!r}:\n{p.texts(user)}"
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # a reply may come in two messages
+    return p.inbox(user)[-1]
+
+
+async def _after(p: Phones, user: str, before: int, words: str) -> Delivered:
+    """The first message to ``user`` after the ``before``-th that holds ``words``."""
+    deadline = time.monotonic() + 15
+    while True:
+        for message in p.inbox(user)[before:]:
+            if words in message.text:
+                return message
+        assert time.monotonic() < deadline, f"{user} never got {words!r}:\n{p.texts(user)}"
+        await asyncio.sleep(0.05)
+
+
+async def finding_of(p: Phones, finding_id: int | None = None) -> Finding:
+    async with p.factory() as session:
+        query = select(Finding).order_by(Finding.id)
+        if finding_id is not None:
+            query = query.where(Finding.id == finding_id)
+        found = (await session.execute(query)).scalars().first()
+        assert found is not None
+        return found
+
+
+async def test_an_officer_fills_the_wages_form_in_chat(
+    bot: Phones, tmp_path: Path, database_url: str
+) -> None:
+    async def suiji(*args: str) -> Result:
+        return await asyncio.to_thread(run, *args, env={"SUIJI_DATABASE__URL": database_url})
+
+    campaign_id = await started(bot)
+    leader, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    async with bot.factory() as session:
+        assert members[0].team_id is not None
+        employers = await team_employers(session, members[0].team_id)
+    shown = await reply(bot, officer, f"填写 任务{members[0].id}")
+    assert "请回复序号选择要填写的单位" in shown.text and employers[0].name in shown.text
+    shown = await reply(bot, officer, "1")
+    assert "1. 用人单位工资支付情况" in shown.text or "工资支付情况" in shown.text
+    shown = await reply(bot, officer, "1")  # 工资支付
+    assert "第1题" in shown.text and "职工人数" in shown.text
+    shown = await reply(bot, officer, "12人")
+    assert "工资支付记录" in shown.text
+    shown = await reply(bot, officer, "是", press=True)
+    assert "工资支付周期" in shown.text
+    shown = await reply(bot, officer, "按月支付", press=True)
+    assert "按时足额" in shown.text
+    shown = await reply(bot, officer, "否", press=True)  # opens the branch
+    assert "涉及人数" in shown.text
+    shown = await reply(bot, officer, "三四个")  # a bad number: refused, asked again
+    assert "不是数字" in shown.text and "涉及人数" in shown.text
+    shown = await reply(bot, officer, "3")
+    assert "金额" in shown.text
+    shown = await reply(bot, officer, "上一题")
+    assert "涉及人数" in shown.text and "原来的答案：3人" in shown.text
+    shown = await reply(bot, officer, "不变")
+    assert "金额" in shown.text
+    shown = await reply(bot, officer, "4500.5元")
+    assert "最长拖欠时间" in shown.text
+    shown = await reply(bot, officer, "跳过")
+    assert "工资清单" in shown.text
+    for answer in ("是", "否"):  # payslip, construction
+        shown = await reply(bot, officer, answer)
+    assert "证据照片" in shown.text
+    shown = await reply(bot, officer, "完成")  # the photos are optional until photos land
+    assert "检查日期" in shown.text
+    shown = await reply(bot, officer, "今天")
+    assert "检查方式" in shown.text
+    shown = await reply(bot, officer, "1")
+    assert "检查结果" in shown.text
+    shown = await reply(bot, officer, "发现问题已责令改正")
+    assert "后续处置" in shown.text
+    shown = await reply(bot, officer, "责令改正")
+    assert "发现的问题" in shown.text
+    shown = await reply(bot, officer, "跳过")  # required for a problem category
+    assert "必须填写" in shown.text
+    shown = await reply(bot, officer, "拖欠3名职工11月工资共4500.5元")
+    assert "整改期限" in shown.text
+    deadline = (dt.date.today() + dt.timedelta(days=15)).isoformat()
+    shown = await reply(bot, officer, deadline)
+    assert "请核对" in shown.text and "4500.5元" in shown.text
+    number = next(line.split(".")[0] for line in shown.text.splitlines() if "按时足额" in line)
+    shown = await reply(bot, officer, f"修改 {number}")
+    assert "按时足额" in shown.text
+    # A teammate opening the same finding meanwhile is told who holds it.
+    other = await bot.account(members[1].person_id)
+    await reply(bot, other, f"填写 任务{members[1].id}")
+    await reply(bot, other, "1")
+    held = await reply(bot, other, "1")
+    assert "正在填写" in held.text
+    shown = await reply(bot, officer, "不变")
+    assert "请核对" in shown.text
+    shown = await reply(bot, officer, "提交")
+    assert "已提交" in shown.text
+
+    found = await finding_of(bot)
+    assert found.state is FindingState.SUBMITTED
+    answers = found.draft["answers"]
+    assert answers["employees"] == 12 and answers["paid_in_full"] is False
+    assert answers["owed_people"] == 3 and answers["owed_amount"] == "4500.5"
+    assert "owed_months" not in answers and answers["measure"] == "责令改正"
+    assert answers["rectify_by"] == deadline
+    async with bot.factory() as session:
+        entity = await session.get(Entity, found.entity_id)
+        audit = list(
+            (
+                await session.execute(select(AuditEntry).where(AuditEntry.action.like("finding:%")))
+            ).scalars()
+        )
+    assert entity is not None and entity.id == employers[0].id
+    submit = [e for e in audit if e.action == "finding:submit"]
+    assert len(submit) == 1 and submit[0].after is not None
+    assert json.loads(submit[0].after)["answers_sha256"] == found.answers_sha256
+
+    # The task shows each employer's findings; the leader's offers the forms.
+    before = len(bot.inbox(officer))
+    await bot.say(officer, f"任务 {members[0].id}")
+    detail = await _after(bot, officer, before, "结果：")
+    assert "①工资支付情况、②社会保险参保缴费情况" in detail.text
+    assert f"{employers[0].name}" in detail.text and "结果：①已提交②未填" in detail.text
+    async with bot.factory() as session:
+        leads = await session.execute(
+            select(Assignment.id).where(
+                Assignment.campaign_id == campaign_id,
+                Assignment.team_number == 1,
+                Assignment.role == AssignmentRole.LEADER,
+            )
+        )
+        leader_task = leads.scalar_one()
+    before = len(bot.inbox(leader))
+    await bot.say(leader, f"任务 {leader_task}")
+    card = await _after(bot, leader, before, "已提交 1/")
+    assert any(b["label"] == "填写检查结果" for b in card.buttons)
+
+    # The staff's view: where each finding stands, and every answer in its own column.
+    listed = await suiji("findings", "list", str(campaign_id), "--team", "1")
+    assert listed.exit_code == 0, listed.output
+    assert "已提交" in listed.output and "未填" in listed.output
+    assert "已提交 1/" in listed.output
+    as_json = json.loads(
+        (await suiji("findings", "list", str(campaign_id), "--format", "json")).output
+    )
+    mine = [r for r in as_json if r["finding"] == found.id]
+    assert mine[0]["state"] == "submitted" and mine[0]["answers"]["owed_people"] == 3
+    sheet = tmp_path / "结果.csv"
+    exported = await suiji("findings", "export", str(campaign_id), str(sheet))
+    assert exported.exit_code == 0, exported.output
+    rows = list(csv.reader(sheet.read_text("utf-8-sig").splitlines()))
+    header, body = rows[0], rows[1:]
+    row = next(r for r in body if r[header.index("结果编号")] == str(found.id))
+    assert row[header.index("工资支付情况：拖欠或克扣工资涉及人数")] == "3"
+    assert row[header.index("工资支付情况：是否按时足额以货币形式支付工资？")] == "否"
+    assert row[header.index("答案哈希")] == found.answers_sha256
+    assert row[header.index("提交人")] and row[header.index("填写人")]
+
+    # The leader sends it back with a reason; the officer is told.
+    shown = await reply(bot, leader, f"退回 结果{found.id} 金额要核实")
+    assert "已退回" in shown.text
+    await bot.wait_for(officer, "金额要核实")
+    assert (await finding_of(bot, found.id)).state is FindingState.DRAFT
+
+
+async def test_filling_opens_on_the_start_date(bot: Phones) -> None:
+    campaign_id = await started(bot, start_in_days=7)
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    shown = await reply(bot, officer, f"填写 任务{members[0].id}")
+    assert "开始" in shown.text and "届时" not in shown.text
+
+
+def test_forms_check_names_each_problem_with_its_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "RS-JC-099.toml").write_text(
+        'item = "RS-JC-099"\ntitle = "t"\n[[questions]]\nid = "a"\nkind = "essay"\ntext = "?"\n',
+        "utf-8",
+    )
+    result = run("forms", "check", str(tmp_path))
+    assert result.exit_code == 1
+    assert "RS-JC-099.toml 第5行" in result.output and "essay" in result.output
+    assert run("forms", "check").exit_code == 0
+
+
+def test_forms_show_prints_the_questions_and_their_conditions() -> None:
+    result = run("forms", "show", "RS-JC-003")
+    assert result.exit_code == 0, result.output
+    assert "只在第4题为「否」时问" in result.output
+    assert "以下是每张表都有的检查结果" in result.output
+    assert run("forms", "show", "RS-JC-999").exit_code == 1
