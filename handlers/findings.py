@@ -112,7 +112,7 @@ def question_message(
     ).strip()
     buttons = _buttons(q, number, answers)
     if buttons:
-        return Outgoing.card(about.title, body, buttons)
+        return Outgoing("card", body, title=about.title, buttons=buttons, repeatable=True)
     return Outgoing("markdown", body, title=about.title, repeatable=True)
 
 

@@ -58,6 +58,12 @@ def answers_sha256(form: Form, answers: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _plain(words: str) -> Outgoing:
+    """A reply inside the forms: the same words may rightly come again (「取消」 asked twice),
+    so WeCom's duplicate check must not drop them."""
+    return Outgoing("text", words, repeatable=True)
+
+
 def _local(step: Step, moment: dt.datetime) -> str:
     return moment.astimezone(step.policy.tz).strftime("%Y-%m-%d %H:%M")
 
@@ -78,14 +84,14 @@ async def fill(step: Step, person: Person, command: Command) -> list[Outgoing]:
         return [picked]
     a, campaign = picked
     if step.today < campaign.start_on:
-        return [Outgoing.plain(text("filling.not_started", start=campaign.start_on))]
+        return [_plain(text("filling.not_started", start=campaign.start_on))]
     assert a.team_id is not None
     employers = await assignment_db.team_employers(step.session, a.team_id)
     if len(employers) == 1:
         return await _pick_item(step, person, a, campaign, employers[0])
     await _conversation(step, person, PICK_TOPIC, {"assignment": a.id, "entity": None})
     lines = [f"{i}. {e.name}" for i, e in enumerate(employers, 1)]
-    return [Outgoing.plain("\n".join([text("filling.pick_employer", count=len(lines)), *lines]))]
+    return [_plain("\n".join([text("filling.pick_employer", count=len(lines)), *lines]))]
 
 
 async def _assignment(
@@ -100,13 +106,13 @@ async def _assignment(
     ]
     if number is not None:
         found = [(a, c) for a, c in mine if a.id == number]
-        return found[0] if found else Outgoing.plain(text("filling.not_on_team", id=number))
+        return found[0] if found else _plain(text("filling.not_on_team", id=number))
     started = [(a, c) for a, c in mine if c.start_on <= step.today]
     if len(started) == 1:
         return started[0]
     if not started:
-        return Outgoing.plain(text("filling.no_task_to_fill"))
-    return Outgoing.plain(text("filling.which_task", numbers=[a.id for a, _ in started]))
+        return _plain(text("filling.no_task_to_fill"))
+    return _plain(text("filling.which_task", numbers=[a.id for a, _ in started]))
 
 
 async def pick_given(
@@ -116,7 +122,7 @@ async def pick_given(
     a = await assignment_db.assignment(step.session, int(data["assignment"]))
     if a is None or a.team_id is None or a.state not in FILLING:
         await assignment_db.end_conversation(step.session, person.id)
-        return [Outgoing.plain(text("assign.question_stale"))]
+        return [_plain(text("assign.question_stale"))]
     campaign = await step.session.get(Campaign, a.campaign_id)
     assert campaign is not None
     employers = await assignment_db.team_employers(step.session, a.team_id)
@@ -145,7 +151,7 @@ def _number(message: str, count: int) -> int | None:
 
 
 def _bad_pick(count: int) -> Outgoing:
-    return Outgoing.plain(text("filling.bad_pick", count=count))
+    return _plain(text("filling.bad_pick", count=count))
 
 
 async def _pick_item(
@@ -157,7 +163,7 @@ async def _pick_item(
     await _conversation(step, person, PICK_TOPIC, {"assignment": a.id, "entity": entity.id})
     lines = [f"{i}. {item['name']}" for i, item in enumerate(items, 1)]
     head = text("filling.pick_item", count=len(lines))
-    return [Outgoing.plain("\n".join([f"{entity.name}", head, *lines]))]
+    return [_plain("\n".join([f"{entity.name}", head, *lines]))]
 
 
 # --- opening a finding -----------------------------------------------------------------------
@@ -182,7 +188,7 @@ async def _open(
             form = None
         if form is None:
             await assignment_db.end_conversation(step.session, person.id)
-            return [Outgoing.plain(text("filling.no_form", item=_item_name(campaign, code)))]
+            return [_plain(text("filling.no_form", item=_item_name(campaign, code)))]
         finding = Finding(
             campaign_id=campaign.id,
             team_id=a.team_id,
@@ -225,7 +231,7 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
     if finding.state is FindingState.SUBMITTED:
         by = await step.session.get(Person, finding.submitted_by_id)
         assert finding.submitted_at is not None
-        return Outgoing.plain(
+        return _plain(
             text(
                 "filling.already_submitted",
                 id=finding.id,
@@ -238,7 +244,7 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
         if finding.touched_at > step.now - step.policy.hold_time:
             other = await step.session.get(Person, holder)
             assert finding.held_since is not None
-            return Outgoing.plain(
+            return _plain(
                 text(
                     "filling.held",
                     name=other.name if other else "",
@@ -247,7 +253,7 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
             )
         before = await step.session.get(Person, holder)
         if before is not None:
-            step.send(before, Outgoing.plain(text("filling.taken_over", name=person.name)))
+            step.send(before, _plain(text("filling.taken_over", name=person.name)))
             await assignment_db.end_conversation(step.session, before.id)
     if holder != person.id:
         finding.holder_id, finding.held_since = person.id, step.now
@@ -271,7 +277,7 @@ async def resume(step: Step, person: Person) -> list[Outgoing]:
     """「继续」: back to the draft this person holds (the newest, if several)."""
     held = await db.held_by(step.session, person.id)
     if not held:
-        return [Outgoing.plain(text("filling.nothing_to_resume"))]
+        return [_plain(text("filling.nothing_to_resume"))]
     finding = await db.finding(step.session, held[0].id, lock=True)
     assert finding is not None
     return await _show_again(step, person, finding, [])
@@ -305,7 +311,7 @@ async def form_input(
     finding = await db.finding(step.session, int(data["finding"]), lock=True)
     if finding is None or finding.state is not FindingState.DRAFT or finding.holder_id != person.id:
         await assignment_db.end_conversation(step.session, person.id)
-        return [Outgoing.plain(text("assign.question_stale"))]
+        return [_plain(text("assign.question_stale"))]
     form = form_from_json(finding.form)
     draft = session.Draft.from_json(finding.draft)
     about = await _about_of(step, form, finding)
@@ -376,13 +382,13 @@ async def _steer(
             return [say.question_message(form, session.start(form, draft), about, note=help_text)]
         case "pause":
             await assignment_db.end_conversation(step.session, person.id)
-            return [Outgoing.plain(text("filling.paused", id=finding.id))]
+            return [_plain(text("filling.paused", id=finding.id))]
         case "cancel":
             if finding.reopened:
-                return [Outgoing.plain(text("filling.cannot_cancel_reopened"))]
+                return [_plain(text("filling.cannot_cancel_reopened"))]
             data = {"finding": finding.id, "queue": queue, "confirm_cancel": True}
             await _conversation(step, person, TOPIC, data)
-            return [Outgoing.plain(text("filling.confirm_cancel"))]
+            return [_plain(text("filling.confirm_cancel"))]
         case _:
             moved = session.start(form, draft)
     return await _after_move(step, person, finding, form, moved, about, queue)
@@ -452,7 +458,7 @@ async def _submit(
             "by": person.name,
         },
     )
-    done = Outgoing.plain(
+    done = _plain(
         text(
             "filling.submitted",
             employer=entity.name,
@@ -469,7 +475,7 @@ async def _submit(
     next_entity = await step.session.get(Entity, int(queue[0][0]))
     assert next_entity is not None
     following = await _open(step, person, a, campaign, next_entity, str(queue[0][1]), queue[1:])
-    note = Outgoing.plain(text("filling.next_in_queue", left=len(queue)))
+    note = _plain(text("filling.next_in_queue", left=len(queue)))
     return [done, note, *following]
 
 
@@ -492,7 +498,7 @@ async def _cancel(step: Step, person: Person, finding: Finding) -> list[Outgoing
     )
     await step.session.delete(finding)
     await assignment_db.end_conversation(step.session, person.id)
-    return [Outgoing.plain(text("filling.cancelled"))]
+    return [_plain(text("filling.cancelled"))]
 
 
 # --- the leader sends one back ---------------------------------------------------------------
@@ -501,15 +507,15 @@ async def _cancel(step: Step, person: Person, finding: Finding) -> list[Outgoing
 async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]:
     """「退回 结果N 原因」: the team's leader reopens a submitted finding (audited)."""
     if command.number is None or not command.rest:
-        return [Outgoing.plain(text("filling.reopen_usage"))]
+        return [_plain(text("filling.reopen_usage"))]
     finding = await db.finding(step.session, command.number, lock=True)
     if finding is None:
-        return [Outgoing.plain(text("filling.no_finding", id=command.number))]
+        return [_plain(text("filling.no_finding", id=command.number))]
     team = await step.session.get(Team, finding.team_id)
     if team is None or team.leader_id != person.id:
-        return [Outgoing.plain(text("filling.reopen_not_leader", id=finding.id))]
+        return [_plain(text("filling.reopen_not_leader", id=finding.id))]
     if finding.state is not FindingState.SUBMITTED:
-        return [Outgoing.plain(text("filling.reopen_not_submitted", id=finding.id))]
+        return [_plain(text("filling.reopen_not_submitted", id=finding.id))]
     reason = command.rest[:500]
     submitter = await step.session.get(Person, finding.submitted_by_id)
     finding.state, finding.reopened = FindingState.DRAFT, finding.reopened + 1
@@ -529,7 +535,7 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
         a = await _assignment_on(step, submitter, finding.team_id)
         step.send(
             submitter,
-            Outgoing.plain(
+            _plain(
                 text(
                     "filling.reopened_notice",
                     id=finding.id,
@@ -542,9 +548,7 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
             ),
         )
     finding.holder_id = finding.held_since = None
-    return [
-        Outgoing.plain(text("filling.reopened", id=finding.id, employer=entity.name, item=item))
-    ]
+    return [_plain(text("filling.reopened", id=finding.id, employer=entity.name, item=item))]
 
 
 # --- for the staff: where every finding stands, and every answer ----------------------------

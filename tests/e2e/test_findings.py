@@ -272,3 +272,71 @@ def test_forms_show_prints_the_questions_and_their_conditions() -> None:
     assert "只在第4题为「否」时问" in result.output
     assert "以下是每张表都有的检查结果" in result.output
     assert run("forms", "show", "RS-JC-999").exit_code == 1
+
+
+async def _open_wages(p: Phones, officer: str, task: int) -> Delivered:
+    await reply(p, officer, f"填写 任务{task}")
+    await reply(p, officer, "1")
+    return await reply(p, officer, "1")
+
+
+async def test_bad_moves_change_nothing(bot: Phones) -> None:
+    campaign_id = await started(bot)
+    _, members = await team(bot, campaign_id, 1)
+    _, others = await team(bot, campaign_id, 2)
+    officer = await bot.account(members[0].person_id)
+    stranger = await bot.account(others[0].person_id)
+    # Another team's task, by its number: refused.
+    shown = await reply(bot, stranger, f"填写 任务{members[0].id}")
+    assert "不是您的" in shown.text
+    shown = await _open_wages(bot, officer, members[0].id)
+    assert "职工人数" in shown.text
+    # The same callback delivered twice records the answer once and asks the next once.
+    msg_id = str(int(time.time() * 1000) % 10**12)
+    await bot.say(officer, "12", msg_id=msg_id)
+    await bot.say(officer, "12", msg_id=msg_id)
+    await bot.wait_for(officer, "工资支付记录")
+    await bot.settled()
+    asked = [m for m in bot.inbox(officer) if "工资支付记录" in m.text]
+    assert len(asked) == 1
+    shown = await reply(bot, officer, "是", press=True)
+    assert "工资支付周期" in shown.text
+    # A button of an earlier question pressed now is not taken as this one's answer.
+    stale = next(m for m in bot.inbox(officer) if "工资支付记录" in m.text)
+    button = next(b for b in stale.buttons if b["label"] == "否")
+    before = len(bot.inbox(officer))
+    if isinstance(bot.fake, fakes.FakeWeCom):
+        await bot.fake.click(bot.http, officer, button["key"], button["task_id"])
+    else:
+        await bot.say(officer, button["key"])
+    shown = await _after(bot, officer, before, "工资支付周期")
+    assert "第 2 题的按钮" in shown.text
+    found = await finding_of(bot)
+    assert found.draft["answers"] == {"employees": 12, "payroll_kept": True}
+    # 取消 asks first; only 「确认取消」 drops the draft.
+    shown = await reply(bot, officer, "取消")
+    assert "确定要取消吗" in shown.text
+    shown = await reply(bot, officer, "继续填")
+    assert "工资支付周期" in shown.text
+    shown = await reply(bot, officer, "取消")
+    shown = await reply(bot, officer, "确认取消")
+    assert "已取消" in shown.text
+    async with bot.factory() as session:
+        assert (await session.execute(select(Finding))).scalars().first() is None
+    # With no form open, an answer is just an unknown message.
+    shown = await reply(bot, officer, "3")
+    assert "没听懂" in shown.text
+
+
+async def test_a_paused_draft_resumes_where_it_stood(bot: Phones) -> None:
+    campaign_id = await started(bot)
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await _open_wages(bot, officer, members[0].id)
+    await reply(bot, officer, "12")
+    shown = await reply(bot, officer, "暂停")
+    assert "已保存" in shown.text
+    shown = await reply(bot, officer, "我的任务")
+    assert "任务" in shown.text
+    shown = await reply(bot, officer, "继续")
+    assert "工资支付记录" in shown.text and "第2题" in shown.text
