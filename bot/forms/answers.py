@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.base.texts import table
-from bot.forms.definition import TEXT_LIMITS, Question
+from bot.forms.definition import SEPARATORS, TEXT_LIMITS, Question
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def fold(raw: str) -> str:
     return re.sub(r"[\s。.!！?？~～]+", "", folded)
 
 
-_SPLIT = re.compile(r"[,，、;；/\s]+")
+_SPLIT = re.compile(SEPARATORS + "+")
 
 
 def parse(question: Question, raw: str, context: Context) -> Any:

@@ -32,6 +32,8 @@ DATE_BOUNDS = ("today", "start", "end")  # the day of filling; the campaign's fi
 TEXT_LIMITS = {"text": 200, "longtext": 2000}
 MAX_PHOTOS = 9
 MAX_OPTIONS = 20  # WeCom's vote card holds 20; more would not fit a phone either
+SEPARATORS = r"[,，、;；/\s]"  # what a typed multiple choice is split on
+_SEPARATOR = re.compile(SEPARATORS)
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _QUESTION_KEYS = {
     "id",
@@ -351,6 +353,9 @@ def _kind_details(q: Question, raw: dict[str, Any], index: int, problem: Report)
             problem(index, "options", "duplicate_option", id=q.id)
         if len(texts) > MAX_OPTIONS:
             problem(index, "options", "too_many_options", id=q.id, limit=MAX_OPTIONS)
+        if q.kind == "multiple" and any(_SEPARATOR.search(t) for t in texts):
+            # Several options are typed apart by these: one holding them could not be typed.
+            problem(index, "options", "option_separator", id=q.id)
         return replace(q, options=tuple(texts))
     if q.kind == "number":
         bounds = {k: _decimal(raw[k]) for k in ("min", "max") if k in raw}

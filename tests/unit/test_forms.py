@@ -525,3 +525,24 @@ def test_decimals_are_kept_exactly_and_exponents_are_not_numbers() -> None:
     assert Decimal("0.1") + Decimal("0.2") == Decimal("0.3")
     with pytest.raises(AnswerProblem):
         parse(WAGES.question("owed_amount"), "1e3", CONTEXT)
+
+
+def test_a_multiple_choice_option_that_could_not_be_typed_is_refused() -> None:
+    source = """item = "X"
+title = "t"
+[[questions]]
+id = "m"
+kind = "multiple"
+text = "?"
+options = ["甲、乙", "丙"]
+"""
+    assert [key for _, key in problems(source)] == ["option_separator"]
+
+
+def test_an_age_may_be_typed_with_its_unit() -> None:
+    form = parse_form(
+        'item = "X"\ntitle = "t"\n[[questions]]\nid = "age"\nkind = "number"\ntext = "?"\n'
+        'unit = "岁"\ninteger = true\n',
+        "x.toml",
+    )
+    assert parse(form.question("age"), "15周岁", CONTEXT) == 15
