@@ -160,10 +160,10 @@ async def draw(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="campaign and values expected") from exc
     values: dict[str, list[int]] = {}
     for name, typed in raw.items():
-        try:
-            values[str(name)] = [int(n) for n in str(typed).split()]
-        except ValueError:
+        numbers = campaigns.entropy_numbers(str(typed))
+        if numbers is None:
             return web.json_response({"error": text("sandbox.bad_values", name=name)}, status=400)
+        values[str(name)] = numbers
     factory, clock, actor = request.app[FACTORY], request.app[CLOCK], text("sandbox.actor")
     try:
         if reason:

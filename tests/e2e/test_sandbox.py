@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,13 +12,16 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from bot.base.config import load_settings
 from bot.base.texts import render
 from bot.platforms.fakes import new_secrets
+from bot.server.app import FACTORY
 from bot.server.sandbox import prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
+from storage.models import DrawRun
 from tests.e2e.test_bot import utc_now
 from tests.helpers import free_port
 
@@ -164,3 +168,21 @@ async def test_a_draw_with_bad_numbers_is_refused_with_a_reason(
     async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": {}}) as r:
         assert r.status == 400 and (await r.json())["error"]
     assert (await _campaign(http))["state"] == "committed"
+
+
+async def test_the_draw_takes_numbers_written_as_the_cli_takes_them(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """Commas as in the README (「7,42,88」), full-width commas, 、 and blanks, mixed."""
+    server, http = sandbox
+    campaign = await _campaign(http)
+    forms = ["7,42,88", "3，9，1", "5、6 7", " 12 , 30 "]
+    values = {name: forms[i % len(forms)] for i, name in enumerate(campaign["sources"])}
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
+        assert r.status == 200, await r.text()
+    async with server.app[FACTORY]() as session:
+        [run] = (await session.execute(select(DrawRun))).scalars()
+    expected = [[7, 42, 88], [1, 3, 9], [5, 6, 7], [12, 30]]  # each source sorted
+    assert json.loads(run.result)["entropy_values"] == {
+        name: expected[i % len(expected)] for i, name in enumerate(campaign["sources"])
+    }
