@@ -79,6 +79,8 @@ async def test_sandbox_api_refuses_bad_requests(
         assert r.status == 400
     async with http.post("/sandbox/api/say", json={"user": "zhangkai", "text": "  "}) as r:
         assert r.status == 400
+    async with http.post("/sandbox/api/read", json={"user": "zhangkai", "seq": "x"}) as r:
+        assert r.status == 400
 
 
 async def _phone(http: aiohttp.ClientSession, user: str) -> list[dict[str, Any]]:
@@ -186,3 +188,35 @@ async def test_the_draw_takes_numbers_written_as_the_cli_takes_them(
     assert json.loads(run.result)["entropy_values"] == {
         name: expected[i % len(expected)] for i, name in enumerate(campaign["sources"])
     }
+
+
+async def _unread(http: aiohttp.ClientSession) -> dict[str, int]:
+    async with http.get("/sandbox/api/counts") as r:
+        return dict(await r.json())
+
+
+async def test_the_badges_count_only_what_a_person_has_not_read(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    campaign = await _campaign(http)
+    values = {name: "7,42,88" for name in campaign["sources"]}
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
+        assert r.status == 200
+    async with http.get("/sandbox/api/people") as r:
+        users = {p["name"]: p["user"] for p in await r.json()}
+    team = (await _campaign(http))["teams"][0]
+    leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
+    await _until(http, officer, "请确认是否参加")  # the task and its card: two messages
+    await _until(http, leader, "组长")
+    unread = await _unread(http)
+    assert unread[officer] == 2 and unread[leader] == 1
+    shown = await _phone(http, officer)  # the page shows the officer's chat, and says so
+    async with http.post("/sandbox/api/read", json={"user": officer, "seq": shown[-1]["seq"]}) as r:
+        assert r.status == 200
+    unread = await _unread(http)
+    assert unread.get(officer, 0) == 0 and unread[leader] == 1
+    async with http.post("/sandbox/api/say", json={"user": officer, "text": "帮助"}) as r:
+        assert r.status == 200
+    await _until(http, officer, "您好")
+    assert (await _unread(http))[officer] == 1  # the answer; the officer's own words are not
