@@ -99,6 +99,22 @@ async def _until(http: aiohttp.ClientSession, user: str, words: str) -> dict[str
         await asyncio.sleep(0.1)
 
 
+async def _until_closed(http: aiohttp.ClientSession, user: str, title: str, outcome: str) -> None:
+    """Until the user's card whose title holds ``title`` reads ``outcome`` in place of its
+    buttons, greyed out, as the page shows a settled card."""
+    deadline = time.monotonic() + 15
+    while True:
+        cards = [
+            m for m in await _phone(http, user) if title in m.get("title", "") and m.get("buttons")
+        ]
+        if cards and [(b["label"], b.get("done")) for b in cards[-1]["buttons"]] == [
+            (outcome, "1")
+        ]:
+            return
+        assert time.monotonic() < deadline, (user, title, cards)
+        await asyncio.sleep(0.1)
+
+
 async def _click(http: aiohttp.ClientSession, user: str, label: str) -> None:
     """Click the newest live button with this label, as the page does, once it has arrived
     (a task and its card are two messages: the card may come a moment after)."""
@@ -121,19 +137,27 @@ async def _campaign(http: aiohttp.ClientSession) -> dict[str, Any]:
     return dict(campaign)
 
 
-async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
-    sandbox: tuple[TestServer, aiohttp.ClientSession],
-) -> None:
-    _, http = sandbox
+async def _drawn(
+    http: aiohttp.ClientSession, numbers: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Draw the sample campaign from the page with ``numbers`` for every source; (each
+    person's account by name, the first team)."""
     campaign = await _campaign(http)
-    assert campaign["state"] == "committed" and campaign["sources"]
-    values = {name: "7 42 88" for name in campaign["sources"]}
+    assert campaign["sources"]
+    values = {name: numbers for name in campaign["sources"]}
     async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
         assert r.status == 200, await r.text()
     async with http.get("/sandbox/api/people") as r:
         users = {p["name"]: p["user"] for p in await r.json()}
-    campaign = await _campaign(http)
-    team = campaign["teams"][0]
+    return users, (await _campaign(http))["teams"][0]
+
+
+async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    assert (await _campaign(http))["state"] == "committed"
+    users, team = await _drawn(http, "7 42 88")
     leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
     await _until(http, officer, "您被抽中")
     await _click(http, officer, "无法参加")
@@ -153,8 +177,10 @@ async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
     states = {m["name"]: m["state"] for m in (await _campaign(http))["teams"][0]["members"]}
     assert states[team["members"][0]["name"]] == "replaced"
     assert states[substitute["name"]] == "confirmed"
-    approval = [m for m in await _phone(http, leader) if "审批" in m.get("title", "")]
-    assert [b["label"] for b in approval[0]["buttons"]] == ["已同意"]  # the card was updated
+    # Every card answered shows how it ended, its buttons greyed out.
+    await _until_closed(http, leader, "审批", f"已同意（{team['leader']['name']}）")
+    await _until_closed(http, officer, "请确认是否参加", "已申请无法参加")
+    await _until_closed(http, newcomer, "请确认是否参加", "已确认参加")
     async with http.get("/sandbox/api/counts") as r:
         assert (await r.json())[newcomer] >= 3
 
@@ -199,13 +225,7 @@ async def test_the_badges_count_only_what_a_person_has_not_read(
     sandbox: tuple[TestServer, aiohttp.ClientSession],
 ) -> None:
     _, http = sandbox
-    campaign = await _campaign(http)
-    values = {name: "7,42,88" for name in campaign["sources"]}
-    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
-        assert r.status == 200
-    async with http.get("/sandbox/api/people") as r:
-        users = {p["name"]: p["user"] for p in await r.json()}
-    team = (await _campaign(http))["teams"][0]
+    users, team = await _drawn(http, "7,42,88")
     leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
     await _until(http, officer, "请确认是否参加")  # the task and its card: two messages
     await _until(http, leader, "组长")
