@@ -22,6 +22,7 @@ from bot.server.sandbox import prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from storage.models import DrawRun
+from tests.e2e.browser import chromium, phone_page
 from tests.e2e.test_bot import utc_now
 from tests.helpers import free_port
 
@@ -240,3 +241,32 @@ async def test_the_badges_count_only_what_a_person_has_not_read(
         assert r.status == 200
     await _until(http, officer, "您好")
     assert (await _unread(http))[officer] == 1  # the answer; the officer's own words are not
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine")
+async def test_on_a_phone_the_people_chat_and_campaigns_are_each_a_tab_away(
+    sandbox: tuple[TestServer, aiohttp.ClientSession], tmp_path: Path
+) -> None:
+    """At 390 px the page shows one panel at a time: the people, one person's chat, or the
+    campaigns with the draw; the tabs at the bottom switch between them, and nothing is
+    wider than the screen."""
+    server, _ = sandbox
+    url = str(server.make_url("/sandbox/"))
+    async with phone_page(url) as page:
+        await page.until("document.querySelectorAll('.person').length > 10")
+        assert await page.visible("#tabs") and await page.visible(".person")
+        assert not await page.visible(".phone") and not await page.visible("#campaigns")
+        # Picking a person opens their chat, full width.
+        await page.evaluate("document.querySelectorAll('.person')[1].click()")
+        assert await page.visible(".phone") and await page.visible("#text")
+        assert not await page.visible("aside")
+        assert await page.evaluate("document.querySelector('.phone').offsetWidth") >= 380
+        # The campaigns, with the draw, are one tab away; the people list another.
+        await page.evaluate("document.querySelector('#tabs [data-tab=campaigns]').click()")
+        await page.until("document.querySelector('button[data-draw]') !== null")
+        assert await page.visible("#campaigns") and await page.visible("button[data-draw]")
+        assert not await page.visible(".phone")
+        await page.screenshot(tmp_path / "campaigns.png")
+        await page.evaluate("document.querySelector('#tabs [data-tab=people]').click()")
+        assert await page.visible(".person") and not await page.visible("#campaigns")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390
