@@ -26,6 +26,11 @@ class ApprovalView:
     comment: str
 
 
+def subject(approval_id: int) -> str:
+    """What an approval's cards ask: decide it."""
+    return f"approval:{approval_id}"
+
+
 def card(view: ApprovalView) -> Outgoing:
     return Outgoing.card(
         text("approve.card_title", title=view.title, id=view.id),
@@ -34,6 +39,7 @@ def card(view: ApprovalView) -> Outgoing:
             Button(text("approve.key_approve", id=view.id), text("approve.label_approve")),
             Button(text("approve.key_reject", id=view.id), text("approve.label_reject")),
         ),
+        subject(view.id),
     )
 
 
@@ -61,6 +67,7 @@ def decided(view: ApprovalView, approved: bool) -> Outgoing:
     return Outgoing.plain(text("approve.decided", id=view.id, approved=approved, title=view.title))
 
 
-def card_closed(approved: bool) -> str:
-    """What the card's button reads once decided (WeCom replaces the buttons)."""
-    return text("approve.closed", approved=approved)
+def card_closed(state: str, by: str) -> str:
+    """What every approver's card reads once the request is settled: decided (and by whom),
+    or withdrawn."""
+    return text("approve.closed", state=state, by=by)

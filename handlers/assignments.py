@@ -62,6 +62,16 @@ class AssignmentView:
         return self.state in ("notified", "confirmed", "declined")
 
 
+def subject(assignment_id: int) -> str:
+    """What an assignment's cards ask: confirm or decline it."""
+    return f"assignment:{assignment_id}"
+
+
+def card_closed(state: str) -> str:
+    """What an assignment's card reads once answered, by the assignment's state."""
+    return text("assign.closed", state=state)
+
+
 def _buttons(assignment_id: int) -> tuple[Button, ...]:
     return (
         Button(text("assign.key_confirm", id=assignment_id), text("assign.label_confirm")),
@@ -78,6 +88,7 @@ def assignment_messages(view: AssignmentView) -> list[Outgoing]:
             text("assign.card_title", id=view.id),
             text("assign.card_text", campaign=view.team.campaign, team=view.team.number),
             _buttons(view.id),
+            subject(view.id),
         ),
     ]
 
@@ -118,6 +129,7 @@ def reminder(view: AssignmentView) -> Outgoing:
         text("assign.reminder_title"),
         text("assign.reminder", campaign=view.team.campaign, start=view.team.start, id=view.id),
         _buttons(view.id),
+        subject(view.id),
     )
 
 

@@ -11,10 +11,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     EventState,
@@ -179,7 +180,10 @@ def enqueue(
     body: dict[str, Any],
     now: dt.datetime,
     event_id: int | None = None,
+    card_id: int | None = None,
 ) -> None:
+    """Queue a message (a card keeps the question it asks, ``body["subject"]``); with
+    ``card_id``, an update of that card."""
     session.add(
         OutboxMessage(
             platform=platform,
@@ -190,8 +194,34 @@ def enqueue(
             next_attempt_at=now,
             created_at=now,
             event_id=event_id,
+            subject=str(body.get("subject") or "")[:40] or None,
+            card_id=card_id,
         )
     )
+
+
+def message_ref(message: OutboxMessage) -> str:
+    """A message's ref: stable for its row, unique across databases (a rebuilt one restarts
+    its ids). A card goes out under it, so a press on the card names the row again."""
+    return f"{int(message.created_at.timestamp() * 1000)}-{message.id}"
+
+
+async def open_cards(session: AsyncSession, subject: str) -> list[OutboxMessage]:
+    """The cards asking ``subject`` that are not closed yet and still can be: sent with a
+    handle to change them, or on their way; none given up on, none with an update queued."""
+    update = aliased(OutboxMessage)
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.subject == subject,
+            OutboxMessage.card_id.is_(None),
+            OutboxMessage.state != OutboxState.DEAD,
+            or_(OutboxMessage.state != OutboxState.SENT, OutboxMessage.handle.is_not(None)),
+            ~exists().where(update.card_id == OutboxMessage.id),
+        )
+        .order_by(OutboxMessage.id)
+    )
+    return list((await session.execute(query)).scalars())
 
 
 def _due(now: dt.datetime) -> Any:
@@ -239,8 +269,11 @@ async def mark(
     error: str | None = None,
     next_attempt_at: dt.datetime | None = None,
     count_attempt: bool = True,
+    handle: str = "",
 ) -> None:
     values: dict[str, Any] = {"state": state, "claimed_until": None, "last_error": error}
+    if handle:
+        values["handle"] = handle[:255]
     if count_attempt:
         values["attempts"] = OutboxMessage.attempts + 1
     if state is OutboxState.SENT:

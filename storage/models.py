@@ -643,6 +643,14 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_events.id"))
+    # A card: the question it asks ("approval:5"), to close every card asking it once settled.
+    subject: Mapped[str | None] = mapped_column(String(40), index=True)
+    # A sent card: the platform's handle to change it (WeCom response_code, DingTalk outTrackId).
+    handle: Mapped[str | None] = mapped_column(String(255))
+    # A card update: the card it changes (an outbox id). No foreign key: MariaDB checks one
+    # within a table row by row, so emptying the outbox would trip over it; a card gone
+    # missing is handled as one never delivered.
+    card_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class RobotSign(Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,7 @@ from bot.workflows import campaigns, plans
 from bot.workflows.campaign_spec import SpecError, parse_campaign
 from bot.workflows.step import policy_of
 
-_NUMBERS = re.compile(r"[,，、\s]+")
 ID = click.IntRange(1, 2**31 - 1)
-MAX_DIGITS = 30  # an entropy value is a number people say or a lottery prints
-
-
-def _number(part: str) -> bool:
-    return part.isascii() and part.isdigit() and len(part) <= MAX_DIGITS
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -78,7 +71,7 @@ def plan_add_need(
     actor: str | None,
 ) -> None:
     """Add a unit's need to the YEAR plan; prints its id on the last line."""
-    codes = [code for code in _NUMBERS.split(items) if code]
+    codes = [code for code in campaigns.NUMBER_SEPARATORS.split(items) if code]
     if not codes:
         raise Refused(text("plan.no_items"))
     percent = percent_field("ratio").parse(ratio)
@@ -237,12 +230,12 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
     parsed: dict[str, list[int]] = {}
     for value in values:
         name, sep, numbers = value.partition("=")
-        parts = [p for p in _NUMBERS.split(numbers) if p]
-        if not sep or not name.strip() or not parts or not all(_number(p) for p in parts):
+        parts = campaigns.entropy_numbers(numbers)
+        if not sep or not name.strip() or parts is None:
             raise Refused(text("campaign.entropy_syntax", value=value))
         if name.strip() in parsed:
             raise Refused(text("campaign.entropy_twice", name=name.strip()))
-        parsed[name.strip()] = [int(p) for p in parts]
+        parsed[name.strip()] = parts
     return parsed
 
 
@@ -386,16 +379,17 @@ def _read_text(path: Path) -> str:
 
 
 def read_seeds(path: Path) -> list[list[int]]:
-    """An RFC 3797 seed file: one source per line, numbers separated by blanks, # comments."""
+    """An RFC 3797 seed file: one source per line, numbers separated by blanks (or commas, as
+    everywhere numbers are typed), # comments."""
     sources = []
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         content = line.split("#", 1)[0].strip()
         if not content:
             continue
-        parts = content.split()
-        if not all(_number(p) for p in parts):
+        numbers = campaigns.entropy_numbers(content)
+        if numbers is None:
             raise Refused(text("campaign.seed_line", path=path.name, row=number))
-        sources.append([int(p) for p in parts])
+        sources.append(numbers)
     if not sources:
         raise Refused(text("campaign.no_seeds", path=path.name))
     return sources

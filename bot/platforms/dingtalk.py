@@ -8,7 +8,11 @@ not callbacks, so a button is a ``dtmd://`` link that sends its key back as a te
 where an interactive card template is configured (Stream mode), a card with buttons is an
 interactive card instead, and a press comes back as a card callback (``card_to_inbound``).
 The template needs the string variables ``title``, ``markdown`` and ``buttons`` (a JSON list of
-``{"key", "label"}``), and each button's callback must carry ``key`` in its params.
+``{"key", "label"}``), and each button's callback must carry ``key`` in its params. Once its
+question is settled, an interactive card is updated (``PUT /v1.0/card/instances``): ``buttons``
+becomes empty and ``outcome`` (a string variable the template may show) says how it ended. A
+plain action card cannot be changed after it is sent: its buttons stay, and a press on one
+after the question is settled is answered that nothing more needs doing.
 """
 
 from __future__ import annotations
@@ -27,7 +31,15 @@ from typing import Any
 import aiohttp
 
 from bot.platforms.errors import Rejected, SendFailed, plain_id
-from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
+from bot.platforms.messages import (
+    Inbound,
+    InboundKind,
+    Outgoing,
+    Platform,
+    Receipt,
+    card_id,
+    card_ref,
+)
 from bot.platforms.wecom import WeComCodec
 
 SIGN_WINDOW_MS = 3600 * 1000
@@ -160,7 +172,7 @@ def render_interactive(
     return {
         "cardTemplateId": template_id,
         # Stable per outbox row: a resend after a crash addresses the same card.
-        "outTrackId": f"suiji-{ref}",
+        "outTrackId": card_id(ref),
         "cardData": {
             "cardParamMap": {
                 "title": message.title,
@@ -172,6 +184,16 @@ def render_interactive(
         "openSpaceId": f"dtv1.card//IM_ROBOT.{recipient}",
         "imRobotOpenSpaceModel": {"supportForward": False},
         "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": robot_code},
+    }
+
+
+def render_card_update(message: Outgoing) -> dict[str, Any]:
+    """The body of ``PUT /v1.0/card/instances`` that closes an interactive card: no buttons
+    left, and the outcome in their place; the other variables stay."""
+    return {
+        "outTrackId": message.token,
+        "cardData": {"cardParamMap": {"buttons": "[]", "outcome": message.text}},
+        "cardUpdateOptions": {"updateCardDataByKey": True},
     }
 
 
@@ -206,6 +228,7 @@ def card_to_inbound(data: Any, message_id: str, now: dt.datetime) -> Inbound | N
         action=str(key),
         fields=fields,
         reply_token=str(data.get("outTrackId", ""))[:200],
+        card=card_ref(str(data.get("outTrackId", ""))[:200]),
     )
 
 
@@ -250,14 +273,17 @@ class DingTalkClient:
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
         self.card_template_id = card_template_id
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.handle_lifetime: dt.timedelta | None = None  # an outTrackId lasts with its card
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
 
-    async def _call(self, path: str, body: dict[str, Any], token: str | None) -> tuple[int, Any]:
+    async def _call(
+        self, path: str, body: dict[str, Any], token: str | None, method: str = "POST"
+    ) -> tuple[int, Any]:
         headers = {"x-acs-dingtalk-access-token": token} if token else {}
         try:
-            async with self.session.post(
-                f"{self.api_base}{path}", json=body, headers=headers, timeout=self.timeout
+            async with self.session.request(
+                method, f"{self.api_base}{path}", json=body, headers=headers, timeout=self.timeout
             ) as response:
                 raw = await response.read()
                 status = response.status
@@ -286,26 +312,35 @@ class DingTalkClient:
             self._token = (str(data["accessToken"]), time.monotonic() + lifetime)
             return self._token[0]
 
-    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
-        if message.kind == "update":
-            return  # robot cards cannot be changed once sent; the reply says what happened
-        path = "/v1.0/robot/oToMessages/batchSend"
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> Receipt:
+        if message.kind == "update":  # an interactive card's outTrackId: close it
+            try:
+                await self._request("PUT", "/v1.0/card/instances", render_card_update(message))
+            except SendFailed as failure:
+                if failure.retry:
+                    raise
+                return Receipt(note=f"card not changed: {failure.reason}")
+            return Receipt()
         if message.kind == "card" and message.buttons and self.card_template_id:
-            path = "/v1.0/card/instances/createAndDeliver"
             body = render_interactive(
                 message, recipient, self.card_template_id, self.robot_code, ref
             )
-        else:
-            key, param = render(message)
-            body = {
-                "robotCode": self.robot_code,
-                "userIds": [recipient],
-                "msgKey": key,
-                "msgParam": json.dumps(param, ensure_ascii=False),
-            }
+            await self._request("POST", "/v1.0/card/instances/createAndDeliver", body)
+            return Receipt(handle=body["outTrackId"])
+        key, param = render(message)
+        body = {
+            "robotCode": self.robot_code,
+            "userIds": [recipient],
+            "msgKey": key,
+            "msgParam": json.dumps(param, ensure_ascii=False),
+        }
+        await self._request("POST", "/v1.0/robot/oToMessages/batchSend", body)
+        return Receipt()  # an action card's buttons are links: nothing to change later
+
+    async def _request(self, method: str, path: str, body: dict[str, Any]) -> None:
         for attempt in (1, 2):
             token = await self.token(refresh=attempt == 2)
-            status, data = await self._call(path, body, token)
+            status, data = await self._call(path, body, token, method)
             if status == 200:
                 return
             code = _code(data)

@@ -3,7 +3,9 @@
 They behave like the platforms where suiji depends on it: access tokens that expire and can be
 revoked, error codes (40014, 42001, 45009, 42014 for a reused card task id; DingTalk's 400
 InvalidAuthentication and 403 QPS limit), WeCom's duplicate check and its silent drop of more
-than 30 messages a minute to one member.
+than 30 messages a minute to one member, and changing a card once it is answered: WeCom's
+response_codes (one from sending an interactive card, one from each press) change a card once,
+within 72 hours by the fake's own clock; a DingTalk interactive card changes by its outTrackId.
 Callbacks to the bot are sealed exactly as the platforms seal them (encrypted XML and
 signatures; DingTalk's timestamp + sign headers). Faults can be queued to test recovery.
 """
@@ -28,6 +30,8 @@ from bot.platforms.dingtalk import robot_sign
 from bot.platforms.wecom import WeComCodec
 
 PER_MEMBER_PER_MINUTE = 30
+RESPONSE_CODE_SECONDS = 72 * 3600
+INTERACTIVE_CARDS = {"button_interaction", "vote_interaction", "multiple_interaction"}
 
 
 @dataclass
@@ -125,8 +129,11 @@ class FakeWeCom(_FakeBase):
         self.api_per_minute: int | None = None
         self._api_calls: collections.deque[float] = collections.deque()
         self.rate_limited = 0
-        # ResponseCode of each click -> (user, task id): single use, as WeCom's are.
-        self.response_codes: dict[str, tuple[str, str]] = {}
+        # Each response_code -> (the users it may change the card for, its task id, when it
+        # was issued): single use and good for 72 hours, as WeCom's are.
+        self.response_codes: dict[str, tuple[frozenset[str], str, float]] = {}
+        self.clock = time.time  # the fake's clock, for the codes' lifetime; tests move it
+        self.refused_updates = 0
 
     def _error(self, code: str) -> web.Response:
         return web.json_response({"errcode": int(code), "errmsg": f"fake error {code}"})
@@ -172,11 +179,16 @@ class FakeWeCom(_FakeBase):
         users = [u for u in str(body.get("touser", "")).split("|") if u]
         kind = body.get("msgtype")
         content = body.get(kind, {}) if isinstance(kind, str) else {}
+        answer: dict[str, Any] = {"errcode": 0, "errmsg": "ok", "invaliduser": ""}
         if kind == "template_card":
             task_id = content.get("task_id", "")
             if task_id in self.task_ids:
                 return self._error("42014")
             self.task_ids.add(task_id)
+            if content.get("card_type") in INTERACTIVE_CARDS:
+                code = secrets.token_hex(12)
+                self.response_codes[code] = (frozenset(users), task_id, self.clock())
+                answer["response_code"] = code
         signature = json.dumps(content, sort_keys=True, ensure_ascii=False)
         now = time.time()
         for user in users:
@@ -195,7 +207,7 @@ class FakeWeCom(_FakeBase):
                 continue
             window.append(now)
             self._show(user, kind, content, body)
-        return web.json_response({"errcode": 0, "errmsg": "ok", "invaliduser": ""})
+        return web.json_response(answer)
 
     def _show(self, user: str, kind: Any, content: dict[str, Any], raw: dict[str, Any]) -> None:
         if kind == "template_card":
@@ -238,15 +250,17 @@ class FakeWeCom(_FakeBase):
         body = await request.json()
         if body.get("agentid") != self.agent_id:
             return self._error("40056")
-        clicked = self.response_codes.pop(str(body.get("response_code", "")), None)
-        if clicked is None:
-            return self._error("40151")  # unknown or already used response_code
-        user, task_id = clicked
-        if user not in body.get("userids", []):
+        issued = self.response_codes.pop(str(body.get("response_code", "")), None)
+        if issued is None or self.clock() - issued[2] > RESPONSE_CODE_SECONDS:
+            self.refused_updates += 1
+            return self._error("40151")  # an unknown, used or expired response_code
+        users, task_id, _ = issued
+        chosen = set(body.get("userids", []))
+        if not chosen or not chosen <= users:
             return self._error("40031")
         outcome = str(body.get("button", {}).get("replace_name", ""))
         for message in self.delivered:
-            if message.user == user and any(b.get("task_id") == task_id for b in message.buttons):
+            if message.user in chosen and any(b.get("task_id") == task_id for b in message.buttons):
                 message.buttons = [{"label": outcome, "key": "", "task_id": task_id, "done": "1"}]
         self.changed.set()
         return web.json_response({"errcode": 0, "errmsg": "ok"})
@@ -325,7 +339,7 @@ class FakeWeCom(_FakeBase):
         card."""
         created = int(time.time() * 1000)  # distinct per click, as WeCom's events are
         code = secrets.token_hex(8)
-        self.response_codes[code] = (user, task_id)
+        self.response_codes[code] = (frozenset([user]), task_id, self.clock())
         card_type = "button_interaction" if chosen is None else "multiple_interaction"
         inner = self.click_xml(user, key, task_id, created, code, card_type, chosen)
         return await self.post(session, inner)
@@ -422,6 +436,35 @@ class FakeDingTalk(_FakeBase):
         )
         return web.json_response({"success": True, "result": {"outTrackId": track}})
 
+    async def update_card(self, request: web.Request) -> web.Response:
+        """A change of an interactive card's variables, as PUT /v1.0/card/instances: with
+        ``buttons`` emptied and an ``outcome``, the phone shows the outcome as a spent button."""
+        self.calls["updateCard"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return self._error("token")
+        body = await request.json()
+        track = str(body.get("outTrackId", ""))
+        params = body.get("cardData", {}).get("cardParamMap", {})
+        cards = [
+            m for m in self.delivered if any(b.get("out_track_id") == track for b in m.buttons)
+        ]
+        if not cards or not all(isinstance(v, str) for v in params.values()):
+            return self._error("400")
+        for message in cards:
+            buttons = [
+                {"key": b["key"], "label": b["label"], "out_track_id": track}
+                for b in json.loads(params.get("buttons", "[]"))
+            ]
+            if params.get("outcome"):
+                buttons.append(
+                    {"key": "", "label": params["outcome"], "out_track_id": track, "done": "1"}
+                )
+            message.buttons = buttons
+        self.changed.set()
+        return web.json_response({"success": True, "result": True})
+
     # --- Stream mode: the gateway the official SDK connects to --------------------------------
 
     async def open_connection(self, request: web.Request) -> web.Response:
@@ -494,6 +537,7 @@ class FakeDingTalk(_FakeBase):
         app.router.add_post("/v1.0/oauth2/accessToken", self.access_token)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self.batch_send)
         app.router.add_post("/v1.0/card/instances/createAndDeliver", self.create_and_deliver)
+        app.router.add_put("/v1.0/card/instances", self.update_card)
         app.router.add_post("/v1.0/gateway/connections/open", self.open_connection)
         app.router.add_get("/gateway/ws", self.gateway)
         return app

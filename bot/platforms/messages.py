@@ -1,7 +1,9 @@
 """The one platform-neutral model of chat, each way.
 
 In: what a person did (sent text, clicked a button, submitted a form, opened the app).
-Out: what the bot says (text, markdown, a card with buttons, a link card to a page).
+Out: what the bot says (text, markdown, a card with buttons, a link card to a page), and the
+change of a card already sent once its question is settled (its buttons give way to the
+outcome); what a platform answered for a message (``Receipt``).
 Adapters in bot/platforms translate both; nothing else knows a platform's wire format.
 """
 
@@ -37,7 +39,33 @@ class Inbound:
     text: str = ""
     action: str = ""
     fields: dict[str, Any] = field(default_factory=dict)
-    reply_token: str = ""  # WeCom ResponseCode / DingTalk sessionWebhook, if any
+    reply_token: str = ""  # WeCom ResponseCode / DingTalk sessionWebhook or outTrackId, if any
+    card: str = ""  # the pressed card's ref as it was sent (see card_id), if it is one of ours
+
+
+CARD_PREFIX = "suiji-"
+
+
+def card_id(ref: str) -> str:
+    """The id a card goes out under (WeCom task_id, DingTalk outTrackId) for an outbox ref."""
+    return CARD_PREFIX + ref
+
+
+def card_ref(platform_card_id: str) -> str:
+    """The outbox ref of a card from the id a press names; "" for a card not sent by suiji."""
+    return (
+        platform_card_id.removeprefix(CARD_PREFIX)
+        if platform_card_id.startswith(CARD_PREFIX)
+        else ""
+    )
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the platform answered for a message it took."""
+
+    handle: str = ""  # its handle to change this card later (WeCom response_code, outTrackId)
+    note: str = ""  # why nothing was changed, for an update the platform could not apply
 
 
 @dataclass(frozen=True)
@@ -55,7 +83,10 @@ class Outgoing:
     title: str = ""
     buttons: tuple[Button, ...] = ()
     url: str = ""
-    token: str = ""  # for "update": the platform's handle on the clicked card
+    token: str = ""  # for "update": the platform's handle on the card, if known when queued
+    # For a card: the question it asks (e.g. "approval:5"), so that every card asking it can be
+    # closed once it is settled, however it was answered.
+    subject: str = ""
     # The same words may rightly be sent again soon (a question asked again, 「我的任务」 asked
     # twice): WeCom's duplicate check would drop the second silently. Set on answers to what a
     # person just asked, where a copy after a crash is harmless.
@@ -63,7 +94,8 @@ class Outgoing:
 
     @staticmethod
     def card_update(token: str, outcome: str) -> Outgoing:
-        """Replace the buttons of the card a person just clicked with ``outcome``."""
+        """Replace a card's buttons with ``outcome``; ``token`` is the platform's handle on it
+        ("" to use the one the card was sent with)."""
         return Outgoing("update", outcome, token=token)
 
     @staticmethod
@@ -71,8 +103,8 @@ class Outgoing:
         return Outgoing("text", text)
 
     @staticmethod
-    def card(title: str, text: str, buttons: tuple[Button, ...]) -> Outgoing:
-        return Outgoing("card", text, title=title, buttons=buttons)
+    def card(title: str, text: str, buttons: tuple[Button, ...], subject: str = "") -> Outgoing:
+        return Outgoing("card", text, title=title, buttons=buttons, subject=subject)
 
     def to_json(self) -> dict[str, Any]:
         data = {
@@ -82,6 +114,7 @@ class Outgoing:
             "buttons": [{"key": b.key, "label": b.label} for b in self.buttons],
             "url": self.url,
             "token": self.token,
+            "subject": self.subject,
         }
         return {**data, "repeatable": True} if self.repeatable else data
 
@@ -94,5 +127,6 @@ class Outgoing:
             buttons=tuple(Button(b["key"], b["label"]) for b in data.get("buttons", [])),
             url=data.get("url", ""),
             token=data.get("token", ""),
+            subject=data.get("subject", ""),
             repeatable=data.get("repeatable", False),
         )

@@ -24,7 +24,15 @@ from wechatpy.crypto import PrpCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.platforms.errors import Rejected, SendFailed, plain_id
-from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
+from bot.platforms.messages import (
+    Inbound,
+    InboundKind,
+    Outgoing,
+    Platform,
+    Receipt,
+    card_id,
+    card_ref,
+)
 from bot.platforms.safexml import children_text, flat_xml, safe_root
 
 TOKEN_ERRORS = {40001, 40014, 42001}
@@ -34,6 +42,9 @@ RETRYABLE = {RATE_LIMITED, -1}  # -1: WeCom's "system busy"
 # Cards whose submit button sends the person's choices: a form submission, not a click.
 FORM_CARDS = {"vote_interaction", "multiple_interaction"}
 MAX_ANSWERS = 50  # questions per card and options per question; WeCom allows far fewer
+# A response_code (from message/send for an interactive card, or from a press on it) changes
+# the card once, within 72 hours.
+RESPONSE_CODE_LIFETIME = dt.timedelta(hours=72)
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
@@ -156,6 +167,7 @@ def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
             action=message.get("EventKey", ""),
             fields=json.loads(message.get("SelectedItems") or "{}") if form else {},
             reply_token=message.get("ResponseCode", ""),
+            card=card_ref(message.get("TaskId", "")),
         )
     return None
 
@@ -203,7 +215,7 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
                 "sub_title_text": message.text,
                 # Stable per outbox row: a resend reuses it and WeCom refuses it (42014), so a
                 # card is never delivered twice.
-                "task_id": f"suiji-{ref}",
+                "task_id": card_id(ref),
                 "button_list": [{"text": b.label, "key": b.key} for b in message.buttons[:6]],
             },
         )
@@ -211,7 +223,8 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
 
 
 def render_update(recipient: str, agent_id: int, message: Outgoing) -> dict[str, Any]:
-    """The update_template_card body that greys out the clicked card's buttons with a word."""
+    """The update_template_card body that greys out a card's buttons with a word (the outcome),
+    spending the card's response_code."""
     return {
         "userids": [recipient],
         "agentid": agent_id,
@@ -235,6 +248,7 @@ class WeComClient:
         self.session, self.api_base = session, api_base.rstrip("/")
         self.corp_id, self.secret, self.agent_id = corp_id, secret, agent_id
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.handle_lifetime: dt.timedelta | None = RESPONSE_CODE_LIFETIME
         self._token: tuple[str, float] | None = None
         self._lock = asyncio.Lock()
 
@@ -287,18 +301,26 @@ class WeComClient:
             return data
         raise AssertionError("the second attempt returns or raises")
 
-    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> Receipt:
         if message.kind == "update":
-            await self._post(
-                "/cgi-bin/message/update_template_card",
-                render_update(recipient, self.agent_id, message),
-            )
-            return
+            try:
+                await self._post(
+                    "/cgi-bin/message/update_template_card",
+                    render_update(recipient, self.agent_id, message),
+                )
+            except SendFailed as failure:
+                if failure.retry:
+                    raise
+                # A response_code spent or expired: the card stays as it is, which is no
+                # reason to try again (nor for a dead letter).
+                return Receipt(note=f"card not changed: {failure.reason}")
+            return Receipt()
         try:
-            await self._post(
+            data = await self._post(
                 "/cgi-bin/message/send", render(recipient, self.agent_id, message, ref)
             )
         except SendFailed as failure:
             if f" {TASK_ID_USED}:" in failure.reason:
-                return  # this card went out before a crash: done, not an error
+                return Receipt()  # this card went out before a crash: done, not an error
             raise
+        return Receipt(handle=str(data.get("response_code") or ""))

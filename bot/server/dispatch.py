@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
 from bot.workflows import approvals, assignments, findings, plans
-from bot.workflows.step import DEFAULT_POLICY, Policy, Step
+from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
 from storage import chat as db
@@ -59,6 +59,7 @@ def inbound_to_json(inbound: Inbound) -> dict[str, Any]:
         "action": inbound.action,
         "fields": inbound.fields,
         "reply_token": inbound.reply_token,
+        "card": inbound.card,
     }
 
 
@@ -73,6 +74,7 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
         action=data.get("action", ""),
         fields=data.get("fields", {}),
         reply_token=data.get("reply_token", ""),
+        card=data.get("card", ""),
     )
 
 
@@ -139,12 +141,13 @@ async def decide(
         # The bot asked for a reason or a comment: what comes now, unless it is a command of
         # its own (command words must stand alone, so a sentence is never one), is the answer.
         answer = FOLLOW_UPS[waiting.topic]
+        # The card whose press asked the question is the one to close with its own handle.
+        step.pressed = Pressed.from_json(waiting.data.get("pressed")) or step.pressed
         return await answer(step, person, dict(waiting.data), message.strip()[:500])
     if command is None:
         return [commands.unknown_reply(message)]
     if waiting is not None and command.name not in KEEP_WAITING:
         await assignment_db.end_conversation(session, person.id)  # they did something else
-    token = inbound.reply_token if pressed else ""
     match command.name:
         case "help":
             return [commands.help_reply(asker)]
@@ -161,7 +164,7 @@ async def decide(
         case "recuse":
             return await assignments.recuse(step, person, command)
         case "approve" | "reject":
-            return await approvals.answer(step, person, command, token)
+            return await approvals.answer(step, person, command)
         case "fill":
             return await findings.fill(step, person, command)
         case "resume":
@@ -208,7 +211,7 @@ async def _process_one(factory: Factory, event_id: int, clock: Clock, policy: Po
                 session, inbound.platform.value, inbound.sender
             )
             actor = person.name if person else inbound.sender
-            step = Step(session, policy, clock(), actor, event.id)
+            step = Step(session, policy, clock(), actor, event.id, pressed=_pressed(inbound))
             for reply in await decide(session, inbound, person, step):
                 db.enqueue(
                     session, event.platform, inbound.sender, reply.to_json(), clock(), event.id
@@ -219,6 +222,13 @@ async def _process_one(factory: Factory, event_id: int, clock: Clock, policy: Po
         log.exception("handling event %s failed", event_id)
         await _record_failure(factory, event_id, exc, clock)
         return False
+
+
+def _pressed(inbound: Inbound) -> Pressed | None:
+    """The card a press came from, if it is one of ours, with the press's handle on it."""
+    if inbound.kind in (InboundKind.CLICK, InboundKind.FORM) and inbound.card:
+        return Pressed(inbound.card, inbound.reply_token)
+    return None
 
 
 async def _record_failure(factory: Factory, event_id: int, exc: Exception, clock: Clock) -> None:

@@ -5,6 +5,11 @@ through the platform's client, and marked sent, retried later with exponential b
 errors, 5xx, rate limiting), or dead with the last error after ``max_attempts``. Pacing keeps
 each recipient under WeCom's 30-a-minute limit (it drops the excess silently) and the whole app
 under its own per-minute budget.
+
+A card keeps the handle the platform answered with, to be changed later; an update of a card
+(its buttons giving way to the outcome) waits until the card itself is sent, and is let go, not
+retried, when the card cannot be changed any more: a DingTalk action card, a handle past its
+lifetime (WeCom's 72 hours), or one the platform refuses as spent.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.config import OutboxSettings
 from bot.platforms.errors import SendFailed
-from bot.platforms.messages import Outgoing
+from bot.platforms.messages import Outgoing, Receipt
 from storage import chat as db
 from storage.engine import unit_of_work
 from storage.models import OutboxMessage, OutboxState
@@ -32,8 +37,15 @@ Clock = Callable[[], dt.datetime]
 WINDOW = dt.timedelta(seconds=61)
 
 
+# How soon to look again at an update whose card is still on its way.
+CARD_WAIT = dt.timedelta(seconds=2)
+
+
 class Client(Protocol):
-    async def send(self, recipient: str, message: Outgoing, ref: str) -> None:
+    # How long a card's handle can be used to change it (None: as long as the card lives).
+    handle_lifetime: dt.timedelta | None
+
+    async def send(self, recipient: str, message: Outgoing, ref: str) -> Receipt | None:
         """Send; ``ref`` is stable across retries of the same outbox row."""
 
 
@@ -110,16 +122,21 @@ class Sender:
         if client is None:
             await self._mark(message, OutboxState.DEAD, error=f"no {message.platform} client")
             return
+        outgoing = Outgoing.from_json(message.body)
+        if message.card_id is not None:
+            update = await self._card_update(message, outgoing, client, now)
+            if update is None:
+                return
+            outgoing = update
         later = self.pacer.wait(message.recipient, now) or await self._recipient_wait(message, now)
         if later is not None:
             await self._mark(message, OutboxState.PENDING, next_at=later, count=False)
             return
         self.pacer.record(message.recipient, now)
-        # Stable for this row, unique across databases (a rebuilt one restarts its ids).
-        ref = f"{int(message.created_at.timestamp() * 1000)}-{message.id}"
+        ref = db.message_ref(message)
         try:
             try:
-                await client.send(message.recipient, Outgoing.from_json(message.body), ref)
+                receipt = await client.send(message.recipient, outgoing, ref)
             except SendFailed:
                 raise
             except Exception as exc:  # a client bug or an answer nobody expected: retry
@@ -137,7 +154,40 @@ class Sender:
                 log.error("message %s dead: %s", message.id, failure.reason)
                 await self._mark(message, OutboxState.DEAD, error=failure.reason)
             return
-        await self._mark(message, OutboxState.SENT)
+        receipt = receipt or Receipt()
+        if receipt.note:
+            log.info("message %s: %s", message.id, receipt.note)
+        await self._mark(
+            message, OutboxState.SENT, error=receipt.note or None, handle=receipt.handle
+        )
+
+    async def _card_update(
+        self, message: OutboxMessage, update: Outgoing, client: Client, now: dt.datetime
+    ) -> Outgoing | None:
+        """The update to send, with the handle on its card; None when there is nothing to
+        send now (marked: put off until the card is sent, or done when it cannot change)."""
+        async with self.factory() as session:
+            card = await session.get(OutboxMessage, message.card_id)
+        if card is None or card.state is OutboxState.DEAD:
+            await self._mark(message, OutboxState.SENT, error="card never delivered")
+            return None
+        if card.state is not OutboxState.SENT:
+            # The card is still on its way (a retry, pacing): change it once it has arrived.
+            later = max(card.next_attempt_at, now) + CARD_WAIT
+            await self._mark(message, OutboxState.PENDING, next_at=later, count=False)
+            return None
+        # A press's own handle (fresh when pressed) before the one the card was sent with.
+        token = update.token or card.handle or ""
+        issued = message.created_at if update.token else card.sent_at
+        lifetime = client.handle_lifetime
+        if not token:
+            note = "this card cannot be changed"
+        elif lifetime is not None and issued is not None and now - issued >= lifetime:
+            note = f"card handle older than {lifetime}"
+        else:
+            return Outgoing.card_update(token, update.text)
+        await self._mark(message, OutboxState.SENT, error=note)
+        return None
 
     async def _recipient_wait(self, message: OutboxMessage, now: dt.datetime) -> dt.datetime | None:
         """When the recipient's per-minute budget allows another message, counting what every
@@ -160,6 +210,7 @@ class Sender:
         error: str | None = None,
         next_at: dt.datetime | None = None,
         count: bool = True,
+        handle: str = "",
     ) -> None:
         async with unit_of_work(self.factory) as session:
             await db.mark(
@@ -170,6 +221,7 @@ class Sender:
                 error=error,
                 next_attempt_at=next_at,
                 count_attempt=count,
+                handle=handle,
             )
 
     async def run(self, stop: asyncio.Event, idle: float = 0.5) -> None:

@@ -29,6 +29,8 @@ from storage.models import Campaign, Person, Unit
 
 FAKE = web.AppKey("fake_wecom", FakeWeCom)
 SAID = web.AppKey("said", list[dict[str, Any]])
+# The newest message each person's chat has shown on the page: what is after it is unread.
+READ = web.AppKey("read", dict[str, int])
 CLIENT = web.AppKey("sandbox_client", aiohttp.ClientSession)
 _seq = itertools.count(1_000_000)
 
@@ -160,10 +162,10 @@ async def draw(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="campaign and values expected") from exc
     values: dict[str, list[int]] = {}
     for name, typed in raw.items():
-        try:
-            values[str(name)] = [int(n) for n in str(typed).split()]
-        except ValueError:
+        numbers = campaigns.entropy_numbers(str(typed))
+        if numbers is None:
             return web.json_response({"error": text("sandbox.bad_values", name=name)}, status=400)
+        values[str(name)] = numbers
     factory, clock, actor = request.app[FACTORY], request.app[CLOCK], text("sandbox.actor")
     try:
         if reason:
@@ -177,11 +179,25 @@ async def draw(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+async def read(request: web.Request) -> web.Response:
+    """The page showed a person's chat up to the bot's message ``seq``: those are read."""
+    data = await _payload(request)
+    try:
+        seq = int(data.get("seq", 0))
+    except (TypeError, ValueError) as exc:
+        raise web.HTTPBadRequest(text="seq expected") from exc
+    seen = request.app[READ]
+    seen[data["user"]] = max(seen.get(data["user"], 0), seq)
+    return web.json_response({"ok": True})
+
+
 async def counts(request: web.Request) -> web.Response:
-    """How many messages each person's phone holds, for the list of people."""
+    """How many of the bot's messages each person has not read yet, for the badges."""
+    seen = request.app[READ]
     tally: dict[str, int] = {}
     for message in request.app[FAKE].delivered:
-        tally[message.user] = tally.get(message.user, 0) + 1
+        if message.seq > seen.get(message.user, 0):
+            tally[message.user] = tally.get(message.user, 0) + 1
     return web.json_response(tally)
 
 
@@ -197,7 +213,7 @@ async def _client(app: web.Application) -> Any:
 
 def install(app: web.Application, fake: FakeWeCom) -> None:
     """Add the sandbox page and its API under /sandbox/ to the bot's app."""
-    app[FAKE], app[SAID] = fake, []
+    app[FAKE], app[SAID], app[READ] = fake, [], {}
     app.cleanup_ctx.append(_client)
     app.router.add_get("/sandbox/", page)
     app.router.add_get("/sandbox/api/people", people)
@@ -207,6 +223,7 @@ def install(app: web.Application, fake: FakeWeCom) -> None:
     app.router.add_get("/sandbox/api/campaigns", campaign_list)
     app.router.add_post("/sandbox/api/draw", draw)
     app.router.add_get("/sandbox/api/counts", counts)
+    app.router.add_post("/sandbox/api/read", read)
 
 
 def sandbox_app(settings: Settings, base: str) -> tuple[web.Application, FakeWeCom, FakeDingTalk]:

@@ -2,7 +2,9 @@
 
 Owns the life of a request: created with its approvers and sent to them as a card; decided once
 (a repeated click or a retried callback changes nothing and says so); refused politely to anyone
-who is not an approver; every request and decision audited. What a decision *does* belongs to
+who is not an approver; every request and decision audited; once decided or withdrawn, every
+approver's card shows the outcome instead of its buttons, however it was decided (a press, a
+typed answer, the command line). What a decision *does* belongs to
 the kind of request (absence, plan need, later reports and publication), registered here by the
 module that owns it.
 """
@@ -109,7 +111,6 @@ async def decide(
     person: Person,
     approve: bool,
     comment: str,
-    reply_token: str = "",
 ) -> list[Outgoing]:
     """Decide as ``person``; the replies to them. Refused (and nothing changes) if they are
     not an approver or it was decided before."""
@@ -134,15 +135,13 @@ async def decide(
         {"state": "pending"},
         {"state": approval.state.value, "by": person.name, "comment": approval.comment},
     )
-    replies = [say.decided(shown, approve)]
-    if reply_token:  # the card that was clicked: its buttons give way to the outcome
-        replies.append(Outgoing.card_update(reply_token, say.card_closed(approve)))
-    return replies
+    await step.close_cards(
+        say.subject(approval.id), say.card_closed(approval.state.value, person.name)
+    )
+    return [say.decided(shown, approve)]
 
 
-async def answer(
-    step: Step, person: Person, command: Command, reply_token: str = ""
-) -> list[Outgoing]:
+async def answer(step: Step, person: Person, command: Command) -> list[Outgoing]:
     """「同意」 / 「驳回 原因」 from chat, with or without the approval's number."""
     approve = command.name == "approve"
     if command.number is not None:
@@ -167,11 +166,12 @@ async def answer(
             step.session,
             person.id,
             REJECT_TOPIC,
-            {"approval": approval.id, "token": reply_token},
+            # The card pressed, if any: closed with the press's own handle once the reason comes.
+            {"approval": approval.id, "pressed": step.pressed and step.pressed.to_json()},
             step.now + step.policy.conversation_timeout,
         )
         return [Outgoing.plain(text("approve.ask_comment", id=approval.id))]
-    return await decide(step, approval, person, approve, command.rest, reply_token)
+    return await decide(step, approval, person, approve, command.rest)
 
 
 async def comment_given(
@@ -182,7 +182,7 @@ async def comment_given(
     approval = await db.approval(step.session, int(str(data["approval"])))
     if approval is None:
         return [Outgoing.plain(text("chat.stale_button"))]
-    return await decide(step, approval, person, False, comment, str(data.get("token", "")))
+    return await decide(step, approval, person, False, comment)
 
 
 async def cancel_pending(step: Step, kind: str, subject_id: int) -> None:
@@ -197,3 +197,4 @@ async def cancel_pending(step: Step, kind: str, subject_id: int) -> None:
             {"state": "pending"},
             {"state": "cancelled"},
         )
+        await step.close_cards(say.subject(approval.id), say.card_closed("cancelled", ""))

@@ -6,6 +6,8 @@ dispatcher; every substitution also locks the campaign row first, before anythin
 so two declines in one team at the same moment get two different substitutes and lock order is
 the same everywhere (person, campaign, audit head). The choice of substitute is
 handlers.substitution; the words are handlers.assignments; the rows are storage.assignments.
+Whenever an assignment stops waiting for its answer (confirmed, declined, excused, voided), the
+cards that asked for it are closed with the outcome, whichever way the answer came.
 """
 
 from __future__ import annotations
@@ -137,6 +139,11 @@ async def _campaign(step: Step, campaign_id: int) -> Campaign:
     return campaign
 
 
+async def _settle_cards(step: Step, a: Assignment) -> None:
+    """The cards that asked this person to confirm or decline: closed, with where it stands."""
+    await step.close_cards(say.subject(a.id), say.card_closed(a.state.value))
+
+
 # --- when a draw runs ------------------------------------------------------------------------
 
 
@@ -151,6 +158,7 @@ async def withdraw_all(step: Step, campaign: Campaign) -> None:
     await step.session.flush()  # every row first; the audit head (in cancel_pending) last
     for a, was_on_team in withdrawn:
         await approvals.cancel_pending(step, ABSENCE, a.id)
+        await _settle_cards(step, a)
         person = await step.session.get(Person, a.person_id)
         if person is not None and was_on_team:
             step.send(person, Outgoing.plain(text("assign.cancelled", campaign=campaign.name)))
@@ -300,6 +308,7 @@ async def confirm(step: Step, person: Person, command: Command) -> list[Outgoing
     await step.audit(
         "assignment:confirm", "assignments", a.id, {"state": before}, {"state": "confirmed"}
     )
+    await _settle_cards(step, a)
     if a.role is AssignmentRole.MEMBER and a.team_id is not None:
         leader = await _leader(step, a.team_id)
         if leader is not None:
@@ -348,7 +357,12 @@ async def decline(step: Step, person: Person, command: Command) -> list[Outgoing
             step.session,
             person.id,
             REASON_TOPIC,
-            {"assignment": a.id, "state": a.state.value},
+            {
+                "assignment": a.id,
+                "state": a.state.value,
+                # The card pressed, if any: closed with the press's own handle later.
+                "pressed": step.pressed and step.pressed.to_json(),
+            },
             step.now + step.policy.conversation_timeout,
         )
         return [Outgoing.plain(text("assign.ask_reason"))]
@@ -387,8 +401,9 @@ async def _submit_decline(
         {"state": "declined", "reason": a.reason, "policy": campaign.absence_approver.value},
     )
     if campaign.absence_approver is AbsenceApprover.AUTO:
-        await excuse(step, campaign, a, a.reason)
+        await excuse(step, campaign, a, a.reason)  # closes the cards, with the final state
         return []
+    await _settle_cards(step, a)
     await approvals.request(
         step,
         kind=ABSENCE,
@@ -466,6 +481,7 @@ async def _apply_absence(step: Step, approval: Approval, decider: Person, approv
                 comment=approval.comment or "",
             ),
             (Button(text("assign.key_confirm", id=a.id), text("assign.label_confirm")),),
+            say.subject(a.id),
         ),
     )
 
@@ -502,6 +518,7 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
             {"state": before, "officer": officer.name, "position": a.position},
             {"state": "replaced", "reason": a.reason, "team": team.number, "substitute": None},
         )
+        await _settle_cards(step, a)
         step.send(officer, Outgoing.plain(text("assign.excused_after_end", campaign=campaign.name)))
         return
     employers = frozenset(e.id for e in await db.team_employers(session, team.id))
@@ -548,6 +565,7 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
             "short_by": team.short_by,
         },
     )
+    await _settle_cards(step, a)
     notices = say.excused_notices(
         campaign.name,
         team.number,

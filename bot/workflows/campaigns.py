@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
@@ -382,6 +383,20 @@ async def reseed_draw(
             clock(),
         )
         return digest
+
+
+NUMBER_SEPARATORS = re.compile(r"[,，、\s]+")
+MAX_DIGITS = 30  # an entropy value is a number people say or a lottery prints
+
+
+def entropy_numbers(typed: str) -> list[int] | None:
+    """One source's numbers as people write them — 「7,42,88」, 「7，42，88」, 「7 42 88」, or
+    mixed — or None unless each is a plain decimal number of at most ``MAX_DIGITS`` digits.
+    The command line and the sandbox page read them alike."""
+    parts = [p for p in NUMBER_SEPARATORS.split(typed) if p]
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= MAX_DIGITS for p in parts):
+        return None
+    return [int(p) for p in parts]
 
 
 def check_entropy(sources: list[dict[str, Any]], values: dict[str, list[int]]) -> None:

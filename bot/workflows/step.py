@@ -2,7 +2,8 @@
 and the mail — messages to people, written to the outbox in that same transaction.
 
 Owns how a person is reached: on the first configured platform where they have an account
-(WeCom before DingTalk), so that one person never gets the same message twice.
+(WeCom before DingTalk), so that one person never gets the same message twice; and closing the
+cards that asked a question once it is settled, whoever settled it and however.
 """
 
 from __future__ import annotations
@@ -82,6 +83,25 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
+@dataclass(frozen=True)
+class Pressed:
+    """The card whose button brought the event being handled: its outbox ref, and the handle
+    the press came with (WeCom's ResponseCode: fresh, so it still works when the one the card
+    was sent with has expired)."""
+
+    card: str
+    token: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"card": self.card, "token": self.token}
+
+    @staticmethod
+    def from_json(data: object) -> Pressed | None:
+        if not isinstance(data, dict) or not data.get("card"):
+            return None
+        return Pressed(str(data["card"]), str(data.get("token", "")))
+
+
 @dataclass
 class Step:
     """One workflow step inside one transaction."""
@@ -92,6 +112,7 @@ class Step:
     actor: str  # who did it, for the audit log
     event_id: int | None = None
     unreachable: list[str] = field(default_factory=list)
+    pressed: Pressed | None = None
 
     @property
     def today(self) -> dt.date:
@@ -110,6 +131,23 @@ class Step:
         for message in messages:
             chat_db.enqueue(
                 self.session, platform, account, message.to_json(), self.now, self.event_id
+            )
+
+    async def close_cards(self, subject: str, outcome: str) -> None:
+        """Every card still open that asks ``subject`` has its buttons give way to ``outcome``
+        (through the outbox, once the card itself is sent): everyone it went to sees that the
+        question is settled, whoever settled it and however."""
+        for card in await chat_db.open_cards(self.session, subject):
+            pressed = self.pressed
+            token = pressed.token if pressed and pressed.card == chat_db.message_ref(card) else ""
+            chat_db.enqueue(
+                self.session,
+                card.platform,
+                card.recipient,
+                Outgoing.card_update(token, outcome).to_json(),
+                self.now,
+                self.event_id,
+                card_id=card.id,
             )
 
     async def audit(

@@ -116,6 +116,21 @@ class Phones:
             assert time.monotonic() < deadline, f"{user} never got {words!r}:\n{self.texts(user)}"
             await asyncio.sleep(0.05)
 
+    async def wait_for_buttons(
+        self, user: str, title: str, labels: list[str], timeout: float = 15
+    ) -> Delivered:
+        """The newest card to ``user`` whose title holds ``title``, once its buttons read
+        ``labels`` (a closed card: its buttons give way to the outcome, greyed out)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            cards = [m for m in self.inbox(user) if title in m.title and m.buttons]
+            newest = cards[-1].buttons if cards else []
+            if [b["label"] for b in newest] == labels and all(b.get("done") for b in newest):
+                return cards[-1]
+            shown = [[b["label"] for b in m.buttons] for m in cards]
+            assert time.monotonic() < deadline, f"{user}: {title!r} cards read {shown}"
+            await asyncio.sleep(0.05)
+
     async def settled(self, timeout: float = 20) -> None:
         """Until every outbox row is sent (or given up on) and no event is waiting."""
         deadline = time.monotonic() + timeout

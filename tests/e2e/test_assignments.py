@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,8 @@ from storage.models import (
     AssignmentRole,
     AssignmentState,
     Entity,
+    OutboxMessage,
+    OutboxState,
     Person,
     Recusal,
     Team,
@@ -166,10 +169,12 @@ async def test_decline_is_approved_and_the_next_in_draw_order_takes_the_place(bo
     # The first of the reserve without a recusal against this team took the place.
     assert substitute.position == eligible[0]
     assert shown["reserve"] == [r for r in reserve_before if r["position"] != eligible[0]]
-    if bot.platform == "wecom":  # the clicked approval card now reads 已同意
-        assert bot.fake.calls["update_template_card"] == 1
-        [card] = [m for m in bot.inbox(leader) if "审批" in m.title]
-        assert [(b["label"], b.get("done")) for b in card.buttons] == [("已同意", "1")]
+    if bot.platform == "wecom":  # every card answered shows how it ended
+        leader_name = await name_of(bot, leader)
+        await bot.wait_for_buttons(leader, "审批", [f"已同意（{leader_name}）"])
+        # Closed once, when the officer answered: a card changes once per response_code.
+        await bot.wait_for_buttons(officer, f"任务{members[0].id}", ["已申请无法参加"])
+        await bot.wait_for_buttons(newcomer, f"任务{substitute.id}", ["已确认参加"])
     await _no_target_reaches_anyone_off_the_team(bot, campaign_id)
 
 
@@ -406,6 +411,11 @@ async def test_interactive_cards_over_the_dingtalk_stream(loaded: None, database
         await bot.settled()
         [substitute] = await substitutes(bot, campaign_id)
         assert substitute.replaces_id == members[0].id
+        # Interactive cards are closed once answered (PUT /v1.0/card/instances).
+        await bot.wait_for_buttons(officer, f"任务{members[0].id}", ["已申请无法参加"])
+        leader_name = await name_of(bot, leader)
+        await bot.wait_for_buttons(leader, "审批", [f"已同意（{leader_name}）"])
+        assert bot.fake.calls["updateCard"] == 2
         # Six members' cards, the request to the leader, the newcomer's card.
         assert bot.fake.calls["createAndDeliver"] >= 8
         acks = getattr(bot.fake, "acks", {})
@@ -549,3 +559,114 @@ async def test_a_draw_run_again_voids_the_earlier_assignments_and_says_so(wecom:
     await wecom.wait_for(officer, "已作废")
     await wecom.say(leader, f"同意 审批{request.id}")
     await wecom.wait_for(leader, "已撤销")
+
+
+async def name_of(p: Phones, account: str) -> str:
+    async with p.factory() as session:
+        column = Person.wecom_userid if p.platform == "wecom" else Person.dingtalk_userid
+        return str(
+            (await session.execute(select(Person.name).where(column == account))).scalar_one()
+        )
+
+
+async def dead_letters(p: Phones) -> list[OutboxMessage]:
+    async with p.factory() as session:
+        rows = await session.execute(
+            select(OutboxMessage).where(OutboxMessage.state == OutboxState.DEAD)
+        )
+        return list(rows.scalars())
+
+
+async def test_every_card_closes_once_its_question_is_settled_whichever_way(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer, colleague = [await wecom.account(m.person_id) for m in members[:2]]
+    await wecom.wait_for(officer, "请确认是否参加")
+    # A typed 「无法参加」 closes the officer's card: no button is left to press.
+    await wecom.say(officer, "无法参加 有个会")
+    await wecom.wait_for_buttons(officer, f"任务{members[0].id}", ["已申请无法参加"])
+    # A typed rejection closes the leader's card, with who decided.
+    await wecom.wait_for(leader, "申请不参加")
+    await wecom.say(leader, "驳回 人手不够")
+    leader_name = await name_of(wecom, leader)
+    await wecom.wait_for_buttons(leader, "审批", [f"已驳回（{leader_name}）"])
+    # The officer is asked again, on a new card; pressing its button closes that one too.
+    await wecom.wait_for(officer, "未获同意")
+    await wecom.press(officer, "确认参加")
+    await wecom.wait_for_buttons(officer, f"任务{members[0].id}", ["已确认参加"])
+    cards = [m for m in wecom.inbox(officer) if f"任务{members[0].id}" in m.title]
+    assert [[b["label"] for b in m.buttons] for m in cards] == [["已申请无法参加"], ["已确认参加"]]
+    # A press on the first card closes it at once.
+    await wecom.press(colleague, "确认参加")
+    await wecom.wait_for_buttons(colleague, f"任务{members[1].id}", ["已确认参加"])
+    await wecom.settled()
+    assert await dead_letters(wecom) == []
+    assert wecom.fake.refused_updates == 0
+
+
+def age_response_codes(fake: Any, hours: int) -> None:
+    """Every response_code the fake WeCom has issued so far, as if issued ``hours`` earlier."""
+    for code, (users, task_id, issued) in list(fake.response_codes.items()):
+        fake.response_codes[code] = (users, task_id, issued - hours * 3600)
+
+
+async def test_a_card_closes_with_the_press_that_asked_for_a_reason(wecom: Phones) -> None:
+    """A press that makes the bot ask something (a reason, a comment) settles nothing yet; the
+    answer does, and the pressed card is then closed with the press's own response_code, which
+    is valid for 72 hours from the press rather than from the sending."""
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    await wecom.wait_for(officer, "请确认是否参加")
+    await wecom.settled()
+    age_response_codes(wecom.fake, 73)  # the codes the cards came with are past their time
+    await wecom.press(officer, "无法参加")
+    await wecom.wait_for(officer, "请说明无法参加的原因")
+    await wecom.settled()
+    assert wecom.button(officer, "无法参加")  # still open: the question is not settled
+    await wecom.say(officer, "出差")
+    await wecom.wait_for_buttons(officer, f"任务{members[0].id}", ["已申请无法参加"])
+    await wecom.wait_for(leader, "申请不参加")
+    await wecom.settled()
+    age_response_codes(wecom.fake, 73)
+    await wecom.press(leader, "驳回")
+    await wecom.wait_for(leader, "请回复驳回")
+    await wecom.say(leader, "人手紧张")
+    leader_name = await name_of(wecom, leader)
+    await wecom.wait_for_buttons(leader, "审批", [f"已驳回（{leader_name}）"])
+    await wecom.settled()
+    assert wecom.fake.refused_updates == 0 and await dead_letters(wecom) == []
+
+
+async def test_a_card_past_72_hours_stays_as_it_is_and_nothing_is_retried(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=AUTO))
+    _, members = await team(wecom, campaign_id, 1)
+    officer = await wecom.account(members[0].person_id)
+    await wecom.wait_for(officer, "请确认是否参加")
+    await wecom.settled()
+    wecom.fake.clock = lambda: time.time() + 73 * 3600
+    await wecom.say(officer, "确认参加")
+    await wecom.wait_for(officer, "已确认")
+    await wecom.settled()
+    assert wecom.fake.refused_updates == 1  # tried once, refused, let go
+    assert wecom.fake.calls["update_template_card"] == 1
+    assert await dead_letters(wecom) == []
+    assert wecom.button(officer, "确认参加")  # the card could not change
+
+
+async def test_a_draw_run_again_closes_the_cards_of_the_voided_assignments(wecom: Phones) -> None:
+    campaign_id = await drawn(wecom, spec(**window(), absence_approver=TEAM_LEADER))
+    leader, members = await team(wecom, campaign_id, 1)
+    officer, colleague = [await wecom.account(m.person_id) for m in members[:2]]
+    await wecom.say(officer, "无法参加 出差")
+    await wecom.wait_for(leader, "申请不参加")
+    await wecom.settled()
+    await campaigns.reseed_draw(wecom.factory, campaign_id, "监督人未到场", "李管理", utc_now)
+    await campaigns.run_draw(
+        wecom.factory, campaign_id, ENTROPY, "监督人未到场", "李管理", utc_now, wecom.policy
+    )
+    await wecom.wait_for(colleague, "重新摇号")
+    await wecom.wait_for_buttons(colleague, f"任务{members[1].id}", ["已作废"])
+    await wecom.wait_for_buttons(leader, "审批", ["已撤销"])
+    await wecom.settled()
+    assert await dead_letters(wecom) == []

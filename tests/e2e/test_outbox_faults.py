@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.config import OutboxSettings
 from bot.platforms.dingtalk import DingTalkClient
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
-from bot.platforms.messages import Outgoing
+from bot.platforms.messages import Button, Outgoing
 from bot.platforms.wecom import WeComClient
 from bot.server.outbox import WINDOW, Sender, backoff
+from bot.workflows.step import DEFAULT_POLICY, Step
 from storage import chat as chat_db
 from storage.engine import unit_of_work
 from storage.models import OutboxMessage, OutboxState
@@ -396,3 +397,89 @@ async def test_the_overall_per_minute_budget_holds_back_other_recipients(rig: Ri
     assert await rig.deliver() == 2
     assert [m.user for m in rig.wecom.delivered] == [f"user{n}" for n in range(5)]
     assert {(await rig.row(i)).state for i in ids} == {OutboxState.SENT}
+
+
+# --- g. closing a card once its question is settled --------------------------------------------
+
+
+async def queue_card(rig: Rig, platform: str, user: str, subject: str) -> int:
+    """A card with two buttons asking ``subject``, due now; its row id."""
+    card = Outgoing.card(
+        "请确认", "是否参加", (Button("是", "确认"), Button("否", "拒绝")), subject
+    )
+    async with unit_of_work(rig.factory) as session:
+        chat_db.enqueue(session, platform, user, card.to_json(), rig.clock())
+        await session.flush()
+        return max((await session.execute(select(OutboxMessage.id))).scalars())
+
+
+async def close(rig: Rig, subject: str, outcome: str) -> list[int]:
+    """Settle ``subject`` as a workflow does; the ids of the updates queued."""
+    async with unit_of_work(rig.factory) as session:
+        await Step(session, DEFAULT_POLICY, rig.clock(), "test").close_cards(subject, outcome)
+        await session.flush()
+        rows = await session.execute(
+            select(OutboxMessage.id).where(OutboxMessage.card_id.is_not(None))
+        )
+        return list(rows.scalars())
+
+
+async def test_a_card_is_closed_with_the_response_code_it_was_sent_with(rig: Rig) -> None:
+    card_id = await queue_card(rig, "wecom", "user1", "approval:1")
+    assert await rig.deliver() == 1
+    card = await rig.row(card_id)
+    assert card.handle and card.handle in rig.wecom.response_codes
+    [update_id] = await close(rig, "approval:1", "已同意（张凯）")
+    assert await close(rig, "approval:1", "已驳回") == [update_id]  # closed once only
+    assert await rig.deliver() == 1
+    assert (await rig.row(update_id)).state is OutboxState.SENT
+    [shown] = rig.wecom.delivered
+    assert shown.buttons == [
+        {
+            "label": "已同意（张凯）",
+            "key": "",
+            "task_id": f"suiji-{chat_db.message_ref(card)}",
+            "done": "1",
+        }
+    ]
+
+
+async def test_a_card_update_waits_until_its_card_is_sent(rig: Rig) -> None:
+    await rig.warm_up("wecom")
+    card_id = await queue_card(rig, "wecom", "user1", "assignment:7")
+    [update_id] = await close(rig, "assignment:7", "已确认参加")  # before the card went out
+    rig.wecom.inject("500")
+    assert await rig.deliver() == 2  # the card fails once; its update waits for it
+    assert (await rig.row(card_id)).state is OutboxState.PENDING
+    update = await rig.row(update_id)
+    assert (update.state, update.attempts) == (OutboxState.PENDING, 0)
+    rig.clock.advance(backoff(1))
+    assert await rig.deliver() == 1  # the card
+    rig.clock.advance(dt.timedelta(seconds=3))
+    assert await rig.deliver() == 1  # then its update
+    assert (await rig.row(update_id)).state is OutboxState.SENT
+    assert [b["label"] for b in rig.wecom.messages_for("user1")[0].buttons] == ["已确认参加"]
+
+
+async def test_a_response_code_past_72_hours_is_not_used_nor_retried(rig: Rig) -> None:
+    await queue_card(rig, "wecom", "user1", "assignment:7")
+    assert await rig.deliver() == 1
+    rig.clock.advance(dt.timedelta(hours=72))
+    [update_id] = await close(rig, "assignment:7", "已确认参加")
+    assert await rig.deliver() == 1
+    update = await rig.row(update_id)
+    assert update.state is OutboxState.SENT and "older than" in (update.last_error or "")
+    assert rig.wecom.calls["update_template_card"] == 0
+    rig.clock.advance(dt.timedelta(days=1))
+    assert await rig.deliver() == 0
+
+
+async def test_a_dingtalk_action_card_cannot_change_and_is_let_be(rig: Rig) -> None:
+    card_id = await queue_card(rig, "dingtalk", "user1", "assignment:7")
+    [update_id] = await close(rig, "assignment:7", "已确认参加")  # queued while on its way
+    assert await rig.deliver() == 2
+    assert (await rig.row(card_id)).handle is None  # its buttons are links: nothing to change
+    update = await rig.row(update_id)
+    assert (update.state, update.last_error) == (OutboxState.SENT, "this card cannot be changed")
+    assert [b["label"] for b in rig.dingtalk.delivered[0].buttons] == ["确认", "拒绝"]
+    assert await close(rig, "assignment:7", "已作废") == [update_id]  # sent: nothing to queue

@@ -71,7 +71,12 @@ async def test_a_need_is_approved_by_a_leader_in_chat(bot: Phones) -> None:
     await bot.wait_for(leader, f"已同意审批{request_id}")
     proposer = await bot.account((await _ids(bot, "陈红军"))[0])
     await bot.wait_for(proposer, "已获同意")
-    await bot.press(other_leader, "同意")  # the same request, decided already
+    if bot.platform == "wecom":  # every leader's card now reads who decided it
+        for user in (leader, other_leader):
+            await bot.wait_for_buttons(user, "年度计划需求", ["已同意（张凯）"])
+        await bot.say(other_leader, f"同意 审批{request_id}")  # no button left: typed
+    else:  # a DingTalk action card keeps its buttons: a press comes too late
+        await bot.press(other_leader, "同意")
     await bot.wait_for(other_leader, "无需再处理")
     await bot.settled()
     assert await _state(bot, need_id) == (DecisionState.APPROVED, ApprovalState.APPROVED)
@@ -110,6 +115,8 @@ async def test_the_cli_decides_the_same_request_the_leaders_were_sent(bot: Phone
     assert decided.state is DecisionState.REJECTED
     await bot.say(leader, f"同意 审批{await _request_of(bot, need_id)}")
     await bot.wait_for(leader, "已驳回（苗明亮）")
+    if bot.platform == "wecom":  # decided on the command line: the cards close all the same
+        await bot.wait_for_buttons(leader, "年度计划需求", ["已驳回（苗明亮）"])
     await bot.settled()
     assert await _state(bot, need_id) == (DecisionState.REJECTED, ApprovalState.REJECTED)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,13 +12,17 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
+from sqlalchemy import select
 
 from bot.base.config import load_settings
 from bot.base.texts import render
 from bot.platforms.fakes import new_secrets
+from bot.server.app import FACTORY
 from bot.server.sandbox import prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
+from storage.models import DrawRun
+from tests.e2e.browser import chromium, phone_page
 from tests.e2e.test_bot import utc_now
 from tests.helpers import free_port
 
@@ -75,6 +80,8 @@ async def test_sandbox_api_refuses_bad_requests(
         assert r.status == 400
     async with http.post("/sandbox/api/say", json={"user": "zhangkai", "text": "  "}) as r:
         assert r.status == 400
+    async with http.post("/sandbox/api/read", json={"user": "zhangkai", "seq": "x"}) as r:
+        assert r.status == 400
 
 
 async def _phone(http: aiohttp.ClientSession, user: str) -> list[dict[str, Any]]:
@@ -90,6 +97,22 @@ async def _until(http: aiohttp.ClientSession, user: str, words: str) -> dict[str
             if message["from"] == "bot" and words in message["title"] + message["text"]:
                 return message
         assert time.monotonic() < deadline, (user, words, await _phone(http, user))
+        await asyncio.sleep(0.1)
+
+
+async def _until_closed(http: aiohttp.ClientSession, user: str, title: str, outcome: str) -> None:
+    """Until the user's card whose title holds ``title`` reads ``outcome`` in place of its
+    buttons, greyed out, as the page shows a settled card."""
+    deadline = time.monotonic() + 15
+    while True:
+        cards = [
+            m for m in await _phone(http, user) if title in m.get("title", "") and m.get("buttons")
+        ]
+        if cards and [(b["label"], b.get("done")) for b in cards[-1]["buttons"]] == [
+            (outcome, "1")
+        ]:
+            return
+        assert time.monotonic() < deadline, (user, title, cards)
         await asyncio.sleep(0.1)
 
 
@@ -115,19 +138,27 @@ async def _campaign(http: aiohttp.ClientSession) -> dict[str, Any]:
     return dict(campaign)
 
 
-async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
-    sandbox: tuple[TestServer, aiohttp.ClientSession],
-) -> None:
-    _, http = sandbox
+async def _drawn(
+    http: aiohttp.ClientSession, numbers: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Draw the sample campaign from the page with ``numbers`` for every source; (each
+    person's account by name, the first team)."""
     campaign = await _campaign(http)
-    assert campaign["state"] == "committed" and campaign["sources"]
-    values = {name: "7 42 88" for name in campaign["sources"]}
+    assert campaign["sources"]
+    values = {name: numbers for name in campaign["sources"]}
     async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
         assert r.status == 200, await r.text()
     async with http.get("/sandbox/api/people") as r:
         users = {p["name"]: p["user"] for p in await r.json()}
-    campaign = await _campaign(http)
-    team = campaign["teams"][0]
+    return users, (await _campaign(http))["teams"][0]
+
+
+async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    assert (await _campaign(http))["state"] == "committed"
+    users, team = await _drawn(http, "7 42 88")
     leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
     await _until(http, officer, "您被抽中")
     await _click(http, officer, "无法参加")
@@ -147,8 +178,10 @@ async def test_the_whole_story_can_be_clicked_through_in_the_sandbox(
     states = {m["name"]: m["state"] for m in (await _campaign(http))["teams"][0]["members"]}
     assert states[team["members"][0]["name"]] == "replaced"
     assert states[substitute["name"]] == "confirmed"
-    approval = [m for m in await _phone(http, leader) if "审批" in m.get("title", "")]
-    assert [b["label"] for b in approval[0]["buttons"]] == ["已同意"]  # the card was updated
+    # Every card answered shows how it ended, its buttons greyed out.
+    await _until_closed(http, leader, "审批", f"已同意（{team['leader']['name']}）")
+    await _until_closed(http, officer, "请确认是否参加", "已申请无法参加")
+    await _until_closed(http, newcomer, "请确认是否参加", "已确认参加")
     async with http.get("/sandbox/api/counts") as r:
         assert (await r.json())[newcomer] >= 3
 
@@ -164,3 +197,76 @@ async def test_a_draw_with_bad_numbers_is_refused_with_a_reason(
     async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": {}}) as r:
         assert r.status == 400 and (await r.json())["error"]
     assert (await _campaign(http))["state"] == "committed"
+
+
+async def test_the_draw_takes_numbers_written_as_the_cli_takes_them(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """Commas as in the README (「7,42,88」), full-width commas, 、 and blanks, mixed."""
+    server, http = sandbox
+    campaign = await _campaign(http)
+    forms = ["7,42,88", "3，9，1", "5、6 7", " 12 , 30 "]
+    values = {name: forms[i % len(forms)] for i, name in enumerate(campaign["sources"])}
+    async with http.post("/sandbox/api/draw", json={"campaign": 1, "values": values}) as r:
+        assert r.status == 200, await r.text()
+    async with server.app[FACTORY]() as session:
+        [run] = (await session.execute(select(DrawRun))).scalars()
+    expected = [[7, 42, 88], [1, 3, 9], [5, 6, 7], [12, 30]]  # each source sorted
+    assert json.loads(run.result)["entropy_values"] == {
+        name: expected[i % len(expected)] for i, name in enumerate(campaign["sources"])
+    }
+
+
+async def _unread(http: aiohttp.ClientSession) -> dict[str, int]:
+    async with http.get("/sandbox/api/counts") as r:
+        return dict(await r.json())
+
+
+async def test_the_badges_count_only_what_a_person_has_not_read(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    users, team = await _drawn(http, "7,42,88")
+    leader, officer = users[team["leader"]["name"]], users[team["members"][0]["name"]]
+    await _until(http, officer, "请确认是否参加")  # the task and its card: two messages
+    await _until(http, leader, "组长")
+    unread = await _unread(http)
+    assert unread[officer] == 2 and unread[leader] == 1
+    shown = await _phone(http, officer)  # the page shows the officer's chat, and says so
+    async with http.post("/sandbox/api/read", json={"user": officer, "seq": shown[-1]["seq"]}) as r:
+        assert r.status == 200
+    unread = await _unread(http)
+    assert unread.get(officer, 0) == 0 and unread[leader] == 1
+    async with http.post("/sandbox/api/say", json={"user": officer, "text": "帮助"}) as r:
+        assert r.status == 200
+    await _until(http, officer, "您好")
+    assert (await _unread(http))[officer] == 1  # the answer; the officer's own words are not
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine")
+async def test_on_a_phone_the_people_chat_and_campaigns_are_each_a_tab_away(
+    sandbox: tuple[TestServer, aiohttp.ClientSession], tmp_path: Path
+) -> None:
+    """At 390 px the page shows one panel at a time: the people, one person's chat, or the
+    campaigns with the draw; the tabs at the bottom switch between them, and nothing is
+    wider than the screen."""
+    server, _ = sandbox
+    url = str(server.make_url("/sandbox/"))
+    async with phone_page(url) as page:
+        await page.until("document.querySelectorAll('.person').length > 10")
+        assert await page.visible("#tabs") and await page.visible(".person")
+        assert not await page.visible(".phone") and not await page.visible("#campaigns")
+        # Picking a person opens their chat, full width.
+        await page.evaluate("document.querySelectorAll('.person')[1].click()")
+        assert await page.visible(".phone") and await page.visible("#text")
+        assert not await page.visible("aside")
+        assert await page.evaluate("document.querySelector('.phone').offsetWidth") >= 380
+        # The campaigns, with the draw, are one tab away; the people list another.
+        await page.evaluate("document.querySelector('#tabs [data-tab=campaigns]').click()")
+        await page.until("document.querySelector('button[data-draw]') !== null")
+        assert await page.visible("#campaigns") and await page.visible("button[data-draw]")
+        assert not await page.visible(".phone")
+        await page.screenshot(tmp_path / "campaigns.png")
+        await page.evaluate("document.querySelector('#tabs [data-tab=people]').click()")
+        assert await page.visible(".person") and not await page.visible("#campaigns")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -330,6 +330,7 @@ outgoing = st.builds(
     title=texts,
     buttons=st.lists(st.builds(Button, key=texts, label=texts), max_size=7).map(tuple),
     url=texts,
+    subject=texts,
 )
 
 
@@ -341,7 +342,7 @@ def test_outgoing_survives_a_json_round_trip(message: Outgoing) -> None:
 
 
 def test_outgoing_json_shape() -> None:
-    card = Outgoing.card("任务", "请确认", (Button("ok:1", "确认参加"),))
+    card = Outgoing.card("任务", "请确认", (Button("ok:1", "确认参加"),), "assignment:1")
     assert card.to_json() == {
         "kind": "card",
         "text": "请确认",
@@ -349,6 +350,7 @@ def test_outgoing_json_shape() -> None:
         "buttons": [{"key": "ok:1", "label": "确认参加"}],
         "url": "",
         "token": "",
+        "subject": "assignment:1",
     }
 
 

@@ -20,6 +20,7 @@ from bot.platforms.dingtalk import (
     card_to_inbound,
     check_robot_headers,
     render,
+    render_card_update,
     render_interactive,
     robot_sign,
     robot_to_inbound,
@@ -413,6 +414,16 @@ def test_a_card_press_becomes_a_click_with_the_buttons_key() -> None:
     assert (inbound.platform, inbound.kind) == (Platform.DINGTALK, InboundKind.CLICK)
     assert inbound.action == "无法参加 任务12" and inbound.sender == "0516754045645063"
     assert inbound.dedup_key == "card:m1"  # a redelivered frame keeps its message id
+    assert inbound.card == "9-12"  # the outbox ref the card was sent under
+
+
+def test_closing_an_interactive_card_empties_its_buttons_and_names_the_outcome() -> None:
+    body = render_card_update(Outgoing.card_update("suiji-9-12", "已确认参加"))
+    assert body == {
+        "outTrackId": "suiji-9-12",
+        "cardData": {"cardParamMap": {"buttons": "[]", "outcome": "已确认参加"}},
+        "cardUpdateOptions": {"updateCardDataByKey": True},
+    }
 
 
 def test_a_card_pressed_with_its_inputs_filled_is_a_form_submission() -> None:

@@ -13,7 +13,7 @@ from bot.platforms.errors import Rejected
 from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.messages import Button, InboundKind, Outgoing, Platform
 from bot.platforms.safexml import flat_xml
-from bot.platforms.wecom import WeComCodec, render, signature, to_inbound
+from bot.platforms.wecom import WeComCodec, render, render_update, signature, to_inbound
 
 NOW = dt.datetime(2026, 3, 2, 1, 30, tzinfo=dt.UTC)
 
@@ -289,6 +289,24 @@ def test_card_click_is_a_click_with_the_button_key_and_response_code() -> None:
     assert inbound.sender == "lisi"
     assert inbound.reply_token == message["ResponseCode"] != ""
     assert inbound.dedup_key == "lisi:1700000000:template_card_event:suiji-m5"
+    assert inbound.card == "m5"  # the outbox ref the card was sent under
+
+
+def test_a_press_on_a_card_not_sent_by_suiji_names_no_card() -> None:
+    inner = FakeWeCom.click_xml("lisi", "confirm:17", "other-task", 1700000000, "rc1")
+    body, sig = SANDBOX.seal(inner, "1700000000", "9")
+    inbound = to_inbound(SANDBOX.open(sig, "1700000000", "9", body.encode()), NOW)
+    assert inbound is not None and inbound.card == ""
+
+
+def test_a_card_update_greys_the_buttons_out_with_the_outcome() -> None:
+    update = Outgoing.card_update("rc-9", "已同意（张凯）")
+    assert render_update("lisi", 1000002, update) == {
+        "userids": ["lisi"],
+        "agentid": 1000002,
+        "response_code": "rc-9",
+        "button": {"replace_name": "已同意（张凯）"},
+    }
 
 
 def test_a_multiple_choice_card_submitted_is_a_form_with_each_questions_options() -> None:

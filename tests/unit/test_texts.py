@@ -244,3 +244,44 @@ def _file_param(path: Path) -> object:
 @pytest.mark.parametrize("path", [_file_param(p) for p in python_files(skip_migrations=True)])
 def test_python_holds_no_chinese_outside_comments_and_docstrings(path: Path) -> None:
     assert chinese_strings(path) == []
+
+
+# --- Chinese typography ----------------------------------------------------------------------
+
+# Template expressions that print a person's name. Spaces set off numbers and Latin words in
+# Chinese text, never a Chinese name: 「已由张凯同意」, not 「已由 张凯同意」.
+PERSON = (
+    r"(?:officer|substitute|by|leader|person|decider|a\.person|a\.replaces|a\.team\.leader|m\.name)"
+)
+HAN = "[\u3000-\u9fff\uff00-\uffef]"  # Chinese characters and full-width punctuation
+SPACED_NAME = re.compile(rf"{HAN} \{{\{{ {PERSON} \}}\}}|\{{\{{ {PERSON} \}}\}} {HAN}")
+CHAT_TEMPLATES = sorted(
+    [*(TEMPLATES_DIR / "text").glob("*.txt.j2"), *(TEMPLATES_DIR / "chat").glob("*.j2")]
+)
+
+
+@pytest.mark.parametrize("path", CHAT_TEMPLATES, ids=lambda p: p.name)
+def test_no_latin_space_sits_beside_a_persons_name(path: Path) -> None:
+    spaced = [
+        f"{path.name}:{number}: {match.group(0)}"
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+        for match in SPACED_NAME.finditer(line)
+    ]
+    assert spaced == []
+
+
+def test_a_substitute_and_a_decider_are_named_without_spaces() -> None:
+    told = text(
+        "assign.leader_told_substitute",
+        team=1,
+        officer="王磊",
+        reason="出差",
+        substitute="高丽",
+        position=7,
+    )
+    assert "已由抽取顺序第 7 位的高丽递补" in told
+    assert (
+        text("plan.decided", id=3, state="approved", by="张凯")
+        == "需求 3 已由张凯同意，不能重复审批"
+    )
+    assert text("assign.leader_confirmed", team=1, officer="高丽") == "第1组：高丽已确认参加。"
