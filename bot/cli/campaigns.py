@@ -18,6 +18,7 @@ from bot.cli.support import (
     run_with_db,
     settings_of,
     utc_now,
+    zone_of,
 )
 from bot.cli.tables import format_table
 from bot.draw.record import Difference, commitment_sha256, first_difference
@@ -148,7 +149,7 @@ def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None
 def plan_show(ctx: click.Context, year: int, fmt: str) -> None:
     """Show the YEAR plan and the state of each need."""
     view = run_with_db(ctx, lambda f: plans.plan_view(f, year))
-    emit(fmt, view, "cli/plan_show.txt.j2", plan=view)
+    emit(fmt, view, "cli/plan_show.txt.j2", plan=view, tz=zone_of(ctx))
 
 
 # --- campaign --------------------------------------------------------------------------------
@@ -209,7 +210,7 @@ def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> 
 def campaign_show(ctx: click.Context, campaign_id: int, fmt: str) -> None:
     """Teams, members, leaders, reserve and draw status of a campaign."""
     view = run_with_db(ctx, lambda f: campaigns.show_campaign(f, campaign_id))
-    emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels)
+    emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels, tz=zone_of(ctx))
 
 
 # --- draw ------------------------------------------------------------------------------------
@@ -330,7 +331,7 @@ def _confidential_note(record: dict[str, Any]) -> None:
 @explained(campaigns.CampaignError)
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
-    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
+    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id, zone_of(ctx)))
     _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
     try:
         file.write_text(page, "utf-8")

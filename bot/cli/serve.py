@@ -24,6 +24,7 @@ from bot.cli.support import (
     settings_of,
     utc_now,
     with_engine,
+    zone_of,
 )
 from bot.platforms.fakes import new_secrets
 from bot.server import sandbox
@@ -179,7 +180,7 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
         ]
 
     rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/outbox.txt.j2", nl=False, rows=rows)
+    emit(fmt, rows, "cli/outbox.txt.j2", nl=False, rows=rows, tz=zone_of(ctx))
 
 
 @outbox.command("retry")
@@ -228,7 +229,7 @@ def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
         ]
 
     rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/events.txt.j2", nl=False, rows=rows)
+    emit(fmt, rows, "cli/events.txt.j2", nl=False, rows=rows, tz=zone_of(ctx))
 
 
 @events.command("retry")

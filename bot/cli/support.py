@@ -80,6 +80,11 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
+def zone_of(ctx: click.Context) -> str:
+    """The zone people read times in (``app.timezone``)."""
+    return settings_of(ctx).app.timezone
+
+
 def run_with_db(ctx: click.Context, work: Callable[[Factory], Awaitable[T]]) -> T:
     """Run ``work`` in a fresh event loop against the configured, migrated database."""
     settings = settings_of(ctx)

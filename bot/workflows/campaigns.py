@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import render, text
+from bot.base.times import utc_iso as iso
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import canonical, commitment_document, recompute, sha256_text
@@ -53,10 +54,6 @@ class CampaignError(Exception):
 
 def _fail(key: str, **values: Any) -> CampaignError:
     return CampaignError(text(f"campaign.{key}", **values))
-
-
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
@@ -550,10 +547,13 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
             "teams_setting": campaign.team_count,
             "confidential": campaign.confidential,
             "absence_approver": campaign.absence_approver.value,
+            "created_by": campaign.created_by,
+            "created_at": iso(campaign.created_at),
             "leaders": [{"name": names[pid].name, "key": keys[pid]} for pid in campaign.leader_ids],
             "draw": {
                 "committed": commitment is not None,
                 "committed_at": iso(commitment.committed_at) if commitment else None,
+                "committed_by": commitment.committed_by if commitment else None,
                 "document_sha256": commitment.document_sha256 if commitment else None,
                 "runs": len(runs),
                 "last_run_at": last["run_at"] if last else None,
@@ -597,8 +597,9 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         }
 
 
-async def certificate_page(factory: Factory, campaign_id: int) -> str:
-    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify."""
+async def certificate_page(factory: Factory, campaign_id: int, zone: str) -> str:
+    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify; times
+    read in ``zone`` (the record itself keeps UTC)."""
     record = await draw_record(factory, campaign_id)
     async with factory() as session:
         usccs = sorted({e for run in record["draws"] for t in run["teams"] for e in t["employers"]})
@@ -612,4 +613,5 @@ async def certificate_page(factory: Factory, campaign_id: int) -> str:
         names=names,
         labels=labels,
         record_sha256=sha256_text(canonical(record)),
+        tz=zone,
     )

@@ -241,13 +241,19 @@ def test_audit_head_anchors_verification(fresh: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "链头不符" in result.output
 
 
-def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
-    with sqlite3.connect(fresh.parent / "suiji.db") as db:
+def add_event(config: Path, key: str, received_at: str, state: str, attempts: int,
+              last_error: str | None = None) -> None:  # fmt: skip
+    """An inbound event row as the intake and dispatcher would have left it (UTC, naive)."""
+    with sqlite3.connect(config.parent / "suiji.db") as db:
         db.execute(
             "INSERT INTO inbound_events (platform, dedup_key, sender, payload, received_at,"
-            " state, attempts, last_error) VALUES ('wecom', 'k1', 'zhangkai', '{}',"
-            " '2026-11-26 01:00:00.000000', 'failed', 5, 'RuntimeError: handler bug')"
+            " state, attempts, last_error) VALUES ('wecom', ?, 'zhangkai', '{}', ?, ?, ?, ?)",
+            (key, received_at, state, attempts, last_error),
         )
+
+
+def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
+    add_event(fresh, "k1", "2026-11-26 01:00:00.000000", "failed", 5, "RuntimeError: handler bug")
     listed = run("events", "list", "--state", "failed", "--format", "json", config=fresh)
     [event] = json.loads(listed.output)
     assert (event["sender"], event["attempts"]) == ("zhangkai", 5)
@@ -257,3 +263,12 @@ def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
     assert again.exit_code == 1 and "不是「已放弃」" in again.output
     [pending] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
     assert (pending["state"], pending["attempts"]) == ("pending", 0)
+
+
+def test_events_list_reads_the_received_time_in_the_bureaus_zone(fresh: Path) -> None:
+    add_event(fresh, "k2", "2026-11-26 01:00:38.465686", "done", 1)
+    listed = run("events", "list", config=fresh)
+    assert listed.exit_code == 0, listed.output
+    assert "2026-11-26 09:00" in listed.output and "01:00:38" not in listed.output
+    [event] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
+    assert event["received_at"] == "2026-11-26T01:00:38.465686+00:00"

@@ -27,11 +27,14 @@ pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
 
 T0 = dt.datetime(2026, 3, 2, 1, 30, 5, 250000, tzinfo=dt.UTC)
+ZONE = "Asia/Shanghai"  # app.timezone by default
 DEAD_ERROR = "/cgi-bin/message/send 45009: api freq out of limit"
 
 
-async def suiji(database_url: str, *args: str) -> Result:
+async def suiji(database_url: str, *args: str, zone: str | None = None) -> Result:
     env = {"SUIJI_DATABASE__URL": database_url}
+    if zone is not None:
+        env["SUIJI_APP__TIMEZONE"] = zone
     return await asyncio.to_thread(run, *args, env=env)
 
 
@@ -136,24 +139,39 @@ async def test_outbox_list_table_shows_state_recipient_attempts_and_last_error(
     assert result.exit_code == 0, result.output
     newest_first = [rows[s] for s in ("dead", "sending", "pending", "sent")]
     # Each row as the template words it, from the values written above, in order.
-    expected = render("cli/outbox.txt.j2", rows=[listed(r) for r in newest_first])
+    expected = render("cli/outbox.txt.j2", rows=[listed(r) for r in newest_first], tz=ZONE)
     assert result.output == expected
     lines = result.output.splitlines()
     for row in newest_first:
         [line] = [n for n, line in enumerate(lines) if line.startswith(f"#{row.id} ")]
-        alone = render("cli/outbox.txt.j2", rows=[listed(row)]).splitlines()
+        alone = render("cli/outbox.txt.j2", rows=[listed(row)], tz=ZONE).splitlines()
         assert lines[line] == alone[0]
         assert row.recipient in lines[line] and f" {row.attempts} " in lines[line]
     assert DEAD_ERROR in result.output and "http 502" in result.output
     # The four states are worded four ways.
-    words = {r.state: render("cli/outbox.txt.j2", rows=[listed(r)]) for r in newest_first}
+    words = {r.state: render("cli/outbox.txt.j2", rows=[listed(r)], tz=ZONE) for r in newest_first}
     assert len({w.split("  ")[1] for w in words.values()}) == 4
+
+
+async def test_outbox_list_reads_times_in_the_bureaus_zone_to_the_minute(
+    database_url: str, rows: dict[str, OutboxMessage]
+) -> None:
+    shanghai = await suiji(database_url, "outbox", "list")
+    assert shanghai.exit_code == 0, shanghai.output
+    # T0 is 01:30:05.25 UTC: 09:30 in Shanghai, the default app.timezone.
+    assert f"#{rows['sent'].id} " in shanghai.output
+    assert "2026-03-02 09:30" in shanghai.output and "2026-03-02 09:33" in shanghai.output
+    assert "T01:3" not in shanghai.output and "05.25" not in shanghai.output
+    utc = await suiji(database_url, "outbox", "list", zone="UTC")
+    assert "2026-03-02 01:30" in utc.output and "09:30" not in utc.output
+    as_json = await suiji(database_url, "outbox", "list", "--format", "json")
+    assert {r["created_at"] for r in json.loads(as_json.output)} >= {T0.isoformat()}
 
 
 async def test_outbox_list_of_an_empty_outbox(database_url: str, factory: Factory) -> None:
     result = await suiji(database_url, "outbox", "list")
     assert result.exit_code == 0, result.output
-    assert result.output == render("cli/outbox.txt.j2", rows=[])
+    assert result.output == render("cli/outbox.txt.j2", rows=[], tz=ZONE)
     assert result.output.strip()  # says so, rather than printing nothing
     as_json = await suiji(database_url, "outbox", "list", "--format", "json")
     assert json.loads(as_json.output) == []
