@@ -79,6 +79,9 @@ class ConfigError(Exception):
 class DatabaseSettings:
     url: str
     echo: bool
+    # Whether someone chose this database (a config file was read, or SUIJI_DATABASE__URL set):
+    # commands never create or open the built-in default on their own.
+    chosen: bool = True
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,8 @@ def load_settings(
                 raise ConfigError(text("config.unknown_key", key=f"{section}.{key}"))
             kind = SCHEMA[section][key][0]
             values[(section, key)] = _coerce(f"{section}.{key}", kind, value, from_env=False)
-    for (section, key), raw in _env_overrides(environ).items():
+    overrides = _env_overrides(environ)
+    for (section, key), raw in overrides.items():
         env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
         values[(section, key)] = _coerce(env_name, SCHEMA[section][key][0], raw, from_env=True)
     _validate(values)
@@ -318,6 +322,7 @@ def load_settings(
         database=DatabaseSettings(
             url=_resolve_sqlite_path(values[("database", "url")], base),
             echo=values[("database", "echo")],
+            chosen=(path is not None and path.is_file()) or ("database", "url") in overrides,
         ),
         app=AppSettings(timezone=values[("app", "timezone")]),
         source=path if path is not None and path.is_file() else None,

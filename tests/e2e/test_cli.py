@@ -272,3 +272,33 @@ def test_events_list_reads_the_received_time_in_the_bureaus_zone(fresh: Path) ->
     assert "2026-11-26 09:00" in listed.output and "01:00:38" not in listed.output
     [event] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
     assert event["received_at"] == "2026-11-26T01:00:38.465686+00:00"
+
+
+@pytest.mark.parametrize("command", [["plan", "create", "2026"], ["db", "upgrade"]])
+def test_without_a_config_a_command_says_where_it_looked_and_creates_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(*command)
+    assert result.exit_code == 1
+    for place in ("--config", "SUIJI_CONFIG", "suiji.toml", "suiji init"):
+        assert place in result.output
+    assert list(tmp_path.iterdir()) == []  # no suiji.db made on the way
+
+
+def test_a_missing_sqlite_database_is_named_and_not_created(fresh: Path) -> None:
+    database = fresh.parent / "suiji.db"
+    database.unlink()
+    result = run("registry", "list", "units", config=fresh)
+    assert result.exit_code == 1
+    assert str(database) in result.output and "suiji" in result.output
+    assert "db upgrade" in result.output
+    assert not database.exists()
+
+
+def test_database_errors_name_the_database_without_its_password() -> None:
+    env = {"SUIJI_DATABASE__URL": "postgresql://nobody:s3cret@127.0.0.1:1/none"}
+    result = run("registry", "list", "units", env=env)
+    assert result.exit_code == 1
+    assert "127.0.0.1:1/none" in result.output and "nobody" in result.output
+    assert "s3cret" not in result.output
