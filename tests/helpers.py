@@ -59,6 +59,12 @@ def entity_row(n: int, **overrides: Any) -> list[Any]:
     return [values[h] for h in KINDS["entities"].headers().values()]
 
 
+def admin_row(name: str, account: str, roles: str = "管理员") -> list[str]:
+    """An officers-sheet row for someone without a certificate (an admin, say), in the unit
+    of the units template's example."""
+    return ["", name, "劳动保障监察大队", roles, "否", "", "", "", "", account, ""]
+
+
 def write_csv(
     path: Path, kind: str, rows: Sequence[Sequence[Any]], encoding: str = "utf-8-sig"
 ) -> Path:

@@ -31,7 +31,8 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 # section -> key -> (type, default). The commented file `suiji init` writes documents each key.
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
-    "app": {"timezone": (str, "Asia/Shanghai")},
+    # operator: who the command line acts as when neither --as nor SUIJI_AS names someone.
+    "app": {"timezone": (str, "Asia/Shanghai"), "operator": (str, "")},
     "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "wecom": {
         "corp_id": (str, ""),
@@ -87,6 +88,7 @@ class DatabaseSettings:
 @dataclass(frozen=True)
 class AppSettings:
     timezone: str
+    operator: str = ""
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -324,7 +326,7 @@ def load_settings(
             echo=values[("database", "echo")],
             chosen=(path is not None and path.is_file()) or ("database", "url") in overrides,
         ),
-        app=AppSettings(timezone=values[("app", "timezone")]),
+        app=AppSettings(**_section(values, "app")),
         source=path if path is not None and path.is_file() else None,
         server=ServerSettings(**_section(values, "server")),
         wecom=WeComSettings(**_section(values, "wecom")),

@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
 from bot.cli.support import (
     Refused,
-    actor_name,
     emit,
     explained,
     run_with_db,
@@ -30,6 +30,7 @@ from bot.workflows.step import policy_of
 
 _NUMBERS = re.compile(r"[,，、\s]+")
 ID = click.IntRange(1, 2**31 - 1)
+PLANNERS = (ADMIN, LEADER)  # who makes the plan and proposes needs; leaders decide them
 MAX_DIGITS = 30  # an entropy value is a number people say or a lottery prints
 
 
@@ -47,12 +48,12 @@ def plan() -> None:
 
 @plan.command("create")
 @click.argument("year", type=click.IntRange(2000, 2100))
-@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@actor_option
 @click.pass_context
 @explained(plans.PlanError)
 def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
     """Create the plan for YEAR."""
-    run_with_db(ctx, lambda f: plans.create_plan(f, year, actor_name(actor), utc_now))
+    run_as(ctx, actor, PLANNERS, lambda f, name: plans.create_plan(f, year, name, utc_now))
     click.echo(text("plan.created", year=year))
 
 
@@ -64,7 +65,7 @@ def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
 @click.option("--ratio", required=True, help="Proposed ratio, e.g. 5%.")
 @click.option("--timing", required=True, help="When (e.g. a quarter).")
 @click.option("--supplement", is_flag=True, help="A supplement to an approved plan.")
-@click.option("--as", "actor", default=None, help="Who proposes it (audit log).")
+@actor_option
 @click.pass_context
 @explained(plans.PlanError, CellError)
 def plan_add_need(
@@ -83,9 +84,11 @@ def plan_add_need(
     if not codes:
         raise Refused(text("plan.no_items"))
     percent = percent_field("ratio").parse(ratio)
-    need_id = run_with_db(
+    need_id = run_as(
         ctx,
-        lambda f: plans.add_need(
+        actor,
+        PLANNERS,
+        lambda f, name: plans.add_need(
             f,
             year,
             unit=unit,
@@ -94,7 +97,7 @@ def plan_add_need(
             ratio=percent,
             timing=timing,
             supplement=supplement,
-            actor=actor_name(actor),
+            actor=name,
             clock=utc_now,
             policy=policy_of(settings_of(ctx)),
         ),
@@ -103,15 +106,20 @@ def plan_add_need(
     click.echo(need_id)
 
 
-def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None, by: str) -> None:
-    need = run_with_db(
+def _decide(
+    ctx: click.Context, need_id: int, approve: bool, comment: str | None, by: str | None
+) -> None:
+    ref = given_actor(ctx, by, (LEADER,))  # decide_need finds the person again, by this name
+    need = run_as(
         ctx,
-        lambda f: plans.decide_need(
+        ref,
+        (LEADER,),
+        lambda f, _name: plans.decide_need(
             f,
             need_id,
             approve=approve,
             comment=comment,
-            approver=by,
+            approver=ref,
             clock=utc_now,
             policy=policy_of(settings_of(ctx)),
         ),
@@ -121,24 +129,24 @@ def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None
 
 @plan.command("approve")
 @click.argument("need_id", type=ID)
-@click.option("--as", "by", required=True, help="The approving leader.")
+@actor_option
 @click.option("--comment", default=None)
 @click.pass_context
 @explained(plans.PlanError)
-def plan_approve(ctx: click.Context, need_id: int, by: str, comment: str | None) -> None:
+def plan_approve(ctx: click.Context, need_id: int, actor: str | None, comment: str | None) -> None:
     """Approve need NEED_ID (leaders only)."""
-    _decide(ctx, need_id, True, comment, by)
+    _decide(ctx, need_id, True, comment, actor)
 
 
 @plan.command("reject")
 @click.argument("need_id", type=ID)
-@click.option("--as", "by", required=True, help="The deciding leader.")
+@actor_option
 @click.option("--comment", required=True, help="Why.")
 @click.pass_context
 @explained(plans.PlanError)
-def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None:
+def plan_reject(ctx: click.Context, need_id: int, actor: str | None, comment: str) -> None:
     """Reject need NEED_ID with a reason (leaders only)."""
-    _decide(ctx, need_id, False, comment, by)
+    _decide(ctx, need_id, False, comment, actor)
 
 
 @plan.command("show")
@@ -168,7 +176,7 @@ def campaign_example() -> None:
 
 @campaign.command("create")
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError, SpecError)
 def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
@@ -178,8 +186,8 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
     spec = parse_campaign(source)
-    campaign_id = run_with_db(
-        ctx, lambda f: campaigns.create_campaign(f, spec, actor_name(actor), utc_now)
+    campaign_id = run_as(
+        ctx, actor, (ADMIN,), lambda f, name: campaigns.create_campaign(f, spec, name, utc_now)
     )
     click.echo(text("campaign.created", name=spec.name))
     click.echo(campaign_id)
@@ -187,16 +195,18 @@ def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
 
 @campaign.command("notify")
 @click.argument("campaign_id", type=ID)
-@click.option("--as", "actor", default=None, help="Who sends them (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
     """Send a drawn campaign's assignments (again): each leader their team, each member who
     has not answered their task."""
-    sent = run_with_db(
+    sent = run_as(
         ctx,
-        lambda f: campaigns.notify_campaign(
-            f, campaign_id, actor_name(actor), utc_now, policy_of(settings_of(ctx))
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.notify_campaign(
+            f, campaign_id, name, utc_now, policy_of(settings_of(ctx))
         ),
     )
     click.echo(text("campaign.notified", id=campaign_id, people=sent))
@@ -223,13 +233,13 @@ def draw() -> None:
 
 @draw.command("commit")
 @click.argument("campaign_id", type=ID)
-@click.option("--as", "actor", default=None, help="Who commits (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_commit(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
     """Freeze the pools and publish digests, counts, sources and the secret's SHA-256."""
-    document = run_with_db(
-        ctx, lambda f: campaigns.commit_draw(f, campaign_id, actor_name(actor), utc_now)
+    document = run_as(
+        ctx, actor, (ADMIN,), lambda f, name: campaigns.commit_draw(f, campaign_id, name, utc_now)
     )
     click.echo(render("cli/draw_committed.txt.j2", d=document, labels=labels), nl=False)
 
@@ -257,7 +267,7 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
     help="NAME=N,N,N for each source named in the campaign.",
 )
 @click.option("--reason", default=None, help="Required to draw again; recorded.")
-@click.option("--as", "actor", default=None, help="Who runs it (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_run(
@@ -269,14 +279,16 @@ def draw_run(
 ) -> None:
     """Reveal the secret, form the key from all sources, draw and form the teams."""
     values = parse_entropy(entropy)
-    run = run_with_db(
+    run = run_as(
         ctx,
-        lambda f: campaigns.run_draw(
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.run_draw(
             f,
             campaign_id,
             values,
             reason,
-            actor_name(actor),
+            name,
             utc_now,
             policy_of(settings_of(ctx)),
         ),
@@ -294,13 +306,16 @@ def _write_json(path: Path, value: Any) -> None:
 @draw.command("reseed")
 @click.argument("campaign_id", type=ID)
 @click.option("--reason", required=True, help="Why the draw must be run again; recorded.")
-@click.option("--as", "actor", default=None, help="Who asks for it (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | None) -> None:
     """Commit a new secret before drawing again; prints its SHA-256 to publish."""
-    digest = run_with_db(
-        ctx, lambda f: campaigns.reseed_draw(f, campaign_id, reason, actor_name(actor), utc_now)
+    digest = run_as(
+        ctx,
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.reseed_draw(f, campaign_id, reason, name, utc_now),
     )
     click.echo(text("campaign.reseeded", id=campaign_id, digest=digest))
 

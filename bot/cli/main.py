@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.base.config import ConfigError, Settings, load_settings
 from bot.base.texts import render, text
+from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.campaigns import COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
     Refused,
-    actor_name,
     explained,
     progress,
     run_with_db,
@@ -31,7 +31,7 @@ from bot.cli.support import (
 from bot.cli.tables import format_table
 from bot.registry.export import export_sheet, list_records, write_template
 from bot.registry.fields import cell_text
-from bot.registry.importer import import_sample, import_sheet
+from bot.registry.importer import ImportReport, import_sample, import_sheet
 from bot.registry.kinds import KINDS
 from bot.registry.records import jsonable
 from bot.registry.sheets import SheetError
@@ -72,7 +72,8 @@ def init(directory: Path, sample: bool) -> None:
         raise Refused(text("cli.init_exists", path=str(config)))
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db")
+        operator = text("cli.sample_operator") if sample else ""
+        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db", operator=operator)
         config.write_text(body, "utf-8")
     except OSError as exc:
         detail = exc.strerror or str(exc)
@@ -117,25 +118,30 @@ def registry() -> None:
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
-@click.option("--as", "actor", default=None, help="Who is importing (for the audit log).")
+@actor_option
 @click.pass_context
 @explained(SheetError)
 def import_(
     ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
 ) -> None:
     """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
-    report = run_with_db(
-        ctx,
-        lambda factory: import_sheet(
+    ref = given_actor(ctx, actor, (ADMIN,))
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> ImportReport:
+        async with factory() as session:
+            name, check = await importer_of(session, ref, kind)
+        return await import_sheet(
             factory,
             kind,
             file,
-            actor=actor_name(actor),
+            actor=name,
             clock=utc_now,
             skip_invalid=skip_invalid,
             progress=progress,
-        ),
-    )
+            before_commit=check,
+        )
+
+    report = run_with_db(ctx, work)
     for problem in report.problems:
         click.echo(problem.line(), err=True)
     if not report.written:

@@ -65,10 +65,15 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def require_database(settings: Settings) -> None:
+    """Refuse the built-in default database: nobody chose it (no config file, no variable)."""
     if not settings.database.chosen:
         # Falling back to ./suiji.db would make an empty database wherever suiji was run.
         raise Refused(text("cli.no_config", cwd=str(Path.cwd())))
+
+
+async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    require_database(settings)
     name = database_name(settings.database.url)
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     try:
@@ -137,19 +142,6 @@ def explained(*kinds: type[Exception]) -> Callable[[Callable[..., T]], Callable[
         return wrapper
 
     return decorate
-
-
-ACTOR_MAX = 100
-
-
-def actor_name(value: str | None) -> str:
-    """Who the audit log names for a command: ``--as``, else the login name."""
-    import getpass
-
-    name = (value if value is not None else getpass.getuser()).strip()
-    if not name or len(name) > ACTOR_MAX or not name.isprintable():
-        raise Refused(text("cli.bad_actor", max_length=ACTOR_MAX))
-    return name
 
 
 def emit(fmt: str, value: Any, template: str, *, nl: bool = True, **context: Any) -> None:

@@ -12,13 +12,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli.main import cli
-from tests.helpers import entity_row, write_csv
+from tests.helpers import admin_row, entity_row, write_csv
 
 
 def run(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> Result:
     prefix = ["--config", str(config)] if config else []
     runner = CliRunner()
-    return runner.invoke(cli, [*prefix, *args], env={"SUIJI_CONFIG": None, **(env or {})})
+    return runner.invoke(
+        cli, [*prefix, *args], env={"SUIJI_CONFIG": None, "SUIJI_AS": None, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +32,17 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "suiji.toml"
 
 
+OPERATOR = "王芳"  # nobody is registered in a fresh bureau: the name is taken as given
+
+
 @pytest.fixture
 def fresh(tmp_path: Path) -> Path:
     result = run("init", str(tmp_path / "bureau"))
     assert result.exit_code == 0, result.output
-    return tmp_path / "bureau" / "suiji.toml"
+    config = tmp_path / "bureau" / "suiji.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace('operator = ""', f'operator = "{OPERATOR}"'), "utf-8")
+    return config
 
 
 def test_init_sample_reports_what_it_loaded(sample: Path) -> None:
@@ -122,6 +130,9 @@ def test_template_example_row_imports_into_a_new_database(
         path = tmp_path / f"{prerequisite}.csv"
         assert run("registry", "template", prerequisite, str(path)).exit_code == 0
         assert run("registry", "import", prerequisite, str(path), config=fresh).exit_code == 0
+        if prerequisite == "units":  # the first people imported must include their admin
+            admin = write_csv(tmp_path / "admin.csv", "officers", [admin_row(OPERATOR, "wf")])
+            assert run("registry", "import", "officers", str(admin), config=fresh).exit_code == 0
     path = tmp_path / f"{kind}.xlsx"
     result = run("registry", "template", kind, str(path))
     assert result.exit_code == 0, result.output
