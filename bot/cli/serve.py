@@ -32,7 +32,7 @@ from bot.server.app import RefusalLog, create_app
 from storage import chat as db
 from storage import migrate
 from storage.engine import make_session_factory, unit_of_work
-from storage.models import EventState, OutboxState
+from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState
 
 READY = ".suiji-demo-ready"
 # Connections waiting to be accepted. aiohttp's default of 128 overflows when a burst opens
@@ -168,9 +168,10 @@ def outbox() -> None:
 def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The newest outbox rows."""
 
-    async def work(factory: Factory) -> list[dict[str, object]]:
+    async def work(factory: Factory) -> tuple[list[dict[str, object]], dict[str, int]]:
         async with factory() as session:
             rows = await db.outbox_rows(session, [OutboxState(state)] if state else None, limit)
+            counts = await db.state_counts(session, OutboxMessage)
         return [
             {
                 "id": r.id,
@@ -184,10 +185,24 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
                 "kind": r.body.get("kind"),
             }
             for r in rows
-        ]
+        ], counts
 
-    rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/outbox.txt.j2", nl=False, rows=rows, tz=zone_of(ctx))
+    rows, counts = run_with_db(ctx, work)
+    _listing(ctx, fmt, rows, "cli/outbox.txt.j2", state, counts)
+
+
+def _listing(
+    ctx: click.Context,
+    fmt: str,
+    rows: list[dict[str, object]],
+    template: str,
+    state: str | None,
+    counts: dict[str, int],
+) -> None:
+    """A list for people says what the filter left out and how many more the limit cut off;
+    the JSON for programs is the rows alone."""
+    context = {"rows": rows, "tz": zone_of(ctx), "state": state, "counts": counts}
+    emit(fmt, rows, template, nl=False, **context)
 
 
 @outbox.command("retry")
@@ -218,9 +233,10 @@ def events() -> None:
 def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The newest inbound events."""
 
-    async def work(factory: Factory) -> list[dict[str, object]]:
+    async def work(factory: Factory) -> tuple[list[dict[str, object]], dict[str, int]]:
         async with factory() as session:
             rows = await db.event_rows(session, [EventState(state)] if state else None, limit)
+            counts = await db.state_counts(session, InboundEvent)
         return [
             {
                 "id": r.id,
@@ -233,10 +249,10 @@ def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
                 "kind": r.payload.get("kind"),
             }
             for r in rows
-        ]
+        ], counts
 
-    rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/events.txt.j2", nl=False, rows=rows, tz=zone_of(ctx))
+    rows, counts = run_with_db(ctx, work)
+    _listing(ctx, fmt, rows, "cli/events.txt.j2", state, counts)
 
 
 @events.command("retry")

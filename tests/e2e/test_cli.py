@@ -285,6 +285,15 @@ def test_events_list_reads_the_received_time_in_the_bureaus_zone(fresh: Path) ->
     assert event["received_at"] == "2026-11-26T01:00:38.465686+00:00"
 
 
+def test_events_list_says_what_else_there_is_and_how_many_more(fresh: Path) -> None:
+    add_event(fresh, "k2", "2026-11-26 01:00:38.465686", "done", 1)
+    none_failed = run("events", "list", "--state", "failed", config=fresh)
+    assert none_failed.output.strip() == "没有已放弃的事件（已处理 1 条）"
+    add_event(fresh, "k3", "2026-11-26 01:01:00.000000", "pending", 0)
+    cut = run("events", "list", "--limit", "1", config=fresh)
+    assert "还有 1 条更早的没有列出" in cut.output
+
+
 @pytest.mark.parametrize("command", [["plan", "create", "2026"], ["db", "upgrade"]])
 def test_without_a_config_a_command_says_where_it_looked_and_creates_no_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]

@@ -91,6 +91,15 @@ def listed(row: OutboxMessage) -> dict[str, Any]:
     }
 
 
+def page(rows: list[OutboxMessage], counts: dict[str, int] | None = None) -> str:
+    """What ``outbox list`` prints for these rows, with these many rows in each state."""
+    listing = [listed(r) for r in rows]
+    return render("cli/outbox.txt.j2", rows=listing, tz=ZONE, state=None, counts=counts or {})
+
+
+EACH_ONCE = {"sent": 1, "pending": 1, "sending": 1, "dead": 1}
+
+
 @pytest.fixture
 async def rows(factory: Factory) -> dict[str, OutboxMessage]:
     """One row in each state, oldest first."""
@@ -139,17 +148,17 @@ async def test_outbox_list_table_shows_state_recipient_attempts_and_last_error(
     assert result.exit_code == 0, result.output
     newest_first = [rows[s] for s in ("dead", "sending", "pending", "sent")]
     # Each row as the template words it, from the values written above, in order.
-    expected = render("cli/outbox.txt.j2", rows=[listed(r) for r in newest_first], tz=ZONE)
+    expected = page(newest_first, counts=EACH_ONCE)
     assert result.output == expected
     lines = result.output.splitlines()
     for row in newest_first:
         [line] = [n for n, line in enumerate(lines) if line.startswith(f"#{row.id} ")]
-        alone = render("cli/outbox.txt.j2", rows=[listed(row)], tz=ZONE).splitlines()
+        alone = page([row]).splitlines()
         assert lines[line] == alone[0]
         assert row.recipient in lines[line] and f" {row.attempts} " in lines[line]
     assert DEAD_ERROR in result.output and "http 502" in result.output
     # The four states are worded four ways.
-    words = {r.state: render("cli/outbox.txt.j2", rows=[listed(r)], tz=ZONE) for r in newest_first}
+    words = {r.state: page([r]) for r in newest_first}
     assert len({w.split("  ")[1] for w in words.values()}) == 4
 
 
@@ -171,10 +180,34 @@ async def test_outbox_list_reads_times_in_the_bureaus_zone_to_the_minute(
 async def test_outbox_list_of_an_empty_outbox(database_url: str, factory: Factory) -> None:
     result = await suiji(database_url, "outbox", "list")
     assert result.exit_code == 0, result.output
-    assert result.output == render("cli/outbox.txt.j2", rows=[], tz=ZONE)
+    assert result.output == page([])
     assert result.output.strip()  # says so, rather than printing nothing
     as_json = await suiji(database_url, "outbox", "list", "--format", "json")
     assert json.loads(as_json.output) == []
+
+
+async def test_an_empty_state_says_so_and_what_else_waits(
+    database_url: str, factory: Factory
+) -> None:
+    for n in range(51):
+        await add(factory, f"user{n}", OutboxState.PENDING, minutes=n)
+    await add(factory, "zhangkai", OutboxState.SENT, attempts=1)
+    dead = await suiji(database_url, "outbox", "list", "--state", "dead")
+    assert dead.exit_code == 0, dead.output
+    assert dead.output.strip() == "没有已放弃的消息（待发送 51 条、已发送 1 条）"
+    assert "发件箱是空的" not in dead.output
+
+
+async def test_a_list_cut_at_its_limit_says_how_many_more_there_are(
+    database_url: str, rows: dict[str, OutboxMessage]
+) -> None:
+    two = await suiji(database_url, "outbox", "list", "--limit", "2")
+    assert two.exit_code == 0, two.output
+    assert "还有 2 条更早的没有列出" in two.output and "--limit" in two.output
+    everything = await suiji(database_url, "outbox", "list", "--limit", "4")
+    assert "没有列出" not in everything.output
+    dead = await suiji(database_url, "outbox", "list", "--state", "dead", "--limit", "1")
+    assert f"#{rows['dead'].id} " in dead.output and "没有列出" not in dead.output
 
 
 async def test_retry_puts_a_dead_row_back_and_the_sender_delivers_it(
