@@ -26,13 +26,14 @@ from storage.engine import normalize_url
 ENV_PREFIX = "SUIJI_"
 CONFIG_ENV = "SUIJI_CONFIG"
 DEFAULT_FILE = "suiji.toml"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 # section -> key -> (type, default). The commented file `suiji init` writes documents each key.
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
     # operator: who the command line acts as when neither --as nor SUIJI_AS names someone.
-    "app": {"timezone": (str, "Asia/Shanghai"), "operator": (str, "")},
+    "app": {"timezone": (str, DEFAULT_TIMEZONE), "operator": (str, "")},
     "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "wecom": {
         "corp_id": (str, ""),

@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from bot.base.config import DEFAULT_TIMEZONE
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
 from bot.cli.support import (
@@ -25,7 +27,7 @@ from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.workflows import campaigns, plans
-from bot.workflows.campaign_spec import SpecError, parse_campaign
+from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
 from bot.workflows.step import policy_of
 
 _NUMBERS = re.compile(r"[,，、\s]+")
@@ -169,28 +171,53 @@ def campaign() -> None:
 
 
 @campaign.command("example")
-def campaign_example() -> None:
-    """Print a commented campaign file that works with the --sample data."""
-    click.echo((TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8"), nl=False)
+@click.pass_context
+def campaign_example(ctx: click.Context) -> None:
+    """Print a commented campaign file that works with the --sample data, dated from today."""
+    today = utc_now().astimezone(ZoneInfo(_zone_or_default(ctx))).date()
+    click.echo(example_campaign(today + EXAMPLE_LEAD), nl=False)
+
+
+def _zone_or_default(ctx: click.Context) -> str:
+    """The configured zone; the default one if the config is broken (an example needs none)."""
+    try:
+        return zone_of(ctx)
+    except Refused:
+        return DEFAULT_TIMEZONE
 
 
 @campaign.command("create")
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--allow-past", is_flag=True)
 @actor_option
 @click.pass_context
 @explained(campaigns.CampaignError, SpecError)
-def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
+def campaign_create(ctx: click.Context, file: Path, allow_past: bool, actor: str | None) -> None:
     """Create a campaign from a TOML file; prints its id on the last line."""
     try:
         source = file.read_text("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
     spec = parse_campaign(source)
-    campaign_id = run_as(
-        ctx, actor, (ADMIN,), lambda f, name: campaigns.create_campaign(f, spec, name, utc_now)
+    policy = policy_of(settings_of(ctx))
+    created = run_as(
+        ctx,
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.create_campaign(
+            f, spec, name, utc_now, policy=policy, allow_past=allow_past
+        ),
     )
+    today = utc_now().astimezone(policy.tz).date()
+    closed = campaigns.declines_closed_on(spec, policy)
+    if spec.start < today:
+        click.echo(text("campaign.started_in_past", start=spec.start.isoformat()), err=True)
+    elif closed <= today:
+        click.echo(text("campaign.declines_closed", closed=closed.isoformat()), err=True)
+    if created.twins:
+        click.echo(text("campaign.twins", ids=list(created.twins)), err=True)
     click.echo(text("campaign.created", name=spec.name))
-    click.echo(campaign_id)
+    click.echo(created.id)
 
 
 @campaign.command("notify")

@@ -123,14 +123,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
             (folder / "suiji.db").unlink(missing_ok=True)
             keys = new_secrets()
             config.write_text(
-                render(
-                    "config/demo.toml.j2",
-                    keys=keys,
-                    base=base,
-                    port=port,
-                    operator=text("cli.sample_operator"),
-                ),
-                "utf-8",
+                render("config/demo.toml.j2", keys=keys, base=base, port=port), "utf-8"
             )
         except OSError as exc:
             raise Refused(text("cli.cannot_create", path=str(folder), detail=str(exc))) from exc

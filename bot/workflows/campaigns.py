@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -63,7 +64,48 @@ async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = Fal
     return campaign
 
 
-async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, clock: Clock) -> int:
+@dataclass(frozen=True)
+class Created:
+    """A new campaign, and the earlier ones it is identical to (the same file twice?)."""
+
+    id: int
+    twins: tuple[int, ...] = ()
+
+
+def declines_closed_on(spec: CampaignSpec, policy: Policy) -> dt.date:
+    """The day 「无法参加」 closes for everyone drawn for this campaign."""
+    return spec.start - dt.timedelta(days=policy.decline_closes_days_before_start)
+
+
+# What makes two campaigns the same campaign: everything the file says.
+_SAME = (
+    "name", "unit_id", "plan_need_id", "items", "start_on", "end_on", "purpose", "methods",
+    "officers_per_team", "team_count", "leader_ids", "confidential", "use_of_results",
+    "absence_approver", "exclusion_months", "yearly_cap", "algorithm", "strata",
+    "entropy_sources", "officer_exclusions",
+)  # fmt: skip
+
+
+async def create_campaign(
+    factory: Factory,
+    spec: CampaignSpec,
+    actor: str,
+    clock: Clock,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    allow_past: bool = False,
+) -> Created:
+    """Create a draft campaign. Refused when 「无法参加」 would already be closed for every
+    officer drawn (a start today or past, by the bureau's calendar) unless ``allow_past``: a
+    campaign entered after the fact."""
+    today = clock().astimezone(policy.tz).date()
+    if not allow_past and today >= declines_closed_on(spec, policy):
+        raise _fail(
+            "start_too_soon",
+            start=spec.start.isoformat(),
+            closed=declines_closed_on(spec, policy).isoformat(),
+            today=today.isoformat(),
+        )
     async with unit_of_work(factory) as session:
         unit = await db.unit_by_name(session, spec.unit)
         if unit is None:
@@ -126,6 +168,10 @@ async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, cloc
             created_by=actor,
             created_at=clock(),
         )
+        earlier = await db.campaigns_named(session, spec.name, spec.start, spec.end)
+        twins = tuple(
+            c.id for c in earlier if all(getattr(c, k) == getattr(campaign, k) for k in _SAME)
+        )
         session.add(campaign)
         await session.flush()
         await audit.append(
@@ -148,7 +194,7 @@ async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, cloc
             ],
             clock(),
         )
-        return campaign.id
+        return Created(campaign.id, twins)
 
 
 def _check_need(need: PlanNeed | None, spec: CampaignSpec) -> None:
