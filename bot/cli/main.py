@@ -7,15 +7,19 @@ Chinese output (from templates/) and exit codes: 0 done, 1 refused or failed, 2 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.base.config import ConfigError, Settings, load_settings
-from bot.base.texts import render, text
+from bot.base.texts import render, table, text
+from bot.base.times import local_time, utc_iso
 from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.campaigns import COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
@@ -27,6 +31,7 @@ from bot.cli.support import (
     settings_of,
     utc_now,
     with_engine,
+    zone_of,
 )
 from bot.cli.tables import format_table
 from bot.registry.export import export_sheet, list_records, write_template
@@ -37,6 +42,7 @@ from bot.registry.records import jsonable
 from bot.registry.sheets import SheetError
 from storage import audit, migrate
 from storage.engine import make_session_factory
+from storage.models import AuditEntry
 
 KIND_CHOICE = click.Choice(list(KINDS))
 
@@ -225,6 +231,91 @@ def verify(ctx: click.Context, anchor: str | None) -> None:
         click.echo(text("cli.audit_ok", count=report.count))
         return
     raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
+
+
+CHANGE_WIDTH = 60  # a table row stays one line; --format json has the whole change
+
+
+def parse_since(value: str, zone: str) -> dt.datetime:
+    """``2026-12-03`` or ``2026-12-03 15:00`` on the bureau's clock, as a UTC moment."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Refused(text("cli.bad_since", value=value)) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(dt.UTC)
+
+
+def _loaded(stored: str | None) -> Any:
+    return None if stored is None else json.loads(stored)
+
+
+def _change(entry: AuditEntry) -> str:
+    parts = [entry.before, entry.after] if entry.before and entry.after else [entry.after or ""]
+    whole = " → ".join(parts)
+    return whole if len(whole) <= CHANGE_WIDTH else whole[: CHANGE_WIDTH - 1] + "…"
+
+
+@audit_group.command("list")
+@click.option("--since", default=None)
+@click.option("--actor", default=None)
+@click.option("--kind", default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def audit_list(
+    ctx: click.Context,
+    since: str | None,
+    actor: str | None,
+    kind: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """The newest audit entries (oldest first), by time, person or kind of change."""
+    zone = zone_of(ctx)
+    start = parse_since(since, zone) if since is not None else None
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> tuple[list[AuditEntry], int]:
+        async with factory() as session:
+            return await audit.entries(session, since=start, actor=actor, kind=kind, limit=limit)
+
+    found, total = run_with_db(ctx, work)
+    if fmt == "json":
+        rows = [
+            {
+                "seq": e.seq,
+                "at": utc_iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "subject_kind": e.subject_kind,
+                "subject_key": e.subject_key,
+                "before": _loaded(e.before),
+                "after": _loaded(e.after),
+                "hash": e.hash,
+            }
+            for e in found
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo(text("cli.audit_none"))
+        return
+    words = table("cli/audit.toml")
+    cells = [
+        [
+            str(e.seq),
+            local_time(e.at, zone),
+            e.actor,
+            words["actions"].get(e.action, e.action),
+            f"{words['subjects'].get(e.subject_kind, e.subject_kind)} {e.subject_key}",
+            _change(e),
+        ]
+        for e in found
+    ]
+    click.echo(format_table(list(words["headers"].values()), cells))
+    if total > len(found):
+        click.echo(text("cli.audit_more", count=total - len(found)))
 
 
 for _command in (*COMMANDS, *SERVE_COMMANDS):
