@@ -33,7 +33,7 @@ ENV = "SUIJI_AS"
 
 def actor_option(func: Callable[..., Any]) -> Callable[..., Any]:
     """The ``--as NAME`` option, also read from ``SUIJI_AS``."""
-    return click.option("--as", "actor", envvar=ENV, default=None, metavar="NAME")(func)
+    return click.option("--as", "actor", envvar=ENV, default=None)(func)
 
 
 def _role_labels(roles: tuple[str, ...]) -> list[str]:

@@ -61,12 +61,12 @@ def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
 
 @plan.command("add-need")
 @click.argument("year", type=click.IntRange(2000, 2100))
-@click.option("--unit", required=True, help="Proposing unit (name in the unit registry).")
-@click.option("--items", required=True, help="Item codes, comma-separated.")
-@click.option("--scope", required=True, help="Target scope (the employers meant).")
-@click.option("--ratio", required=True, help="Proposed ratio, e.g. 5%.")
-@click.option("--timing", required=True, help="When (e.g. a quarter).")
-@click.option("--supplement", is_flag=True, help="A supplement to an approved plan.")
+@click.option("--unit", required=True)
+@click.option("--items", required=True)
+@click.option("--scope", required=True)
+@click.option("--ratio", required=True)
+@click.option("--timing", required=True)
+@click.option("--supplement", is_flag=True)
 @actor_option
 @click.pass_context
 @explained(plans.PlanError, CellError)
@@ -143,7 +143,7 @@ def plan_approve(ctx: click.Context, need_id: int, actor: str | None, comment: s
 @plan.command("reject")
 @click.argument("need_id", type=ID)
 @actor_option
-@click.option("--comment", required=True, help="Why.")
+@click.option("--comment", required=True)
 @click.pass_context
 @explained(plans.PlanError)
 def plan_reject(ctx: click.Context, need_id: int, actor: str | None, comment: str) -> None:
@@ -291,9 +291,8 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
     "entropy",
     multiple=True,
     required=True,
-    help="NAME=N,N,N for each source named in the campaign.",
 )
-@click.option("--reason", default=None, help="Required to draw again; recorded.")
+@click.option("--reason", default=None)
 @actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
@@ -332,7 +331,7 @@ def _write_json(path: Path, value: Any) -> None:
 
 @draw.command("reseed")
 @click.argument("campaign_id", type=ID)
-@click.option("--reason", required=True, help="Why the draw must be run again; recorded.")
+@click.option("--reason", required=True)
 @actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
@@ -451,7 +450,7 @@ def read_seeds(path: Path) -> list[list[int]]:
 @click.option("--pool", "pool_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(min=0), required=True)
 @click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=RFC3797)
-@click.option("--label", default="", help="Label mixed in by rfc3797-sha256.")
+@click.option("--label", default="")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def draw_rfc3797(
     seeds_file: Path, pool_file: Path, count: int, algorithm: str, label: str, fmt: str

@@ -22,6 +22,7 @@ from bot.base.texts import render, table, text
 from bot.base.times import local_time, utc_iso
 from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.campaigns import COMMANDS
+from bot.cli.chinese import describe
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
     Refused,
@@ -53,7 +54,6 @@ KIND_CHOICE = click.Choice(list(KINDS))
     "config_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $SUIJI_CONFIG, else ./suiji.toml).",
 )
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None) -> None:
@@ -70,7 +70,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sample", is_flag=True, help="Also load the bundled sample registries.")
+@click.option("--sample", is_flag=True)
 def init(directory: Path, sample: bool) -> None:
     """Create DIRECTORY with a commented suiji.toml and a migrated SQLite database."""
     config = directory / "suiji.toml"
@@ -123,7 +123,7 @@ def registry() -> None:
 @registry.command("import")
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
+@click.option("--skip-invalid", is_flag=True)
 @actor_option
 @click.pass_context
 @explained(SheetError)
@@ -211,7 +211,7 @@ def audit_group() -> None:
 
 
 @audit_group.command()
-@click.option("--anchor", default=None, help="SEQ:HASH published earlier by `suiji audit head`.")
+@click.option("--anchor", default=None)
 @click.pass_context
 def verify(ctx: click.Context, anchor: str | None) -> None:
     """Check every audit entry against the chain; names the first broken one."""
@@ -335,6 +335,9 @@ def audit_head(ctx: click.Context) -> None:
     if current is None:
         raise Refused(text("cli.audit_broken", seq=1, problem="head_missing"))
     click.echo(text("cli.audit_head", seq=current[0], hash=current[1]))
+
+
+describe(cli)  # every command's help, in Chinese, once all are added
 
 
 def main() -> None:

@@ -42,8 +42,8 @@ BACKLOG = 1024
 
 
 @click.command()
-@click.option("--host", default=None, help="Address to listen on (default: server.host).")
-@click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
@@ -104,9 +104,8 @@ async def _prepare_demo(settings: Settings) -> None:
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the demo keeps its database (default: a new temporary folder).",
 )
-@click.option("--no-browser", is_flag=True, help="Do not open the sandbox page.")
+@click.option("--no-browser", is_flag=True)
 def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     """The sandbox: sample registries, the bot and a fake WeCom in one process, and a web page
     showing everyone's chat."""
