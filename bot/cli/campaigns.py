@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from pathlib import Path
@@ -194,11 +195,7 @@ def _zone_or_default(ctx: click.Context) -> str:
 @explained(campaigns.CampaignError, SpecError)
 def campaign_create(ctx: click.Context, file: Path, allow_past: bool, actor: str | None) -> None:
     """Create a campaign from a TOML file; prints its id on the last line."""
-    try:
-        source = file.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
-    spec = parse_campaign(source)
+    spec = parse_campaign(_read_text(file))
     policy = policy_of(settings_of(ctx))
     created = run_as(
         ctx,
@@ -421,8 +418,12 @@ def draw_verifier() -> None:
 
 
 def _read_text(path: Path) -> str:
+    """A text file in UTF-8 (with or without a BOM) or UTF-16 with a BOM, which is what Windows
+    PowerShell 5's ``>`` writes (``suiji campaign example > 方案.toml``)."""
     try:
-        return path.read_text("utf-8-sig")
+        raw = path.read_bytes()
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        return raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(text("campaign.unreadable", path=str(path), detail=str(exc))) from exc
 

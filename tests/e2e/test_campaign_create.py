@@ -118,3 +118,13 @@ def test_the_same_campaign_twice_is_created_with_a_warning_naming_the_first(
     (tmp_path / "other.toml").write_text(other, "utf-8")
     different = run("campaign", "create", "--file", str(tmp_path / "other.toml"), config=bureau)
     assert different.exit_code == 0 and different.stderr == ""
+
+
+def test_a_file_saved_by_windows_powershell_redirection_is_read(
+    bureau: Path, tmp_path: Path
+) -> None:
+    # `suiji campaign example > 方案.toml` in Windows PowerShell 5 writes UTF-16 with a BOM.
+    path = tmp_path / "方案.toml"
+    path.write_text("\ufeff" + example(), "utf-16-le")
+    created = run("campaign", "create", "--file", str(path), config=bureau)
+    assert created.exit_code == 0, created.output
