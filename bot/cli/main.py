@@ -94,7 +94,9 @@ def init(directory: Path, sample: bool) -> None:
 
     loaded = asyncio.run(with_engine(settings, work))
     click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))
-    click.echo(text("cli.init_next", config=str(config)))
+    click.echo(
+        text("cli.init_next", config=str(config), directory=str(directory), operator=operator)
+    )
 
 
 @cli.group()

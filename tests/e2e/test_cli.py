@@ -322,3 +322,12 @@ def test_database_errors_name_the_database_without_its_password() -> None:
     assert result.exit_code == 1
     assert "127.0.0.1:1/none" in result.output and "nobody" in result.output
     assert "s3cret" not in result.output
+
+
+def test_init_says_how_to_go_on_with_the_config_or_cd_and_who_acts(tmp_path: Path) -> None:
+    plain = run("init", str(tmp_path / "new"))
+    assert f"cd {tmp_path / 'new'}" in plain.output and "--as" in plain.output
+    assert "operator" in plain.output
+    sample = run("init", str(tmp_path / "sample"), "--sample")
+    assert f"--config {tmp_path / 'sample' / 'suiji.toml'}" in sample.output
+    assert "陈红军" in sample.output
