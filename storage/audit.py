@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry, AuditHead
@@ -187,6 +187,38 @@ async def verify(session: AsyncSession, anchor: tuple[int, str] | None = None) -
     if anchor is not None and anchor[0] > head_seq:
         return ChainReport(count, head_seq + 1, "anchor")
     return ChainReport(count, head_hash=head_hash)
+
+
+async def entries(
+    session: AsyncSession,
+    *,
+    since: dt.datetime | None = None,
+    actor: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], int]:
+    """The newest ``limit`` entries that match, oldest first, and how many match in all.
+    ``kind`` is an action (``draw:commit``), its group (``draw``) or a subject kind
+    (``officers``)."""
+    conditions = []
+    if since is not None:
+        conditions.append(AuditEntry.at >= since)
+    if actor is not None:
+        conditions.append(AuditEntry.actor == actor)
+    if kind is not None:
+        conditions.append(
+            or_(
+                AuditEntry.action == kind,
+                AuditEntry.action.startswith(f"{kind}:", autoescape=True),
+                AuditEntry.subject_kind == kind,
+            )
+        )
+    total = (
+        await session.execute(select(func.count()).select_from(AuditEntry).where(*conditions))
+    ).scalar_one()
+    newest = select(AuditEntry).where(*conditions).order_by(AuditEntry.seq.desc()).limit(limit)
+    rows = list((await session.execute(newest)).scalars())
+    return rows[::-1], total
 
 
 async def latest_after(

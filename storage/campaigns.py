@@ -123,6 +123,18 @@ class EmployerRow:
     last_inspected: dt.date | None
 
 
+async def campaigns_named(
+    session: AsyncSession, name: str, start: dt.date, end: dt.date
+) -> list[Campaign]:
+    """Campaigns with this name and these dates, oldest first."""
+    query = (
+        select(Campaign)
+        .where(Campaign.name == name, Campaign.start_on == start, Campaign.end_on == end)
+        .order_by(Campaign.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def active_employers(session: AsyncSession) -> AsyncIterator[EmployerRow]:
     """Active employers with what the strata and the exclusion window need, by USCC."""
     query = (

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -327,6 +327,14 @@ async def event_rows(
     if states:
         query = query.where(InboundEvent.state.in_(states))
     return list((await session.execute(query)).scalars())
+
+
+async def state_counts(
+    session: AsyncSession, model: type[OutboxMessage] | type[InboundEvent]
+) -> dict[str, int]:
+    """How many outbox messages (or inbound events) are in each state, by state value."""
+    rows = await session.execute(select(model.state, func.count()).group_by(model.state))
+    return {state.value: count for state, count in rows}
 
 
 async def retry_event(session: AsyncSession, event_id: int) -> bool:

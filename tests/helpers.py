@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime as dt
 import os
 import socket
 import time
@@ -16,10 +17,10 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.texts import TEMPLATES_DIR
 from bot.registry.importer import import_sample
 from bot.registry.kinds import KINDS
 from bot.registry.uscc import ALPHABET, check_character
+from bot.workflows.campaign_spec import example_campaign
 
 ROOT = Path(__file__).resolve().parents[1]  # this checkout
 SAMPLE_DIR = ROOT / "storage" / "sample"
@@ -57,6 +58,12 @@ def entity_row(n: int, **overrides: Any) -> list[Any]:
     }
     values.update(overrides)
     return [values[h] for h in KINDS["entities"].headers().values()]
+
+
+def admin_row(name: str, account: str, roles: str = "管理员") -> list[str]:
+    """An officers-sheet row for someone without a certificate (an admin, say), in the unit
+    of the units template's example."""
+    return ["", name, "劳动保障监察大队", roles, "否", "", "", "", "", account, ""]
 
 
 def write_csv(
@@ -103,7 +110,8 @@ def bot_environ(
     return environ
 
 
-EXAMPLE = (TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8")
+# The example campaign as `campaign example` prints it on 2026-11-10: from 2026-12-01 to 12-31.
+EXAMPLE = example_campaign(dt.date(2026, 12, 1))
 ENTROPY = {"监督人刘艳丽": [7, 42, 88], "福彩3D": [3, 9, 1]}
 
 

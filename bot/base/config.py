@@ -26,12 +26,14 @@ from storage.engine import normalize_url
 ENV_PREFIX = "SUIJI_"
 CONFIG_ENV = "SUIJI_CONFIG"
 DEFAULT_FILE = "suiji.toml"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 
 # section -> key -> (type, default). The commented file `suiji init` writes documents each key.
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
-    "app": {"timezone": (str, "Asia/Shanghai")},
+    # operator: who the command line acts as when neither --as nor SUIJI_AS names someone.
+    "app": {"timezone": (str, DEFAULT_TIMEZONE), "operator": (str, "")},
     "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
     "wecom": {
         "corp_id": (str, ""),
@@ -79,11 +81,15 @@ class ConfigError(Exception):
 class DatabaseSettings:
     url: str
     echo: bool
+    # Whether someone chose this database (a config file was read, or SUIJI_DATABASE__URL set):
+    # commands never create or open the built-in default on their own.
+    chosen: bool = True
 
 
 @dataclass(frozen=True)
 class AppSettings:
     timezone: str
+    operator: str = ""
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -309,7 +315,8 @@ def load_settings(
                 raise ConfigError(text("config.unknown_key", key=f"{section}.{key}"))
             kind = SCHEMA[section][key][0]
             values[(section, key)] = _coerce(f"{section}.{key}", kind, value, from_env=False)
-    for (section, key), raw in _env_overrides(environ).items():
+    overrides = _env_overrides(environ)
+    for (section, key), raw in overrides.items():
         env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
         values[(section, key)] = _coerce(env_name, SCHEMA[section][key][0], raw, from_env=True)
     _validate(values)
@@ -318,8 +325,9 @@ def load_settings(
         database=DatabaseSettings(
             url=_resolve_sqlite_path(values[("database", "url")], base),
             echo=values[("database", "echo")],
+            chosen=(path is not None and path.is_file()) or ("database", "url") in overrides,
         ),
-        app=AppSettings(timezone=values[("app", "timezone")]),
+        app=AppSettings(**_section(values, "app")),
         source=path if path is not None and path.is_file() else None,
         server=ServerSettings(**_section(values, "server")),
         wecom=WeComSettings(**_section(values, "wecom")),

@@ -15,6 +15,7 @@ from typing import Any
 import jinja2
 
 import templates
+from bot.base.times import local_time
 
 TEMPLATES_DIR = Path(templates.__file__).parent
 
@@ -26,6 +27,7 @@ environment = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+environment.filters["local_time"] = local_time
 
 
 def text(key: str, /, **values: Any) -> str:

@@ -6,4 +6,10 @@ share (``support``: settings, the database, errors) and terminal tables (``table
 
 May import every room below it: ``server``, ``workflows``, ``handlers``, the libraries, ``base``,
 ``storage``. Nothing imports the CLI.
+
+Importing it puts click's own words in Chinese (``chinese``), before any command is built.
 """
+
+from bot.cli.chinese import speak_chinese
+
+speak_chinese()

@@ -2,31 +2,36 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
+from bot.base.config import DEFAULT_TIMEZONE
 from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
 from bot.cli.support import (
     Refused,
-    actor_name,
     emit,
     explained,
     run_with_db,
     settings_of,
     utc_now,
+    zone_of,
 )
 from bot.cli.tables import format_table
 from bot.draw.record import Difference, commitment_sha256, first_difference
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.workflows import campaigns, plans
-from bot.workflows.campaign_spec import SpecError, parse_campaign
+from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
 from bot.workflows.step import policy_of
 
 ID = click.IntRange(1, 2**31 - 1)
+PLANNERS = (ADMIN, LEADER)  # who makes the plan and proposes needs; leaders decide them
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -39,24 +44,24 @@ def plan() -> None:
 
 @plan.command("create")
 @click.argument("year", type=click.IntRange(2000, 2100))
-@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@actor_option
 @click.pass_context
 @explained(plans.PlanError)
 def plan_create(ctx: click.Context, year: int, actor: str | None) -> None:
     """Create the plan for YEAR."""
-    run_with_db(ctx, lambda f: plans.create_plan(f, year, actor_name(actor), utc_now))
+    run_as(ctx, actor, PLANNERS, lambda f, name: plans.create_plan(f, year, name, utc_now))
     click.echo(text("plan.created", year=year))
 
 
 @plan.command("add-need")
 @click.argument("year", type=click.IntRange(2000, 2100))
-@click.option("--unit", required=True, help="Proposing unit (name in the unit registry).")
-@click.option("--items", required=True, help="Item codes, comma-separated.")
-@click.option("--scope", required=True, help="Target scope (the employers meant).")
-@click.option("--ratio", required=True, help="Proposed ratio, e.g. 5%.")
-@click.option("--timing", required=True, help="When (e.g. a quarter).")
-@click.option("--supplement", is_flag=True, help="A supplement to an approved plan.")
-@click.option("--as", "actor", default=None, help="Who proposes it (audit log).")
+@click.option("--unit", required=True)
+@click.option("--items", required=True)
+@click.option("--scope", required=True)
+@click.option("--ratio", required=True)
+@click.option("--timing", required=True)
+@click.option("--supplement", is_flag=True)
+@actor_option
 @click.pass_context
 @explained(plans.PlanError, CellError)
 def plan_add_need(
@@ -75,9 +80,11 @@ def plan_add_need(
     if not codes:
         raise Refused(text("plan.no_items"))
     percent = percent_field("ratio").parse(ratio)
-    need_id = run_with_db(
+    need_id = run_as(
         ctx,
-        lambda f: plans.add_need(
+        actor,
+        PLANNERS,
+        lambda f, name: plans.add_need(
             f,
             year,
             unit=unit,
@@ -86,7 +93,7 @@ def plan_add_need(
             ratio=percent,
             timing=timing,
             supplement=supplement,
-            actor=actor_name(actor),
+            actor=name,
             clock=utc_now,
             policy=policy_of(settings_of(ctx)),
         ),
@@ -95,15 +102,20 @@ def plan_add_need(
     click.echo(need_id)
 
 
-def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None, by: str) -> None:
-    need = run_with_db(
+def _decide(
+    ctx: click.Context, need_id: int, approve: bool, comment: str | None, by: str | None
+) -> None:
+    ref = given_actor(ctx, by, (LEADER,))  # decide_need finds the person again, by this name
+    need = run_as(
         ctx,
-        lambda f: plans.decide_need(
+        ref,
+        (LEADER,),
+        lambda f, _name: plans.decide_need(
             f,
             need_id,
             approve=approve,
             comment=comment,
-            approver=by,
+            approver=ref,
             clock=utc_now,
             policy=policy_of(settings_of(ctx)),
         ),
@@ -113,24 +125,24 @@ def _decide(ctx: click.Context, need_id: int, approve: bool, comment: str | None
 
 @plan.command("approve")
 @click.argument("need_id", type=ID)
-@click.option("--as", "by", required=True, help="The approving leader.")
+@actor_option
 @click.option("--comment", default=None)
 @click.pass_context
 @explained(plans.PlanError)
-def plan_approve(ctx: click.Context, need_id: int, by: str, comment: str | None) -> None:
+def plan_approve(ctx: click.Context, need_id: int, actor: str | None, comment: str | None) -> None:
     """Approve need NEED_ID (leaders only)."""
-    _decide(ctx, need_id, True, comment, by)
+    _decide(ctx, need_id, True, comment, actor)
 
 
 @plan.command("reject")
 @click.argument("need_id", type=ID)
-@click.option("--as", "by", required=True, help="The deciding leader.")
-@click.option("--comment", required=True, help="Why.")
+@actor_option
+@click.option("--comment", required=True)
 @click.pass_context
 @explained(plans.PlanError)
-def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None:
+def plan_reject(ctx: click.Context, need_id: int, actor: str | None, comment: str) -> None:
     """Reject need NEED_ID with a reason (leaders only)."""
-    _decide(ctx, need_id, False, comment, by)
+    _decide(ctx, need_id, False, comment, actor)
 
 
 @plan.command("show")
@@ -141,7 +153,7 @@ def plan_reject(ctx: click.Context, need_id: int, by: str, comment: str) -> None
 def plan_show(ctx: click.Context, year: int, fmt: str) -> None:
     """Show the YEAR plan and the state of each need."""
     view = run_with_db(ctx, lambda f: plans.plan_view(f, year))
-    emit(fmt, view, "cli/plan_show.txt.j2", plan=view)
+    emit(fmt, view, "cli/plan_show.txt.j2", plan=view, tz=zone_of(ctx))
 
 
 # --- campaign --------------------------------------------------------------------------------
@@ -153,42 +165,65 @@ def campaign() -> None:
 
 
 @campaign.command("example")
-def campaign_example() -> None:
-    """Print a commented campaign file that works with the --sample data."""
-    click.echo((TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8"), nl=False)
+@click.pass_context
+def campaign_example(ctx: click.Context) -> None:
+    """Print a commented campaign file that works with the --sample data, dated from today."""
+    today = utc_now().astimezone(ZoneInfo(_zone_or_default(ctx))).date()
+    click.echo(example_campaign(today + EXAMPLE_LEAD), nl=False)
+
+
+def _zone_or_default(ctx: click.Context) -> str:
+    """The configured zone; the default one if the config is broken (an example needs none)."""
+    try:
+        return zone_of(ctx)
+    except Refused:
+        return DEFAULT_TIMEZONE
 
 
 @campaign.command("create")
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--as", "actor", default=None, help="Who creates it (audit log).")
+@click.option("--allow-past", is_flag=True)
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError, SpecError)
-def campaign_create(ctx: click.Context, file: Path, actor: str | None) -> None:
+def campaign_create(ctx: click.Context, file: Path, allow_past: bool, actor: str | None) -> None:
     """Create a campaign from a TOML file; prints its id on the last line."""
-    try:
-        source = file.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise Refused(text("campaign.unreadable", path=str(file), detail=str(exc))) from exc
-    spec = parse_campaign(source)
-    campaign_id = run_with_db(
-        ctx, lambda f: campaigns.create_campaign(f, spec, actor_name(actor), utc_now)
+    spec = parse_campaign(_read_text(file))
+    policy = policy_of(settings_of(ctx))
+    created = run_as(
+        ctx,
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.create_campaign(
+            f, spec, name, utc_now, policy=policy, allow_past=allow_past
+        ),
     )
+    today = utc_now().astimezone(policy.tz).date()
+    closed = campaigns.declines_closed_on(spec, policy)
+    if spec.start < today:
+        click.echo(text("campaign.started_in_past", start=spec.start.isoformat()), err=True)
+    elif closed <= today:
+        click.echo(text("campaign.declines_closed", closed=closed.isoformat()), err=True)
+    if created.twins:
+        click.echo(text("campaign.twins", ids=list(created.twins)), err=True)
     click.echo(text("campaign.created", name=spec.name))
-    click.echo(campaign_id)
+    click.echo(created.id)
 
 
 @campaign.command("notify")
 @click.argument("campaign_id", type=ID)
-@click.option("--as", "actor", default=None, help="Who sends them (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
     """Send a drawn campaign's assignments (again): each leader their team, each member who
     has not answered their task."""
-    sent = run_with_db(
+    sent = run_as(
         ctx,
-        lambda f: campaigns.notify_campaign(
-            f, campaign_id, actor_name(actor), utc_now, policy_of(settings_of(ctx))
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.notify_campaign(
+            f, campaign_id, name, utc_now, policy_of(settings_of(ctx))
         ),
     )
     click.echo(text("campaign.notified", id=campaign_id, people=sent))
@@ -202,7 +237,7 @@ def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> 
 def campaign_show(ctx: click.Context, campaign_id: int, fmt: str) -> None:
     """Teams, members, leaders, reserve and draw status of a campaign."""
     view = run_with_db(ctx, lambda f: campaigns.show_campaign(f, campaign_id))
-    emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels)
+    emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels, tz=zone_of(ctx))
 
 
 # --- draw ------------------------------------------------------------------------------------
@@ -215,13 +250,13 @@ def draw() -> None:
 
 @draw.command("commit")
 @click.argument("campaign_id", type=ID)
-@click.option("--as", "actor", default=None, help="Who commits (audit log).")
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_commit(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
     """Freeze the pools and publish digests, counts, sources and the secret's SHA-256."""
-    document = run_with_db(
-        ctx, lambda f: campaigns.commit_draw(f, campaign_id, actor_name(actor), utc_now)
+    document = run_as(
+        ctx, actor, (ADMIN,), lambda f, name: campaigns.commit_draw(f, campaign_id, name, utc_now)
     )
     click.echo(render("cli/draw_committed.txt.j2", d=document, labels=labels), nl=False)
 
@@ -246,10 +281,9 @@ def parse_entropy(values: tuple[str, ...]) -> dict[str, list[int]]:
     "entropy",
     multiple=True,
     required=True,
-    help="NAME=N,N,N for each source named in the campaign.",
 )
-@click.option("--reason", default=None, help="Required to draw again; recorded.")
-@click.option("--as", "actor", default=None, help="Who runs it (audit log).")
+@click.option("--reason", default=None)
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_run(
@@ -261,14 +295,16 @@ def draw_run(
 ) -> None:
     """Reveal the secret, form the key from all sources, draw and form the teams."""
     values = parse_entropy(entropy)
-    run = run_with_db(
+    run = run_as(
         ctx,
-        lambda f: campaigns.run_draw(
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.run_draw(
             f,
             campaign_id,
             values,
             reason,
-            actor_name(actor),
+            name,
             utc_now,
             policy_of(settings_of(ctx)),
         ),
@@ -285,14 +321,17 @@ def _write_json(path: Path, value: Any) -> None:
 
 @draw.command("reseed")
 @click.argument("campaign_id", type=ID)
-@click.option("--reason", required=True, help="Why the draw must be run again; recorded.")
-@click.option("--as", "actor", default=None, help="Who asks for it (audit log).")
+@click.option("--reason", required=True)
+@actor_option
 @click.pass_context
 @explained(campaigns.CampaignError)
 def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | None) -> None:
     """Commit a new secret before drawing again; prints its SHA-256 to publish."""
-    digest = run_with_db(
-        ctx, lambda f: campaigns.reseed_draw(f, campaign_id, reason, actor_name(actor), utc_now)
+    digest = run_as(
+        ctx,
+        actor,
+        (ADMIN,),
+        lambda f, name: campaigns.reseed_draw(f, campaign_id, reason, name, utc_now),
     )
     click.echo(text("campaign.reseeded", id=campaign_id, digest=digest))
 
@@ -323,7 +362,7 @@ def _confidential_note(record: dict[str, Any]) -> None:
 @explained(campaigns.CampaignError)
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
-    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
+    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id, zone_of(ctx)))
     _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
     try:
         file.write_text(page, "utf-8")
@@ -372,8 +411,12 @@ def draw_verifier() -> None:
 
 
 def _read_text(path: Path) -> str:
+    """A text file in UTF-8 (with or without a BOM) or UTF-16 with a BOM, which is what Windows
+    PowerShell 5's ``>`` writes (``suiji campaign example > 方案.toml``)."""
     try:
-        return path.read_text("utf-8-sig")
+        raw = path.read_bytes()
+        utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        return raw.decode("utf-16") if utf16 else raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise Refused(text("campaign.unreadable", path=str(path), detail=str(exc))) from exc
 
@@ -402,7 +445,7 @@ def read_seeds(path: Path) -> list[list[int]]:
 @click.option("--pool", "pool_file", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--count", type=click.IntRange(min=0), required=True)
 @click.option("--algorithm", type=click.Choice(list(ALGORITHMS)), default=RFC3797)
-@click.option("--label", default="", help="Label mixed in by rfc3797-sha256.")
+@click.option("--label", default="")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 def draw_rfc3797(
     seeds_file: Path, pool_file: Path, count: int, algorithm: str, label: str, fmt: str

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import zoneinfo
 from pathlib import Path
 from typing import Any
 
 import click
 
 from bot.base.texts import render, text
+from bot.base.times import local_time
 from bot.cli.support import Refused, emit, run_with_db, settings_of
 from bot.cli.tables import format_table
 from bot.forms import catalog
@@ -121,7 +120,7 @@ def findings_list(ctx: click.Context, campaign_id: int, team: int | None, fmt: s
             text("filling.state_label", state=r["state"]),
             text("filling.joined", values=r["filled_by"]),
             r.get("submitted_by") or "",
-            _local(r.get("submitted_at"), zone),
+            local_time(r.get("submitted_at"), zone),
             str(r["finding"] or ""),
         ]
         for r in rows
@@ -130,13 +129,6 @@ def findings_list(ctx: click.Context, campaign_id: int, team: int | None, fmt: s
     click.echo(format_table(headers, table))
     done = sum(r["state"] == "submitted" for r in rows)
     click.echo(text("filling.list_summary", done=done, total=len(rows)))
-
-
-def _local(moment: str | None, zone: str) -> str:
-    if not moment:
-        return ""
-    local = dt.datetime.fromisoformat(moment).astimezone(zoneinfo.ZoneInfo(zone))
-    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _overview(ctx: click.Context, campaign_id: int, team: int | None) -> list[dict[str, Any]]:
@@ -177,7 +169,7 @@ def findings_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
                 r["finding"] or "",
                 text("filling.joined", values=r["filled_by"]),
                 r.get("submitted_by") or "",
-                _local(r.get("submitted_at"), zone),
+                local_time(r.get("submitted_at"), zone),
                 r.get("answers_sha256") or "",
             ]
             for item, qid in columns:

@@ -7,37 +7,44 @@ Chinese output (from templates/) and exit codes: 0 done, 1 refused or failed, 2 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.base.config import ConfigError, Settings, load_settings
-from bot.base.texts import render, text
+from bot.base.texts import render, table, text
+from bot.base.times import local_time, utc_iso
+from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.campaigns import COMMANDS
+from bot.cli.chinese import describe
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
     Refused,
-    actor_name,
     explained,
     progress,
     run_with_db,
     settings_of,
     utc_now,
     with_engine,
+    zone_of,
 )
 from bot.cli.tables import format_table
 from bot.registry.export import export_sheet, list_records, write_template
 from bot.registry.fields import cell_text
-from bot.registry.importer import import_sample, import_sheet
+from bot.registry.importer import ImportReport, import_sample, import_sheet
 from bot.registry.kinds import KINDS
 from bot.registry.records import jsonable
 from bot.registry.sheets import SheetError
 from storage import audit, migrate
 from storage.engine import make_session_factory
+from storage.models import AuditEntry
 
 KIND_CHOICE = click.Choice(list(KINDS))
 
@@ -48,7 +55,6 @@ KIND_CHOICE = click.Choice(list(KINDS))
     "config_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Config file (default: $SUIJI_CONFIG, else ./suiji.toml).",
 )
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None) -> None:
@@ -65,7 +71,7 @@ def cli(ctx: click.Context, config_file: str | None) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--sample", is_flag=True, help="Also load the bundled sample registries.")
+@click.option("--sample", is_flag=True)
 def init(directory: Path, sample: bool) -> None:
     """Create DIRECTORY with a commented suiji.toml and a migrated SQLite database."""
     config = directory / "suiji.toml"
@@ -73,7 +79,8 @@ def init(directory: Path, sample: bool) -> None:
         raise Refused(text("cli.init_exists", path=str(config)))
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db")
+        operator = text("cli.sample_operator") if sample else ""
+        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db", operator=operator)
         config.write_text(body, "utf-8")
     except OSError as exc:
         detail = exc.strerror or str(exc)
@@ -88,7 +95,9 @@ def init(directory: Path, sample: bool) -> None:
 
     loaded = asyncio.run(with_engine(settings, work))
     click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))
-    click.echo(text("cli.init_next", config=str(config)))
+    click.echo(
+        text("cli.init_next", config=str(config), directory=str(directory), operator=operator)
+    )
 
 
 @cli.group()
@@ -117,26 +126,31 @@ def registry() -> None:
 @registry.command("import")
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
-@click.option("--as", "actor", default=None, help="Who is importing (for the audit log).")
+@click.option("--skip-invalid", is_flag=True)
+@actor_option
 @click.pass_context
 @explained(SheetError)
 def import_(
     ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
 ) -> None:
     """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
-    report = run_with_db(
-        ctx,
-        lambda factory: import_sheet(
+    ref = given_actor(ctx, actor, (ADMIN,))
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> ImportReport:
+        async with factory() as session:
+            name, check = await importer_of(session, ref, kind)
+        return await import_sheet(
             factory,
             kind,
             file,
-            actor=actor_name(actor),
+            actor=name,
             clock=utc_now,
             skip_invalid=skip_invalid,
             progress=progress,
-        ),
-    )
+            before_commit=check,
+        )
+
+    report = run_with_db(ctx, work)
     for problem in report.problems:
         click.echo(problem.line(), err=True)
     if not report.written:
@@ -200,7 +214,7 @@ def audit_group() -> None:
 
 
 @audit_group.command()
-@click.option("--anchor", default=None, help="SEQ:HASH published earlier by `suiji audit head`.")
+@click.option("--anchor", default=None)
 @click.pass_context
 def verify(ctx: click.Context, anchor: str | None) -> None:
     """Check every audit entry against the chain; names the first broken one."""
@@ -222,6 +236,91 @@ def verify(ctx: click.Context, anchor: str | None) -> None:
     raise Refused(text("cli.audit_broken", seq=report.broken_seq, problem=report.problem))
 
 
+CHANGE_WIDTH = 60  # a table row stays one line; --format json has the whole change
+
+
+def parse_since(value: str, zone: str) -> dt.datetime:
+    """``2026-12-03`` or ``2026-12-03 15:00`` on the bureau's clock, as a UTC moment."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Refused(text("cli.bad_since", value=value)) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(dt.UTC)
+
+
+def _loaded(stored: str | None) -> Any:
+    return None if stored is None else json.loads(stored)
+
+
+def _change(entry: AuditEntry) -> str:
+    parts = [entry.before, entry.after] if entry.before and entry.after else [entry.after or ""]
+    whole = " → ".join(parts)
+    return whole if len(whole) <= CHANGE_WIDTH else whole[: CHANGE_WIDTH - 1] + "…"
+
+
+@audit_group.command("list")
+@click.option("--since", default=None)
+@click.option("--actor", default=None)
+@click.option("--kind", default=None)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@click.pass_context
+def audit_list(
+    ctx: click.Context,
+    since: str | None,
+    actor: str | None,
+    kind: str | None,
+    limit: int,
+    fmt: str,
+) -> None:
+    """The newest audit entries (oldest first), by time, person or kind of change."""
+    zone = zone_of(ctx)
+    start = parse_since(since, zone) if since is not None else None
+
+    async def work(factory: async_sessionmaker[AsyncSession]) -> tuple[list[AuditEntry], int]:
+        async with factory() as session:
+            return await audit.entries(session, since=start, actor=actor, kind=kind, limit=limit)
+
+    found, total = run_with_db(ctx, work)
+    if fmt == "json":
+        rows = [
+            {
+                "seq": e.seq,
+                "at": utc_iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "subject_kind": e.subject_kind,
+                "subject_key": e.subject_key,
+                "before": _loaded(e.before),
+                "after": _loaded(e.after),
+                "hash": e.hash,
+            }
+            for e in found
+        ]
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo(text("cli.audit_none"))
+        return
+    words = table("cli/audit.toml")
+    cells = [
+        [
+            str(e.seq),
+            local_time(e.at, zone),
+            e.actor,
+            words["actions"].get(e.action, e.action),
+            f"{words['subjects'].get(e.subject_kind, e.subject_kind)} {e.subject_key}",
+            _change(e),
+        ]
+        for e in found
+    ]
+    click.echo(format_table(list(words["headers"].values()), cells))
+    if total > len(found):
+        click.echo(text("cli.audit_more", count=total - len(found)))
+
+
 for _command in (*COMMANDS, *SERVE_COMMANDS, *FINDINGS_COMMANDS):
     cli.add_command(_command)
 
@@ -239,6 +338,9 @@ def audit_head(ctx: click.Context) -> None:
     if current is None:
         raise Refused(text("cli.audit_broken", seq=1, problem="head_missing"))
     click.echo(text("cli.audit_head", seq=current[0], hash=current[1]))
+
+
+describe(cli)  # every command's help, in Chinese, once all are added
 
 
 def main() -> None:

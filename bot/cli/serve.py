@@ -24,6 +24,7 @@ from bot.cli.support import (
     settings_of,
     utc_now,
     with_engine,
+    zone_of,
 )
 from bot.platforms.fakes import new_secrets
 from bot.server import sandbox
@@ -31,7 +32,7 @@ from bot.server.app import RefusalLog, create_app
 from storage import chat as db
 from storage import migrate
 from storage.engine import make_session_factory, unit_of_work
-from storage.models import EventState, OutboxState
+from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState
 
 READY = ".suiji-demo-ready"
 # Connections waiting to be accepted. aiohttp's default of 128 overflows when a burst opens
@@ -41,8 +42,8 @@ BACKLOG = 1024
 
 
 @click.command()
-@click.option("--host", default=None, help="Address to listen on (default: server.host).")
-@click.option("--port", type=int, default=None, help="Port (default: server.port).")
+@click.option("--host", default=None)
+@click.option("--port", type=int, default=None)
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
@@ -103,9 +104,8 @@ async def _prepare_demo(settings: Settings) -> None:
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where the demo keeps its database (default: a new temporary folder).",
 )
-@click.option("--no-browser", is_flag=True, help="Do not open the sandbox page.")
+@click.option("--no-browser", is_flag=True)
 def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     """The sandbox: sample registries, the bot and a fake WeCom in one process, and a web page
     showing everyone's chat."""
@@ -160,9 +160,10 @@ def outbox() -> None:
 def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The newest outbox rows."""
 
-    async def work(factory: Factory) -> list[dict[str, object]]:
+    async def work(factory: Factory) -> tuple[list[dict[str, object]], dict[str, int]]:
         async with factory() as session:
             rows = await db.outbox_rows(session, [OutboxState(state)] if state else None, limit)
+            counts = await db.state_counts(session, OutboxMessage)
         return [
             {
                 "id": r.id,
@@ -176,10 +177,24 @@ def outbox_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
                 "kind": r.body.get("kind"),
             }
             for r in rows
-        ]
+        ], counts
 
-    rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/outbox.txt.j2", nl=False, rows=rows)
+    rows, counts = run_with_db(ctx, work)
+    _listing(ctx, fmt, rows, "cli/outbox.txt.j2", state, counts)
+
+
+def _listing(
+    ctx: click.Context,
+    fmt: str,
+    rows: list[dict[str, object]],
+    template: str,
+    state: str | None,
+    counts: dict[str, int],
+) -> None:
+    """A list for people says what the filter left out and how many more the limit cut off;
+    the JSON for programs is the rows alone."""
+    context = {"rows": rows, "tz": zone_of(ctx), "state": state, "counts": counts}
+    emit(fmt, rows, template, nl=False, **context)
 
 
 @outbox.command("retry")
@@ -210,9 +225,10 @@ def events() -> None:
 def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> None:
     """The newest inbound events."""
 
-    async def work(factory: Factory) -> list[dict[str, object]]:
+    async def work(factory: Factory) -> tuple[list[dict[str, object]], dict[str, int]]:
         async with factory() as session:
             rows = await db.event_rows(session, [EventState(state)] if state else None, limit)
+            counts = await db.state_counts(session, InboundEvent)
         return [
             {
                 "id": r.id,
@@ -225,10 +241,10 @@ def events_list(ctx: click.Context, state: str | None, limit: int, fmt: str) -> 
                 "kind": r.payload.get("kind"),
             }
             for r in rows
-        ]
+        ], counts
 
-    rows = run_with_db(ctx, work)
-    emit(fmt, rows, "cli/events.txt.j2", nl=False, rows=rows)
+    rows, counts = run_with_db(ctx, work)
+    _listing(ctx, fmt, rows, "cli/events.txt.j2", state, counts)
 
 
 @events.command("retry")

@@ -11,9 +11,11 @@ import datetime as dt
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -47,16 +49,42 @@ def progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
     return bar
 
 
+def database_name(url: str) -> str:
+    """How messages name a database: a SQLite file's path, else its URL without the password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL (None for other backends and in-memory ones)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def require_database(settings: Settings) -> None:
+    """Refuse the built-in default database: nobody chose it (no config file, no variable)."""
+    if not settings.database.chosen:
+        # Falling back to ./suiji.db would make an empty database wherever suiji was run.
+        raise Refused(text("cli.no_config", cwd=str(Path.cwd())))
+
+
 async def with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    require_database(settings)
+    name = database_name(settings.database.url)
     engine = make_engine(settings.database.url, echo=settings.database.echo)
     try:
         return await work(engine)
     except (IntegrityError, DataError) as exc:
         # The database refused a write that the checks before it let through.
-        raise Refused(text("cli.db_refused", detail=_first_line(exc.orig or exc))) from exc
+        detail = _first_line(exc.orig or exc)
+        raise Refused(text("cli.db_refused", database=name, detail=detail)) from exc
     except (OperationalError, InterfaceError, DBAPIError, OSError) as exc:
         detail = _first_line(getattr(exc, "orig", None) or exc)
-        raise Refused(text("cli.db_unreachable", detail=detail)) from exc
+        raise Refused(text("cli.db_unreachable", database=name, detail=detail)) from exc
     finally:
         await engine.dispose()
 
@@ -71,7 +99,7 @@ async def ready(engine: AsyncEngine) -> Factory:
 
     head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
     if await migrate.current_revision(engine) != head:
-        raise Refused(text("cli.db_not_ready"))
+        raise Refused(text("cli.db_not_ready", database=database_name(str(engine.url))))
     return make_session_factory(engine)
 
 
@@ -80,9 +108,18 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
+def zone_of(ctx: click.Context) -> str:
+    """The zone people read times in (``app.timezone``)."""
+    return settings_of(ctx).app.timezone
+
+
 def run_with_db(ctx: click.Context, work: Callable[[Factory], Awaitable[T]]) -> T:
     """Run ``work`` in a fresh event loop against the configured, migrated database."""
     settings = settings_of(ctx)
+    missing = sqlite_file(settings.database.url)
+    if settings.database.chosen and missing is not None and not missing.exists():
+        # Opening it would create an empty file; only `db upgrade` (or `init`) makes one.
+        raise Refused(text("cli.no_database", database=str(missing)))
 
     async def go(engine: AsyncEngine) -> T:
         return await work(await ready(engine))
@@ -105,19 +142,6 @@ def explained(*kinds: type[Exception]) -> Callable[[Callable[..., T]], Callable[
         return wrapper
 
     return decorate
-
-
-ACTOR_MAX = 100
-
-
-def actor_name(value: str | None) -> str:
-    """Who the audit log names for a command: ``--as``, else the login name."""
-    import getpass
-
-    name = (value if value is not None else getpass.getuser()).strip()
-    if not name or len(name) > ACTOR_MAX or not name.isprintable():
-        raise Refused(text("cli.bad_actor", max_length=ACTOR_MAX))
-    return name
 
 
 def emit(fmt: str, value: Any, template: str, *, nl: bool = True, **context: Any) -> None:

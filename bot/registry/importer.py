@@ -10,7 +10,7 @@ The file is streamed both times, so memory does not grow with its length.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -262,8 +262,10 @@ async def import_sheet(
     clock: Callable[[], dt.datetime],
     skip_invalid: bool = False,
     progress: Progress[Any] = no_progress,
+    before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> ImportReport:
-    """Import ``path`` into the ``kind_name`` registry; see the module docstring."""
+    """Import ``path`` into the ``kind_name`` registry; see the module docstring.
+    ``before_commit`` sees the written rows and may still refuse them all by raising."""
     kind, store = KINDS[kind_name], STORES[kind_name]
     report = ImportReport()
     reader = _Reader(kind, path, report)
@@ -273,6 +275,9 @@ async def import_sheet(
         if header_broken or (report.problems and not skip_invalid):
             return report
         await _write(session, reader, store, path, report, actor, clock(), progress, total)
+        if before_commit is not None:
+            await session.flush()
+            await before_commit(session)
         report.written = True
     return report
 

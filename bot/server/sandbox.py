@@ -19,12 +19,12 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.base.config import Settings
-from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.base.texts import render, text
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom
 from bot.registry.importer import import_sample
 from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app
 from bot.workflows import campaigns
-from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.campaign_spec import example_campaign, parse_campaign
 from storage.models import Campaign, Person, Unit
 
 FAKE = web.AppKey("fake_wecom", FakeWeCom)
@@ -129,11 +129,11 @@ async def prepare(factory: Any, clock: Callable[[], dt.datetime]) -> None:
 async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime]) -> int:
     """The example campaign, a week from now for two weeks, committed and waiting for its
     draw: what the sandbox offers to draw first."""
-    example = parse_campaign((TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8"))
     start = clock().date() + dt.timedelta(days=7)
-    spec = dataclasses.replace(example, start=start, end=start + dt.timedelta(days=14))
+    example = parse_campaign(example_campaign(start))
+    spec = dataclasses.replace(example, end=start + dt.timedelta(days=14))
     actor = text("sandbox.actor")
-    campaign_id = await campaigns.create_campaign(factory, spec, actor, clock)
+    campaign_id = (await campaigns.create_campaign(factory, spec, actor, clock)).id
     await campaigns.commit_draw(factory, campaign_id, actor, clock)
     return campaign_id
 

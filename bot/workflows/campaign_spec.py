@@ -12,13 +12,27 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bot.base.texts import text
+from bot.base.texts import render, text
 from bot.draw.rfc3797 import RFC3797_SHA256
 from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
 from bot.registry.fields import CellError, labels, percent_field
 
 MIN_OFFICERS_PER_TEAM = 2  # 劳动保障监察条例 第十六条: at least two officers inspect together
 PER_EMPLOYER = "per_employer"
+# `campaign example` starts this far ahead: time to commit, publish and draw, and for officers
+# to say 「无法参加」 before it starts.
+EXAMPLE_LEAD = dt.timedelta(weeks=3)
+EXAMPLE_LENGTH = dt.timedelta(days=30)
+
+
+def example_campaign(start: dt.date) -> str:
+    """The commented example campaign file (it works with the --sample data), from ``start``."""
+    return render(
+        "campaign/example.toml.j2",
+        start=start,
+        end=start + EXAMPLE_LENGTH,
+        lottery_day=start - dt.timedelta(days=1),
+    )
 
 
 class SpecError(Exception):
@@ -96,6 +110,10 @@ class _Reader:
                 self.problem(key, "missing")
             return None if default is ... else default
         value = source[key]
+        if isinstance(value, str) and _unquoted(kind, value.strip()):
+            # TOML reads "2026-12-01" as text; saying "should be a date" would show just that.
+            self.problem(key, "quoted", name=key, value=value.strip())
+            return None if default is ... else default
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
             self.problem(key, "wrong_type", expected=_type_name(kind))
             return None if default is ... else default
@@ -123,6 +141,17 @@ class _Reader:
         elif isinstance(value, int) and value > maximum:
             self.problem(key, "at_most", maximum=maximum)
         return value  # type: ignore[no-any-return]
+
+
+def _unquoted(kind: type | tuple[type, ...], value: str) -> bool:
+    """Whether ``value``, typed in quotes, would be the date or number ``kind`` wants."""
+    if kind is dt.date:
+        try:
+            dt.date.fromisoformat(value)
+        except ValueError:
+            return False
+        return True
+    return kind is int and value.isascii() and value.isdigit()
 
 
 def _type_name(kind: type | tuple[type, ...]) -> str:

@@ -13,12 +13,14 @@ import json
 import re
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import render, text
+from bot.base.times import utc_iso as iso
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import canonical, commitment_document, recompute, sha256_text
@@ -56,10 +58,6 @@ def _fail(key: str, **values: Any) -> CampaignError:
     return CampaignError(text(f"campaign.{key}", **values))
 
 
-def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
     campaign = await db.campaign_by_id(session, campaign_id, lock=lock)
     if campaign is None:
@@ -67,7 +65,48 @@ async def _campaign(session: AsyncSession, campaign_id: int, *, lock: bool = Fal
     return campaign
 
 
-async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, clock: Clock) -> int:
+@dataclass(frozen=True)
+class Created:
+    """A new campaign, and the earlier ones it is identical to (the same file twice?)."""
+
+    id: int
+    twins: tuple[int, ...] = ()
+
+
+def declines_closed_on(spec: CampaignSpec, policy: Policy) -> dt.date:
+    """The day 「无法参加」 closes for everyone drawn for this campaign."""
+    return spec.start - dt.timedelta(days=policy.decline_closes_days_before_start)
+
+
+# What makes two campaigns the same campaign: everything the file says.
+_SAME = (
+    "name", "unit_id", "plan_need_id", "items", "start_on", "end_on", "purpose", "methods",
+    "officers_per_team", "team_count", "leader_ids", "confidential", "use_of_results",
+    "absence_approver", "exclusion_months", "yearly_cap", "algorithm", "strata",
+    "entropy_sources", "officer_exclusions",
+)  # fmt: skip
+
+
+async def create_campaign(
+    factory: Factory,
+    spec: CampaignSpec,
+    actor: str,
+    clock: Clock,
+    *,
+    policy: Policy = DEFAULT_POLICY,
+    allow_past: bool = False,
+) -> Created:
+    """Create a draft campaign. Refused when 「无法参加」 would already be closed for every
+    officer drawn (a start today or past, by the bureau's calendar) unless ``allow_past``: a
+    campaign entered after the fact."""
+    today = clock().astimezone(policy.tz).date()
+    if not allow_past and today >= declines_closed_on(spec, policy):
+        raise _fail(
+            "start_too_soon",
+            start=spec.start.isoformat(),
+            closed=declines_closed_on(spec, policy).isoformat(),
+            today=today.isoformat(),
+        )
     async with unit_of_work(factory) as session:
         unit = await db.unit_by_name(session, spec.unit)
         if unit is None:
@@ -130,6 +169,10 @@ async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, cloc
             created_by=actor,
             created_at=clock(),
         )
+        earlier = await db.campaigns_named(session, spec.name, spec.start, spec.end)
+        twins = tuple(
+            c.id for c in earlier if all(getattr(c, k) == getattr(campaign, k) for k in _SAME)
+        )
         session.add(campaign)
         await session.flush()
         await audit.append(
@@ -152,7 +195,7 @@ async def create_campaign(factory: Factory, spec: CampaignSpec, actor: str, cloc
             ],
             clock(),
         )
-        return campaign.id
+        return Created(campaign.id, twins)
 
 
 def _check_need(need: PlanNeed | None, spec: CampaignSpec) -> None:
@@ -565,10 +608,13 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
             "teams_setting": campaign.team_count,
             "confidential": campaign.confidential,
             "absence_approver": campaign.absence_approver.value,
+            "created_by": campaign.created_by,
+            "created_at": iso(campaign.created_at),
             "leaders": [{"name": names[pid].name, "key": keys[pid]} for pid in campaign.leader_ids],
             "draw": {
                 "committed": commitment is not None,
                 "committed_at": iso(commitment.committed_at) if commitment else None,
+                "committed_by": commitment.committed_by if commitment else None,
                 "document_sha256": commitment.document_sha256 if commitment else None,
                 "runs": len(runs),
                 "last_run_at": last["run_at"] if last else None,
@@ -612,8 +658,9 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         }
 
 
-async def certificate_page(factory: Factory, campaign_id: int) -> str:
-    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify."""
+async def certificate_page(factory: Factory, campaign_id: int, zone: str) -> str:
+    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify; times
+    read in ``zone`` (the record itself keeps UTC)."""
     record = await draw_record(factory, campaign_id)
     async with factory() as session:
         usccs = sorted({e for run in record["draws"] for t in run["teams"] for e in t["employers"]})
@@ -627,4 +674,5 @@ async def certificate_page(factory: Factory, campaign_id: int) -> str:
         names=names,
         labels=labels,
         record_sha256=sha256_text(canonical(record)),
+        tz=zone,
     )

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
+from bot.base.times import local_time
 from bot.forms import catalog, session
 from bot.forms.answers import AnswerProblem, Context, parse
 from bot.forms.definition import Form, FormError, form_from_json
@@ -40,8 +41,10 @@ from storage.models import (
     Campaign,
     Entity,
     Finding,
+    FindingPhoto,
     FindingState,
     Person,
+    PhotoState,
     Team,
 )
 
@@ -62,10 +65,6 @@ def _plain(words: str) -> Outgoing:
     """A reply inside the forms: the same words may rightly come again (「取消」 asked twice),
     so WeCom's duplicate check must not drop them."""
     return Outgoing("text", words, repeatable=True)
-
-
-def _local(step: Step, moment: dt.datetime) -> str:
-    return moment.astimezone(step.policy.tz).strftime("%Y-%m-%d %H:%M")
 
 
 async def _conversation(step: Step, person: Person, topic: str, data: dict[str, Any]) -> None:
@@ -236,7 +235,7 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
                 "filling.already_submitted",
                 id=finding.id,
                 name=by.name if by else "",
-                at=_local(step, finding.submitted_at),
+                at=local_time(finding.submitted_at, step.policy.tz),
             )
         )
     holder = finding.holder_id
@@ -248,7 +247,7 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
                 text(
                     "filling.held",
                     name=other.name if other else "",
-                    since=_local(step, finding.held_since),
+                    since=local_time(finding.held_since, step.policy.tz),
                 )
             )
         before = await step.session.get(Person, holder)
@@ -621,3 +620,83 @@ def _row(
             {"id": q["id"], "text": q["text"], "kind": q["kind"]} for q in finding.form["questions"]
         ],
     }
+
+
+# --- evidence photos -------------------------------------------------------------------------
+
+
+async def photo_sent(
+    step: Step, person: Person, platform: str, source: str, waiting: dict[str, Any] | None
+) -> list[Outgoing]:
+    """A picture sent in chat: kept for the photo question being asked, to be downloaded in
+    the background (never inside the callback); refused when no photo question is open."""
+    finding = None
+    if waiting is not None and "finding" in waiting:
+        finding = await db.finding(step.session, int(waiting["finding"]), lock=True)
+    if finding is None or finding.state is not FindingState.DRAFT:
+        return [_plain(text("filling.photo_not_expected"))]
+    form = form_from_json(finding.form)
+    current = session.start(form, session.Draft.from_json(finding.draft)).question
+    if current is None or current.kind != "photos":
+        return [_plain(text("filling.photo_not_expected"))]
+    stored = len(finding.draft.get("answers", {}).get(current.id, []))
+    pending = await db.pending_photos(step.session, finding.id, current.id)
+    if stored + pending >= current.max_count:
+        return [_plain(text("filling.photos_full", limit=current.max_count))]
+    step.session.add(
+        FindingPhoto(
+            finding_id=finding.id,
+            question_id=current.id,
+            person_id=person.id,
+            platform=platform,
+            source=source[:500],
+            state=PhotoState.PENDING,
+            attempts=0,
+            next_attempt_at=step.now,
+            created_at=step.now,
+        )
+    )
+    finding.touched_at = step.now
+    count = stored + pending + 1
+    return [_plain(text("filling.photo_received", count=count, limit=current.max_count))]
+
+
+async def photo_stored(
+    step: Step, photo: FindingPhoto, sha256: str, size: int, content_type: str
+) -> None:
+    """A downloaded (or uploaded) picture, checked and in the file store: into the finding."""
+    photo.state, photo.sha256, photo.size = PhotoState.STORED, sha256, size
+    photo.content_type, photo.stored_at = content_type, step.now
+    finding = await db.finding(step.session, photo.finding_id, lock=True)
+    if finding is None or finding.state is not FindingState.DRAFT:
+        return  # submitted or dropped meanwhile: kept in the store, not in the answers
+    form = form_from_json(finding.form)
+    moved = session.add_photo(
+        form, session.Draft.from_json(finding.draft), photo.question_id, sha256
+    )
+    finding.draft = moved.draft.to_json()
+    finding.answered_by = {**finding.answered_by, photo.question_id: photo.person_id}
+    await step.audit(
+        "finding:photo",
+        "findings",
+        finding.id,
+        None,
+        {"question": photo.question_id, "sha256": sha256, "size": size, "type": content_type},
+    )
+
+
+async def photo_failed(step: Step, photo: FindingPhoto, reason: str) -> None:
+    """A picture that could not be had: the officer is told once, with the reason."""
+    photo.state, photo.last_error = PhotoState.FAILED, reason[:2000]
+    person = await step.session.get(Person, photo.person_id)
+    if person is not None:
+        step.send(person, _plain(text(failure_message(reason))))
+
+
+def failure_message(reason: str) -> str:
+    """Which message explains a failed picture: too big, not a picture, or could not fetch."""
+    if reason.startswith("too_big"):
+        return "filling.photo_too_big"
+    if reason.startswith("not_image"):
+        return "filling.photo_not_image"
+    return "filling.photo_unavailable"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
+from bot.base.times import utc_iso
 from bot.platforms.messages import Outgoing
 from bot.workflows import approvals
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
@@ -230,6 +231,7 @@ async def plan_view(factory: Factory, year: int) -> dict[str, Any]:
         return {
             "year": plan.year,
             "created_by": plan.created_by,
+            "created_at": utc_iso(plan.created_at),
             "needs": [
                 {
                     "id": n.id,
@@ -241,7 +243,9 @@ async def plan_view(factory: Factory, year: int) -> dict[str, Any]:
                     "supplement": n.supplement,
                     "state": n.state.value,
                     "proposed_by": n.proposed_by,
+                    "proposed_at": utc_iso(n.proposed_at),
                     "decided_by": n.decided_by,
+                    "decided_at": utc_iso(n.decided_at) if n.decided_at else None,
                     "comment": n.comment,
                 }
                 for n in plan.needs

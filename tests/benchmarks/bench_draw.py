@@ -45,7 +45,7 @@ from storage.campaigns import active_employers
 from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.models import Entity
 from tests.conftest import drop_everything
-from tests.helpers import load_sample, make_uscc
+from tests.helpers import EXAMPLE, load_sample, make_uscc
 
 RATIO = Decimal(5)
 ENTROPY = {"监督人刘艳丽": [7, 42, 88], "福彩3D": [3, 9, 1]}
@@ -88,7 +88,7 @@ async def populate(url: str, size: int) -> Any:
 
 
 def _spec() -> Any:
-    text = (TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8")
+    text = EXAMPLE
     text = (
         text.split("[strata]")[0]
         + "[strata]\n"
@@ -154,7 +154,7 @@ async def measure(url: str, size: int) -> list[tuple[str, float, float]]:
     figures.append(("standalone", time.perf_counter() - started, peak_mib()))
     del record, result, strata, members
 
-    campaign_id = await campaigns.create_campaign(factory, _spec(), "bench", clock)
+    campaign_id = (await campaigns.create_campaign(factory, _spec(), "bench", clock)).id
     started = time.perf_counter()
     await campaigns.commit_draw(factory, campaign_id, "bench", clock, make_secret=lambda: SECRET)
     await campaigns.run_draw(factory, campaign_id, ENTROPY, None, "bench", clock)

@@ -176,3 +176,31 @@ async def test_missing_head_is_reported_not_raised(
     assert (report.ok, report.problem) == (False, "head_missing")
     async with unit_of_work(factory) as session:  # put it back for the tests that follow
         await session.execute(insert(AuditHead).values(id=1, seq=0, hash=audit.GENESIS_HASH))
+
+
+async def test_entries_are_read_newest_last_by_time_person_and_kind(factory: Factory) -> None:
+    t0 = dt.datetime(2026, 12, 3, 7, 0, tzinfo=dt.UTC)
+    await _append(factory, 2, t0, actor="王芳")
+    await _append(factory, 3, t0 + dt.timedelta(hours=2), actor="张凯")
+    async with unit_of_work(factory) as session:
+        await audit.append(session, [audit.Change("张凯", "draw_x:commit", "c%", "1")], t0)
+
+    async def read(
+        since: dt.datetime | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+    ) -> tuple[list[tuple[int, str]], int]:
+        async with factory() as session:
+            found = await audit.entries(session, since=since, actor=actor, kind=kind, limit=limit)
+        return [(e.seq, e.actor) for e in found[0]], found[1]
+
+    assert await read(limit=2) == ([(5, "张凯"), (6, "张凯")], 6)
+    assert await read(actor="王芳") == ([(1, "王芳"), (2, "王芳")], 2)
+    assert (await read(since=t0 + dt.timedelta(hours=1)))[1] == 3
+    assert (await read(kind="registry"))[1] == 5  # the group of an action
+    assert (await read(kind="registry:update", actor="王芳"))[1] == 2
+    assert (await read(kind="entities"))[1] == 5  # a kind of record
+    assert await read(kind="draw_x") == ([(6, "张凯")], 1)
+    assert (await read(kind="draw%"))[1] == 0  # the kind is not a pattern
+    assert (await read(kind="c%"))[1] == 1

@@ -6,16 +6,17 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.texts import TEMPLATES_DIR
+from bot.cli.main import cli
 from bot.draw.record import canonical, first_difference, sha256_text
 from bot.workflows import campaigns, plans
-from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.campaign_spec import EXAMPLE_LEAD, example_campaign, parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
 from storage.models import DrawCommitment, Entity, Person, Recusal
@@ -29,7 +30,7 @@ SECRET = "271828182845904523536028747135266249775724709369995"
 
 
 async def _create(factory: Factory, clock: Clock, source: str = EXAMPLE) -> int:
-    return await campaigns.create_campaign(factory, parse_campaign(source), "李管理", clock)
+    return (await campaigns.create_campaign(factory, parse_campaign(source), "李管理", clock)).id
 
 
 async def _commit(factory: Factory, campaign_id: int, clock: Clock) -> dict[str, object]:
@@ -307,5 +308,8 @@ async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: 
     assert campaign_id > 0
 
 
-def test_the_example_file_is_the_one_the_cli_prints() -> None:
-    assert Path(TEMPLATES_DIR / "campaign" / "example.toml").read_text("utf-8") == EXAMPLE
+def test_the_example_the_tests_use_is_the_one_the_cli_prints_but_dated_2026_12_01() -> None:
+    printed = CliRunner().invoke(cli, ["campaign", "example"]).output
+    start = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + EXAMPLE_LEAD
+    assert printed == example_campaign(start)
+    assert example_campaign(dt.date(2026, 12, 1)) == EXAMPLE

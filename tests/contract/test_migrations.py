@@ -49,9 +49,14 @@ async def test_campaigns_drawn_before_assignments_existed_keep_their_teams(
     await migrate.upgrade(engine)
     factory = make_session_factory(engine)
     await load_sample(factory, utc_now)
-    campaign_id = await campaigns.create_campaign(
-        factory, parse_campaign(spec()), "李管理", utc_now
+    created = await campaigns.create_campaign(
+        factory,
+        parse_campaign(spec()),
+        "李管理",
+        utc_now,
+        allow_past=True,  # dated 2026-12-01
     )
+    campaign_id = created.id
     await campaigns.commit_draw(factory, campaign_id, "李管理", utc_now)
     await campaigns.run_draw(factory, campaign_id, ENTROPY, None, "李管理", utc_now)
     before = await campaigns.show_campaign(factory, campaign_id)

@@ -78,7 +78,7 @@ async def _template(path: Path, approver: str) -> None:
         leaders='["zhangkai", "miaomingliang"]',
         absence_approver=f'"{approver}"',
     )
-    campaign_id = await campaigns.create_campaign(factory, parse_campaign(source), "t", now)
+    campaign_id = (await campaigns.create_campaign(factory, parse_campaign(source), "t", now)).id
     assert campaign_id == 1
     await campaigns.commit_draw(factory, campaign_id, "t", now)
     await engine.dispose()

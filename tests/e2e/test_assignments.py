@@ -50,9 +50,11 @@ def window(start_in_days: int = 14) -> dict[str, str]:
 
 async def drawn(p: Phones, source: str) -> int:
     """Create, commit and run a campaign the way the CLI does, with the bot's own policy."""
-    campaign_id = await campaigns.create_campaign(
-        p.factory, parse_campaign(source), "李管理", utc_now
+    # Some start today, when 「无法参加」 has closed already: entered as if after the fact.
+    created = await campaigns.create_campaign(
+        p.factory, parse_campaign(source), "李管理", utc_now, allow_past=True
     )
+    campaign_id = created.id
     await campaigns.commit_draw(p.factory, campaign_id, "李管理", utc_now)
     await campaigns.run_draw(p.factory, campaign_id, ENTROPY, None, "李管理", utc_now, p.policy)
     return campaign_id

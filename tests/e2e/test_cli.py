@@ -12,13 +12,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli.main import cli
-from tests.helpers import entity_row, write_csv
+from tests.helpers import admin_row, entity_row, write_csv
 
 
 def run(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> Result:
     prefix = ["--config", str(config)] if config else []
     runner = CliRunner()
-    return runner.invoke(cli, [*prefix, *args], env={"SUIJI_CONFIG": None, **(env or {})})
+    return runner.invoke(
+        cli, [*prefix, *args], env={"SUIJI_CONFIG": None, "SUIJI_AS": None, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +32,17 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory / "suiji.toml"
 
 
+OPERATOR = "王芳"  # nobody is registered in a fresh bureau: the name is taken as given
+
+
 @pytest.fixture
 def fresh(tmp_path: Path) -> Path:
     result = run("init", str(tmp_path / "bureau"))
     assert result.exit_code == 0, result.output
-    return tmp_path / "bureau" / "suiji.toml"
+    config = tmp_path / "bureau" / "suiji.toml"
+    text = config.read_text("utf-8")
+    config.write_text(text.replace('operator = ""', f'operator = "{OPERATOR}"'), "utf-8")
+    return config
 
 
 def test_init_sample_reports_what_it_loaded(sample: Path) -> None:
@@ -122,6 +130,9 @@ def test_template_example_row_imports_into_a_new_database(
         path = tmp_path / f"{prerequisite}.csv"
         assert run("registry", "template", prerequisite, str(path)).exit_code == 0
         assert run("registry", "import", prerequisite, str(path), config=fresh).exit_code == 0
+        if prerequisite == "units":  # the first people imported must include their admin
+            admin = write_csv(tmp_path / "admin.csv", "officers", [admin_row(OPERATOR, "wf")])
+            assert run("registry", "import", "officers", str(admin), config=fresh).exit_code == 0
     path = tmp_path / f"{kind}.xlsx"
     result = run("registry", "template", kind, str(path))
     assert result.exit_code == 0, result.output
@@ -241,13 +252,19 @@ def test_audit_head_anchors_verification(fresh: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "链头不符" in result.output
 
 
-def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
-    with sqlite3.connect(fresh.parent / "suiji.db") as db:
+def add_event(config: Path, key: str, received_at: str, state: str, attempts: int,
+              last_error: str | None = None) -> None:  # fmt: skip
+    """An inbound event row as the intake and dispatcher would have left it (UTC, naive)."""
+    with sqlite3.connect(config.parent / "suiji.db") as db:
         db.execute(
             "INSERT INTO inbound_events (platform, dedup_key, sender, payload, received_at,"
-            " state, attempts, last_error) VALUES ('wecom', 'k1', 'zhangkai', '{}',"
-            " '2026-11-26 01:00:00.000000', 'failed', 5, 'RuntimeError: handler bug')"
+            " state, attempts, last_error) VALUES ('wecom', ?, 'zhangkai', '{}', ?, ?, ?, ?)",
+            (key, received_at, state, attempts, last_error),
         )
+
+
+def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
+    add_event(fresh, "k1", "2026-11-26 01:00:00.000000", "failed", 5, "RuntimeError: handler bug")
     listed = run("events", "list", "--state", "failed", "--format", "json", config=fresh)
     [event] = json.loads(listed.output)
     assert (event["sender"], event["attempts"]) == ("zhangkai", 5)
@@ -257,3 +274,60 @@ def test_failed_events_can_be_listed_and_retried(fresh: Path) -> None:
     assert again.exit_code == 1 and "不是「已放弃」" in again.output
     [pending] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
     assert (pending["state"], pending["attempts"]) == ("pending", 0)
+
+
+def test_events_list_reads_the_received_time_in_the_bureaus_zone(fresh: Path) -> None:
+    add_event(fresh, "k2", "2026-11-26 01:00:38.465686", "done", 1)
+    listed = run("events", "list", config=fresh)
+    assert listed.exit_code == 0, listed.output
+    assert "2026-11-26 09:00" in listed.output and "01:00:38" not in listed.output
+    [event] = json.loads(run("events", "list", "--format", "json", config=fresh).output)
+    assert event["received_at"] == "2026-11-26T01:00:38.465686+00:00"
+
+
+def test_events_list_says_what_else_there_is_and_how_many_more(fresh: Path) -> None:
+    add_event(fresh, "k2", "2026-11-26 01:00:38.465686", "done", 1)
+    none_failed = run("events", "list", "--state", "failed", config=fresh)
+    assert none_failed.output.strip() == "没有已放弃的事件（已处理 1 条）"
+    add_event(fresh, "k3", "2026-11-26 01:01:00.000000", "pending", 0)
+    cut = run("events", "list", "--limit", "1", config=fresh)
+    assert "还有 1 条更早的没有列出" in cut.output
+
+
+@pytest.mark.parametrize("command", [["plan", "create", "2026"], ["db", "upgrade"]])
+def test_without_a_config_a_command_says_where_it_looked_and_creates_no_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run(*command)
+    assert result.exit_code == 1
+    for place in ("--config", "SUIJI_CONFIG", "suiji.toml", "suiji init"):
+        assert place in result.output
+    assert list(tmp_path.iterdir()) == []  # no suiji.db made on the way
+
+
+def test_a_missing_sqlite_database_is_named_and_not_created(fresh: Path) -> None:
+    database = fresh.parent / "suiji.db"
+    database.unlink()
+    result = run("registry", "list", "units", config=fresh)
+    assert result.exit_code == 1
+    assert str(database) in result.output and "suiji" in result.output
+    assert "db upgrade" in result.output
+    assert not database.exists()
+
+
+def test_database_errors_name_the_database_without_its_password() -> None:
+    env = {"SUIJI_DATABASE__URL": "postgresql://nobody:s3cret@127.0.0.1:1/none"}
+    result = run("registry", "list", "units", env=env)
+    assert result.exit_code == 1
+    assert "127.0.0.1:1/none" in result.output and "nobody" in result.output
+    assert "s3cret" not in result.output
+
+
+def test_init_says_how_to_go_on_with_the_config_or_cd_and_who_acts(tmp_path: Path) -> None:
+    plain = run("init", str(tmp_path / "new"))
+    assert f"cd {tmp_path / 'new'}" in plain.output and "--as" in plain.output
+    assert "operator" in plain.output
+    sample = run("init", str(tmp_path / "sample"), "--sample")
+    assert f"--config {tmp_path / 'sample' / 'suiji.toml'}" in sample.output
+    assert "陈红军" in sample.output

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from bot.base.times import local_time
 from tests.e2e.test_cli import run
 
 RFC_NAMES = [
@@ -97,6 +99,48 @@ def test_campaign_goes_commit_run_export_verify(drawn: tuple[Path, Path], tmp_pa
     assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
     html = page.read_text("utf-8")
     assert "摇号证书" in html and json.loads(record.read_text("utf-8"))["draws"][0]["key"] in html
+
+
+LOCAL_MINUTE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d")
+UTC_ISO = re.compile(r"\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)")
+
+
+def test_people_read_draw_times_in_the_bureaus_zone_and_the_record_keeps_utc(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record = drawn
+    data = json.loads(record.read_text("utf-8"))
+    assert data["committed_at"].endswith("Z")  # the record is for machines: UTC
+    committed = local_time(data["committed_at"], "Asia/Shanghai")
+    ran = local_time(data["draws"][0]["run_at"], "Asia/Shanghai")
+    shown = run("campaign", "show", "1", config=config).output
+    assert f"最近一次 {ran}" in shown and not UTC_ISO.search(shown)
+    page = tmp_path / "certificate.html"
+    assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
+    html = page.read_text("utf-8")
+    assert committed in html and ran in html and not UTC_ISO.search(html)
+    as_json = json.loads(run("campaign", "show", "1", "--format", "json", config=config).output)
+    assert as_json["draw"]["committed_at"] == data["committed_at"]
+
+
+def test_plan_show_says_when_the_plan_and_its_needs_were_made_and_decided(
+    drawn: tuple[Path, Path],
+) -> None:
+    config, _ = drawn
+    assert run("plan", "create", "2027", config=config).exit_code == 0
+    added = run("plan", "add-need", "2027", "--unit", "劳动保障监察大队", "--items",
+                "RS-JC-003", "--scope", "全县", "--ratio", "5%", "--timing", "一季度",
+                config=config)  # fmt: skip
+    need = added.output.strip().splitlines()[-1]
+    assert run("plan", "approve", need, "--as", "张凯", config=config).exit_code == 0
+    shown = json.loads(run("plan", "show", "2027", "--format", "json", config=config).output)
+    for moment in (shown["created_at"], shown["needs"][0]["proposed_at"]):
+        assert UTC_ISO.search(moment)
+    text = run("plan", "show", "2027", config=config).output
+    times = LOCAL_MINUTE.findall(text)
+    assert local_time(shown["created_at"], "Asia/Shanghai") in times
+    assert local_time(shown["needs"][0]["decided_at"], "Asia/Shanghai") in times
+    assert not UTC_ISO.search(text)
 
 
 def _tamper(record: Path, target: Path, change: str) -> None:

@@ -63,9 +63,12 @@ async def started(p: Phones, start_in_days: int = 0) -> int:
     """A campaign drawn and (by default) starting today, with the sample's two items."""
     start = dt.date.today() + dt.timedelta(days=start_in_days)
     source = spec(start=start.isoformat(), end=(start + dt.timedelta(days=14)).isoformat())
-    campaign_id = await campaigns.create_campaign(
-        p.factory, parse_campaign(source), "李管理", utc_now
+    # Created as if three weeks ago, when 「无法参加」 was still open, and drawn then.
+    weeks_ago = utc_now() - dt.timedelta(days=21)
+    created = await campaigns.create_campaign(
+        p.factory, parse_campaign(source), "李管理", lambda: weeks_ago
     )
+    campaign_id = created.id
     await campaigns.commit_draw(p.factory, campaign_id, "李管理", utc_now)
     await campaigns.run_draw(p.factory, campaign_id, ENTROPY, None, "李管理", utc_now, p.policy)
     await p.settled()  # the assignments have reached the phones

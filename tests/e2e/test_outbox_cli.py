@@ -27,11 +27,14 @@ pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
 
 T0 = dt.datetime(2026, 3, 2, 1, 30, 5, 250000, tzinfo=dt.UTC)
+ZONE = "Asia/Shanghai"  # app.timezone by default
 DEAD_ERROR = "/cgi-bin/message/send 45009: api freq out of limit"
 
 
-async def suiji(database_url: str, *args: str) -> Result:
+async def suiji(database_url: str, *args: str, zone: str | None = None) -> Result:
     env = {"SUIJI_DATABASE__URL": database_url}
+    if zone is not None:
+        env["SUIJI_APP__TIMEZONE"] = zone
     return await asyncio.to_thread(run, *args, env=env)
 
 
@@ -88,6 +91,15 @@ def listed(row: OutboxMessage) -> dict[str, Any]:
     }
 
 
+def page(rows: list[OutboxMessage], counts: dict[str, int] | None = None) -> str:
+    """What ``outbox list`` prints for these rows, with these many rows in each state."""
+    listing = [listed(r) for r in rows]
+    return render("cli/outbox.txt.j2", rows=listing, tz=ZONE, state=None, counts=counts or {})
+
+
+EACH_ONCE = {"sent": 1, "pending": 1, "sending": 1, "dead": 1}
+
+
 @pytest.fixture
 async def rows(factory: Factory) -> dict[str, OutboxMessage]:
     """One row in each state, oldest first."""
@@ -136,27 +148,66 @@ async def test_outbox_list_table_shows_state_recipient_attempts_and_last_error(
     assert result.exit_code == 0, result.output
     newest_first = [rows[s] for s in ("dead", "sending", "pending", "sent")]
     # Each row as the template words it, from the values written above, in order.
-    expected = render("cli/outbox.txt.j2", rows=[listed(r) for r in newest_first])
+    expected = page(newest_first, counts=EACH_ONCE)
     assert result.output == expected
     lines = result.output.splitlines()
     for row in newest_first:
         [line] = [n for n, line in enumerate(lines) if line.startswith(f"#{row.id} ")]
-        alone = render("cli/outbox.txt.j2", rows=[listed(row)]).splitlines()
+        alone = page([row]).splitlines()
         assert lines[line] == alone[0]
         assert row.recipient in lines[line] and f" {row.attempts} " in lines[line]
     assert DEAD_ERROR in result.output and "http 502" in result.output
     # The four states are worded four ways.
-    words = {r.state: render("cli/outbox.txt.j2", rows=[listed(r)]) for r in newest_first}
+    words = {r.state: page([r]) for r in newest_first}
     assert len({w.split("  ")[1] for w in words.values()}) == 4
+
+
+async def test_outbox_list_reads_times_in_the_bureaus_zone_to_the_minute(
+    database_url: str, rows: dict[str, OutboxMessage]
+) -> None:
+    shanghai = await suiji(database_url, "outbox", "list")
+    assert shanghai.exit_code == 0, shanghai.output
+    # T0 is 01:30:05.25 UTC: 09:30 in Shanghai, the default app.timezone.
+    assert f"#{rows['sent'].id} " in shanghai.output
+    assert "2026-03-02 09:30" in shanghai.output and "2026-03-02 09:33" in shanghai.output
+    assert "T01:3" not in shanghai.output and "05.25" not in shanghai.output
+    utc = await suiji(database_url, "outbox", "list", zone="UTC")
+    assert "2026-03-02 01:30" in utc.output and "09:30" not in utc.output
+    as_json = await suiji(database_url, "outbox", "list", "--format", "json")
+    assert {r["created_at"] for r in json.loads(as_json.output)} >= {T0.isoformat()}
 
 
 async def test_outbox_list_of_an_empty_outbox(database_url: str, factory: Factory) -> None:
     result = await suiji(database_url, "outbox", "list")
     assert result.exit_code == 0, result.output
-    assert result.output == render("cli/outbox.txt.j2", rows=[])
+    assert result.output == page([])
     assert result.output.strip()  # says so, rather than printing nothing
     as_json = await suiji(database_url, "outbox", "list", "--format", "json")
     assert json.loads(as_json.output) == []
+
+
+async def test_an_empty_state_says_so_and_what_else_waits(
+    database_url: str, factory: Factory
+) -> None:
+    for n in range(51):
+        await add(factory, f"user{n}", OutboxState.PENDING, minutes=n)
+    await add(factory, "zhangkai", OutboxState.SENT, attempts=1)
+    dead = await suiji(database_url, "outbox", "list", "--state", "dead")
+    assert dead.exit_code == 0, dead.output
+    assert dead.output.strip() == "没有已放弃的消息（待发送 51 条、已发送 1 条）"
+    assert "发件箱是空的" not in dead.output
+
+
+async def test_a_list_cut_at_its_limit_says_how_many_more_there_are(
+    database_url: str, rows: dict[str, OutboxMessage]
+) -> None:
+    two = await suiji(database_url, "outbox", "list", "--limit", "2")
+    assert two.exit_code == 0, two.output
+    assert "还有 2 条更早的没有列出" in two.output and "--limit" in two.output
+    everything = await suiji(database_url, "outbox", "list", "--limit", "4")
+    assert "没有列出" not in everything.output
+    dead = await suiji(database_url, "outbox", "list", "--state", "dead", "--limit", "1")
+    assert f"#{rows['dead'].id} " in dead.output and "没有列出" not in dead.output
 
 
 async def test_retry_puts_a_dead_row_back_and_the_sender_delivers_it(

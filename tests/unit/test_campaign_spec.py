@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from bot.draw.rfc3797 import RFC3797, RFC3797_SHA256
 from bot.draw.strata import DEFAULT_RATIOS, STRATUM_ORDER
 from bot.workflows.campaign_spec import CampaignSpec, SpecError, parse_campaign
-
-EXAMPLE_PATH = Path(__file__).resolve().parents[2] / "templates" / "campaign" / "example.toml"
-EXAMPLE = EXAMPLE_PATH.read_text(encoding="utf-8")
+from tests.helpers import EXAMPLE
 
 MINIMAL = """
 name = "专项抽查"
@@ -346,3 +344,46 @@ def test_unknown_key_inside_a_table_is_a_problem(old: str, new: str, key: str) -
 def test_blank_officer_in_an_exclusion_is_a_problem() -> None:
     text = edit(EXAMPLE, 'officer = "豫41142200526"', 'officer = "  "')
     assert about(problems_of(text), "exclude_officers[1]")
+
+
+# --- what the example offers, and values typed with quotes ---------------------------------
+
+
+def test_every_algorithm_the_example_offers_is_one_a_campaign_accepts() -> None:
+    lines = EXAMPLE.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("algorithm ="))
+    comment = []
+    for line in reversed(lines[:at]):
+        if not line.startswith("#"):
+            break
+        comment.append(line)
+    offered = set(re.findall(r"\brfc3797(?:-sha256)?\b", " ".join(comment)))
+    assert offered, comment
+    for name in offered:
+        spec = parse_campaign(
+            edit(EXAMPLE, 'algorithm = "rfc3797-sha256"', f'algorithm = "{name}"')
+        )
+        assert spec.algorithm == name
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "unquoted"),
+    [
+        ("start = 2026-12-01", 'start = "2026-12-01"', "start", "start = 2026-12-01"),
+        ("end = 2026-12-31", "end = '2026-12-31'", "end", "end = 2026-12-31"),
+        ("officers_per_team = 2", 'officers_per_team = "2"', "officers_per_team",
+         "officers_per_team = 2"),
+    ],
+)  # fmt: skip
+def test_a_date_or_number_in_quotes_is_told_to_lose_the_quotes(
+    old: str, new: str, key: str, unquoted: str
+) -> None:
+    problems = problems_of(edit(EXAMPLE, old, new))
+    [named] = about(problems, key)
+    assert "引号" in named and unquoted in named, named
+    assert len(problems) == 1, problems
+
+
+def test_a_quoted_word_that_is_no_date_is_still_asked_for_a_date() -> None:
+    [named] = about(problems_of(edit(EXAMPLE, "start = 2026-12-01", 'start = "下月初"')), "start")
+    assert "日期" in named and "引号" not in named

@@ -300,3 +300,10 @@ def test_assignment_rules_are_read_and_must_not_be_negative(workdir: Path) -> No
     assert settings.assignments.decline_closes_days_before_start == 0
     with pytest.raises(ConfigError, match=r"assignments\.decline_closes_days_before_start"):
         load_settings(environ={"SUIJI_ASSIGNMENTS__DECLINE_CLOSES_DAYS_BEFORE_START": "-1"})
+
+
+def test_only_a_file_or_the_environment_chooses_a_database(workdir: Path) -> None:
+    assert not load_settings(None, {}).database.chosen  # the built-in default: not chosen
+    assert load_settings(None, {"SUIJI_DATABASE__URL": "sqlite:///x.db"}).database.chosen
+    write(workdir / "suiji.toml", "[app]\ntimezone = 'UTC'\n")
+    assert load_settings(None, {}).database.chosen  # a file read names it, by default or not

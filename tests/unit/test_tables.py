@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.cli.tables import display_width, format_table
+from bot.cli.tables import display_width, format_table, wrap
 
 GAP = 2  # spaces between columns
 
@@ -91,3 +91,31 @@ def test_every_row_starts_each_column_at_the_same_display_position(
     for line in lines[2:]:
         assert column_starts(line) == starts
     assert len(lines) == len(rows) + 2
+
+
+# --- wrapping help text by display width ----------------------------------------------------
+
+HELP = (
+    "把文件导入名录（按自然键新增或更新）；有一行有问题就什么都不写，除非加 --skip-invalid。"
+    "种类：units、officers、entities、items、recusals。"
+)
+
+
+@given(st.integers(min_value=20, max_value=100))  # the longest word fits
+def test_wrapped_chinese_lines_fit_the_width_and_lose_nothing(width: int) -> None:
+    lines = wrap(HELP, width, "  ", "    ").splitlines()
+    # Only closing marks, kept back from starting the next line, may stand past the width.
+    assert all(display_width(line.rstrip("，。、；：）」")) <= width for line in lines)
+    assert "".join(line.strip() for line in lines).replace(" ", "") == HELP.replace(" ", "")
+
+
+def test_english_words_are_not_cut_and_closing_marks_do_not_start_a_line() -> None:
+    for width in range(20, 60):
+        lines = wrap(HELP, width).splitlines()
+        assert any("--skip-invalid" in line for line in lines)
+        assert not any(line.lstrip()[:1] in "，。、；：）」" for line in lines)
+
+
+def test_paragraphs_and_unwrapped_blocks_are_kept() -> None:
+    text = "第一段，第一段。\n\n\b\n  a  b\n  c\n\n第三段"
+    assert wrap(text, 40, preserve_paragraphs=True) == "第一段，第一段。\n\n  a  b\n  c\n\n第三段"
