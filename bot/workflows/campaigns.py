@@ -384,6 +384,40 @@ async def reseed_draw(
         return digest
 
 
+async def _revealed_secret(
+    session: AsyncSession,
+    campaign_id: int,
+    seq: int,
+    commitment: DrawCommitment,
+    document: dict[str, Any],
+) -> tuple[str, str]:
+    """The secret run ``seq`` reveals and the SHA-256 published for it before its entropy was
+    known: the commitment's for the first run, the reseed's for a later one.
+
+    Refused unless the secret still hashes to what was published: whoever can write the
+    database and knows the entropy could otherwise choose the result by choosing the secret.
+    """
+    if seq == 1:
+        secret, published = commitment.secret, document["secret_sha256"]
+    else:
+        # A run after the first needs a secret committed since the last run: the old one
+        # is public now, and with it whoever supplies the entropy could pick the result.
+        reseed = await db.reseed_for(session, campaign_id, seq)
+        if reseed is None:
+            raise _fail("rerun_needs_reseed", id=campaign_id)
+        # What was published is what the audit log chained at reseed, not the row's own copy.
+        logged = await audit.latest_after(session, "draw:reseed", "campaigns", str(campaign_id))
+        if (logged or {}).get("run_seq") != seq:
+            logged = None
+        published = (logged or {}).get("secret_sha256")
+        if published != reseed.secret_sha256:
+            raise _fail("secret_changed", id=campaign_id, seq=seq)
+        secret = reseed.secret
+    if sha256_text(secret) != published:
+        raise _fail("secret_changed", id=campaign_id, seq=seq)
+    return secret, published
+
+
 def check_entropy(sources: list[dict[str, Any]], values: dict[str, list[int]]) -> None:
     declared = [s["name"] for s in sources]
     unknown = [name for name in values if name not in declared]
@@ -416,16 +450,11 @@ async def run_draw(
         if runs and not (reason and reason.strip()):
             raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
         commitment = await _intact_commitment(session, campaign.id)
-        secret = commitment.secret
-        if runs:
-            # A run after the first needs a secret committed since the last run: the old one
-            # is public now, and with it whoever supplies the entropy could pick the result.
-            reseed = await db.reseed_for(session, campaign.id, len(runs) + 1)
-            if reseed is None:
-                raise _fail("rerun_needs_reseed", id=campaign_id)
-            secret = reseed.secret
-        check_entropy(campaign.entropy_sources, values)
         document = json.loads(commitment.document)
+        secret, secret_sha256 = await _revealed_secret(
+            session, campaign.id, len(runs) + 1, commitment, document
+        )
+        check_entropy(campaign.entropy_sources, values)
         try:
             key, results = recompute(document, values, secret)
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
@@ -438,7 +467,7 @@ async def run_draw(
             "reason": reason.strip() if reason else None,
             "entropy_values": {name: sorted(values[name]) for name in values},
             "secret": secret,
-            "secret_sha256": sha256_text(secret),
+            "secret_sha256": secret_sha256,
             "key": key,
             **results,
         }

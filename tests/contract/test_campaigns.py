@@ -18,8 +18,8 @@ from bot.workflows import campaigns, plans
 from bot.workflows.campaign_spec import parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import DrawCommitment, Entity, Person, Recusal
-from tests.helpers import ENTROPY, EXAMPLE, load_sample, spec
+from storage.models import DrawCommitment, DrawReseed, Entity, Person, Recusal
+from tests.helpers import ENTROPY, EXAMPLE, count_rows, load_sample, spec
 
 pytestmark = pytest.mark.db
 
@@ -42,6 +42,14 @@ async def _run(
     factory: Factory, campaign_id: int, clock: Clock, reason: str | None = None
 ) -> dict[str, object]:
     return await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
+
+
+async def _committed_sample(factory: Factory, clock: Clock) -> int:
+    """The sample registries loaded and the example campaign created and committed."""
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    await _commit(factory, campaign_id, clock)
+    return campaign_id
 
 
 # The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
@@ -88,9 +96,7 @@ async def test_teams_reserve_and_status_show_the_draw(factory: Factory, clock: C
 async def test_second_run_needs_a_reason_and_a_new_secret_and_both_runs_stay(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    await _commit(factory, campaign_id, clock)
+    campaign_id = await _committed_sample(factory, clock)
     with pytest.raises(campaigns.CampaignError, match="还没有摇过号"):
         await campaigns.reseed_draw(factory, campaign_id, "x", "李管理", clock)
     first = await _run(factory, campaign_id, clock)
@@ -122,9 +128,7 @@ async def test_second_run_needs_a_reason_and_a_new_secret_and_both_runs_stay(
 async def test_a_commitment_changed_in_the_database_is_refused(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    await _commit(factory, campaign_id, clock)
+    campaign_id = await _committed_sample(factory, clock)
     async with unit_of_work(factory) as session:
         stored = (
             await session.execute(
@@ -137,6 +141,59 @@ async def test_a_commitment_changed_in_the_database_is_refused(
         stored.document_sha256 = sha256_text(stored.document)  # even with its own hash redone
     with pytest.raises(campaigns.CampaignError, match="不一致"):
         await _run(factory, campaign_id, clock)
+
+
+async def _written(factory: Factory) -> dict[str, int]:
+    """The rows of every table a draw writes to: a refused run leaves them as they were."""
+    tables = ("draw_runs", "teams", "drawn_officers", "assignments", "outbox", "audit_log")
+    return {table: await count_rows(factory, table) for table in tables}
+
+
+async def test_a_first_secret_changed_in_the_database_is_refused_at_run_and_nothing_is_written(
+    factory: Factory, clock: Clock
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    before = await _written(factory)
+    # Whoever can write the database and knows the witness's and the lottery's numbers could
+    # choose the result by choosing the secret: the published SHA-256 must stop them at run.
+    async with unit_of_work(factory) as session:
+        await session.execute(
+            update(DrawCommitment)
+            .where(DrawCommitment.campaign_id == campaign_id)
+            .values(secret=str(int(SECRET) + 1))
+        )
+    with pytest.raises(campaigns.CampaignError, match=r"系统密钥与.*公布的 SHA-256 不符"):
+        await _run(factory, campaign_id, clock)
+    assert await _written(factory) == before
+    shown = await campaigns.show_campaign(factory, campaign_id)
+    assert (shown["state"], shown["draw"]["runs"]) == ("committed", 0)
+
+
+@pytest.mark.parametrize("with_its_hash", [False, True], ids=["secret", "secret-and-hash"])
+async def test_a_reseeded_secret_changed_in_the_database_is_refused_at_run_and_nothing_is_written(
+    factory: Factory, clock: Clock, with_its_hash: bool
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    first = await _run(factory, campaign_id, clock)
+    reason = "监督人未到场，重新公开摇号"
+    await campaigns.reseed_draw(
+        factory, campaign_id, reason, "李管理", clock, make_secret=lambda: "99" * 30
+    )
+    before = await _written(factory)
+    chosen = "12" * 30
+    values: dict[str, str] = {"secret": chosen}
+    if with_its_hash:  # the row's own hash redone too: the audit log still holds the published one
+        values["secret_sha256"] = sha256_text(chosen)
+    async with unit_of_work(factory) as session:
+        await session.execute(
+            update(DrawReseed).where(DrawReseed.campaign_id == campaign_id).values(**values)
+        )
+    again = {**ENTROPY, "福彩3D": [5, 5, 5]}
+    with pytest.raises(campaigns.CampaignError, match=r"系统密钥与.*公布的 SHA-256 不符"):
+        await campaigns.run_draw(factory, campaign_id, again, reason, "李管理", clock)
+    assert await _written(factory) == before
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert record["draws"] == [first]
 
 
 async def test_leaders_recusals_are_part_of_the_commitment_and_respected(
