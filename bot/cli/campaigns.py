@@ -20,7 +20,13 @@ from bot.cli.support import (
     utc_now,
 )
 from bot.cli.tables import format_table
-from bot.draw.record import Difference, commitment_sha256, first_difference
+from bot.draw.record import (
+    Difference,
+    against_published,
+    chain_heads,
+    commitment_sha256,
+    first_difference,
+)
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.workflows import campaigns, plans
@@ -348,10 +354,32 @@ def _describe(difference: Difference) -> str:
     )
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not SHA256.match(value.strip().lower()):
+        raise click.BadParameter(text("campaign.not_a_sha256", value=value[:80]))
+    return value.strip().lower() if value is not None else None
+
+
 @draw.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def draw_verify(file: Path) -> None:
-    """Recompute a draw record; OK, or the first difference (exit 1)."""
+@click.option(
+    "--runs",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="The run count the certificate states: a record cut short is named so.",
+)
+@click.option(
+    "--head",
+    default=None,
+    callback=_sha256_option,
+    help="The chain head the certificate states (SHA-256 of its last run).",
+)
+def draw_verify(file: Path, runs: int | None, head: str | None) -> None:
+    """Recompute a draw record; OK, or the first difference (exit 1). With the run count and
+    chain head a certificate published, also whether this is that record, or one cut short."""
     try:
         record = json.loads(file.read_text("utf-8-sig"))
         difference = first_difference(record)
@@ -369,7 +397,25 @@ def draw_verify(file: Path) -> None:
     if difference is not None:
         raise Refused(_describe(difference))
     click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
-    click.echo(text("campaign.commitment_digest", digest=commitment_sha256(record)))
+    commitment = commitment_sha256(record)
+    click.echo(text("campaign.commitment_digest", digest=commitment))
+    heads = chain_heads(commitment, record["draws"])
+    click.echo(text("campaign.chain_head", runs=len(heads) - 1, head=heads[-1]))
+    if runs is None and head is None:
+        return
+    standing, values = against_published(record, runs, head)
+    message = text(PUBLISHED_STANDING[standing], **values)
+    if standing in ("cut", "head"):
+        raise Refused(message)
+    click.echo(message)
+
+
+PUBLISHED_STANDING = {
+    "cut": "campaign.published_cut",
+    "head": "campaign.published_head",
+    "later": "campaign.published_later",
+    "same": "campaign.published_same",
+}
 
 
 @draw.command("verifier")

@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import render, text
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
-from bot.draw.record import canonical, commitment_document, recompute, sha256_text
+from bot.draw.record import (
+    RECORD_FORMAT,
+    broken_link,
+    canonical,
+    chained,
+    commitment_document,
+    recompute,
+    sha256_text,
+)
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
 from bot.workflows import assignments
@@ -336,6 +344,25 @@ async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCom
     return commitment
 
 
+async def _intact_runs(
+    session: AsyncSession, campaign_id: int, commitment: DrawCommitment
+) -> list[dict[str, Any]]:
+    """The campaign's runs, refused unless they are still the unbroken chain whose head the
+    audit log recorded at the last run: a run changed, dropped or added since is refused."""
+    if json.loads(commitment.document).get("format") != RECORD_FORMAT:
+        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
+    runs = [json.loads(row.result) for row in await db.runs_of(session, campaign_id)]
+    logged = await audit.latest_after(session, "draw:run", "campaigns", str(campaign_id))
+    head = runs[-1]["sha256"] if runs else None
+    if (
+        broken_link(commitment.document_sha256, runs) is not None
+        or (logged or {}).get("seq") != (len(runs) or None)
+        or (logged or {}).get("run_sha256") != head
+    ):
+        raise _fail("runs_changed", id=campaign_id)
+    return runs
+
+
 async def reseed_draw(
     factory: Factory,
     campaign_id: int,
@@ -446,10 +473,10 @@ async def run_draw(
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is CampaignState.DRAFT:
             raise _fail("not_committed", id=campaign_id)
-        runs = await db.runs_of(session, campaign.id)
+        commitment = await _intact_commitment(session, campaign.id)
+        runs = await _intact_runs(session, campaign.id, commitment)
         if runs and not (reason and reason.strip()):
             raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
-        commitment = await _intact_commitment(session, campaign.id)
         document = json.loads(commitment.document)
         secret, secret_sha256 = await _revealed_secret(
             session, campaign.id, len(runs) + 1, commitment, document
@@ -460,17 +487,20 @@ async def run_draw(
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
             raise _fail("unplaceable", detail=str(exc)) from exc
         run_at = clock()
-        run = {
-            "seq": len(runs) + 1,
-            "run_at": iso(run_at),
-            "run_by": actor,
-            "reason": reason.strip() if reason else None,
-            "entropy_values": {name: sorted(values[name]) for name in values},
-            "secret": secret,
-            "secret_sha256": secret_sha256,
-            "key": key,
-            **results,
-        }
+        run = chained(
+            {
+                "seq": len(runs) + 1,
+                "run_at": iso(run_at),
+                "run_by": actor,
+                "reason": reason.strip() if reason else None,
+                "entropy_values": {name: sorted(values[name]) for name in values},
+                "secret": secret,
+                "secret_sha256": secret_sha256,
+                "key": key,
+                **results,
+            },
+            runs[-1]["sha256"] if runs else commitment.document_sha256,
+        )
         row = DrawRun(
             campaign_id=campaign.id,
             seq=run["seq"],
@@ -518,7 +548,7 @@ async def run_draw(
                         "seq": run["seq"],
                         "key": key,
                         "reason": run["reason"],
-                        "run_sha256": sha256_text(row.result),
+                        "run_sha256": run["sha256"],
                     },
                 )
             ],
@@ -533,7 +563,7 @@ async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
         await _campaign(session, campaign_id)
         commitment = await _intact_commitment(session, campaign_id)
         record = json.loads(commitment.document)
-        record["draws"] = [json.loads(r.result) for r in await db.runs_of(session, campaign_id)]
+        record["draws"] = await _intact_runs(session, campaign_id, commitment)
         return dict(record)
 
 

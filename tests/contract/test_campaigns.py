@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import TEMPLATES_DIR
-from bot.draw.record import canonical, first_difference, sha256_text
+from bot.draw.record import canonical, chained, first_difference, sha256_text
 from bot.workflows import campaigns, plans
 from bot.workflows.campaign_spec import parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import DrawCommitment, DrawReseed, Entity, Person, Recusal
+from storage.models import DrawCommitment, DrawReseed, DrawRun, Entity, Person, Recusal
 from tests.helpers import ENTROPY, EXAMPLE, count_rows, load_sample, spec
 
 pytestmark = pytest.mark.db
@@ -54,7 +54,7 @@ async def _committed_sample(factory: Factory, clock: Clock) -> int:
 
 # The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
 # The same on SQLite, PostgreSQL and MariaDB: each backend's CI run checks against it.
-EXPECTED_RECORD_SHA256 = "69adc9f0f4b427a95f5fad9c75d7b8c2ef9d46490dd8e4ce3e55cf152b4ffac8"
+EXPECTED_RECORD_SHA256 = "deeac1cc511e76e39c9138eb403a91f3e77447a0cf9ae6563111d8fa6923d1aa"
 
 
 async def test_sample_campaign_commit_run_export_verify_gives_the_same_record_everywhere(
@@ -194,6 +194,49 @@ async def test_a_reseeded_secret_changed_in_the_database_is_refused_at_run_and_n
     assert await _written(factory) == before
     record = await campaigns.draw_record(factory, campaign_id)
     assert record["draws"] == [first]
+
+
+@pytest.mark.parametrize("rechained", [False, True], ids=["edited", "edited-and-rechained"])
+async def test_runs_changed_in_the_database_are_refused_at_export_and_at_the_next_run(
+    factory: Factory, clock: Clock, rechained: bool
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    await _run(factory, campaign_id, clock)
+    reason = "监督人未到场，重新公开摇号"
+    await campaigns.reseed_draw(factory, campaign_id, reason, "李管理", clock)
+    await campaigns.run_draw(
+        factory, campaign_id, {**ENTROPY, "福彩3D": [5]}, reason, "李管理", clock
+    )
+    async with unit_of_work(factory) as session:
+        rows = (await session.execute(select(DrawRun).order_by(DrawRun.seq))).scalars().all()
+        runs = [json.loads(row.result) for row in rows]
+        runs[0]["reason"] = "首次摇号（补记）"  # what no one may change after the fact
+        if rechained:  # every hash redone: only the audit log still knows the old head
+            previous = runs[0]["previous_sha256"]
+            for n, run in enumerate(runs):
+                runs[n] = chained(run, previous)
+                previous = runs[n]["sha256"]
+        for row, run in zip(rows, runs, strict=True):
+            row.result = canonical(run)
+    with pytest.raises(campaigns.CampaignError, match="与当时记入审计日志的不一致"):
+        await campaigns.draw_record(factory, campaign_id)
+    await campaigns.reseed_draw(factory, campaign_id, reason, "李管理", clock)
+    before = await _written(factory)
+    with pytest.raises(campaigns.CampaignError, match="与当时记入审计日志的不一致"):
+        await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
+    assert await _written(factory) == before
+
+
+async def test_a_campaign_committed_in_the_old_record_format_is_refused_with_a_message(
+    factory: Factory, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    with monkeypatch.context() as old:
+        old.setattr("bot.draw.record.RECORD_FORMAT", "suiji-draw-record/1")
+        await _commit(factory, campaign_id, clock)
+    with pytest.raises(campaigns.CampaignError, match="suiji-draw-record/2"):
+        await _run(factory, campaign_id, clock)
 
 
 async def test_leaders_recusals_are_part_of_the_commitment_and_respected(

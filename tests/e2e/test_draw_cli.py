@@ -6,9 +6,11 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.draw.record import canonical, recompute, sha256_text
 from tests.e2e.test_cli import run
 
 RFC_NAMES = [
@@ -74,11 +76,15 @@ def drawn(tmp_path: Path) -> tuple[Path, Path]:
     return config, record
 
 
-def _standalone(tmp_path: Path, record: Path) -> subprocess.CompletedProcess[str]:
+def _standalone(tmp_path: Path, record: Path, *published: str) -> subprocess.CompletedProcess[str]:
     verifier = tmp_path / "verify.py"
     verifier.write_text(run("draw", "verifier").output, "utf-8")
     return subprocess.run(
-        [sys.executable, str(verifier), str(record)], capture_output=True, text=True, check=False
+        [sys.executable, str(verifier), str(record), *published],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
     )
 
 
@@ -189,3 +195,123 @@ def test_campaign_notify_sends_the_assignments_again_and_refuses_an_undrawn_one(
     assert len(listed) == 2 * (3 + 6 * 2)  # the draw's messages, then the same again
     refused = run("campaign", "notify", "99", config=config)
     assert refused.exit_code == 1 and "没有编号为 99 的抽查" in refused.output
+
+
+# --- the record as a chain: re-draws, cut records, what the certificate publishes -------------
+
+
+@pytest.fixture
+def redrawn(drawn: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The sample campaign drawn twice (a reseed and a reason in between), exported."""
+    config, _ = drawn
+    reason = ["--reason", "监督人报数有误，重新摇号"]
+    assert run("draw", "reseed", "1", *reason, config=config).exit_code == 0
+    again = run("draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy",
+                "福彩3D=4,5,6", *reason, config=config)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    record = tmp_path / "twice.json"
+    assert run("draw", "export", "1", str(record), config=config).exit_code == 0
+    return config, record
+
+
+def _edited(record: Path, target: Path, edit: Any) -> Path:
+    data = json.loads(record.read_text("utf-8"))
+    edit(data)
+    target.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    return target
+
+
+def _rechain(data: dict[str, Any], start: int) -> None:
+    """Redo every run's chain hash from ``start`` on, as the README says anyone can."""
+    for n in range(start, len(data["draws"])):
+        run_ = data["draws"][n]
+        run_["previous_sha256"] = data["draws"][n - 1]["sha256"]
+        run_["sha256"] = sha256_text(canonical({k: v for k, v in run_.items() if k != "sha256"}))
+
+
+def _choose_second_secret(data: dict[str, Any]) -> None:
+    """What an operator who knows the entropy would write: a secret of their choosing for the
+    re-draw, with its hash, and results made consistent with it."""
+    second = data["draws"][1]
+    chosen = "12" * 30
+    key, results = recompute(data, second["entropy_values"], chosen)
+    second.update(secret=chosen, secret_sha256=sha256_text(chosen), key=key, **results)
+
+
+def _both_refuse(tmp_path: Path, record: Path, *published: str) -> tuple[str, str]:
+    ours = run("draw", "verify", str(record), *published)
+    outsider = _standalone(tmp_path, record, *published)
+    assert ours.exit_code == 1, ours.output
+    assert outsider.returncode == 1, outsider.stdout + outsider.stderr
+    assert "Traceback" not in outsider.stderr
+    return ours.output, outsider.stdout
+
+
+def test_a_re_draw_with_a_chosen_secret_and_hash_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = redrawn
+    published = json.loads(record.read_text("utf-8"))["draws"][1]["secret_sha256"]
+    swapped = _edited(record, tmp_path / "swapped.json", _choose_second_secret)
+    ours, outsider = _both_refuse(tmp_path, swapped)
+    assert "draws[1].sha256" in ours and "draws[1].sha256" in outsider
+    # Even with the chain redone, the chain head is no longer the one the certificate states.
+    rechained = _edited(swapped, tmp_path / "rechained.json", lambda d: _rechain(d, 1))
+    head = json.loads(record.read_text("utf-8"))["draws"][1]["sha256"]
+    ours, outsider = _both_refuse(tmp_path, rechained, "--runs", "2", "--head", head)
+    assert "链头" in ours and "chain head" in outsider
+    assert published not in rechained.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reason", "例行重摇"), ("run_by", "王某"), ("run_at", "2026-11-30T00:00:00.000000Z")],
+)
+def test_a_changed_reason_operator_or_time_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path, field: str, value: str
+) -> None:
+    _, record = redrawn
+    changed = _edited(
+        record, tmp_path / f"{field}.json", lambda d: d["draws"][1].update({field: value})
+    )
+    ours, outsider = _both_refuse(tmp_path, changed)
+    assert "draws[1].sha256" in ours and "draws[1].sha256" in outsider
+
+
+def test_a_record_cut_after_run_1_of_2_is_named_so_by_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = redrawn
+    full = json.loads(record.read_text("utf-8"))
+    cut = _edited(record, tmp_path / "cut.json", lambda d: d["draws"].pop())
+    # On its own the shorter record is a true record of one run: both say so, with the run
+    # count and chain head a reader compares with the certificate's.
+    ours = run("draw", "verify", str(cut))
+    outsider = _standalone(tmp_path, cut)
+    assert ours.exit_code == 0 and outsider.returncode == 0
+    first_head = full["draws"][0]["sha256"]
+    assert "摇号次数：1" in ours.output and first_head in ours.output
+    assert "runs: 1" in outsider.stdout and first_head in outsider.stdout
+    # Given what the certificate published, both know it was cut.
+    published = ["--runs", "2", "--head", full["draws"][1]["sha256"]]
+    ours_text, outsider_text = _both_refuse(tmp_path, cut, *published)
+    assert "在第 1 次摇号后就结束了，证书上是 2 次" in ours_text
+    assert "ends after run 1 of 2" in outsider_text
+    # The whole record agrees with what was published.
+    assert run("draw", "verify", str(record), *published).exit_code == 0
+    assert _standalone(tmp_path, record, *published).returncode == 0
+
+
+def test_a_re_draw_reusing_the_first_secret_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    def reuse(data: dict[str, Any]) -> None:
+        first, second = data["draws"]
+        key, results = recompute(data, second["entropy_values"], first["secret"])
+        second.update(secret=first["secret"], secret_sha256=first["secret_sha256"])
+        second.update(key=key, **results)
+        _rechain(data, 1)
+
+    _, record = redrawn
+    ours, outsider = _both_refuse(tmp_path, _edited(record, tmp_path / "reused.json", reuse))
+    assert "draws[1].secret_sha256" in ours and "draws[1].secret_sha256" in outsider
