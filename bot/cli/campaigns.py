@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,9 +24,11 @@ from bot.cli.tables import format_table
 from bot.draw.record import (
     Difference,
     against_published,
+    canonical,
     chain_heads,
     commitment_sha256,
     first_difference,
+    sha256_text,
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
@@ -289,9 +292,10 @@ def draw_run(
     click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
 
 
-def _write_json(path: Path, value: Any) -> None:
+def _write(path: Path, content: str) -> None:
     try:
-        path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+        # Bytes exactly as given (no newline translation): the record's SHA-256 is its file's.
+        path.write_bytes(content.encode("utf-8"))
     except OSError as exc:
         raise Refused(text("campaign.unwritable", path=str(path), detail=exc.strerror)) from exc
 
@@ -318,7 +322,9 @@ def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | 
 def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the draw record (JSON) that anyone can recompute."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
-    _write_json(file, record)
+    # Canonical JSON, the very bytes the certificate's record SHA-256 is taken over, so that
+    # sha256sum (certutil -hashfile on Windows) gives the printed value.
+    _write(file, canonical(record))
     click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
     _confidential_note(record)
 
@@ -338,10 +344,7 @@ def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
     page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
     _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
-    try:
-        file.write_text(page, "utf-8")
-    except OSError as exc:
-        raise Refused(text("campaign.unwritable", path=str(file), detail=exc.strerror)) from exc
+    _write(file, page)
     click.echo(text("campaign.certificate_written", path=str(file)))
 
 
@@ -381,7 +384,8 @@ def draw_verify(file: Path, runs: int | None, head: str | None) -> None:
     """Recompute a draw record; OK, or the first difference (exit 1). With the run count and
     chain head a certificate published, also whether this is that record, or one cut short."""
     try:
-        record = json.loads(file.read_text("utf-8-sig"))
+        data = file.read_bytes()
+        record = json.loads(data.decode("utf-8-sig"))  # a BOM if re-saved in Notepad
         difference = first_difference(record)
     except (
         OSError,
@@ -397,6 +401,10 @@ def draw_verify(file: Path, runs: int | None, head: str | None) -> None:
     if difference is not None:
         raise Refused(_describe(difference))
     click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
+    digest, exported = hashlib.sha256(data).hexdigest(), sha256_text(canonical(record))
+    click.echo(text("campaign.record_digest", digest=digest))
+    if digest != exported:  # sha256sum hashes bytes: an editor's re-save changes them
+        click.echo(text("campaign.record_resaved", exported=exported))
     commitment = commitment_sha256(record)
     click.echo(text("campaign.commitment_digest", digest=commitment))
     heads = chain_heads(commitment, record["draws"])

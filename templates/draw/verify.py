@@ -206,30 +206,31 @@ def against(heads, runs, head):
     return f"与公布的一致 / matches what was published: {at} run(s){later}"
 
 def main(argv):
-    args, published = argv[1:2], {"--runs": None, "--head": None}
-    rest = argv[2:]
-    while len(rest) >= 2 and rest[0] in published and published[rest[0]] is None:
-        published[rest[0]], rest = rest[1].strip().lower(), rest[2:]
-    runs = published["--runs"]
-    if len(args) != 1 or rest or (runs is not None and not runs.isdigit()):
+    names, options = argv[2::2], dict(zip(argv[2::2], argv[3::2], strict=False))
+    runs, head = options.get("--runs"), options.get("--head")
+    odd = len(argv) % 2 or len(set(names)) < len(names) or set(names) - {"--runs", "--head"}
+    if len(argv) < 2 or odd or not (runs or "0").isdigit():
         print("用法 usage: python3 verify.py RECORD.json [--runs N] [--head SHA256]",
               file=sys.stderr)
         return 2
     try:
-        with open(args[0], encoding="utf-8-sig") as f:  # a BOM if re-saved in Notepad
-            record = json.load(f)
+        with open(argv[1], "rb") as f:
+            data = f.read()
+        record = json.loads(data.decode("utf-8-sig"))  # a BOM if re-saved in Notepad
         heads = verify(record)
-        runs = None if runs is None else int(runs)
-        standing = None if runs is None and published["--head"] is None else against(
-            heads, runs, published["--head"])
+        published = runs is not None or head is not None
+        standing = published and against(heads, runs and int(runs), head and head.lower())
     except Mismatch as exc:
         print(f"不一致 MISMATCH: {exc}")
         return 1
     except UNREADABLE as exc:
         print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {str(exc)[:200]}")
         return 1
-    n = len(heads) - 1
+    n, digest, exported = len(heads) - 1, hashlib.sha256(data).hexdigest(), sha256_json(record)
     print(f"OK：记录可复算，{n} 次摇号结果一致 / record recomputes, {n} run(s) match")
+    print(f"记录文件 SHA-256 / record file: {digest}  (应与证书上的相同)")
+    if digest != exported:  # sha256sum hashes bytes: an editor's re-save changes them
+        print(f"  文件不是导出时的原样 / not the bytes exported; 导出时为 / exported: {exported}")
     print(f"锁定文件 SHA-256 / commitment: {heads[0]}  (摇号前公布的值应与此相同)")
     print(f"摇号次数 / runs: {n}  链头 / chain head: {heads[-1]}  (应与证书上的相同)")
     if standing:

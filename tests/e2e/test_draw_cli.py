@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -315,3 +316,37 @@ def test_a_re_draw_reusing_the_first_secret_fails_both_verifiers(
     _, record = redrawn
     ours, outsider = _both_refuse(tmp_path, _edited(record, tmp_path / "reused.json", reuse))
     assert "draws[1].secret_sha256" in ours and "draws[1].secret_sha256" in outsider
+
+
+# --- the record file's own SHA-256 -----------------------------------------------------------
+
+
+def test_the_exported_file_hashes_to_the_record_sha256_the_certificate_and_verifiers_print(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record = drawn
+    digest = hashlib.sha256(record.read_bytes()).hexdigest()  # what sha256sum / certutil give
+    page = tmp_path / "certificate.html"
+    assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
+    assert digest in page.read_text("utf-8")
+    ours = run("draw", "verify", str(record))
+    outsider = _standalone(tmp_path, record)
+    assert f"记录文件 SHA-256：{digest}" in ours.output
+    assert f"record file: {digest}" in outsider.stdout
+    assert "不是导出时的原样" not in ours.output + outsider.stdout
+
+
+def test_a_re_saved_record_still_verifies_and_both_say_its_bytes_changed(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = drawn
+    exported = hashlib.sha256(record.read_bytes()).hexdigest()
+    pretty = tmp_path / "pretty.json"
+    text = json.dumps(json.loads(record.read_text("utf-8")), ensure_ascii=False, indent=2)
+    pretty.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # as an editor re-saves it
+    ours = run("draw", "verify", str(pretty))
+    outsider = _standalone(tmp_path, pretty)
+    assert ours.exit_code == 0 and outsider.returncode == 0
+    for said in (ours.output, outsider.stdout):
+        assert hashlib.sha256(pretty.read_bytes()).hexdigest() in said
+        assert "不是导出时的原样" in said and exported in said
