@@ -24,8 +24,10 @@ from bot.draw.record import (
     RECORD_FORMAT,
     broken_link,
     canonical,
+    chain_heads,
     chained,
     commitment_document,
+    commitment_sha256,
     recompute,
     sha256_text,
 )
@@ -487,6 +489,13 @@ async def run_draw(
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
             raise _fail("unplaceable", detail=str(exc)) from exc
         run_at = clock()
+        drawn_employers = [e for team in results["teams"] for e in team["employers"]]
+        # The names as they stand at the draw, inside the run and so under its hash: what the
+        # certificate shows of people and employers is covered like the rest.
+        names = await db.names_for(session, drawn_employers, results["officer_order"])
+        leaders = await db.people_by_id(session, campaign.leader_ids)
+        for leader, pid in zip(document["leaders"], campaign.leader_ids, strict=True):
+            names[leader] = leaders[pid].name
         run = chained(
             {
                 "seq": len(runs) + 1,
@@ -498,6 +507,7 @@ async def run_draw(
                 "secret_sha256": secret_sha256,
                 "key": key,
                 **results,
+                "names": dict(sorted(names.items())),
             },
             runs[-1]["sha256"] if runs else commitment.document_sha256,
         )
@@ -514,9 +524,7 @@ async def run_draw(
         step = Step(session, policy, run_at, actor)
         await assignments.withdraw_all(step, campaign)  # a run again replaces the teams
         person_of = await db.person_ids_by_certificate(session, document["officers"]["entries"])
-        entity_of = await db.ids_by_uscc(
-            session, [e for team in results["teams"] for e in team["employers"]]
-        )
+        entity_of = await db.ids_by_uscc(session, drawn_employers)
         await db.replace_current_teams(
             session,
             campaign.id,
@@ -656,19 +664,22 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         }
 
 
-async def certificate_page(factory: Factory, campaign_id: int) -> str:
-    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify."""
-    record = await draw_record(factory, campaign_id)
-    async with factory() as session:
-        usccs = sorted({e for run in record["draws"] for t in run["teams"] for e in t["employers"]})
-        numbers = sorted(
-            {o for run in record["draws"] for o in run["officer_order"]} | set(record["leaders"])
-        )
-        names = await db.names_for(session, usccs, numbers)
+def certificate_html(record: dict[str, Any], links: dict[str, str] | None = None) -> str:
+    """The Chinese draw certificate (HTML) of a record. Everything on it comes from the record,
+    so all it shows is covered by the commitment SHA-256 and the chain head it states; ``links``
+    (record, verifier) are where a served page offers the files."""
+    commitment = commitment_sha256(record)
     return render(
         "draw/certificate.html.j2",
         record=record,
-        names=names,
         labels=labels,
+        links=links or {},
+        commitment_sha256=commitment,
+        chain_head=chain_heads(commitment, record["draws"])[-1],
         record_sha256=sha256_text(canonical(record)),
     )
+
+
+async def certificate_page(factory: Factory, campaign_id: int) -> str:
+    """The certificate of a campaign's draw as it stands."""
+    return certificate_html(await draw_record(factory, campaign_id))

@@ -350,3 +350,86 @@ def test_a_re_saved_record_still_verifies_and_both_say_its_bytes_changed(
     for said in (ours.output, outsider.stdout):
         assert hashlib.sha256(pretty.read_bytes()).hexdigest() in said
         assert "不是导出时的原样" in said and exported in said
+
+
+# --- the certificate -------------------------------------------------------------------------
+
+
+def _certificate(config: Path, tmp_path: Path) -> str:
+    page = tmp_path / "certificate.html"
+    written = run("draw", "certificate", "1", str(page), config=config)
+    assert written.exit_code == 0, written.output
+    return page.read_text("utf-8")
+
+
+def test_the_certificate_leads_with_the_commitment_sha256_and_when_it_was_committed(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = drawn
+    record = json.loads(record_path.read_text("utf-8"))
+    commitment = sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
+    html = _certificate(config, tmp_path)
+    first_box = html[: html.index("一、")]  # before any detail
+    assert "锁定文件 SHA-256" in first_box and commitment in first_box
+    assert record["committed_at"] in first_box
+
+
+def test_the_certificate_states_the_run_count_and_chain_head_to_verify_against(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = redrawn
+    record = json.loads(record_path.read_text("utf-8"))
+    html = _certificate(config, tmp_path)
+    head = record["draws"][-1]["sha256"]
+    first_box = html[: html.index("一、")]
+    assert "摇号次数" in first_box and "2 次" in first_box and head in first_box
+    assert f"--runs 2 --head {head}" in html
+    for run_ in record["draws"]:  # each run's published secret hash and its link
+        assert run_["secret_sha256"] in html and run_["sha256"] in html
+
+
+def test_the_certificate_says_why_lottery_numbers_appear_sorted(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    html = _certificate(config, tmp_path)
+    assert "1、3、9" in html  # given as 3,9,1
+    assert "RFC 3797" in html and "每个来源的数字按从小到大排列" in html
+
+
+def test_the_certificate_has_a_signature_block(drawn: tuple[Path, Path], tmp_path: Path) -> None:
+    config, record_path = drawn
+    record = json.loads(record_path.read_text("utf-8"))
+    html = _certificate(config, tmp_path)
+    block = html[html.index("签字") :]
+    assert "操作员" in block and record["draws"][-1]["run_by"] in block
+    assert "监督人（监督人刘艳丽）" in block and "监督人（核对福彩3D）" in block
+    assert "单位（盖章）" in block and record["campaign"]["unit"] in block
+    assert "日期" in block
+
+
+def test_every_name_on_the_certificate_comes_from_the_record_and_its_chain(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = drawn
+    run_ = json.loads(record_path.read_text("utf-8"))["draws"][0]
+    html = _certificate(config, tmp_path)
+    shown = [*run_["officer_order"], *(e for t in run_["teams"] for e in t["employers"])]
+    shown += [t["leader"] for t in run_["teams"]]
+    for key in shown:  # the names at the draw, covered by the run's hash
+        assert run_["names"][key] in html
+    # A later rename in the registry does not change what the certificate says was drawn.
+    officer = run_["teams"][0]["officers"][0]
+    renamed = tmp_path / "renamed.csv"
+    exported = run("registry", "export", "officers", str(renamed), config=config)
+    assert exported.exit_code == 0, exported.output
+    lines = renamed.read_text("utf-8-sig").splitlines()
+    lines = [
+        line.replace(run_["names"][officer], "改名后") if officer in line else line
+        for line in lines
+    ]
+    renamed.write_text("\n".join(lines) + "\n", "utf-8-sig")
+    imported = run("registry", "import", "officers", str(renamed), config=config)
+    assert imported.exit_code == 0, imported.output
+    html = _certificate(config, tmp_path)
+    assert run_["names"][officer] in html and "改名后" not in html

@@ -84,7 +84,7 @@ def build_record(
             "id": 1,
             "name": "2026年12月工资支付专项抽查",
             "unit": "劳动保障监察大队",
-            "items": [{"code": "RS-JC-003", "version": 1}],
+            "items": [{"code": "RS-JC-003", "version": 1, "name": "工资支付情况"}],
             "start": "2026-12-01",
             "end": "2026-12-31",
             "officers_per_team": per_team,
