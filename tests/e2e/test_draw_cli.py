@@ -433,3 +433,24 @@ def test_every_name_on_the_certificate_comes_from_the_record_and_its_chain(
     assert imported.exit_code == 0, imported.output
     html = _certificate(config, tmp_path)
     assert run_["names"][officer] in html and "改名后" not in html
+
+
+def test_draw_run_lists_leaders_and_officers_by_name_with_their_certificate_numbers(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    reason = ["--reason", "监督人报数有误，重新摇号"]
+    assert run("draw", "reseed", "1", *reason, config=config).exit_code == 0
+    ran = run("draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy", "福彩3D=4,5,6",
+              *reason, config=config)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    record = tmp_path / "named.json"
+    assert run("draw", "export", "1", str(record), config=config).exit_code == 0
+    last = json.loads(record.read_text("utf-8"))["draws"][-1]
+    names = last["names"]
+    for team in last["teams"]:
+        assert f"组长 {names[team['leader']]}" in ran.output
+        for officer in team["officers"]:
+            assert f"{names[officer]}（{officer}）" in ran.output
+    first_reserve = last["reserve"][0]
+    assert f"递补顺序：{names[first_reserve]}（{first_reserve}）" in ran.output
