@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -331,7 +332,8 @@ def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
 
 def _confidential_note(record: dict[str, Any]) -> None:
     campaign = record["campaign"]
-    if campaign["confidential"] and utc_now().date().isoformat() <= campaign["end"]:
+    end = dt.date.fromisoformat(campaign["end"])
+    if campaigns.under_embargo(campaign["confidential"], end, utc_now().date()):
         click.echo(text("campaign.confidential_note", end=campaign["end"]), err=True)
 
 

@@ -36,6 +36,7 @@ from bot.registry.fields import labels
 from bot.workflows import assignments
 from bot.workflows.campaign_spec import CampaignSpec
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
+from handlers.commands import DrawToCheck
 from storage import assignments as assignment_db
 from storage import audit
 from storage import campaigns as db
@@ -59,6 +60,10 @@ Factory = async_sessionmaker[AsyncSession]
 
 class CampaignError(Exception):
     """A campaign step that cannot be done; the message is ready for the user."""
+
+
+class Embargoed(CampaignError):
+    """A confidential campaign's draw, asked for before its inspections end."""
 
 
 def _fail(key: str, **values: Any) -> CampaignError:
@@ -662,6 +667,47 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
                 for pos, pid in reserve
             ],
         }
+
+
+def under_embargo(confidential: bool, end: dt.date, today: dt.date) -> bool:
+    """Whether a draw must stay unpublished: a confidential campaign's, until its inspections
+    end (those drawn are not to be known beforehand)."""
+    return confidential and today <= end
+
+
+async def published_record(factory: Factory, campaign_id: int, today: dt.date) -> dict[str, Any]:
+    """The record of a drawn campaign, as its public page gives it: refused before the first
+    run, and for a confidential campaign until its inspections end."""
+    record = await draw_record(factory, campaign_id)
+    if not record["draws"]:
+        raise _fail("not_drawn_yet", id=campaign_id)
+    summary = record["campaign"]
+    if under_embargo(summary["confidential"], dt.date.fromisoformat(summary["end"]), today):
+        raise Embargoed(text("campaign.embargoed", id=campaign_id, end=summary["end"]))
+    return record
+
+
+async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) -> list[DrawToCheck]:
+    """The latest drawn campaigns, as a witness checks them: the run count, chain head and
+    commitment SHA-256 the audit log chained when they were made, and whether each
+    certificate may be opened yet."""
+    found = []
+    for campaign in await db.latest_drawn(session, limit):
+        key = str(campaign.id)
+        run = await audit.latest_after(session, "draw:run", "campaigns", key) or {}
+        commit = await audit.latest_after(session, "draw:commit", "campaigns", key) or {}
+        found.append(
+            DrawToCheck(
+                id=campaign.id,
+                name=campaign.name,
+                runs=int(run.get("seq") or 0),
+                head=str(run.get("run_sha256") or ""),
+                commitment=str(commit.get("document_sha256") or ""),
+                end=campaign.end_on.isoformat(),
+                public=not under_embargo(campaign.confidential, campaign.end_on, today),
+            )
+        )
+    return found
 
 
 def certificate_html(record: dict[str, Any], links: dict[str, str] | None = None) -> str:

@@ -35,6 +35,8 @@ class Policy:
     decline_closes_days_before_start: int = 0
     # How long the bot waits for a reason it asked for before forgetting the question.
     conversation_minutes: int = 60
+    # Where people reach suiji serve's read-only pages from outside; "" when nobody can.
+    public_url: str = ""
 
     @property
     def conversation_timeout(self) -> dt.timedelta:
@@ -63,6 +65,7 @@ def policy_of(settings: Settings) -> Policy:
         timezone=settings.app.timezone,
         remind_after_hours=settings.assignments.remind_after_hours,
         decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
+        public_url=settings.server.public_url,
     )
 
 
