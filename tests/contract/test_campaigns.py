@@ -13,12 +13,29 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import TEMPLATES_DIR
-from bot.draw.record import canonical, chained, first_difference, sha256_text
+from bot.draw.record import (
+    canonical,
+    chained,
+    commitment_sha256,
+    first_difference,
+    sha256_text,
+)
 from bot.workflows import campaigns, plans
 from bot.workflows.campaign_spec import parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import DrawCommitment, DrawReseed, DrawRun, Entity, Person, Recusal
+from storage.models import (
+    Certificate,
+    CertificateStatus,
+    CreditGrade,
+    DrawCommitment,
+    DrawReseed,
+    DrawRun,
+    Entity,
+    EntityStatus,
+    Person,
+    Recusal,
+)
 from tests.helpers import ENTROPY, EXAMPLE, count_rows, load_sample, spec
 
 pytestmark = pytest.mark.db
@@ -237,6 +254,35 @@ async def test_a_campaign_committed_in_the_old_record_format_is_refused_with_a_m
         await _commit(factory, campaign_id, clock)
     with pytest.raises(campaigns.CampaignError, match="suiji-draw-record/2"):
         await _run(factory, campaign_id, clock)
+
+
+async def test_registry_edits_after_commit_change_neither_the_commitment_nor_the_draw(
+    factory: Factory, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    document = await _commit(factory, campaign_id, clock)
+    published = document["document_sha256"]
+    pooled_employer = document["strata"][0]["entries"][0]  # type: ignore[index]
+    pooled_officer = document["officers"]["entries"][0]  # type: ignore[index]
+    async with unit_of_work(factory) as session:  # what registry imports may do after commit
+        await session.execute(
+            update(Entity)
+            .where(Entity.uscc == pooled_employer)
+            .values(status=EntityStatus.DEREGISTERED, complaints_12m=0, serious_violation=False)
+        )
+        await session.execute(update(Entity).values(credit_grade=CreditGrade.A))
+        await session.execute(
+            update(Certificate)
+            .where(Certificate.number == pooled_officer)
+            .values(status=CertificateStatus.SUSPENDED)
+        )
+    await _run(factory, campaign_id, clock)
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert commitment_sha256(record) == published  # the value published before the draw
+    assert pooled_employer in record["strata"][0]["entries"]  # drawn from the frozen pools
+    assert pooled_officer in record["officers"]["entries"]
+    assert first_difference(record) is None
 
 
 async def test_leaders_recusals_are_part_of_the_commitment_and_respected(
