@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -61,12 +62,16 @@ async def _run(
     return await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
 
 
-async def _committed_sample(factory: Factory, clock: Clock) -> int:
-    """The sample registries loaded and the example campaign created and committed."""
+async def _sample_commitment(factory: Factory, clock: Clock) -> tuple[int, dict[str, Any]]:
+    """The sample registries loaded and the example campaign created and committed: its id
+    and the commitment document."""
     await load_sample(factory, clock)
     campaign_id = await _create(factory, clock)
-    await _commit(factory, campaign_id, clock)
-    return campaign_id
+    return campaign_id, dict(await _commit(factory, campaign_id, clock))
+
+
+async def _committed_sample(factory: Factory, clock: Clock) -> int:
+    return (await _sample_commitment(factory, clock))[0]
 
 
 # The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
@@ -259,12 +264,10 @@ async def test_a_campaign_committed_in_the_old_record_format_is_refused_with_a_m
 async def test_registry_edits_after_commit_change_neither_the_commitment_nor_the_draw(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    document = await _commit(factory, campaign_id, clock)
+    campaign_id, document = await _sample_commitment(factory, clock)
     published = document["document_sha256"]
-    pooled_employer = document["strata"][0]["entries"][0]  # type: ignore[index]
-    pooled_officer = document["officers"]["entries"][0]  # type: ignore[index]
+    pooled_employer = document["strata"][0]["entries"][0]
+    pooled_officer = document["officers"]["entries"][0]
     async with unit_of_work(factory) as session:  # what registry imports may do after commit
         await session.execute(
             update(Entity)
@@ -329,10 +332,8 @@ async def test_entropy_must_name_exactly_the_declared_sources(
 async def test_pools_leave_out_leaders_excluded_and_uncertified_officers(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    document = await _commit(factory, campaign_id, clock)
-    officers = set(document["officers"]["entries"])  # type: ignore[index]
+    _, document = await _sample_commitment(factory, clock)
+    officers = set(document["officers"]["entries"])
     leaders = {"豫41142200229", "豫41142200407", "豫41142200431"}
     assert not officers & leaders
     assert "豫41142200526" not in officers  # excluded beforehand, with a reason
