@@ -344,9 +344,9 @@ def _confidential_note(record: dict[str, Any]) -> None:
 @explained(campaigns.CampaignError)
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
-    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id))
-    _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
-    _write(file, page)
+    record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
+    _confidential_note(record)
+    _write(file, campaigns.certificate_html(record))
     click.echo(text("campaign.certificate_written", path=str(file)))
 
 

@@ -352,11 +352,12 @@ async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCom
 
 
 async def _intact_runs(
-    session: AsyncSession, campaign_id: int, commitment: DrawCommitment
+    session: AsyncSession, campaign_id: int, commitment: DrawCommitment, document: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The campaign's runs, refused unless they are still the unbroken chain whose head the
-    audit log recorded at the last run: a run changed, dropped or added since is refused."""
-    if json.loads(commitment.document).get("format") != RECORD_FORMAT:
+    """The campaign's runs after its (intact) commitment and document, refused unless they
+    are still the unbroken chain whose head the audit log recorded at the last run: a run
+    changed, dropped or added since is refused."""
+    if document.get("format") != RECORD_FORMAT:
         raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
     runs = [json.loads(row.result) for row in await db.runs_of(session, campaign_id)]
     logged = await audit.latest_after(session, "draw:run", "campaigns", str(campaign_id))
@@ -481,10 +482,10 @@ async def run_draw(
         if campaign.state is CampaignState.DRAFT:
             raise _fail("not_committed", id=campaign_id)
         commitment = await _intact_commitment(session, campaign.id)
-        runs = await _intact_runs(session, campaign.id, commitment)
+        document = json.loads(commitment.document)
+        runs = await _intact_runs(session, campaign.id, commitment, document)
         if runs and not (reason and reason.strip()):
             raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
-        document = json.loads(commitment.document)
         secret, secret_sha256 = await _revealed_secret(
             session, campaign.id, len(runs) + 1, commitment, document
         )
@@ -576,7 +577,7 @@ async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
         await _campaign(session, campaign_id)
         commitment = await _intact_commitment(session, campaign_id)
         record = json.loads(commitment.document)
-        record["draws"] = await _intact_runs(session, campaign_id, commitment)
+        record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
         return dict(record)
 
 
@@ -724,8 +725,3 @@ def certificate_html(record: dict[str, Any], links: dict[str, str] | None = None
         chain_head=chain_heads(commitment, record["draws"])[-1],
         record_sha256=sha256_text(canonical(record)),
     )
-
-
-async def certificate_page(factory: Factory, campaign_id: int) -> str:
-    """The certificate of a campaign's draw as it stands."""
-    return certificate_html(await draw_record(factory, campaign_id))
