@@ -122,7 +122,7 @@ def recompute(rec, run, n, revealed):
         raise Mismatch(f"draws[{n}].secret_sha256: expected a secret not revealed before")
     revealed.append(committed)
     same("secret (SHA-256)", committed, hashlib.sha256(secret.encode()).hexdigest())
-    key = make_key([values[n] for n in names] + [[int(secret)]])
+    key = make_key([values[name] for name in names] + [[int(secret)]])
     algorithm = rec["algorithm"]
     picks, employers = {}, []
     for s in rec["strata"]:
