@@ -109,8 +109,8 @@ def task_detail(view: AssignmentView) -> list[Outgoing]:
     body = render("chat/assignment.md.j2", a=view, show_targets=view.on_team).strip()
     title = text("assign.title", campaign=view.team.campaign)
     if view.state != "confirmed":
-        return [Outgoing("markdown", body, title=title, repeatable=True)]
-    return [Outgoing("markdown", body, title=title, repeatable=True), fill_card(view)]
+        return [Outgoing("markdown", body, title=title)]
+    return [Outgoing("markdown", body, title=title), fill_card(view)]
 
 
 def fill_card(view: AssignmentView) -> Outgoing:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.base.texts import render, table, text
@@ -34,6 +35,19 @@ class Task:
     position: int  # place in the draw order (members)
     employers: int
     substitute: bool  # took the place of someone excused
+
+
+@dataclass(frozen=True)
+class DrawToCheck:
+    """A drawn campaign, as a witness checks it against its certificate."""
+
+    id: int
+    name: str
+    runs: int
+    head: str  # chain head: the last run's hash
+    commitment: str  # commitment SHA-256, published before the draw
+    end: str  # the inspections' last day
+    public: bool  # its certificate and record may be opened now (not under confidentiality)
 
 
 @dataclass(frozen=True)
@@ -124,16 +138,23 @@ def command_of(message: str) -> str | None:
     return command.name if command else None
 
 
-def help_reply(asker: Asker) -> Outgoing:
+def help_reply(asker: Asker, draws: Sequence[DrawToCheck] = (), public_url: str = "") -> Outgoing:
+    """「帮助」 for this person's roles; a witness also gets the latest draws to check, linked
+    under ``public_url`` (suiji serve's address from outside; "" when there is none)."""
     body = render(
-        "chat/help.md.j2", name=asker.name, roles=asker.roles, team_leader=asker.team_leader
+        "chat/help.md.j2",
+        name=asker.name,
+        roles=asker.roles,
+        team_leader=asker.team_leader,
+        draws=draws,
+        public_url=public_url,
     )
-    return Outgoing("markdown", body.strip(), title=text("chat.help_title"), repeatable=True)
+    return Outgoing("markdown", body.strip(), title=text("chat.help_title"))
 
 
 def tasks_reply(asker: Asker, tasks: list[Task]) -> Outgoing:
     body = render("chat/tasks.md.j2", name=asker.name, tasks=tasks)
-    return Outgoing("markdown", body.strip(), title=text("chat.tasks_title"), repeatable=True)
+    return Outgoing("markdown", body.strip(), title=text("chat.tasks_title"))
 
 
 def stranger_reply() -> Outgoing:

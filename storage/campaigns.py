@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -318,3 +318,19 @@ async def reseed_for(session: AsyncSession, campaign_id: int, run_seq: int) -> D
         DrawReseed.campaign_id == campaign_id, DrawReseed.run_seq == run_seq
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def latest_drawn(session: AsyncSession, limit: int) -> list[Campaign]:
+    """Campaigns that have been drawn, the most recently run first."""
+    last = (
+        select(DrawRun.campaign_id, func.max(DrawRun.run_at).label("at"))
+        .group_by(DrawRun.campaign_id)
+        .subquery()
+    )
+    query = (
+        select(Campaign)
+        .join(last, last.c.campaign_id == Campaign.id)
+        .order_by(last.c.at.desc(), Campaign.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())

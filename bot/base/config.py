@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -34,7 +35,13 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
     # operator: who the command line acts as when neither --as nor SUIJI_AS names someone.
     "app": {"timezone": (str, DEFAULT_TIMEZONE), "operator": (str, "")},
-    "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
+    "server": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 8080),
+        # Where people reach `suiji serve` from outside (https://…), for links in chat to its
+        # read-only pages; empty: no links are given.
+        "public_url": (str, ""),
+    },
     "wecom": {
         "corp_id": (str, ""),
         "agent_id": (int, 0),
@@ -131,6 +138,7 @@ class DingTalkSettings:
 class ServerSettings:
     host: str
     port: int
+    public_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,12 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
     for key in ("remind_after_hours", "decline_closes_days_before_start"):
         if values[("assignments", key)] < 0:
             raise ConfigError(text("config.bad_value", key=f"assignments.{key}", detail=">= 0"))
+    public_url = values[("server", "public_url")]
+    if public_url and not re.match(r"^https?://[^\s/?#]+(/[^\s?#]*)?$", public_url):
+        raise ConfigError(
+            text("config.bad_value", key="server.public_url", detail="https://host[/path]")
+        )
+    values[("server", "public_url")] = public_url.rstrip("/")
     port = values[("server", "port")]
     if not 0 <= port <= 65535:
         raise ConfigError(text("config.bad_value", key="server.port", detail="0-65535"))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import datetime as dt
+import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +26,15 @@ from bot.cli.support import (
     zone_of,
 )
 from bot.cli.tables import format_table
-from bot.draw.record import Difference, commitment_sha256, first_difference
+from bot.draw.record import (
+    Difference,
+    against_published,
+    canonical,
+    chain_heads,
+    commitment_sha256,
+    first_difference,
+    sha256_text,
+)
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
 from bot.workflows import campaigns, plans
@@ -312,9 +323,10 @@ def draw_run(
     click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
 
 
-def _write_json(path: Path, value: Any) -> None:
+def _write(path: Path, content: str) -> None:
     try:
-        path.write_text(json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True), "utf-8")
+        # Bytes exactly as given (no newline translation): the record's SHA-256 is its file's.
+        path.write_bytes(content.encode("utf-8"))
     except OSError as exc:
         raise Refused(text("campaign.unwritable", path=str(path), detail=exc.strerror)) from exc
 
@@ -344,14 +356,17 @@ def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | 
 def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the draw record (JSON) that anyone can recompute."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
-    _write_json(file, record)
+    # Canonical JSON, the very bytes the certificate's record SHA-256 is taken over, so that
+    # sha256sum (certutil -hashfile on Windows) gives the printed value.
+    _write(file, canonical(record))
     click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
     _confidential_note(record)
 
 
 def _confidential_note(record: dict[str, Any]) -> None:
     campaign = record["campaign"]
-    if campaign["confidential"] and utc_now().date().isoformat() <= campaign["end"]:
+    end = dt.date.fromisoformat(campaign["end"])
+    if campaigns.under_embargo(campaign["confidential"], end, utc_now().date()):
         click.echo(text("campaign.confidential_note", end=campaign["end"]), err=True)
 
 
@@ -362,12 +377,9 @@ def _confidential_note(record: dict[str, Any]) -> None:
 @explained(campaigns.CampaignError)
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
-    page = run_with_db(ctx, lambda f: campaigns.certificate_page(f, campaign_id, zone_of(ctx)))
-    _confidential_note(run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id)))
-    try:
-        file.write_text(page, "utf-8")
-    except OSError as exc:
-        raise Refused(text("campaign.unwritable", path=str(file), detail=exc.strerror)) from exc
+    record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
+    _confidential_note(record)
+    _write(file, campaigns.certificate_html(record, zone_of(ctx)))
     click.echo(text("campaign.certificate_written", path=str(file)))
 
 
@@ -380,12 +392,35 @@ def _describe(difference: Difference) -> str:
     )
 
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _sha256_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not SHA256.match(value.strip().lower()):
+        raise click.BadParameter(text("campaign.not_a_sha256", value=value[:80]))
+    return value.strip().lower() if value is not None else None
+
+
 @draw.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def draw_verify(file: Path) -> None:
-    """Recompute a draw record; OK, or the first difference (exit 1)."""
+@click.option(
+    "--runs",
+    type=click.IntRange(0, 2**31 - 1),
+    default=None,
+    help="The run count the certificate states: a record cut short is named so.",
+)
+@click.option(
+    "--head",
+    default=None,
+    callback=_sha256_option,
+    help="The chain head the certificate states (SHA-256 of its last run).",
+)
+def draw_verify(file: Path, runs: int | None, head: str | None) -> None:
+    """Recompute a draw record; OK, or the first difference (exit 1). With the run count and
+    chain head a certificate published, also whether this is that record, or one cut short."""
     try:
-        record = json.loads(file.read_text("utf-8-sig"))
+        data = file.read_bytes()
+        record = json.loads(data.decode("utf-8-sig"))  # a BOM if re-saved in Notepad
         difference = first_difference(record)
     except (
         OSError,
@@ -401,7 +436,29 @@ def draw_verify(file: Path) -> None:
     if difference is not None:
         raise Refused(_describe(difference))
     click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
-    click.echo(text("campaign.commitment_digest", digest=commitment_sha256(record)))
+    digest, exported = hashlib.sha256(data).hexdigest(), sha256_text(canonical(record))
+    click.echo(text("campaign.record_digest", digest=digest))
+    if digest != exported:  # sha256sum hashes bytes: an editor's re-save changes them
+        click.echo(text("campaign.record_resaved", exported=exported))
+    commitment = commitment_sha256(record)
+    click.echo(text("campaign.commitment_digest", digest=commitment))
+    heads = chain_heads(commitment, record["draws"])
+    click.echo(text("campaign.chain_head", runs=len(heads) - 1, head=heads[-1]))
+    if runs is None and head is None:
+        return
+    standing, values = against_published(record, runs, head)
+    message = text(PUBLISHED_STANDING[standing], **values)
+    if standing in ("cut", "head"):
+        raise Refused(message)
+    click.echo(message)
+
+
+PUBLISHED_STANDING = {
+    "cut": "campaign.published_cut",
+    "head": "campaign.published_head",
+    "later": "campaign.published_later",
+    "same": "campaign.published_same",
+}
 
 
 @draw.command("verifier")

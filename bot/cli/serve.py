@@ -131,6 +131,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
         "SUIJI_WECOM__API_BASE": f"{base}/fake/wecom",
         "SUIJI_DINGTALK__API_BASE": f"{base}/fake/dingtalk",
         "SUIJI_SERVER__PORT": str(port),
+        "SUIJI_SERVER__PUBLIC_URL": base,
     }
     try:
         settings = load_settings(str(config), environ=here)

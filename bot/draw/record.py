@@ -9,6 +9,13 @@ Digests: a pool's SHA-256 is taken over its entries joined by "\\n" (UTF-8, no f
 the employer pool's is over all strata entries together, sorted. The secret's commitment is the
 SHA-256 of its decimal digits. The key is RFC 3797's, over the sources in their listed order and
 then the secret as one more source of one number.
+
+The runs are a chain: each run's ``sha256`` is the SHA-256 of the run without that field, as
+canonical JSON, and covers ``previous_sha256`` — the commitment's SHA-256 for the first run, the
+run before's ``sha256`` after that. So the last run's hash, the *chain head*, covers every run
+and every field of each (who ran it, when, why). A record cut after run k is still a true record
+of k runs; only the run count and chain head published with the certificate tell it was cut,
+and :func:`against_published` holds a record against them.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 from bot.draw.engine import DrawResult, Stratum, run_draw, stratum_count
 from bot.draw.rfc3797 import format_key
 
-RECORD_FORMAT = "suiji-draw-record/1"
+RECORD_FORMAT = "suiji-draw-record/2"
 
 
 def canonical(value: Any) -> str:
@@ -207,6 +214,59 @@ def commitment_sha256(record: dict[str, Any]) -> str:
     return sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
 
 
+def run_sha256(run: dict[str, Any]) -> str:
+    """A run's link in the chain: the run without its own ``sha256``, canonical JSON."""
+    return sha256_text(canonical({k: v for k, v in run.items() if k != "sha256"}))
+
+
+def chained(run: dict[str, Any], previous_sha256: str) -> dict[str, Any]:
+    """``run`` linked after the one whose hash is ``previous_sha256``, with its own hash."""
+    linked = {**run, "previous_sha256": previous_sha256}
+    return {**linked, "sha256": run_sha256(linked)}
+
+
+def chain_heads(commitment: str, runs: Sequence[dict[str, Any]]) -> list[str]:
+    """The chain head after 0, 1, … n runs: the commitment's SHA-256, then each run's."""
+    return [commitment, *(run["sha256"] for run in runs)]
+
+
+def broken_link(commitment: str, runs: Sequence[dict[str, Any]]) -> Difference | None:
+    """The first run whose number, link to the one before, or own hash is not what it should
+    be; None when the runs are an unbroken chain from the commitment."""
+    previous = commitment
+    for n, run in enumerate(runs):
+        where = f"draws[{n}]"
+        for name, expected, found in (
+            ("seq", n + 1, run["seq"]),
+            ("previous_sha256", previous, run["previous_sha256"]),
+            ("sha256", run_sha256(run), run["sha256"]),
+        ):
+            d = _compare(f"{where}.{name}", expected, found)
+            if d:
+                return d
+        previous = run["sha256"]
+    return None
+
+
+def against_published(
+    record: dict[str, Any], runs: int | None, head: str | None
+) -> tuple[str, dict[str, Any]]:
+    """How a record that recomputes stands against the run count and chain head published
+    with its certificate: ("cut", …) when it ends before the published run, ("head", …) when
+    its chain head after that run is not the published one — both mean it is not the record
+    that was published — ("later", …) when it holds runs made after, else ("same", …)."""
+    heads = chain_heads(commitment_sha256(record), record["draws"])
+    found = len(heads) - 1
+    if runs is not None and found < runs:
+        return "cut", {"found": found, "published": runs}
+    at = found if runs is None else runs
+    if head is not None and heads[at] != head:
+        return "head", {"run": at, "found": heads[at], "published": head}
+    if found > at:
+        return "later", {"found": found, "published": at}
+    return "same", {"found": found}
+
+
 def first_difference(record: dict[str, Any]) -> Difference | None:
     """None when the record recomputes to itself; else the first thing that does not."""
     if record.get("format") != RECORD_FORMAT:
@@ -247,6 +307,7 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
         if d:
             return d
     declared = sorted(s["name"] for s in record["entropy_sources"])
+    published: list[str] = []
     for n, run in enumerate(record["draws"]):
         where = f"draws[{n}]"
         values = run["entropy_values"]
@@ -260,11 +321,15 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
                     f"{where}.entropy_values.{name}", "non-negative integers", numbers
                 )
         # Each run's secret was committed before its entropy was known: the first run's at
-        # commit, a later run's when it was reseeded.
-        committed = record["secret_sha256"] if n == 0 else run["secret_sha256"]
-        d = _compare(f"{where}.secret_sha256", committed, run["secret_sha256"])
-        if d:
-            return d
+        # commit, a later run's when it was reseeded — a new one, since the old is public.
+        committed = run["secret_sha256"]
+        if n == 0:
+            d = _compare(f"{where}.secret_sha256", record["secret_sha256"], committed)
+            if d:
+                return d
+        elif committed in published:
+            return Difference(f"{where}.secret_sha256", "a secret not revealed before", committed)
+        published.append(committed)
         if type(run["secret"]) is not str or sha256_text(run["secret"]) != committed:
             return Difference(f"{where}.secret", f"SHA-256 = {committed}", run["secret"])
         key, results = recompute(record, run["entropy_values"], run["secret"])
@@ -275,4 +340,4 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
             d = _compare(f"{where}.{name}", results[name], run[name])
             if d:
                 return d
-    return None
+    return broken_link(commitment_sha256(record), record["draws"])

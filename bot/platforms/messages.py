@@ -87,9 +87,9 @@ class Outgoing:
     # For a card: the question it asks (e.g. "approval:5"), so that every card asking it can be
     # closed once it is settled, however it was answered.
     subject: str = ""
-    # The same words may rightly be sent again soon (a question asked again, 「我的任务」 asked
-    # twice): WeCom's duplicate check would drop the second silently. Set on answers to what a
-    # person just asked, where a copy after a crash is harmless.
+    # The same words may rightly be sent again soon (a form's question asked again): WeCom's
+    # duplicate check would drop the second silently. Set where a copy after a crash (the one
+    # thing the check is for) is harmless.
     repeatable: bool = False
 
     @staticmethod

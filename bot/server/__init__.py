@@ -2,7 +2,8 @@
 
 Lives here: the app factory and its HTTP edge (``app``), taking callbacks in fast (``intake``),
 from a stored event to its effects (``dispatch``), delivering queued messages (``outbox``), and
-the sandbox page of ``suiji demo`` (``sandbox``: this same app wired to the fake platforms).
+the read-only pages of drawn campaigns (``public``: certificate, record, verifier), and the
+sandbox page of ``suiji demo`` (``sandbox``: this same app wired to the fake platforms).
 Later: the scheduler's ticks for deadlines and the H5 pages.
 
 May import ``workflows``, ``handlers``, the libraries, ``base`` and ``storage``; never the CLI.

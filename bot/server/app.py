@@ -29,7 +29,7 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.server import dispatch
+from bot.server import dispatch, public
 from bot.server.intake import Intake
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments
@@ -432,4 +432,12 @@ def create_app(
     app.router.add_post("/wecom/callback", wecom_callback)
     app.router.add_post("/dingtalk/callback", dingtalk_robot)
     app.router.add_post("/dingtalk/events", dingtalk_events)
+    public.install(
+        app,
+        public.Sources(
+            factory=lambda: app[FACTORY],
+            today=lambda: clock().astimezone(app[POLICY].tz).date(),
+            zone=lambda: app[POLICY].timezone,
+        ),
+    )
     return app

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, findings, plans
+from bot.workflows import approvals, assignments, campaigns, findings, plans
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -111,6 +111,14 @@ def _asker(person: Person) -> commands.Asker:
     return commands.Asker(person.name, frozenset(roles), person.team_leader_eligible)
 
 
+async def _help(step: Step, asker: commands.Asker) -> Outgoing:
+    """「帮助」; a witness's names the latest draws, to open and check from their phone."""
+    if "witness" not in asker.roles:
+        return commands.help_reply(asker)
+    draws = await campaigns.recent_draws(step.session, step.today)
+    return commands.help_reply(asker, draws, step.policy.public_url)
+
+
 async def decide(
     session: AsyncSession, inbound: Inbound, person: Person | None, step: Step
 ) -> list[Outgoing]:
@@ -120,7 +128,7 @@ async def decide(
         return [commands.stranger_reply()]
     asker = _asker(person)
     if inbound.kind is InboundKind.ENTER:
-        return [commands.help_reply(asker)]
+        return [await _help(step, asker)]
     pressed = inbound.kind in (InboundKind.CLICK, InboundKind.FORM)
     message = inbound.action if pressed else inbound.text
     command = commands.parse(message)
@@ -150,7 +158,7 @@ async def decide(
         await assignment_db.end_conversation(session, person.id)  # they did something else
     match command.name:
         case "help":
-            return [commands.help_reply(asker)]
+            return [await _help(step, asker)]
         case "my_tasks":
             return [commands.tasks_reply(asker, await assignments.my_tasks(step, person))]
         case "task" if command.number is not None:

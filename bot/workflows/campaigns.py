@@ -23,12 +23,23 @@ from bot.base.texts import render, text
 from bot.base.times import utc_iso as iso
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
-from bot.draw.record import canonical, commitment_document, recompute, sha256_text
+from bot.draw.record import (
+    RECORD_FORMAT,
+    broken_link,
+    canonical,
+    chain_heads,
+    chained,
+    commitment_document,
+    commitment_sha256,
+    recompute,
+    sha256_text,
+)
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
 from bot.workflows import assignments
 from bot.workflows.campaign_spec import CampaignSpec
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
+from handlers.commands import DrawToCheck
 from storage import assignments as assignment_db
 from storage import audit
 from storage import campaigns as db
@@ -52,6 +63,10 @@ Factory = async_sessionmaker[AsyncSession]
 
 class CampaignError(Exception):
     """A campaign step that cannot be done; the message is ready for the user."""
+
+
+class Embargoed(CampaignError):
+    """A confidential campaign's draw, asked for before its inspections end."""
 
 
 def _fail(key: str, **values: Any) -> CampaignError:
@@ -380,6 +395,26 @@ async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCom
     return commitment
 
 
+async def _intact_runs(
+    session: AsyncSession, campaign_id: int, commitment: DrawCommitment, document: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The campaign's runs after its (intact) commitment and document, refused unless they
+    are still the unbroken chain whose head the audit log recorded at the last run: a run
+    changed, dropped or added since is refused."""
+    if document.get("format") != RECORD_FORMAT:
+        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
+    runs = [json.loads(row.result) for row in await db.runs_of(session, campaign_id)]
+    logged = await audit.latest_after(session, "draw:run", "campaigns", str(campaign_id))
+    head = runs[-1]["sha256"] if runs else None
+    if (
+        broken_link(commitment.document_sha256, runs) is not None
+        or (logged or {}).get("seq") != (len(runs) or None)
+        or (logged or {}).get("run_sha256") != head
+    ):
+        raise _fail("runs_changed", id=campaign_id)
+    return runs
+
+
 async def reseed_draw(
     factory: Factory,
     campaign_id: int,
@@ -442,6 +477,40 @@ def entropy_numbers(typed: str) -> list[int] | None:
     return [int(p) for p in parts]
 
 
+async def _revealed_secret(
+    session: AsyncSession,
+    campaign_id: int,
+    seq: int,
+    commitment: DrawCommitment,
+    document: dict[str, Any],
+) -> tuple[str, str]:
+    """The secret run ``seq`` reveals and the SHA-256 published for it before its entropy was
+    known: the commitment's for the first run, the reseed's for a later one.
+
+    Refused unless the secret still hashes to what was published: whoever can write the
+    database and knows the entropy could otherwise choose the result by choosing the secret.
+    """
+    if seq == 1:
+        secret, published = commitment.secret, document["secret_sha256"]
+    else:
+        # A run after the first needs a secret committed since the last run: the old one
+        # is public now, and with it whoever supplies the entropy could pick the result.
+        reseed = await db.reseed_for(session, campaign_id, seq)
+        if reseed is None:
+            raise _fail("rerun_needs_reseed", id=campaign_id)
+        # What was published is what the audit log chained at reseed, not the row's own copy.
+        logged = await audit.latest_after(session, "draw:reseed", "campaigns", str(campaign_id))
+        if (logged or {}).get("run_seq") != seq:
+            logged = None
+        published = (logged or {}).get("secret_sha256")
+        if published != reseed.secret_sha256:
+            raise _fail("secret_changed", id=campaign_id, seq=seq)
+        secret = reseed.secret
+    if sha256_text(secret) != published:
+        raise _fail("secret_changed", id=campaign_id, seq=seq)
+    return secret, published
+
+
 def check_entropy(sources: list[dict[str, Any]], values: dict[str, list[int]]) -> None:
     declared = [s["name"] for s in sources]
     unknown = [name for name in values if name not in declared]
@@ -470,36 +539,42 @@ async def run_draw(
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is CampaignState.DRAFT:
             raise _fail("not_committed", id=campaign_id)
-        runs = await db.runs_of(session, campaign.id)
+        commitment = await _intact_commitment(session, campaign.id)
+        document = json.loads(commitment.document)
+        runs = await _intact_runs(session, campaign.id, commitment, document)
         if runs and not (reason and reason.strip()):
             raise _fail("rerun_needs_reason", id=campaign_id, runs=len(runs))
-        commitment = await _intact_commitment(session, campaign.id)
-        secret = commitment.secret
-        if runs:
-            # A run after the first needs a secret committed since the last run: the old one
-            # is public now, and with it whoever supplies the entropy could pick the result.
-            reseed = await db.reseed_for(session, campaign.id, len(runs) + 1)
-            if reseed is None:
-                raise _fail("rerun_needs_reseed", id=campaign_id)
-            secret = reseed.secret
+        secret, secret_sha256 = await _revealed_secret(
+            session, campaign.id, len(runs) + 1, commitment, document
+        )
         check_entropy(campaign.entropy_sources, values)
-        document = json.loads(commitment.document)
         try:
             key, results = recompute(document, values, secret)
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
             raise _fail("unplaceable", detail=str(exc)) from exc
         run_at = clock()
-        run = {
-            "seq": len(runs) + 1,
-            "run_at": iso(run_at),
-            "run_by": actor,
-            "reason": reason.strip() if reason else None,
-            "entropy_values": {name: sorted(values[name]) for name in values},
-            "secret": secret,
-            "secret_sha256": sha256_text(secret),
-            "key": key,
-            **results,
-        }
+        drawn_employers = [e for team in results["teams"] for e in team["employers"]]
+        # The names as they stand at the draw, inside the run and so under its hash: what the
+        # certificate shows of people and employers is covered like the rest.
+        names = await db.names_for(session, drawn_employers, results["officer_order"])
+        leaders = await db.people_by_id(session, campaign.leader_ids)
+        for leader, pid in zip(document["leaders"], campaign.leader_ids, strict=True):
+            names[leader] = leaders[pid].name
+        run = chained(
+            {
+                "seq": len(runs) + 1,
+                "run_at": iso(run_at),
+                "run_by": actor,
+                "reason": reason.strip() if reason else None,
+                "entropy_values": {name: sorted(values[name]) for name in values},
+                "secret": secret,
+                "secret_sha256": secret_sha256,
+                "key": key,
+                **results,
+                "names": dict(sorted(names.items())),
+            },
+            runs[-1]["sha256"] if runs else commitment.document_sha256,
+        )
         row = DrawRun(
             campaign_id=campaign.id,
             seq=run["seq"],
@@ -513,9 +588,7 @@ async def run_draw(
         step = Step(session, policy, run_at, actor)
         await assignments.withdraw_all(step, campaign)  # a run again replaces the teams
         person_of = await db.person_ids_by_certificate(session, document["officers"]["entries"])
-        entity_of = await db.ids_by_uscc(
-            session, [e for team in results["teams"] for e in team["employers"]]
-        )
+        entity_of = await db.ids_by_uscc(session, drawn_employers)
         await db.replace_current_teams(
             session,
             campaign.id,
@@ -547,7 +620,7 @@ async def run_draw(
                         "seq": run["seq"],
                         "key": key,
                         "reason": run["reason"],
-                        "run_sha256": sha256_text(row.result),
+                        "run_sha256": run["sha256"],
                     },
                 )
             ],
@@ -562,7 +635,7 @@ async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
         await _campaign(session, campaign_id)
         commitment = await _intact_commitment(session, campaign_id)
         record = json.loads(commitment.document)
-        record["draws"] = [json.loads(r.result) for r in await db.runs_of(session, campaign_id)]
+        record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
         return dict(record)
 
 
@@ -658,21 +731,60 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
         }
 
 
-async def certificate_page(factory: Factory, campaign_id: int, zone: str) -> str:
-    """The Chinese draw certificate (HTML): inputs, digests, results and how to verify; times
-    read in ``zone`` (the record itself keeps UTC)."""
+def under_embargo(confidential: bool, end: dt.date, today: dt.date) -> bool:
+    """Whether a draw must stay unpublished: a confidential campaign's, until its inspections
+    end (those drawn are not to be known beforehand)."""
+    return confidential and today <= end
+
+
+async def published_record(factory: Factory, campaign_id: int, today: dt.date) -> dict[str, Any]:
+    """The record of a drawn campaign, as its public page gives it: refused before the first
+    run, and for a confidential campaign until its inspections end."""
     record = await draw_record(factory, campaign_id)
-    async with factory() as session:
-        usccs = sorted({e for run in record["draws"] for t in run["teams"] for e in t["employers"]})
-        numbers = sorted(
-            {o for run in record["draws"] for o in run["officer_order"]} | set(record["leaders"])
+    if not record["draws"]:
+        raise _fail("not_drawn_yet", id=campaign_id)
+    summary = record["campaign"]
+    if under_embargo(summary["confidential"], dt.date.fromisoformat(summary["end"]), today):
+        raise Embargoed(text("campaign.embargoed", id=campaign_id, end=summary["end"]))
+    return record
+
+
+async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) -> list[DrawToCheck]:
+    """The latest drawn campaigns, as a witness checks them: the run count, chain head and
+    commitment SHA-256 the audit log chained when they were made, and whether each
+    certificate may be opened yet."""
+    found = []
+    for campaign in await db.latest_drawn(session, limit):
+        key = str(campaign.id)
+        run = await audit.latest_after(session, "draw:run", "campaigns", key) or {}
+        commit = await audit.latest_after(session, "draw:commit", "campaigns", key) or {}
+        found.append(
+            DrawToCheck(
+                id=campaign.id,
+                name=campaign.name,
+                runs=int(run.get("seq") or 0),
+                head=str(run.get("run_sha256") or ""),
+                commitment=str(commit.get("document_sha256") or ""),
+                end=campaign.end_on.isoformat(),
+                public=not under_embargo(campaign.confidential, campaign.end_on, today),
+            )
         )
-        names = await db.names_for(session, usccs, numbers)
+    return found
+
+
+def certificate_html(record: dict[str, Any], zone: str, links: dict[str, str] | None = None) -> str:
+    """The Chinese draw certificate (HTML) of a record. Everything on it comes from the record,
+    so all it shows is covered by the commitment SHA-256 and the chain head it states; times
+    read in ``zone`` (the record keeps UTC); ``links`` (record, verifier) are where a served
+    page offers the files."""
+    commitment = commitment_sha256(record)
     return render(
         "draw/certificate.html.j2",
         record=record,
-        names=names,
         labels=labels,
+        links=links or {},
+        commitment_sha256=commitment,
+        chain_head=chain_heads(commitment, record["draws"])[-1],
         record_sha256=sha256_text(canonical(record)),
         tz=zone,
     )

@@ -43,6 +43,8 @@ class Policy:
     # A teammate may take over a draft left untouched this long.
     findings_hold_minutes: int = 120
     forms_site: Path | None = None  # the site's own form definitions, if any
+    # Where people reach suiji serve's read-only pages from outside; "" when nobody can.
+    public_url: str = ""
 
     @property
     def conversation_timeout(self) -> dt.timedelta:
@@ -80,6 +82,7 @@ def policy_of(settings: Settings) -> Policy:
         remind_after_hours=settings.assignments.remind_after_hours,
         decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
         forms_site=site_folder(settings.source),
+        public_url=settings.server.public_url,
     )
 
 

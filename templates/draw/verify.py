@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Standalone verifier for suiji draw records (摇号记录独立验证程序).
 
-Usage: python3 verify.py RECORD.json — standard library only, written apart from suiji's code.
-Recomputes every digest, count, key, pick, team and the reserve from the record's own inputs;
-prints OK, or the first thing that differs (exit status 1).
+Usage: python3 verify.py RECORD.json [--runs N] [--head SHA256] — standard library only,
+written apart from suiji's code. Recomputes every digest, count, key, pick, team and the reserve
+from the record's own inputs, and the chain of runs; prints OK, or the first thing that differs
+(exit status 1). Given the run count and chain head a certificate states, also says whether this
+is that record or one cut short ("ends after run k of n").
 """
 
 import hashlib
@@ -13,7 +15,7 @@ import re
 import sys
 from fractions import Fraction
 
-FORMAT = "suiji-draw-record/1"
+FORMAT = "suiji-draw-record/2"
 UNREADABLE = (OSError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError,
               RecursionError)
 
@@ -105,15 +107,22 @@ def check_pools(rec):
     same("officers.size", len(o["entries"]), o["size"])
     same("officers.sha256", digest(o["entries"]), o["sha256"])
 
-def recompute(rec, run, first):
+def sha256_json(value):
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+def recompute(rec, run, n, revealed):
     names = [s["name"] for s in rec["entropy_sources"]]
     values = run["entropy_values"]
     same("entropy_values (sources)", sorted(names), sorted(values))
-    secret = run["secret"]
-    committed = rec["secret_sha256"] if first else run["secret_sha256"]
-    same("secret_sha256", committed, run["secret_sha256"])
+    secret, committed = run["secret"], run["secret_sha256"]
+    if n == 0:  # committed with the pools; a re-draw's at its reseed, and new: the old is public
+        same(f"draws[{n}].secret_sha256", rec["secret_sha256"], committed)
+    elif committed in revealed:
+        raise Mismatch(f"draws[{n}].secret_sha256: expected a secret not revealed before")
+    revealed.append(committed)
     same("secret (SHA-256)", committed, hashlib.sha256(secret.encode()).hexdigest())
-    key = make_key([values[n] for n in names] + [[int(secret)]])
+    key = make_key([values[name] for name in names] + [[int(secret)]])
     algorithm = rec["algorithm"]
     picks, employers = {}, []
     for s in rec["strata"]:
@@ -164,35 +173,68 @@ def compare(path, expected, found):
 
 def commitment(rec):
     """The digest published at commit: the record without its runs, as canonical JSON."""
-    body = {k: v for k, v in rec.items() if k != "draws"}
-    text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return sha256_json({k: v for k, v in rec.items() if k != "draws"})
 
 def verify(rec):
+    """The chain heads after 0, 1, … n runs: the commitment's digest, then each run's."""
     same("format", FORMAT, rec.get("format"))
     check_pools(rec)
+    revealed, heads = [], [commitment(rec)]
     for n, run in enumerate(rec["draws"]):
-        expected = recompute(rec, run, n == 0)
+        expected = recompute(rec, run, n, revealed)
         for name in ("key", "picks", "officer_order", "teams", "reserve"):
             compare(f"draws[{n}].{name}", expected[name], run[name])
-    return len(rec["draws"])
+    for n, run in enumerate(rec["draws"]):  # each run's hash covers the one before and itself
+        same(f"draws[{n}].seq", n + 1, run["seq"])
+        same(f"draws[{n}].previous_sha256", heads[-1], run["previous_sha256"])
+        same(f"draws[{n}].sha256", sha256_json({k: v for k, v in run.items() if k != "sha256"}),
+             run["sha256"])
+        heads.append(run["sha256"])
+    return heads
+
+def against(heads, runs, head):
+    """The record held against the run count and chain head its certificate published."""
+    found = len(heads) - 1
+    if runs is not None and found < runs:
+        raise Mismatch(f"记录在第 {found} 次摇号后就结束了，证书上是 {runs} 次 / "
+                       f"this record ends after run {found} of {runs}")
+    at = found if runs is None else runs
+    if head is not None and heads[at] != head:
+        raise Mismatch(f"第 {at} 次摇号后的链头与公布的不同 / chain head after run {at} is "
+                       f"{heads[at]}, published {head}")
+    later = f"；其后又有 {found - at} 次 / then {found - at} later run(s)" if found > at else ""
+    return f"与公布的一致 / matches what was published: {at} run(s){later}"
 
 def main(argv):
-    if len(argv) != 2:
-        print("用法 usage: python3 verify.py RECORD.json", file=sys.stderr)
+    names, options = argv[2::2], dict(zip(argv[2::2], argv[3::2], strict=False))
+    runs, head = options.get("--runs"), options.get("--head")
+    odd = len(argv) % 2 or len(set(names)) < len(names) or set(names) - {"--runs", "--head"}
+    if len(argv) < 2 or odd or not (runs or "0").isdigit():
+        print("用法 usage: python3 verify.py RECORD.json [--runs N] [--head SHA256]",
+              file=sys.stderr)
         return 2
     try:
-        with open(argv[1], encoding="utf-8-sig") as f:  # a BOM if re-saved in Notepad
-            record = json.load(f)
-        runs = verify(record)
+        with open(argv[1], "rb") as f:
+            data = f.read()
+        record = json.loads(data.decode("utf-8-sig"))  # a BOM if re-saved in Notepad
+        heads = verify(record)
+        published = runs is not None or head is not None
+        standing = published and against(heads, runs and int(runs), head and head.lower())
     except Mismatch as exc:
         print(f"不一致 MISMATCH: {exc}")
         return 1
     except UNREADABLE as exc:
         print(f"记录无法读取 UNREADABLE: {type(exc).__name__}: {str(exc)[:200]}")
         return 1
-    print(f"OK：记录可复算，{runs} 次摇号结果一致 / record recomputes, {runs} run(s) match")
-    print(f"锁定文件 SHA-256 / commitment: {commitment(record)}  (摇号前公布的值应与此相同)")
+    n, digest, exported = len(heads) - 1, hashlib.sha256(data).hexdigest(), sha256_json(record)
+    print(f"OK：记录可复算，{n} 次摇号结果一致 / record recomputes, {n} run(s) match")
+    print(f"记录文件 SHA-256 / record file: {digest}  (应与证书上的相同)")
+    if digest != exported:  # sha256sum hashes bytes: an editor's re-save changes them
+        print(f"  文件不是导出时的原样 / not the bytes exported; 导出时为 / exported: {exported}")
+    print(f"锁定文件 SHA-256 / commitment: {heads[0]}  (摇号前公布的值应与此相同)")
+    print(f"摇号次数 / runs: {n}  链头 / chain head: {heads[-1]}  (应与证书上的相同)")
+    if standing:
+        print(standing)
     return 0
 
 if __name__ == "__main__":

@@ -36,7 +36,14 @@ from sqlalchemy import Table
 
 from bot.base.texts import TEMPLATES_DIR
 from bot.draw.engine import Stratum, run_draw
-from bot.draw.record import commitment_document, draw_key, first_difference, result_json
+from bot.draw.record import (
+    chained,
+    commitment_document,
+    commitment_sha256,
+    draw_key,
+    first_difference,
+    result_json,
+)
 from bot.draw.strata import STRATUM_ORDER, stratum_of
 from bot.workflows import campaigns
 from bot.workflows.campaign_spec import parse_campaign
@@ -128,11 +135,12 @@ async def measure(url: str, size: int) -> list[tuple[str, float, float]]:
         recusals=[], sources=sources, secret_sha256=__import__("hashlib").sha256(
             SECRET.encode()).hexdigest(), committed_at="", committed_by="bench",
     )  # fmt: skip
-    record["draws"] = [
-        {"seq": 1, "entropy_values": ENTROPY, "secret": SECRET,
-         "secret_sha256": __import__("hashlib").sha256(SECRET.encode()).hexdigest(), "key": key,
-         **result_json(result, 2)}
-    ]  # fmt: skip
+    secret_sha256 = __import__("hashlib").sha256(SECRET.encode()).hexdigest()
+    record["draws"] = [chained(
+        {"seq": 1, "run_at": "", "run_by": "bench", "reason": None, "entropy_values": ENTROPY,
+         "secret": SECRET, "secret_sha256": secret_sha256, "key": key, **result_json(result, 2)},
+        commitment_sha256(record),
+    )]  # fmt: skip
     figures.append(("record", time.perf_counter() - started, peak_mib()))
 
     started = time.perf_counter()

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,13 +15,30 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli.main import cli
-from bot.draw.record import canonical, first_difference, sha256_text
+from bot.draw.record import (
+    canonical,
+    chained,
+    commitment_sha256,
+    first_difference,
+    sha256_text,
+)
 from bot.workflows import campaigns, plans
 from bot.workflows.campaign_spec import EXAMPLE_LEAD, example_campaign, parse_campaign
 from storage import audit
 from storage.engine import unit_of_work
-from storage.models import DrawCommitment, Entity, Person, Recusal
-from tests.helpers import ENTROPY, EXAMPLE, load_sample, spec
+from storage.models import (
+    Certificate,
+    CertificateStatus,
+    CreditGrade,
+    DrawCommitment,
+    DrawReseed,
+    DrawRun,
+    Entity,
+    EntityStatus,
+    Person,
+    Recusal,
+)
+from tests.helpers import ENTROPY, EXAMPLE, count_rows, load_sample, spec
 
 pytestmark = pytest.mark.db
 
@@ -45,9 +63,21 @@ async def _run(
     return await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
 
 
+async def _sample_commitment(factory: Factory, clock: Clock) -> tuple[int, dict[str, Any]]:
+    """The sample registries loaded and the example campaign created and committed: its id
+    and the commitment document."""
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    return campaign_id, dict(await _commit(factory, campaign_id, clock))
+
+
+async def _committed_sample(factory: Factory, clock: Clock) -> int:
+    return (await _sample_commitment(factory, clock))[0]
+
+
 # The sample campaign's record, fixed by the sample data, the secret, the entropy and the clock.
 # The same on SQLite, PostgreSQL and MariaDB: each backend's CI run checks against it.
-EXPECTED_RECORD_SHA256 = "69adc9f0f4b427a95f5fad9c75d7b8c2ef9d46490dd8e4ce3e55cf152b4ffac8"
+EXPECTED_RECORD_SHA256 = "0ce3b36dc88dd4ec715774b7477ff1845bf4e07fc1bf844c03c099ff488530d8"
 
 
 async def test_sample_campaign_commit_run_export_verify_gives_the_same_record_everywhere(
@@ -89,9 +119,7 @@ async def test_teams_reserve_and_status_show_the_draw(factory: Factory, clock: C
 async def test_second_run_needs_a_reason_and_a_new_secret_and_both_runs_stay(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    await _commit(factory, campaign_id, clock)
+    campaign_id = await _committed_sample(factory, clock)
     with pytest.raises(campaigns.CampaignError, match="还没有摇过号"):
         await campaigns.reseed_draw(factory, campaign_id, "x", "李管理", clock)
     first = await _run(factory, campaign_id, clock)
@@ -123,9 +151,7 @@ async def test_second_run_needs_a_reason_and_a_new_secret_and_both_runs_stay(
 async def test_a_commitment_changed_in_the_database_is_refused(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    await _commit(factory, campaign_id, clock)
+    campaign_id = await _committed_sample(factory, clock)
     async with unit_of_work(factory) as session:
         stored = (
             await session.execute(
@@ -138,6 +164,129 @@ async def test_a_commitment_changed_in_the_database_is_refused(
         stored.document_sha256 = sha256_text(stored.document)  # even with its own hash redone
     with pytest.raises(campaigns.CampaignError, match="不一致"):
         await _run(factory, campaign_id, clock)
+
+
+async def _written(factory: Factory) -> dict[str, int]:
+    """The rows of every table a draw writes to: a refused run leaves them as they were."""
+    tables = ("draw_runs", "teams", "drawn_officers", "assignments", "outbox", "audit_log")
+    return {table: await count_rows(factory, table) for table in tables}
+
+
+async def test_a_first_secret_changed_in_the_database_is_refused_at_run_and_nothing_is_written(
+    factory: Factory, clock: Clock
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    before = await _written(factory)
+    # Whoever can write the database and knows the witness's and the lottery's numbers could
+    # choose the result by choosing the secret: the published SHA-256 must stop them at run.
+    async with unit_of_work(factory) as session:
+        await session.execute(
+            update(DrawCommitment)
+            .where(DrawCommitment.campaign_id == campaign_id)
+            .values(secret=str(int(SECRET) + 1))
+        )
+    with pytest.raises(campaigns.CampaignError, match=r"系统密钥与.*公布的 SHA-256 不符"):
+        await _run(factory, campaign_id, clock)
+    assert await _written(factory) == before
+    shown = await campaigns.show_campaign(factory, campaign_id)
+    assert (shown["state"], shown["draw"]["runs"]) == ("committed", 0)
+
+
+@pytest.mark.parametrize("with_its_hash", [False, True], ids=["secret", "secret-and-hash"])
+async def test_a_reseeded_secret_changed_in_the_database_is_refused_at_run_and_nothing_is_written(
+    factory: Factory, clock: Clock, with_its_hash: bool
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    first = await _run(factory, campaign_id, clock)
+    reason = "监督人未到场，重新公开摇号"
+    await campaigns.reseed_draw(
+        factory, campaign_id, reason, "李管理", clock, make_secret=lambda: "99" * 30
+    )
+    before = await _written(factory)
+    chosen = "12" * 30
+    values: dict[str, str] = {"secret": chosen}
+    if with_its_hash:  # the row's own hash redone too: the audit log still holds the published one
+        values["secret_sha256"] = sha256_text(chosen)
+    async with unit_of_work(factory) as session:
+        await session.execute(
+            update(DrawReseed).where(DrawReseed.campaign_id == campaign_id).values(**values)
+        )
+    again = {**ENTROPY, "福彩3D": [5, 5, 5]}
+    with pytest.raises(campaigns.CampaignError, match=r"系统密钥与.*公布的 SHA-256 不符"):
+        await campaigns.run_draw(factory, campaign_id, again, reason, "李管理", clock)
+    assert await _written(factory) == before
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert record["draws"] == [first]
+
+
+@pytest.mark.parametrize("rechained", [False, True], ids=["edited", "edited-and-rechained"])
+async def test_runs_changed_in_the_database_are_refused_at_export_and_at_the_next_run(
+    factory: Factory, clock: Clock, rechained: bool
+) -> None:
+    campaign_id = await _committed_sample(factory, clock)
+    await _run(factory, campaign_id, clock)
+    reason = "监督人未到场，重新公开摇号"
+    await campaigns.reseed_draw(factory, campaign_id, reason, "李管理", clock)
+    await campaigns.run_draw(
+        factory, campaign_id, {**ENTROPY, "福彩3D": [5]}, reason, "李管理", clock
+    )
+    async with unit_of_work(factory) as session:
+        rows = (await session.execute(select(DrawRun).order_by(DrawRun.seq))).scalars().all()
+        runs = [json.loads(row.result) for row in rows]
+        runs[0]["reason"] = "首次摇号（补记）"  # what no one may change after the fact
+        if rechained:  # every hash redone: only the audit log still knows the old head
+            previous = runs[0]["previous_sha256"]
+            for n, run in enumerate(runs):
+                runs[n] = chained(run, previous)
+                previous = runs[n]["sha256"]
+        for row, run in zip(rows, runs, strict=True):
+            row.result = canonical(run)
+    with pytest.raises(campaigns.CampaignError, match="与当时记入审计日志的不一致"):
+        await campaigns.draw_record(factory, campaign_id)
+    await campaigns.reseed_draw(factory, campaign_id, reason, "李管理", clock)
+    before = await _written(factory)
+    with pytest.raises(campaigns.CampaignError, match="与当时记入审计日志的不一致"):
+        await campaigns.run_draw(factory, campaign_id, ENTROPY, reason, "李管理", clock)
+    assert await _written(factory) == before
+
+
+async def test_a_campaign_committed_in_the_old_record_format_is_refused_with_a_message(
+    factory: Factory, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await load_sample(factory, clock)
+    campaign_id = await _create(factory, clock)
+    with monkeypatch.context() as old:
+        old.setattr("bot.draw.record.RECORD_FORMAT", "suiji-draw-record/1")
+        await _commit(factory, campaign_id, clock)
+    with pytest.raises(campaigns.CampaignError, match="suiji-draw-record/2"):
+        await _run(factory, campaign_id, clock)
+
+
+async def test_registry_edits_after_commit_change_neither_the_commitment_nor_the_draw(
+    factory: Factory, clock: Clock
+) -> None:
+    campaign_id, document = await _sample_commitment(factory, clock)
+    published = document["document_sha256"]
+    pooled_employer = document["strata"][0]["entries"][0]
+    pooled_officer = document["officers"]["entries"][0]
+    async with unit_of_work(factory) as session:  # what registry imports may do after commit
+        await session.execute(
+            update(Entity)
+            .where(Entity.uscc == pooled_employer)
+            .values(status=EntityStatus.DEREGISTERED, complaints_12m=0, serious_violation=False)
+        )
+        await session.execute(update(Entity).values(credit_grade=CreditGrade.A))
+        await session.execute(
+            update(Certificate)
+            .where(Certificate.number == pooled_officer)
+            .values(status=CertificateStatus.SUSPENDED)
+        )
+    await _run(factory, campaign_id, clock)
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert commitment_sha256(record) == published  # the value published before the draw
+    assert pooled_employer in record["strata"][0]["entries"]  # drawn from the frozen pools
+    assert pooled_officer in record["officers"]["entries"]
+    assert first_difference(record) is None
 
 
 async def test_leaders_recusals_are_part_of_the_commitment_and_respected(
@@ -184,10 +333,8 @@ async def test_entropy_must_name_exactly_the_declared_sources(
 async def test_pools_leave_out_leaders_excluded_and_uncertified_officers(
     factory: Factory, clock: Clock
 ) -> None:
-    await load_sample(factory, clock)
-    campaign_id = await _create(factory, clock)
-    document = await _commit(factory, campaign_id, clock)
-    officers = set(document["officers"]["entries"])  # type: ignore[index]
+    _, document = await _sample_commitment(factory, clock)
+    officers = set(document["officers"]["entries"])
     leaders = {"豫41142200229", "豫41142200407", "豫41142200431"}
     assert not officers & leaders
     assert "豫41142200526" not in officers  # excluded beforehand, with a reason

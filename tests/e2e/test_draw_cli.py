@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.base.times import local_time
+from bot.draw.record import canonical, recompute, sha256_text
 from tests.e2e.test_cli import run
 
 RFC_NAMES = [
@@ -76,11 +79,15 @@ def drawn(tmp_path: Path) -> tuple[Path, Path]:
     return config, record
 
 
-def _standalone(tmp_path: Path, record: Path) -> subprocess.CompletedProcess[str]:
+def _standalone(tmp_path: Path, record: Path, *published: str) -> subprocess.CompletedProcess[str]:
     verifier = tmp_path / "verify.py"
     verifier.write_text(run("draw", "verifier").output, "utf-8")
     return subprocess.run(
-        [sys.executable, str(verifier), str(record)], capture_output=True, text=True, check=False
+        [sys.executable, str(verifier), str(record), *published],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
     )
 
 
@@ -233,3 +240,261 @@ def test_campaign_notify_sends_the_assignments_again_and_refuses_an_undrawn_one(
     assert len(listed) == 2 * (3 + 6 * 2)  # the draw's messages, then the same again
     refused = run("campaign", "notify", "99", config=config)
     assert refused.exit_code == 1 and "没有编号为 99 的抽查" in refused.output
+
+
+# --- the record as a chain: re-draws, cut records, what the certificate publishes -------------
+
+
+@pytest.fixture
+def redrawn(drawn: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The sample campaign drawn twice (a reseed and a reason in between), exported."""
+    config, _ = drawn
+    reason = ["--reason", "监督人报数有误，重新摇号"]
+    assert run("draw", "reseed", "1", *reason, config=config).exit_code == 0
+    again = run("draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy",
+                "福彩3D=4,5,6", *reason, config=config)  # fmt: skip
+    assert again.exit_code == 0, again.output
+    record = tmp_path / "twice.json"
+    assert run("draw", "export", "1", str(record), config=config).exit_code == 0
+    return config, record
+
+
+def _edited(record: Path, target: Path, edit: Any) -> Path:
+    data = json.loads(record.read_text("utf-8"))
+    edit(data)
+    target.write_text(json.dumps(data, ensure_ascii=False), "utf-8")
+    return target
+
+
+def _rechain(data: dict[str, Any], start: int) -> None:
+    """Redo every run's chain hash from ``start`` on, as the README says anyone can."""
+    for n in range(start, len(data["draws"])):
+        run_ = data["draws"][n]
+        run_["previous_sha256"] = data["draws"][n - 1]["sha256"]
+        run_["sha256"] = sha256_text(canonical({k: v for k, v in run_.items() if k != "sha256"}))
+
+
+def _choose_second_secret(data: dict[str, Any]) -> None:
+    """What an operator who knows the entropy would write: a secret of their choosing for the
+    re-draw, with its hash, and results made consistent with it."""
+    second = data["draws"][1]
+    chosen = "12" * 30
+    key, results = recompute(data, second["entropy_values"], chosen)
+    second.update(secret=chosen, secret_sha256=sha256_text(chosen), key=key, **results)
+
+
+def _both_refuse(tmp_path: Path, record: Path, *published: str) -> tuple[str, str]:
+    ours = run("draw", "verify", str(record), *published)
+    outsider = _standalone(tmp_path, record, *published)
+    assert ours.exit_code == 1, ours.output
+    assert outsider.returncode == 1, outsider.stdout + outsider.stderr
+    assert "Traceback" not in outsider.stderr
+    return ours.output, outsider.stdout
+
+
+def test_a_re_draw_with_a_chosen_secret_and_hash_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = redrawn
+    published = json.loads(record.read_text("utf-8"))["draws"][1]["secret_sha256"]
+    swapped = _edited(record, tmp_path / "swapped.json", _choose_second_secret)
+    ours, outsider = _both_refuse(tmp_path, swapped)
+    assert "draws[1].sha256" in ours and "draws[1].sha256" in outsider
+    # Even with the chain redone, the chain head is no longer the one the certificate states.
+    rechained = _edited(swapped, tmp_path / "rechained.json", lambda d: _rechain(d, 1))
+    head = json.loads(record.read_text("utf-8"))["draws"][1]["sha256"]
+    ours, outsider = _both_refuse(tmp_path, rechained, "--runs", "2", "--head", head)
+    assert "链头" in ours and "chain head" in outsider
+    assert published not in rechained.read_text("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("reason", "例行重摇"), ("run_by", "王某"), ("run_at", "2026-11-30T00:00:00.000000Z")],
+)
+def test_a_changed_reason_operator_or_time_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path, field: str, value: str
+) -> None:
+    _, record = redrawn
+    changed = _edited(
+        record, tmp_path / f"{field}.json", lambda d: d["draws"][1].update({field: value})
+    )
+    ours, outsider = _both_refuse(tmp_path, changed)
+    assert "draws[1].sha256" in ours and "draws[1].sha256" in outsider
+
+
+def test_a_record_cut_after_run_1_of_2_is_named_so_by_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = redrawn
+    full = json.loads(record.read_text("utf-8"))
+    cut = _edited(record, tmp_path / "cut.json", lambda d: d["draws"].pop())
+    # On its own the shorter record is a true record of one run: both say so, with the run
+    # count and chain head a reader compares with the certificate's.
+    ours = run("draw", "verify", str(cut))
+    outsider = _standalone(tmp_path, cut)
+    assert ours.exit_code == 0 and outsider.returncode == 0
+    first_head = full["draws"][0]["sha256"]
+    assert "摇号次数：1" in ours.output and first_head in ours.output
+    assert "runs: 1" in outsider.stdout and first_head in outsider.stdout
+    # Given what the certificate published, both know it was cut.
+    published = ["--runs", "2", "--head", full["draws"][1]["sha256"]]
+    ours_text, outsider_text = _both_refuse(tmp_path, cut, *published)
+    assert "在第 1 次摇号后就结束了，证书上是 2 次" in ours_text
+    assert "ends after run 1 of 2" in outsider_text
+    # The whole record agrees with what was published.
+    assert run("draw", "verify", str(record), *published).exit_code == 0
+    assert _standalone(tmp_path, record, *published).returncode == 0
+
+
+def test_a_re_draw_reusing_the_first_secret_fails_both_verifiers(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    def reuse(data: dict[str, Any]) -> None:
+        first, second = data["draws"]
+        key, results = recompute(data, second["entropy_values"], first["secret"])
+        second.update(secret=first["secret"], secret_sha256=first["secret_sha256"])
+        second.update(key=key, **results)
+        _rechain(data, 1)
+
+    _, record = redrawn
+    ours, outsider = _both_refuse(tmp_path, _edited(record, tmp_path / "reused.json", reuse))
+    assert "draws[1].secret_sha256" in ours and "draws[1].secret_sha256" in outsider
+
+
+# --- the record file's own SHA-256 -----------------------------------------------------------
+
+
+def test_the_exported_file_hashes_to_the_record_sha256_the_certificate_and_verifiers_print(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record = drawn
+    digest = hashlib.sha256(record.read_bytes()).hexdigest()  # what sha256sum / certutil give
+    page = tmp_path / "certificate.html"
+    assert run("draw", "certificate", "1", str(page), config=config).exit_code == 0
+    assert digest in page.read_text("utf-8")
+    ours = run("draw", "verify", str(record))
+    outsider = _standalone(tmp_path, record)
+    assert f"记录文件 SHA-256：{digest}" in ours.output
+    assert f"record file: {digest}" in outsider.stdout
+    assert "不是导出时的原样" not in ours.output + outsider.stdout
+
+
+def test_a_re_saved_record_still_verifies_and_both_say_its_bytes_changed(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    _, record = drawn
+    exported = hashlib.sha256(record.read_bytes()).hexdigest()
+    pretty = tmp_path / "pretty.json"
+    text = json.dumps(json.loads(record.read_text("utf-8")), ensure_ascii=False, indent=2)
+    pretty.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))  # as an editor re-saves it
+    ours = run("draw", "verify", str(pretty))
+    outsider = _standalone(tmp_path, pretty)
+    assert ours.exit_code == 0 and outsider.returncode == 0
+    for said in (ours.output, outsider.stdout):
+        assert hashlib.sha256(pretty.read_bytes()).hexdigest() in said
+        assert "不是导出时的原样" in said and exported in said
+
+
+# --- the certificate -------------------------------------------------------------------------
+
+
+def _certificate(config: Path, tmp_path: Path) -> str:
+    page = tmp_path / "certificate.html"
+    written = run("draw", "certificate", "1", str(page), config=config)
+    assert written.exit_code == 0, written.output
+    return page.read_text("utf-8")
+
+
+def test_the_certificate_leads_with_the_commitment_sha256_and_when_it_was_committed(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = drawn
+    record = json.loads(record_path.read_text("utf-8"))
+    commitment = sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
+    html = _certificate(config, tmp_path)
+    first_box = html[: html.index("一、")]  # before any detail
+    assert "锁定文件 SHA-256" in first_box and commitment in first_box
+    assert local_time(record["committed_at"], "Asia/Shanghai") in first_box  # read locally
+
+
+def test_the_certificate_states_the_run_count_and_chain_head_to_verify_against(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = redrawn
+    record = json.loads(record_path.read_text("utf-8"))
+    html = _certificate(config, tmp_path)
+    head = record["draws"][-1]["sha256"]
+    first_box = html[: html.index("一、")]
+    assert "摇号次数" in first_box and "2 次" in first_box and head in first_box
+    assert f"--runs 2 --head {head}" in html
+    for run_ in record["draws"]:  # each run's published secret hash and its link
+        assert run_["secret_sha256"] in html and run_["sha256"] in html
+
+
+def test_the_certificate_says_why_lottery_numbers_appear_sorted(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    html = _certificate(config, tmp_path)
+    assert "1、3、9" in html  # given as 3,9,1
+    assert "RFC 3797" in html and "每个来源的数字按从小到大排列" in html
+
+
+def test_the_certificate_has_a_signature_block(drawn: tuple[Path, Path], tmp_path: Path) -> None:
+    config, record_path = drawn
+    record = json.loads(record_path.read_text("utf-8"))
+    html = _certificate(config, tmp_path)
+    block = html[html.index("签字") :]
+    assert "操作员" in block and record["draws"][-1]["run_by"] in block
+    assert "监督人（监督人刘艳丽）" in block and "监督人（核对福彩3D）" in block
+    assert "单位（盖章）" in block and record["campaign"]["unit"] in block
+    assert "日期" in block
+
+
+def test_every_name_on_the_certificate_comes_from_the_record_and_its_chain(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, record_path = drawn
+    run_ = json.loads(record_path.read_text("utf-8"))["draws"][0]
+    html = _certificate(config, tmp_path)
+    shown = [*run_["officer_order"], *(e for t in run_["teams"] for e in t["employers"])]
+    shown += [t["leader"] for t in run_["teams"]]
+    for key in shown:  # the names at the draw, covered by the run's hash
+        assert run_["names"][key] in html
+    # A later rename in the registry does not change what the certificate says was drawn.
+    officer = run_["teams"][0]["officers"][0]
+    renamed = tmp_path / "renamed.csv"
+    exported = run("registry", "export", "officers", str(renamed), config=config)
+    assert exported.exit_code == 0, exported.output
+    lines = renamed.read_text("utf-8-sig").splitlines()
+    lines = [
+        line.replace(run_["names"][officer], "改名后") if officer in line else line
+        for line in lines
+    ]
+    renamed.write_text("\n".join(lines) + "\n", "utf-8-sig")
+    imported = run("registry", "import", "officers", str(renamed), config=config)
+    assert imported.exit_code == 0, imported.output
+    html = _certificate(config, tmp_path)
+    assert run_["names"][officer] in html and "改名后" not in html
+
+
+def test_draw_run_lists_leaders_and_officers_by_name_with_their_certificate_numbers(
+    drawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    config, _ = drawn
+    reason = ["--reason", "监督人报数有误，重新摇号"]
+    assert run("draw", "reseed", "1", *reason, config=config).exit_code == 0
+    ran = run("draw", "run", "1", "--entropy", "监督人刘艳丽=1,2,3", "--entropy", "福彩3D=4,5,6",
+              *reason, config=config)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    record = tmp_path / "named.json"
+    assert run("draw", "export", "1", str(record), config=config).exit_code == 0
+    last = json.loads(record.read_text("utf-8"))["draws"][-1]
+    names = last["names"]
+    for team in last["teams"]:
+        assert f"组长 {names[team['leader']]}" in ran.output
+        for officer in team["officers"]:
+            assert f"{names[officer]}（{officer}）" in ran.output
+    first_reserve = last["reserve"][0]
+    assert f"递补顺序：{names[first_reserve]}（{first_reserve}）" in ran.output

@@ -14,6 +14,7 @@ from bot.platforms.messages import Button, Outgoing
 from handlers.commands import (
     Asker,
     Command,
+    DrawToCheck,
     Task,
     apology,
     command_of,
@@ -163,14 +164,55 @@ def test_admin_help_points_to_the_registry_commands() -> None:
     assert "审批" not in text and "确认参加" not in text
 
 
-def test_witness_help_explains_verifying_the_draw() -> None:
-    text = help_reply(asker("witness")).text
-    assert "suiji draw verify" in text
+PUBLIC = "https://suiji.example.gov.cn"
+HEAD = "4483c46f0733743134b86a48bef9867003fe815de10b1c40de9230650b4f6074"
+COMMITMENT = "e5bd7ce975c43974818b2558a623fbf08dc7de96908ec023b143ed563cceb4d2"
+
+
+def a_draw(*, public: bool = True, runs: int = 2) -> DrawToCheck:
+    return DrawToCheck(
+        7, "2026年12月工资支付专项抽查", runs, HEAD, COMMITMENT, "2026-12-31", public
+    )
+
+
+def test_witness_help_says_what_a_witness_can_do_from_their_phone() -> None:
+    text = help_reply(asker("witness"), [a_draw()], PUBLIC).text
+    # Their draw's certificate and record, a tap away; the verifier for any computer.
+    assert f"{PUBLIC}/draw/7/" in text and f"{PUBLIC}/draw/7/record.json" in text
+    assert f"{PUBLIC}/draw/verify.py" in text
+    assert "2026年12月工资支付专项抽查" in text and "摇号 2 次" in text
+    assert HEAD in text and COMMITMENT in text  # to note now and compare with the certificate
+    assert "python3 verify.py 记录.json --runs 2 --head" in text
+    assert "suiji draw" not in text  # a 纪委 witness has no suiji of their own
+
+
+def test_witness_help_for_a_confidential_draw_gives_the_values_and_when_it_opens() -> None:
+    text = help_reply(asker("witness"), [a_draw(public=False)], PUBLIC).text
+    assert f"{PUBLIC}/draw/7/" not in text
+    assert "保密" in text and "2026-12-31" in text
+    assert HEAD in text and COMMITMENT in text
+
+
+def test_witness_help_without_a_public_address_says_whom_to_ask() -> None:
+    text = help_reply(asker("witness"), [a_draw()], "").text
+    assert "http" not in text and "向操作员索取" in text
+    assert HEAD in text
+
+
+def test_witness_help_before_any_draw_says_so() -> None:
+    text = help_reply(asker("witness"), [], PUBLIC).text
+    assert "还没有已摇号的抽查" in text
+    assert f"{PUBLIC}/draw/verify.py" in text
+
+
+def test_only_a_witness_is_told_about_draws() -> None:
+    text = help_reply(asker("officer", "leader"), [a_draw()], PUBLIC).text
+    assert HEAD not in text and "/draw/" not in text
 
 
 def test_someone_with_every_role_sees_every_part() -> None:
-    text = help_reply(asker("officer", "leader", "admin", "witness")).text
-    for part in ("确认参加", "审批", "registry import", "draw verify"):
+    text = help_reply(asker("officer", "leader", "admin", "witness"), [a_draw()], PUBLIC).text
+    for part in ("确认参加", "审批", "registry import", "verify.py"):
         assert part in text
 
 

@@ -307,3 +307,26 @@ def test_only_a_file_or_the_environment_chooses_a_database(workdir: Path) -> Non
     assert load_settings(None, {"SUIJI_DATABASE__URL": "sqlite:///x.db"}).database.chosen
     write(workdir / "suiji.toml", "[app]\ntimezone = 'UTC'\n")
     assert load_settings(None, {}).database.chosen  # a file read names it, by default or not
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("", ""),
+        ("https://suiji.example.gov.cn/", "https://suiji.example.gov.cn"),
+        ("http://10.0.0.5:8080/suiji/", "http://10.0.0.5:8080/suiji"),
+    ],
+)
+def test_the_public_address_is_kept_without_a_final_slash(
+    workdir: Path, raw: str, kept: str
+) -> None:
+    settings = load_settings(environ={"SUIJI_SERVER__PUBLIC_URL": raw})
+    assert settings.server.public_url == kept
+
+
+@pytest.mark.parametrize("raw", ["suiji.example.gov.cn", "ftp://x", "https://", "https://a b"])
+def test_a_public_address_that_is_no_web_address_is_an_error_naming_the_key(
+    workdir: Path, raw: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"server\.public_url"):
+        load_settings(environ={"SUIJI_SERVER__PUBLIC_URL": raw})

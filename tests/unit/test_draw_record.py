@@ -22,8 +22,11 @@ from bot.draw.engine import Stratum, run_draw, stratum_count
 from bot.draw.record import (
     RECORD_FORMAT,
     Difference,
+    against_published,
     canonical,
+    chained,
     commitment_document,
+    commitment_sha256,
     draw_key,
     first_difference,
     pool_digest,
@@ -81,7 +84,7 @@ def build_record(
             "id": 1,
             "name": "2026年12月工资支付专项抽查",
             "unit": "劳动保障监察大队",
-            "items": [{"code": "RS-JC-003", "version": 1}],
+            "items": [{"code": "RS-JC-003", "version": 1, "name": "工资支付情况"}],
             "start": "2026-12-01",
             "end": "2026-12-31",
             "officers_per_team": per_team,
@@ -99,21 +102,25 @@ def build_record(
         committed_by="tester",
     )
     document = json.loads(canonical(commitment))  # stored as canonical JSON, read back
-    draws = []
+    draws: list[dict[str, Any]] = []
+    previous = sha256_text(canonical(document))
     for seq, (values, reason) in enumerate(runs, start=1):
-        key, results = recompute(document, values, secret)
+        # A re-draw reveals a secret of its own, committed at its reseed.
+        run_secret = secret if seq == 1 else str(int(secret) + seq)
+        key, results = recompute(document, values, run_secret)
         run = {
             "seq": seq,
             "run_at": RUN_AT,
             "run_by": "tester",
             "reason": reason,
             "entropy_values": {name: sorted(values[name]) for name in values},
-            "secret": secret,
-            "secret_sha256": sha256_text(secret),
+            "secret": run_secret,
+            "secret_sha256": sha256_text(run_secret),
             "key": key,
             **results,
         }
-        draws.append(json.loads(canonical(run)))
+        draws.append(json.loads(canonical(chained(run, previous))))
+        previous = draws[-1]["sha256"]
     record = dict(document)
     record["draws"] = draws
     return record
@@ -157,6 +164,9 @@ def record() -> dict[str, Any]:
     return base_record()
 
 
+TWICE = base_record(runs=[(VALUES, None), (OTHER_VALUES, "监督人报数有误，经批准重新摇号")])
+
+
 def standalone_ok(record: dict[str, Any]) -> bool:
     try:
         verifier.verify(record)
@@ -165,9 +175,9 @@ def standalone_ok(record: dict[str, Any]) -> bool:
     return True
 
 
-def run_standalone(path: Path) -> subprocess.CompletedProcess[str]:
+def run_standalone(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(VERIFY_PY), str(path)],
+        [sys.executable, str(VERIFY_PY), str(path), *args],
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -212,7 +222,7 @@ def test_built_record_verifies_in_suiji(record: dict[str, Any]) -> None:
 
 
 def test_built_record_verifies_in_the_standalone_verifier(record: dict[str, Any]) -> None:
-    assert verifier.verify(copy.deepcopy(record)) == 1
+    assert len(verifier.verify(copy.deepcopy(record))) == 2  # the commitment, then one run
 
 
 def test_standalone_verifier_says_ok_as_a_program(record: dict[str, Any], tmp_path: Path) -> None:
@@ -230,7 +240,7 @@ def test_record_with_a_second_run_for_a_reason_verifies() -> None:
     assert record["draws"][0]["key"] != record["draws"][1]["key"]
     assert record["draws"][0]["picks"] != record["draws"][1]["picks"]
     assert first_difference(record) is None
-    assert verifier.verify(record) == 2
+    assert len(verifier.verify(record)) == 3
 
 
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
@@ -426,10 +436,46 @@ def add_altered_second_run(r: dict[str, Any]) -> None:
 
 
 def add_second_run_with_swapped_reserve(r: dict[str, Any]) -> None:
-    second = copy.deepcopy(r["draws"][0])
-    second["seq"], second["reason"] = 2, "重新摇号"
+    second = copy.deepcopy(TWICE["draws"][1])
     second["reserve"].reverse()
     r["draws"].append(second)
+
+
+def change_reason(r: dict[str, Any]) -> None:
+    r["draws"][0]["reason"] = "例行重摇"
+
+
+def change_run_by(r: dict[str, Any]) -> None:
+    r["draws"][0]["run_by"] = "someone else"
+
+
+def change_run_at(r: dict[str, Any]) -> None:
+    r["draws"][0]["run_at"] = "2026-11-30T00:00:00.000000Z"
+
+
+def change_seq(r: dict[str, Any]) -> None:
+    r["draws"][0]["seq"] = 2
+
+
+def change_previous_link(r: dict[str, Any]) -> None:
+    r["draws"][0]["previous_sha256"] = sha256_text("another commitment")
+
+
+def change_chain_hash(r: dict[str, Any]) -> None:
+    r["draws"][0]["sha256"] = sha256_text("another run")
+
+
+def change_a_name_in_a_run(r: dict[str, Any]) -> None:
+    r["draws"][0]["names"] = {OFFICERS[0]: "someone"}
+
+
+def reuse_the_first_secret(r: dict[str, Any]) -> None:
+    """A re-draw made honestly from the first run's secret, which was public by then."""
+    first = r["draws"][0]
+    values = OTHER_VALUES
+    key, results = recompute(r, values, first["secret"])
+    second = {**first, "seq": 2, "reason": "重新摇号", "entropy_values": values, "key": key}
+    r["draws"].append(chained({**second, **results}, first["sha256"]))
 
 
 TAMPERINGS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
@@ -463,6 +509,14 @@ TAMPERINGS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
     (change_format, "format"),
     (add_altered_second_run, "draws[1]."),
     (add_second_run_with_swapped_reserve, "draws[1].reserve[0]"),
+    (change_reason, "draws[0].sha256"),
+    (change_run_by, "draws[0].sha256"),
+    (change_run_at, "draws[0].sha256"),
+    (change_seq, "draws[0].seq"),
+    (change_previous_link, "draws[0].previous_sha256"),
+    (change_chain_hash, "draws[0].sha256"),
+    (change_a_name_in_a_run, "draws[0].sha256"),
+    (reuse_the_first_secret, "draws[1].secret_sha256"),
 ]
 
 
@@ -597,6 +651,7 @@ def forged_record(lottery: list[Any]) -> dict[str, Any]:
         frozenset((o, e) for o, e in record["recusals"]),
     )
     run.update(key=key, **result_json(result, campaign["officers_per_team"]))
+    record["draws"][0] = chained(run, run["previous_sha256"])  # the chain redone, as a forger would
     return record
 
 
@@ -756,8 +811,8 @@ def test_standalone_verifier_reports_wrongly_typed_records_as_unreadable(
 # --- the standalone verifier as a file -------------------------------------------------------
 
 
-def test_standalone_verifier_is_under_200_lines() -> None:
-    assert len(VERIFY_PY.read_text(encoding="utf-8").splitlines()) < 200
+def test_standalone_verifier_is_under_250_lines() -> None:
+    assert len(VERIFY_PY.read_text(encoding="utf-8").splitlines()) < 250
 
 
 def test_standalone_verifier_imports_only_the_standard_library() -> None:
@@ -887,7 +942,7 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=40, deadline=None)
 def test_any_built_record_verifies_in_both(record: dict[str, Any]) -> None:
     assert first_difference(record) is None
-    assert verifier.verify(record) == 1
+    assert len(verifier.verify(record)) == 2
 
 
 @given(records(), st.data())
@@ -947,3 +1002,110 @@ def test_both_verifiers_name_the_same_commitment_digest(record: dict[str, Any]) 
     assert verifier.commitment(record) == commitment_sha256(record)
     without_runs = {k: v for k, v in record.items() if k != "draws"}
     assert commitment_sha256(record) == sha256_text(canonical(without_runs))
+
+
+# --- the chain of runs and what the certificate publishes ------------------------------------
+
+
+def test_each_run_links_to_the_one_before_and_the_first_to_the_commitment() -> None:
+    first, second = TWICE["draws"]
+    assert first["previous_sha256"] == commitment_sha256(TWICE)
+    assert second["previous_sha256"] == first["sha256"]
+    for run in TWICE["draws"]:
+        without = {k: v for k, v in run.items() if k != "sha256"}
+        assert run["sha256"] == sha256_text(canonical(without))  # the rule the README states
+
+
+def test_a_re_draw_publishes_its_own_secret_hash() -> None:
+    first, second = TWICE["draws"]
+    assert first["secret_sha256"] == TWICE["secret_sha256"]
+    assert second["secret_sha256"] != first["secret_sha256"]
+    assert second["secret_sha256"] == sha256_text(second["secret"])
+
+
+def cut_after_first(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "draws": record["draws"][:1]}
+
+
+def test_a_record_cut_after_run_1_of_2_recomputes_but_not_against_what_was_published() -> None:
+    cut = cut_after_first(TWICE)
+    assert first_difference(cut) is None
+    heads = verifier.verify(copy.deepcopy(cut))
+    assert heads == [commitment_sha256(TWICE), TWICE["draws"][0]["sha256"]]
+    head = TWICE["draws"][1]["sha256"]
+    assert against_published(cut, 2, head) == ("cut", {"found": 1, "published": 2})
+    with pytest.raises(verifier.Mismatch, match="ends after run 1 of 2"):
+        verifier.against(heads, 2, head)
+
+
+@pytest.mark.parametrize(
+    ("runs", "head", "standing"),
+    [
+        (2, "second", "same"),
+        (None, "second", "same"),
+        (2, None, "same"),
+        (1, "first", "later"),
+        (3, "second", "cut"),
+        (2, "first", "head"),
+        (None, "first", "head"),
+        (0, "commitment", "later"),
+    ],
+)
+def test_both_verifiers_hold_a_record_against_what_was_published_alike(
+    runs: int | None, head: str | None, standing: str
+) -> None:
+    named = {
+        "commitment": commitment_sha256(TWICE),
+        "first": TWICE["draws"][0]["sha256"],
+        "second": TWICE["draws"][1]["sha256"],
+    }
+    published = None if head is None else named[head]
+    assert against_published(TWICE, runs, published)[0] == standing
+    heads = verifier.verify(copy.deepcopy(TWICE))
+    if standing in ("cut", "head"):
+        with pytest.raises(verifier.Mismatch):
+            verifier.against(heads, runs, published)
+    else:
+        assert ("then" in verifier.against(heads, runs, published)) == (standing == "later")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r["draws"].pop(0),  # the first run dropped
+        lambda r: r["draws"].reverse(),  # the runs in another order
+        lambda r: r["draws"][1].update(previous_sha256=r["draws"][0]["previous_sha256"]),
+    ],
+    ids=["first-dropped", "reordered", "second-linked-to-the-commitment"],
+)
+def test_runs_dropped_from_the_front_or_reordered_fail_both_verifiers(edit: Any) -> None:
+    bad = copy.deepcopy(TWICE)
+    edit(bad)
+    assert first_difference(bad) is not None
+    assert not standalone_ok(bad)
+
+
+def test_standalone_program_says_where_a_cut_record_ends(tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    path.write_text(canonical(cut_after_first(TWICE)), encoding="utf-8")
+    head = TWICE["draws"][1]["sha256"]
+    done = run_standalone(path, "--runs", "2", "--head", head.upper())
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ends after run 1 of 2" in done.stdout
+    alone = run_standalone(path)
+    assert alone.returncode == 0
+    assert f"runs: 1  链头 / chain head: {TWICE['draws'][0]['sha256']}" in alone.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--runs"], ["--runs", "two"], ["--head", "x", "--head", "y"], ["--other", "1"]],
+)
+def test_standalone_program_refuses_odd_arguments_with_its_usage(
+    args: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "record.json"
+    path.write_text(canonical(TWICE), encoding="utf-8")
+    done = run_standalone(path, *args)
+    assert done.returncode == 2
+    assert "usage" in done.stderr and "Traceback" not in done.stderr
