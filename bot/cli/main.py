@@ -117,11 +117,21 @@ def registry() -> None:
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows; still list the bad.")
+@click.option(
+    "--confirm-identity-changes",
+    is_flag=True,
+    help="Allow rows that change a known officer's name or platform accounts.",
+)
 @click.option("--as", "actor", default=None, help="Who is importing (for the audit log).")
 @click.pass_context
 @explained(SheetError)
 def import_(
-    ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
+    ctx: click.Context,
+    kind: str,
+    file: Path,
+    skip_invalid: bool,
+    confirm_identity_changes: bool,
+    actor: str | None,
 ) -> None:
     """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
     report = run_with_db(
@@ -133,6 +143,7 @@ def import_(
             actor=actor_name(actor),
             clock=utc_now,
             skip_invalid=skip_invalid,
+            confirm_identity_changes=confirm_identity_changes,
             progress=progress,
         ),
     )
@@ -151,6 +162,10 @@ def import_(
             unchanged=report.unchanged,
         )
     )
+    for change in report.identity_changes:
+        click.echo(
+            text("cli.identity_changed", row=change.row, key=change.key, changes=change.describe())
+        )
     if report.problems:
         click.echo(text("cli.import_skipped", rows=len(report.bad_rows)), err=True)
         sys.exit(1)
