@@ -14,6 +14,7 @@ import bisect
 import codecs
 import csv
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
@@ -163,11 +164,13 @@ def _parser_class() -> type[Any]:
     class Parser(WorkSheetParser):  # type: ignore[misc]
         def parse_cell(self, element: Any) -> dict[str, Any]:
             cell: dict[str, Any] = super().parse_cell(element)
+            if cell["value"] is not None:  # most cells: nothing more to look at
+                return cell
             formula = element.find(FORMULA_TAG)
             # openpyxl writes a formula it cannot compute with an empty <v/>; Excel writes a
             # formula whose result is empty text as t="str" with an empty <v>.
             no_result = element.find(VALUE_TAG) is None or cell["data_type"] != "str"
-            if cell["value"] is None and formula is not None and no_result:
+            if formula is not None and no_result:
                 cell["value"] = Uncomputed("=" + (formula.text or ""))
             return cell
 
@@ -234,10 +237,13 @@ class _XlsxReader:
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         try:
+            parsed_rows = self.parsed
             if self.pending is not None:
-                yield from self._row(*self.pending)
-            for parsed in self.parsed:
-                yield from self._row(*parsed)
+                parsed_rows = itertools.chain([self.pending], parsed_rows)
+            for parsed in parsed_rows:
+                row = self._row(*parsed)
+                if row is not None:
+                    yield row
             self._merged()
         except _XLSX_DAMAGE as exc:
             # The workbook opened but a sheet's XML is damaged further in.
@@ -246,13 +252,14 @@ class _XlsxReader:
 
     def _row(
         self, number: int, parsed: list[dict[str, Any]], hidden: bool
-    ) -> Iterator[tuple[int, list[Cell]]]:
+    ) -> tuple[int, list[Cell]] | None:
+        """The row's cells up to its last value, or None when it holds nothing."""
         self.number = number
         filled = [c for c in parsed if c["value"] is not None]
         self.data += sum(1 for c in filled if c["column"] <= self.width)
         self._spend(1 + len(parsed), number)
         if not filled:
-            return
+            return None
         last = max(c["column"] for c in filled)
         if last > EXCEL_COLUMNS:
             raise ValueError(f"column {last}")
@@ -260,14 +267,14 @@ class _XlsxReader:
         for c in filled:
             cells[c["column"] - 1] = _xlsx_cell(self.cell(self.worksheet, **c))
         if _blank(cells):
-            return
+            return None
         if hidden:
             self.remarks.append(Remark(number, None, CellError("hidden_row")))
         if self.runs and self.runs[-1][1] == number - 1:
             self.runs[-1][1] = number
         else:
             self.runs.append([number, number])
-        yield number, cells
+        return number, cells
 
     def _spend(self, cells: int, row: int) -> None:
         self.spent += cells
