@@ -9,11 +9,14 @@ import datetime as dt
 import os
 import socket
 import time
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -79,6 +82,29 @@ def write_csv(
 def read_csv(path: Path) -> list[list[str]]:
     with path.open(encoding="utf-8-sig", newline="") as f:
         return list(csv.reader(f))
+
+
+def new_workbook(rows: Sequence[Sequence[Any]], title: str = "") -> tuple[Workbook, Worksheet]:
+    """A workbook whose one sheet holds ``rows``, to change further before saving."""
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    if title:
+        sheet.title = title
+    for row in rows:
+        sheet.append(list(row))
+    return workbook, sheet
+
+
+def patch_xlsx(path: Path, part: str, change: Callable[[str], str]) -> Path:
+    """Rewrite one XML part of an .xlsx, as a hand-edited or foreign-made file would have it."""
+    with zipfile.ZipFile(path) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    parts[part] = change(parts[part].decode()).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in parts.items():
+            target.writestr(name, content)
+    return path
 
 
 async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> None:

@@ -127,11 +127,17 @@ def registry() -> None:
 @click.argument("kind", type=KIND_CHOICE)
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--skip-invalid", is_flag=True)
+@click.option("--confirm-identity-changes", is_flag=True)
 @actor_option
 @click.pass_context
 @explained(SheetError)
 def import_(
-    ctx: click.Context, kind: str, file: Path, skip_invalid: bool, actor: str | None
+    ctx: click.Context,
+    kind: str,
+    file: Path,
+    skip_invalid: bool,
+    confirm_identity_changes: bool,
+    actor: str | None,
 ) -> None:
     """Upsert FILE into the KIND registry; all or nothing unless --skip-invalid."""
     ref = given_actor(ctx, actor, (ADMIN,))
@@ -146,6 +152,7 @@ def import_(
             actor=name,
             clock=utc_now,
             skip_invalid=skip_invalid,
+            confirm_identity_changes=confirm_identity_changes,
             progress=progress,
             before_commit=check,
         )
@@ -166,6 +173,10 @@ def import_(
             unchanged=report.unchanged,
         )
     )
+    for change in report.identity_changes:
+        click.echo(
+            text("cli.identity_changed", row=change.row, key=change.key, changes=change.describe())
+        )
     if report.problems:
         click.echo(text("cli.import_skipped", rows=len(report.bad_rows)), err=True)
         sys.exit(1)

@@ -24,6 +24,11 @@ class ExcelError(str):
     """An Excel error value (#N/A, #REF!…) where a cell should hold data."""
 
 
+class Uncomputed(str):
+    """A formula (``="C"``) saved without its computed value, as programs other than Excel or
+    WPS write them; reading it as blank would quietly store the wrong thing."""
+
+
 Cell = str | int | float | bool | dt.date | dt.datetime | Decimal | None
 LIST_SEPARATOR = "、"
 _LIST_SPLIT = re.compile(r"[、,，;；/／\s]+")
@@ -80,6 +85,8 @@ class Field:
     def parse(self, raw: Cell) -> Any:
         if isinstance(raw, ExcelError):
             raise CellError("excel_error", value=str(raw))
+        if isinstance(raw, Uncomputed):
+            raise CellError("formula_no_value", formula=str(raw))
         if cell_text(raw) == "":
             if self.required:
                 raise CellError("required")

@@ -1,10 +1,11 @@
 """Importing a registry sheet: validate every row, then write all of it or none of it.
 
 Owns the two passes over the file. Pass one reads and checks every row (cells, rules that tie
-cells together, duplicates within the file, what only the database can tell) and collects every
-problem. Pass two, only when there is nothing to refuse (or with ``skip_invalid``), reads the file
-again and upserts in batches, recording each change in the audit log, all in one transaction.
-The file is streamed both times, so memory does not grow with its length.
+cells together, duplicates within the file, what only the database can tell, what the sheet hides
+from the eye, changes to who a stored record is) and collects every problem, in row order. Pass
+two, only when there is nothing to refuse (or with ``skip_invalid``), reads the file again and
+upserts in batches, recording each change in the audit log, all in one transaction. The file is
+streamed both times, so memory does not grow with its length.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.base.texts import text
 from bot.registry.fields import Cell, CellError, cell_text
 from bot.registry.kinds import KINDS, Kind, Record
 from bot.registry.records import jsonable
-from bot.registry.sheets import Sheet, open_sheet
+from bot.registry.sheets import Sheet, SheetError, open_sheet
 from storage import audit
 from storage.engine import unit_of_work
 from storage.registries import STORES, Store, Write
@@ -55,6 +56,18 @@ class Problem:
         )
 
 
+@dataclass(frozen=True)
+class IdentityChange:
+    """A row that changes who a stored record is: (header, before, after) per changed field."""
+
+    row: int
+    key: str  # the stored record's natural key
+    changes: tuple[tuple[str, Any, Any], ...]
+
+    def describe(self) -> str:
+        return text("registry.identity_changes", changes=self.changes)
+
+
 @dataclass
 class ImportReport:
     created: int = 0
@@ -62,6 +75,7 @@ class ImportReport:
     unchanged: int = 0
     problems: list[Problem] = field(default_factory=list)
     written: bool = False
+    identity_changes: list[IdentityChange] = field(default_factory=list)  # those written
 
     @property
     def bad_rows(self) -> set[int]:
@@ -85,28 +99,61 @@ class _Reader:
     def check_headers(self, sheet: Sheet) -> bool:
         self.width, self.strict_width = len(sheet.headers), sheet.strict_width
         by_header = {header: name for name, header in self.headers.items()}
+        problems = []
         for index, header in enumerate(sheet.headers):
             if header in by_header and by_header[header] in self.positions:
-                self.report.problems.append(
+                problems.append(
                     Problem(self.path.name, 1, header, text("registry.duplicate_column"))
                 )
             elif header in by_header:
                 self.positions[by_header[header]] = index
             else:
-                self.report.problems.append(
-                    Problem(
-                        self.path.name,
-                        1,
-                        header or f"#{index + 1}",
-                        text("registry.unknown_column"),
-                    )
-                )
+                column = header or f"#{index + 1}"
+                problems.append(Problem(self.path.name, 1, column, text("registry.unknown_column")))
         for name, header in self.headers.items():
             if name not in self.positions:
-                self.report.problems.append(
-                    Problem(self.path.name, 1, header, text("registry.missing_column"))
-                )
+                problems.append(Problem(self.path.name, 1, header, text("registry.missing_column")))
+        if problems:
+            problems = self._misread(sheet) or problems
+        self.report.problems.extend(problems)
+        self.remarked(sheet, lambda row: row == 1)
         return not self.report.problems
+
+    def _misread(self, sheet: Sheet) -> list[Problem]:
+        """One clear problem in place of a column-by-column list, when the columns fit another
+        kind, or no kind at all in a CSV read as GB18030 (which decodes almost any bytes, so
+        Big5 or Shift-JIS arrive as plausible but unknown characters)."""
+        present = set(sheet.headers)
+        overlaps = {k: len(present & set(k.headers().values())) for k in KINDS.values()}
+        if sheet.encoding == "gb18030" and any(sheet.headers) and not any(overlaps.values()):
+            raise SheetError("unknown_encoding")
+        likely = max(overlaps, key=lambda k: overlaps[k])
+        if likely is self.kind or 2 * overlaps[likely] <= len(likely.fields):
+            return []
+        reason = text("registry.looks_like", kind=likely.name, expected=self.kind.name)
+        return [Problem(self.path.name, 1, "", reason)]
+
+    def remarked(self, sheet: Sheet, rows: Callable[[int], bool]) -> None:
+        """What the sheet hides from the eye (hidden, merged), as problems of its rows."""
+        headers = dict(enumerate(sheet.headers))
+        for remark in sheet.remarks:
+            if rows(remark.row):
+                header = "" if remark.column is None else headers.get(remark.column, "")
+                self.report.problems.append(
+                    Problem(self.path.name, remark.row, header, remark.error.message())
+                )
+
+    def identity_change(
+        self, number: int, record: Record, before: Record | None
+    ) -> IdentityChange | None:
+        if before is None:
+            return None
+        changes = tuple(
+            (self.headers[name], before[name], record[name])
+            for name in self.kind.identity
+            if before[name] != record[name]
+        )
+        return IdentityChange(number, self.kind.key(before), changes) if changes else None
 
     def record(self, number: int, cells: list[Cell]) -> Record | None:
         # A row wider than its header is mostly an unquoted comma that shifted every cell after
@@ -147,9 +194,17 @@ def _batches(rows: Iterable[T], size: int = BATCH) -> Iterator[list[T]]:
 
 
 async def _check(
-    session: AsyncSession, reader: _Reader, store: Store, path: Path, progress: Progress[Any]
+    session: AsyncSession,
+    reader: _Reader,
+    store: Store,
+    path: Path,
+    progress: Progress[Any],
+    confirm_identity_changes: bool,
 ) -> int:
-    """Pass one: every problem in the file, with nothing written. Returns the row count."""
+    """Pass one: every problem in the file, in row order, with nothing written.
+
+    Returns the row count.
+    """
     seen: dict[str, dict[Any, int]] = {name: {} for name in reader.kind.unique_in_file}
     keys: dict[str, int] = {}
     count = 0
@@ -191,7 +246,22 @@ async def _check(
                         conflict.column,
                         text(f"registry.{conflict.reason}", **conflict.values),
                     )
+                if reader.kind.identity and not confirm_identity_changes:
+                    await _refuse_identity_changes(session, reader, store, good)
+        reader.remarked(sheet, lambda row: row > 1)
+    reader.report.problems.sort(key=lambda problem: problem.row)
     return count
+
+
+async def _refuse_identity_changes(
+    session: AsyncSession, reader: _Reader, store: Store, good: list[tuple[int, Record]]
+) -> None:
+    stored = await store.stored(session, [record for _, record in good])
+    for (number, record), before in zip(good, stored, strict=True):
+        change = reader.identity_change(number, record, before)
+        if change is not None:
+            reason = text("registry.identity_change", changes=change.describe())
+            reader.problem(number, None, reason)
 
 
 def _diff(before: Record, after: Record) -> tuple[Record, Record]:
@@ -216,17 +286,19 @@ async def _write(
     with open_sheet(path) as sheet:
         rows = progress(sheet.rows, text("registry.progress_write"), total)
         for batch in _batches(rows):
-            records = []
+            numbers, records = [], []
             for number, cells in batch:
                 if number in bad_rows:
                     continue
                 record = reader.record(number, cells)
                 assert record is not None, "pass one accepted this row"
+                numbers.append(number)
                 records.append(record)
             if not records:
                 continue
             writes, changes = [], []
-            for record, before in zip(records, await store.stored(session, records), strict=True):
+            stored = await store.stored(session, records)
+            for number, record, before in zip(numbers, records, stored, strict=True):
                 if before == record:
                     report.unchanged += 1
                     continue
@@ -237,6 +309,9 @@ async def _write(
                     report.updated += 1
                     action = "update"
                     old, new = _diff(before, record)
+                    identity = reader.identity_change(number, record, before)
+                    if identity is not None:
+                        report.identity_changes.append(identity)
                 writes.append(Write(record, before))
                 changes.append(
                     audit.Change(
@@ -261,16 +336,21 @@ async def import_sheet(
     actor: str,
     clock: Callable[[], dt.datetime],
     skip_invalid: bool = False,
+    confirm_identity_changes: bool = False,
     progress: Progress[Any] = no_progress,
     before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> ImportReport:
     """Import ``path`` into the ``kind_name`` registry; see the module docstring.
-    ``before_commit`` sees the written rows and may still refuse them all by raising."""
+    ``before_commit`` sees the written rows and may still refuse them all by raising.
+
+    A row that changes who a stored record is (an officer's name or platform accounts) is a
+    problem unless ``confirm_identity_changes``; confirmed ones are listed in the report.
+    """
     kind, store = KINDS[kind_name], STORES[kind_name]
     report = ImportReport()
     reader = _Reader(kind, path, report)
     async with unit_of_work(factory) as session:
-        total = await _check(session, reader, store, path, progress)
+        total = await _check(session, reader, store, path, progress, confirm_identity_changes)
         header_broken = any(p.row == 1 for p in report.problems)
         if header_broken or (report.problems and not skip_invalid):
             return report

@@ -1,8 +1,8 @@
 """The registry kinds (units, officers, entities, items, recusals) as sheets.
 
 Owns, per kind: the typed columns in sheet order, the natural key, the fields that must be unique
-within one file, and the rules that tie cells of one row together. Pure: storage lives in
-``storage.registries``.
+within one file, the rules that tie cells of one row together, and the fields that say who a
+record is (changed only on request). Pure: storage lives in ``storage.registries``.
 """
 
 from __future__ import annotations
@@ -43,6 +43,9 @@ class Kind:
     key: Callable[[Record], str]
     unique_in_file: tuple[str, ...]
     row_rules: Callable[[Record], list[RowProblem]] = lambda record: []
+    # Fields that say who a record is: a change to them on a stored record may be someone else
+    # taking that record over, so it is never made without being asked for.
+    identity: tuple[str, ...] = ()
 
     def headers(self) -> dict[str, str]:
         """Field name → Chinese header, in sheet order."""
@@ -121,6 +124,7 @@ OFFICERS = Kind(
     key=officer_key,
     unique_in_file=("certificate_no", "wecom_userid", "dingtalk_userid"),
     row_rules=_officer_rules,
+    identity=("name", "wecom_userid", "dingtalk_userid"),
 )
 
 ENTITIES = Kind(

@@ -2,31 +2,43 @@
 
 Owns file formats and encodings: UTF-8 with or without BOM, GB18030 (what Excel's plain "CSV"
 saves on a Chinese Windows) and UTF-16 with BOM; .xlsx through openpyxl's read-only and
-write-only modes so that memory stays flat however long the sheet is. Knows nothing about what
-the columns mean.
+write-only modes so that memory stays flat however long the sheet is. Reads an .xlsx the way a
+person sees it: the sheet shown on opening (refused when hidden), computed values only, and
+hidden rows or merged cells remarked rather than read past; the work stays bounded by the real
+data, whatever size the sheet claims. Knows nothing about what the columns mean.
 """
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
 import zipfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 from xml.etree import ElementTree
 
-from bot.registry.fields import Cell, CellError, ExcelError
+from bot.registry.fields import Cell, CellError, ExcelError, Uncomputed
 
 FORMATS = (".csv", ".xlsx")
 _PROBE_CHUNK = 1 << 20
+# Excel's own limits: a cell beyond them is not one Excel or WPS wrote.
+EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
+# Cells that hold nothing (only formatting, such as borders dragged down a template) cost as
+# much to read as real ones. Beyond the real data's own cells, reading tolerates this many plus
+# a few per data cell: a template bordered down to row 20,000 reads, a sheet of millions of
+# formatted empty cells is refused within seconds rather than read for hours.
+EMPTY_ALLOWANCE = 250_000
+CELLS_PER_DATA_CELL = 4
 
 
 class SheetError(Exception):
@@ -76,6 +88,15 @@ def detect_encoding(path: Path) -> str:
     raise SheetError("unknown_encoding")
 
 
+@dataclass(frozen=True)
+class Remark:
+    """Something about a row that its cells do not show (hidden, merged), found while reading."""
+
+    row: int
+    column: int | None  # position under the header (0 is the first column), None: the whole row
+    error: CellError
+
+
 @dataclass
 class Sheet:
     """An open sheet: its header cells and an iterator of (row number, cells)."""
@@ -84,6 +105,9 @@ class Sheet:
     rows: Iterator[tuple[int, list[Cell]]]
     # CSV rows must be as wide as the header; Excel leaves trailing blank cells out.
     strict_width: bool = False
+    encoding: str | None = None  # how a CSV was decoded
+    # Header remarks are there on opening; row remarks once ``rows`` is exhausted.
+    remarks: list[Remark] = field(default_factory=list)
 
 
 def _blank(cells: list[Cell]) -> bool:
@@ -114,16 +138,191 @@ def _xlsx_cell(cell: Any) -> Cell:
     return str(value)
 
 
-def _xlsx_rows(rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[Cell]]]:
-    number = 1
-    try:
-        for number, row in enumerate(rows, start=2):
-            cells = [_xlsx_cell(c) for c in row]
-            if not _blank(cells):
-                yield number, cells
-    except (ElementTree.ParseError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        # The workbook opened but a sheet's XML is damaged further in.
-        raise SheetError("unreadable", detail=f"{number + 1}: {type(exc).__name__}") from exc
+_XLSX_DAMAGE = (
+    ElementTree.ParseError,
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    OSError,
+)
+
+
+def _flag(value: str | None) -> bool:
+    return value in ("1", "true")
+
+
+def _parser_class() -> type[Any]:
+    """openpyxl's streaming sheet parser, keeping two things its ``data_only`` mode drops.
+
+    openpyxl's own read-only rows are padded to the size the sheet declares (one formatted cell
+    at XFD1048576 means 17 billion cells) and forget hidden rows and formulas saved without a
+    value; there is no public API for the rows as stored, hence its parser from a private module.
+    """
+    from openpyxl.worksheet._reader import FORMULA_TAG, VALUE_TAG, WorkSheetParser
+
+    class Parser(WorkSheetParser):  # type: ignore[misc]
+        def parse_cell(self, element: Any) -> dict[str, Any]:
+            cell: dict[str, Any] = super().parse_cell(element)
+            if cell["value"] is not None:  # most cells: nothing more to look at
+                return cell
+            formula = element.find(FORMULA_TAG)
+            # openpyxl writes a formula it cannot compute with an empty <v/>; Excel writes a
+            # formula whose result is empty text as t="str" with an empty <v>.
+            no_result = element.find(VALUE_TAG) is None or cell["data_type"] != "str"
+            if formula is not None and no_result:
+                cell["value"] = Uncomputed("=" + (formula.text or ""))
+            return cell
+
+        def parse_row(self, row: Any) -> tuple[int, list[dict[str, Any]], bool]:
+            if len(row) > EXCEL_COLUMNS:
+                raise ValueError(f"{len(row)} cells in one row")
+            number, cells = super().parse_row(row)
+            self.row_dimensions.clear()  # openpyxl keeps every row's height: memory would grow
+            if number > EXCEL_ROWS:
+                raise ValueError(f"row {number}")
+            return number, cells, _flag(row.get("hidden"))
+
+    return Parser
+
+
+class _XlsxReader:
+    """One worksheet's rows as stored, never padded, with the work bounded by the data."""
+
+    def __init__(self, workbook: Any, worksheet: Any, source: IO[bytes]) -> None:
+        from openpyxl.cell.read_only import ReadOnlyCell
+
+        self.worksheet, self.cell = worksheet, ReadOnlyCell
+        self.parser = _parser_class()(
+            source,
+            worksheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        self.parsed = self.parser.parse()
+        self.width = 0
+        self.spent = self.data = 0  # cells read; of those, the cells with a value under a header
+        self.runs: list[list[int]] = []  # the data rows read, as [first, last] runs
+        self.remarks: list[Remark] = []
+        self.number = 1  # the row being read, for a damaged file's message
+        self.pending: tuple[int, list[dict[str, Any]], bool] | None = None
+
+    def headers(self) -> list[str]:
+        first = next(self.parsed, None)
+        if first is None:
+            return []
+        if first[0] != 1:  # row 1 is blank: there is no header
+            self.pending = first
+            return []
+        self.spent += 1 + len(first[1])
+        headers = [""] * max((c["column"] for c in first[1]), default=0)
+        for c in first[1]:
+            if c["value"] is not None:
+                headers[c["column"] - 1] = str(c["value"]).strip()
+        while headers and headers[-1] == "":
+            headers.pop()
+        self.width = len(headers)
+        self._hidden_columns()
+        return headers
+
+    def _hidden_columns(self) -> None:
+        # <cols> comes before the rows, so it is known once the header row has been read.
+        for attributes in self.parser.column_dimensions.values():
+            if _flag(attributes.get("hidden")):
+                low, high = int(attributes["min"]), min(int(attributes["max"]), self.width)
+                for column in range(low, high + 1):
+                    self.remarks.append(Remark(1, column - 1, CellError("hidden_column")))
+
+    def rows(self) -> Iterator[tuple[int, list[Cell]]]:
+        try:
+            parsed_rows = self.parsed
+            if self.pending is not None:
+                parsed_rows = itertools.chain([self.pending], parsed_rows)
+            for parsed in parsed_rows:
+                row = self._row(*parsed)
+                if row is not None:
+                    yield row
+            self._merged()
+        except _XLSX_DAMAGE as exc:
+            # The workbook opened but a sheet's XML is damaged further in.
+            detail = f"{self.number + 1}: {type(exc).__name__}"
+            raise SheetError("unreadable", detail=detail) from exc
+
+    def _row(
+        self, number: int, parsed: list[dict[str, Any]], hidden: bool
+    ) -> tuple[int, list[Cell]] | None:
+        """The row's cells up to its last value, or None when it holds nothing."""
+        self.number = number
+        filled = [c for c in parsed if c["value"] is not None]
+        self.data += sum(1 for c in filled if c["column"] <= self.width)
+        self._spend(1 + len(parsed), number)
+        if not filled:
+            return None
+        last = max(c["column"] for c in filled)
+        if last > EXCEL_COLUMNS:
+            raise ValueError(f"column {last}")
+        cells: list[Cell] = [None] * last
+        for c in filled:
+            cells[c["column"] - 1] = _xlsx_cell(self.cell(self.worksheet, **c))
+        if _blank(cells):
+            return None
+        if hidden:
+            self.remarks.append(Remark(number, None, CellError("hidden_row")))
+        if self.runs and self.runs[-1][1] == number - 1:
+            self.runs[-1][1] = number
+        else:
+            self.runs.append([number, number])
+        return number, cells
+
+    def _spend(self, cells: int, row: int) -> None:
+        self.spent += cells
+        if self.spent > EMPTY_ALLOWANCE + CELLS_PER_DATA_CELL * self.data:
+            raise SheetError("mostly_empty", row=row)
+
+    def _merged(self) -> None:
+        """One remark per data row that a merge leaves blank under a header.
+
+        A merged cell shows one value across cells that hold nothing, so what is imported is not
+        what people see. Merges are stored after the rows, hence the runs of data rows kept.
+        """
+        from openpyxl.utils import range_boundaries
+
+        merges = self.parser.merged_cells
+        starts = [start for start, _ in self.runs]
+        remarked: set[int] = set()
+        for merge in merges.mergeCell if merges is not None else []:
+            low_column, low_row, high_column, high_row = range_boundaries(merge.ref)
+            first = merge.ref.partition(":")[0]
+            # The runs of data rows that overlap the merge.
+            for index in range(max(bisect.bisect_right(starts, low_row) - 1, 0), len(starts)):
+                start, end = self.runs[index]
+                if start > high_row:
+                    break
+                rows = range(max(start, low_row), min(end, high_row) + 1)
+                self._spend(len(rows), high_row)  # overlapping merges are not Excel's
+                for row in rows:
+                    # The merge's own first row misses only the columns right of its first.
+                    column = low_column if row > low_row else low_column + 1
+                    if column > min(high_column, self.width) or row in remarked:
+                        continue
+                    remarked.add(row)
+                    error = CellError("merged_cell", cells=merge.ref, first=first)
+                    self.remarks.append(Remark(row, column - 1, error))
+        self.remarks.sort(key=lambda remark: remark.row)
+
+
+def _active_worksheet(workbook: Any) -> Any:
+    """The sheet Excel shows on opening; a hidden one is never the data, whatever it holds."""
+    from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+
+    worksheet = workbook.active
+    if not isinstance(worksheet, ReadOnlyWorksheet):
+        raise SheetError("no_sheet")
+    if worksheet.sheet_state != "visible":
+        raise SheetError("hidden_sheet", name=worksheet.title)
+    return worksheet
 
 
 @contextmanager
@@ -141,7 +340,7 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
             except csv.Error as exc:
                 raise SheetError("unreadable", detail=str(exc)) from exc
             headers = [h.strip().lstrip("\ufeff") for h in headers]
-            yield Sheet(headers, _csv_rows(reader), strict_width=True)
+            yield Sheet(headers, _csv_rows(reader), strict_width=True, encoding=encoding)
         return
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
@@ -159,18 +358,14 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
     ) as exc:
         raise SheetError("unreadable", detail=str(exc)) from exc
     try:
-        if not workbook.worksheets:
-            raise SheetError("no_sheet")
-        worksheet = workbook.worksheets[0]
-        rows = worksheet.iter_rows()
-        try:
-            first = next(rows, ())
-        except (ElementTree.ParseError, KeyError, ValueError, OSError) as exc:
-            raise SheetError("unreadable", detail=type(exc).__name__) from exc
-        headers = ["" if c.value is None else str(c.value).strip() for c in first]
-        while headers and headers[-1] == "":
-            headers.pop()
-        yield Sheet(headers, _xlsx_rows(rows))
+        worksheet = _active_worksheet(workbook)
+        with closing(worksheet._get_source()) as source:
+            xlsx = _XlsxReader(workbook, worksheet, source)
+            try:
+                headers = xlsx.headers()
+            except _XLSX_DAMAGE as exc:
+                raise SheetError("unreadable", detail=type(exc).__name__) from exc
+            yield Sheet(headers, xlsx.rows(), remarks=xlsx.remarks)
     finally:
         workbook.close()
 

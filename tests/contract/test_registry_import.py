@@ -7,18 +7,31 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.registry import sheets
 from bot.registry.export import export_sheet, list_records
 from bot.registry.importer import SAMPLE_KINDS, ImportReport, import_sheet
+from bot.registry.kinds import KINDS
+from bot.registry.sheets import SheetError
 from storage import audit
 from storage.models import AuditEntry, Certificate, SpotCheckItem
 from storage.officers import drawable_officers
-from tests.helpers import count_rows, entity_row, load_sample, read_csv, write_csv
+from tests.helpers import (
+    count_rows,
+    entity_row,
+    load_sample,
+    new_workbook,
+    read_csv,
+    write_csv,
+)
 
 pytestmark = pytest.mark.db
 
@@ -409,3 +422,201 @@ async def test_wecom_accounts_ignore_case_as_wecom_does(
         factory, "officers", write_csv(tmp_path / "o.csv", "officers", [officer]), clock
     )
     assert (report.created, report.updated, report.unchanged) == (0, 0, 1)
+
+
+# --- spreadsheet traps (issues 12 and 13) -----------------------------------------------------
+
+
+def _workbook(kind: str, rows: list[list[Any]]) -> tuple[Workbook, Worksheet]:
+    return new_workbook([list(KINDS[kind].headers().values()), *rows])
+
+
+def _officers(sample_dir: Path) -> tuple[list[str], list[list[str]]]:
+    """The sample officers sheet: its header and its rows, to change."""
+    header, *rows = read_csv(sample_dir / "officers.csv")
+    return header, rows
+
+
+async def test_formula_credit_grade_without_a_value_is_refused_not_stored_ungraded(
+    factory: Factory, tmp_path: Path, clock: Clock
+) -> None:
+    workbook, sheet = _workbook("entities", [entity_row(n) for n in range(3)])
+    sheet["H3"] = '="C"'  # written by a program that does not compute: no cached value
+    path = tmp_path / "entities.xlsx"
+    workbook.save(path)
+    report = await _import(factory, "entities", path, clock, skip_invalid=True)
+    assert [(p.row, p.column) for p in report.problems] == [(3, "守法诚信等级")]
+    assert '="C"' in report.problems[0].reason
+    assert report.created == 2  # the formula's row is not stored as ungraded
+
+
+async def test_five_kilobyte_workbook_with_a_far_corner_cell_imports_its_rows(
+    factory: Factory, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workbook, sheet = _workbook("units", [["办公室", "股室"]])
+    sheet["XFD1048576"].font = Font(bold=True)  # one formatted cell in Excel's last corner
+    path = tmp_path / "units.xlsx"
+    workbook.save(path)
+    assert path.stat().st_size < 6000
+    converted = 0
+    convert = sheets._xlsx_cell
+
+    def counting(cell: Any) -> Any:
+        # Reading 17 billion padded cells would take hours: fail at the first thousand instead.
+        nonlocal converted
+        converted += 1
+        assert converted < 1000, "the reader pads to the declared size"
+        return convert(cell)
+
+    monkeypatch.setattr(sheets, "_xlsx_cell", counting)
+    report = await _import(factory, "units", path, clock)
+    assert (report.written, report.created, report.problems) == (True, 1, [])
+
+
+async def test_hidden_rows_are_refused_by_row_and_skipped_with_skip_invalid(
+    factory: Factory, tmp_path: Path, clock: Clock
+) -> None:
+    workbook, sheet = _workbook("entities", [entity_row(n) for n in range(5)])
+    for number in (3, 5):
+        sheet.row_dimensions[number].hidden = True
+    path = tmp_path / "entities.xlsx"
+    workbook.save(path)
+    report = await _import(factory, "entities", path, clock)
+    assert not report.written
+    assert [(p.row, p.column) for p in report.problems] == [(3, ""), (5, "")]
+    assert "隐藏" in report.problems[0].reason
+    skipped = await _import(factory, "entities", path, clock, skip_invalid=True)
+    assert skipped.created == 3
+
+
+async def test_a_hidden_column_refuses_the_sheet_before_any_row(
+    factory: Factory, tmp_path: Path, clock: Clock
+) -> None:
+    workbook, sheet = _workbook("entities", [entity_row(n) for n in range(2)])
+    sheet.column_dimensions["J"].hidden = True  # 有严重违法
+    path = tmp_path / "entities.xlsx"
+    workbook.save(path)
+    report = await _import(factory, "entities", path, clock, skip_invalid=True)
+    assert not report.written
+    assert [(p.row, p.column) for p in report.problems] == [(1, "有严重违法")]
+    assert await count_rows(factory, "entities") == 0
+
+
+async def test_merged_cells_in_an_optional_column_are_refused_naming_the_rows(
+    factory: Factory, tmp_path: Path, clock: Clock
+) -> None:
+    workbook, sheet = _workbook("entities", [entity_row(n) for n in range(4)])
+    sheet["L2"] = "2025-05-06"
+    sheet.merge_cells("L2:L4")  # 最近检查日期 shows for three employers, is stored for one
+    path = tmp_path / "entities.xlsx"
+    workbook.save(path)
+    report = await _import(factory, "entities", path, clock)
+    assert not report.written
+    assert [(p.row, p.column) for p in report.problems] == [
+        (3, "最近检查日期"),
+        (4, "最近检查日期"),
+    ]
+    assert "L2:L4" in report.problems[0].reason
+
+
+@pytest.mark.parametrize(
+    ("encoding", "header"),
+    [("big5", "單位名稱,單位類型"), ("shift_jis", "単位名称,単位種類")],
+)
+async def test_csv_in_big5_or_shift_jis_is_refused_as_an_unknown_encoding(
+    factory: Factory, tmp_path: Path, clock: Clock, encoding: str, header: str
+) -> None:
+    path = tmp_path / "units.csv"
+    path.write_bytes(f"{header}\r\n監察大隊,執法機構\r\n".encode(encoding))
+    with pytest.raises(SheetError) as caught:
+        await _import(factory, "units", path, clock)
+    assert caught.value.error.key == "unknown_encoding"
+
+
+async def test_problems_are_listed_in_row_order(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    header, (first, second, *_) = _officers(sample_dir)
+    first[header.index("所属单位")] = "不存在的股"  # found by the database, after the batch
+    second[header.index("可任组长")] = "也许"  # found in the cell, while reading
+    path = write_csv(tmp_path / "o.csv", "officers", [first, second])
+    report = await _import(factory, "officers", path, clock)
+    assert [(p.row, p.column) for p in report.problems] == [(2, "所属单位"), (3, "可任组长")]
+
+
+async def test_officers_sheet_imported_as_units_says_which_kind_it_looks_like(
+    factory: Factory, sample_dir: Path, clock: Clock
+) -> None:
+    report = await _import(factory, "units", sample_dir / "officers.csv", clock)
+    assert not report.written
+    [problem] = report.problems
+    assert problem.row == 1
+    assert "人员" in problem.reason and "officers" in problem.reason
+
+
+def _impostor(sample_dir: Path, tmp_path: Path) -> Path:
+    """张凯's certificate number under another name, with other accounts."""
+    header, (officer, *_) = _officers(sample_dir)
+    assert (officer[0], officer[1]) == ("豫41142200229", "张凯")
+    officer[header.index("姓名")] = "冒充张凯"
+    officer[header.index("角色")] = "执法人员"
+    officer[header.index("企业微信账号")] = "maochong"
+    officer[header.index("钉钉账号")] = "099999999"
+    return write_csv(tmp_path / "o.csv", "officers", [officer])
+
+
+async def _zhang_kai(factory: Factory) -> dict[str, Any]:
+    [officer] = [
+        o for o in await list_records(factory, "officers") if o["certificate_no"] == "豫41142200229"
+    ]
+    return officer
+
+
+async def test_new_name_and_accounts_on_a_known_certificate_are_refused_row_by_row(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    before = await _zhang_kai(factory)
+    report = await _import(factory, "officers", _impostor(sample_dir, tmp_path), clock)
+    assert not report.written
+    [problem] = report.problems
+    assert problem.row == 2
+    for shown in (
+        "「张凯」→「冒充张凯」",
+        "「zhangkai」→「maochong」",
+        "--confirm-identity-changes",
+    ):
+        assert shown in problem.reason
+    skipped = await _import(factory, "officers", tmp_path / "o.csv", clock, skip_invalid=True)
+    assert (skipped.created, skipped.updated) == (0, 0)
+    assert await _zhang_kai(factory) == before  # name, accounts and leader role all kept
+
+
+async def test_confirmed_identity_change_is_written_and_reported_before_and_after(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    path = _impostor(sample_dir, tmp_path)
+    report = await _import(factory, "officers", path, clock, confirm_identity_changes=True)
+    assert report.written and report.updated == 1 and not report.problems
+    [change] = report.identity_changes
+    assert (change.row, change.key) == (2, "豫41142200229")
+    assert change.changes == (
+        ("姓名", "张凯", "冒充张凯"),
+        ("企业微信账号", "zhangkai", "maochong"),
+        ("钉钉账号", "0516754045645063", "099999999"),
+    )
+    assert (await _zhang_kai(factory))["name"] == "冒充张凯"
+
+
+async def test_a_renewal_or_a_role_change_needs_no_confirmation(
+    factory: Factory, sample_dir: Path, tmp_path: Path, clock: Clock
+) -> None:
+    await load_sample(factory, clock)
+    header, (renewed, promoted, *_) = _officers(sample_dir)
+    renewed[0] = "豫41142299999"
+    promoted[header.index("角色")] = "执法人员"
+    path = write_csv(tmp_path / "o.csv", "officers", [renewed, promoted])
+    report = await _import(factory, "officers", path, clock)
+    assert (report.updated, report.problems, report.identity_changes) == (2, [], [])

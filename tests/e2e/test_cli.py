@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -12,7 +13,15 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli.main import cli
-from tests.helpers import admin_row, entity_row, write_csv
+from tests.helpers import (
+    SAMPLE_DIR,
+    admin_row,
+    entity_row,
+    new_workbook,
+    patch_xlsx,
+    read_csv,
+    write_csv,
+)
 
 
 def run(*args: str, config: Path | None = None, env: dict[str, str] | None = None) -> Result:
@@ -331,3 +340,51 @@ def test_init_says_how_to_go_on_with_the_config_or_cd_and_who_acts(tmp_path: Pat
     sample = run("init", str(tmp_path / "sample"), "--sample")
     assert f"--config {tmp_path / 'sample' / 'suiji.toml'}" in sample.output
     assert "陈红军" in sample.output
+
+
+def _copy(sample: Path, tmp_path: Path) -> Path:
+    """The sample bureau, copied so that a test may change it."""
+    shutil.copytree(sample.parent, tmp_path / "bureau")
+    return tmp_path / "bureau" / sample.name
+
+
+def test_identity_change_needs_confirmation_and_the_summary_shows_before_and_after(
+    sample: Path, tmp_path: Path
+) -> None:
+    config = _copy(sample, tmp_path)
+    rows = read_csv(SAMPLE_DIR / "officers.csv")
+    header, officer = rows[0], list(rows[1])
+    officer[header.index("姓名")] = "冒充张凯"
+    officer[header.index("企业微信账号")] = "maochong"
+    path = write_csv(tmp_path / "o.csv", "officers", [officer])
+    refused = run("registry", "import", "officers", str(path), config=config)
+    assert refused.exit_code == 1
+    assert "o.csv 第2行: 会改掉这个人的身份信息：姓名「张凯」→「冒充张凯」" in refused.output
+    assert "--confirm-identity-changes" in refused.output
+    confirmed = run(
+        "registry", "import", "officers", str(path), "--confirm-identity-changes", config=config
+    )
+    assert confirmed.exit_code == 0, confirmed.output
+    assert "新增 0 / 更新 1 / 未变 0" in confirmed.output
+    assert (
+        "第2行 豫41142200229：姓名「张凯」→「冒充张凯」，企业微信账号「zhangkai」→「maochong」"
+        in confirmed.output
+    )
+
+
+def test_workbook_whose_shown_sheet_is_hidden_is_refused_naming_it(
+    fresh: Path, tmp_path: Path
+) -> None:
+    workbook, _ = new_workbook([["单位名称", "单位类型"], ["办公室", "股室"]], title="单位")
+    workbook.save(tmp_path / "units.xlsx")
+    # openpyxl will not save a hidden sheet as the one shown; a hand-edited file can.
+    patch_xlsx(
+        tmp_path / "units.xlsx",
+        "xl/workbook.xml",
+        lambda xml: xml.replace('state="visible"', 'state="hidden"'),
+    )
+    result = run("registry", "import", "units", str(tmp_path / "units.xlsx"), config=fresh)
+    assert result.exit_code == 1
+    assert "「单位」是隐藏的" in result.output
+    listed = run("registry", "list", "units", "--format", "json", config=fresh)
+    assert json.loads(listed.output) == []

@@ -473,7 +473,9 @@ def test_every_name_on_the_certificate_comes_from_the_record_and_its_chain(
         for line in lines
     ]
     renamed.write_text("\n".join(lines) + "\n", "utf-8-sig")
-    imported = run("registry", "import", "officers", str(renamed), config=config)
+    imported = run(
+        "registry", "import", "officers", str(renamed), "--confirm-identity-changes", config=config
+    )  # a rename is an identity change: confirmed, as staff would
     assert imported.exit_code == 0, imported.output
     html = _certificate(config, tmp_path)
     assert run_["names"][officer] in html and "改名后" not in html

@@ -14,10 +14,14 @@ from typing import Any
 
 import pytest
 from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
-from bot.registry.fields import Cell
+from bot.registry import sheets
+from bot.registry.fields import Cell, CellError
 from bot.registry.kinds import KINDS, Kind
 from bot.registry.sheets import SheetError, detect_encoding, open_sheet, sheet_writer
+from tests.helpers import new_workbook, patch_xlsx
 
 CJK = re.compile("[\u4e00-\u9fff]")
 HEADERS = ["统一社会信用代码", "单位名称", "职工人数"]
@@ -444,3 +448,211 @@ def test_utf16_bom_with_broken_text_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SheetError) as caught:
         read(path)
     assert caught.value.error.key == "unknown_encoding"
+
+
+# --- spreadsheet traps (issue 12) -------------------------------------------------------------
+
+
+def remarks_of(path: Path) -> list[tuple[int, int | None, str]]:
+    """(row, column position, message key) of what reading the whole sheet remarked."""
+    with open_sheet(path) as sheet:
+        for _ in sheet.rows:
+            pass
+        return [(r.row, r.column, r.error.key) for r in sheet.remarks]
+
+
+SHEET_XML = "xl/worksheets/sheet1.xml"
+
+
+def two_sheets(path: Path, first_state: str) -> Path:
+    """Sheet 1 (hidden as ``first_state``) names a leader; the visible sheet 2 someone else."""
+    workbook, hidden = new_workbook([["姓名", "角色"], ["冒充者", "领导、管理员"]], title="人员")
+    hidden.sheet_state = first_state
+    visible = workbook.create_sheet("Sheet2")
+    visible.append(["姓名", "角色"])
+    visible.append(["张凯", "执法人员"])
+    workbook.save(path)
+    return path
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_xlsx_reads_the_visible_active_sheet_not_a_hidden_first_one(
+    tmp_path: Path, state: str
+) -> None:
+    path = two_sheets(tmp_path / "officers.xlsx", state)
+    assert read(path) == (["姓名", "角色"], [(2, ["张凯", "执法人员"])])
+
+
+@pytest.mark.parametrize("state", ["hidden", "veryHidden"])
+def test_xlsx_whose_active_sheet_is_hidden_is_refused_naming_it(tmp_path: Path, state: str) -> None:
+    path = two_sheets(tmp_path / "officers.xlsx", state)
+    patch_xlsx(path, "xl/workbook.xml", lambda xml: xml.replace('activeTab="1"', 'activeTab="0"'))
+    with pytest.raises(SheetError) as caught:
+        read(path)
+    assert caught.value.error.key == "hidden_sheet"
+    assert "「人员」" in caught.value.message()
+
+
+def formula_sheet(path: Path, value_xml: str, cell_type: str = "") -> Path:
+    """Row 2's B cell holds the formula ="C" with the given cached value XML."""
+    xlsx(path, [["单位名称", "守法诚信等级"], ["睢县甲公司", "x"]])
+    kind = f' t="{cell_type}"' if cell_type else ""
+    return patch_xlsx(
+        path,
+        SHEET_XML,
+        lambda xml: re.sub(
+            r'<c r="B2"[^>]*>.*?</c>', f'<c r="B2"{kind}><f>"C"</f>{value_xml}</c>', xml
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value_xml", "cell_type"),
+    [("", ""), ("<v />", ""), ("", "str")],
+    ids=["no-value", "empty-value-openpyxl", "string-without-value"],
+)
+def test_formula_cell_without_a_computed_value_is_refused_not_read_as_blank(
+    tmp_path: Path, value_xml: str, cell_type: str
+) -> None:
+    path = formula_sheet(tmp_path / "entities.xlsx", value_xml, cell_type)
+    [(number, cells)] = read(path)[1]
+    assert number == 2
+    grade = KINDS["entities"].field("credit_grade")  # optional: a blank would pass unnoticed
+    with pytest.raises(CellError) as caught:
+        grade.parse(cells[1])
+    assert caught.value.key == "formula_no_value"
+    message = caught.value.message()
+    assert '="C"' in message and "WPS" in message and CJK.search(message)
+
+
+@pytest.mark.parametrize(
+    ("value_xml", "cell_type", "expected"),
+    [("<v>C</v>", "str", "C"), ("<v></v>", "str", None)],
+    ids=["computed", "computed-empty-string"],
+)
+def test_formula_cell_saved_by_excel_reads_as_its_computed_value(
+    tmp_path: Path, value_xml: str, cell_type: str, expected: str | None
+) -> None:
+    path = formula_sheet(tmp_path / "entities.xlsx", value_xml, cell_type)
+    [(_, cells)] = read(path)[1]
+    cells += [None] * (2 - len(cells))  # a trailing blank cell may be absent
+    assert KINDS["entities"].field("credit_grade").parse(cells[1]) == expected
+
+
+class TooMuchWork(AssertionError):
+    pass
+
+
+def count_cells(monkeypatch: pytest.MonkeyPatch, limit: int) -> list[int]:
+    """Count the cells the reader converts, failing fast once ``limit`` is passed."""
+    converted = [0]
+    convert = sheets._xlsx_cell
+
+    def counting(cell: Any) -> Cell:
+        converted[0] += 1
+        if converted[0] > limit:
+            raise TooMuchWork(f"more than {limit} cells converted")
+        return convert(cell)
+
+    monkeypatch.setattr(sheets, "_xlsx_cell", counting)
+    return converted
+
+
+def corner_workbook(path: Path) -> Path:
+    """A 5 KB workbook: two real rows and one formatted cell in Excel's very last corner."""
+    workbook, worksheet = new_workbook([["单位名称", "单位类型"], ["劳动保障监察大队", "执法机构"]])
+    worksheet["XFD1048576"].font = Font(bold=True)
+    workbook.save(path)
+    return path
+
+
+def test_a_formatted_cell_in_the_far_corner_reads_only_the_real_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = corner_workbook(tmp_path / "units.xlsx")
+    assert path.stat().st_size < 6000
+    converted = count_cells(monkeypatch, limit=100)  # padding would convert 17 billion
+    assert read(path) == (["单位名称", "单位类型"], [(2, ["劳动保障监察大队", "执法机构"])])
+    assert converted[0] <= 4
+
+
+def test_a_huge_declared_dimension_reads_only_the_real_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = xlsx(tmp_path / "units.xlsx", [["单位名称", "单位类型"], ["大队", "执法机构"]])
+    patch_xlsx(
+        path,
+        SHEET_XML,
+        lambda xml: re.sub(r'<dimension ref="[^"]*"', '<dimension ref="A1:XFD1048576"', xml),
+    )
+    count_cells(monkeypatch, limit=100)
+    assert read(path) == (["单位名称", "单位类型"], [(2, ["大队", "执法机构"])])
+
+
+def test_a_sheet_of_formatted_empty_cells_is_refused_after_bounded_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Formatting dragged across whole rows: 1,000 rows of 50 empty styled cells under one
+    # real row. The allowance is lowered so that the test stays small; the rule is the same.
+    monkeypatch.setattr(sheets, "EMPTY_ALLOWANCE", 5000, raising=False)
+    path = xlsx(tmp_path / "units.xlsx", [["单位名称", "单位类型"], ["大队", "执法机构"]])
+    empty = "".join(
+        f'<row r="{r}">'
+        + "".join(f'<c r="{get_column_letter(c)}{r}" s="0"/>' for c in range(1, 51))
+        + "</row>"
+        for r in range(3, 1003)
+    )
+    patch_xlsx(path, SHEET_XML, lambda xml: xml.replace("</sheetData>", empty + "</sheetData>"))
+    with pytest.raises(SheetError) as caught:
+        read(path)
+    assert caught.value.error.key == "mostly_empty"
+    assert caught.value.error.values["row"] < 110  # stopped within the allowance, not at 1002
+    assert CJK.search(caught.value.message())
+
+
+def test_hidden_data_rows_are_remarked_by_row(tmp_path: Path) -> None:
+    workbook, worksheet = new_workbook(
+        [
+            ["单位名称", "单位类型"],
+            ["大队", "执法机构"],
+            ["隐藏股", "股室"],
+            [None, None],
+            ["办公室", "股室"],
+        ]
+    )
+    worksheet.row_dimensions[3].hidden = True
+    worksheet.row_dimensions[4].hidden = True  # blank: nothing would be imported from it
+    path = tmp_path / "units.xlsx"
+    workbook.save(path)
+    assert remarks_of(path) == [(3, None, "hidden_row")]
+
+
+def test_hidden_column_under_a_header_is_remarked_on_the_header_row(tmp_path: Path) -> None:
+    workbook, worksheet = new_workbook([["姓名", "角色", "备注"], ["张凯", "领导", ""]])
+    worksheet.column_dimensions["B"].hidden = True
+    path = tmp_path / "officers.xlsx"
+    workbook.save(path)
+    with open_sheet(path) as sheet:
+        assert [(r.row, r.column, r.error.key) for r in sheet.remarks] == [(1, 1, "hidden_column")]
+
+
+def test_merged_cells_are_remarked_for_each_data_row_they_leave_blank(tmp_path: Path) -> None:
+    rows = [[name, None, None] for name in ("甲", "乙", "丙", "丁")]
+    workbook, worksheet = new_workbook([["姓名", "专长", "备注"], *rows])
+    worksheet["B2"] = "工资支付"
+    worksheet.merge_cells("B2:B4")  # shows 工资支付 for 甲, 乙 and 丙; only 甲 has it
+    worksheet["C5"] = "x"
+    worksheet.merge_cells("C5:C9")  # rows 6 to 9 are blank: nothing imported, nothing to say
+    worksheet.merge_cells("E2:F3")  # beyond the header
+    path = tmp_path / "officers.xlsx"
+    workbook.save(path)
+    remarks = remarks_of(path)
+    assert [(row, column, key) for row, column, key in remarks] == [
+        (3, 1, "merged_cell"),
+        (4, 1, "merged_cell"),
+    ]
+    with open_sheet(path) as sheet:
+        for _ in sheet.rows:
+            pass
+        message = sheet.remarks[0].error.message()
+    assert "B2:B4" in message and CJK.search(message)
