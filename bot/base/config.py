@@ -70,6 +70,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         # after that the officer is told to speak to the team leader.
         "decline_closes_days_before_start": (int, 0),
     },
+    "findings": {
+        # Where evidence photos are kept, named by their SHA-256 (relative to this file).
+        "files": (str, "files"),
+        # A photo larger than this is refused, and the officer told.
+        "photo_max_mib": (int, 10),
+    },
     "outbox": {
         # Backoff doubles up to ten minutes: 20 tries outlast an outage of about two hours.
         "max_attempts": (int, 20),
@@ -155,6 +161,16 @@ class AssignmentSettings:
 
 
 @dataclass(frozen=True)
+class FindingSettings:
+    files: Path  # the folder of the file store
+    photo_max_mib: int
+
+    @property
+    def photo_max_bytes(self) -> int:
+        return self.photo_max_mib * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     app: AppSettings
@@ -166,6 +182,7 @@ class Settings:
     )
     outbox: OutboxSettings = OutboxSettings(20, 20, 3000)
     assignments: AssignmentSettings = AssignmentSettings(24, 0)
+    findings: FindingSettings = FindingSettings(Path("files"), 10)
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
@@ -248,6 +265,8 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
         value = values[(section, key)]  # both platforms: a 32-byte key as 43 base64 characters
         if value and not _is_aes_key(value):
             raise ConfigError(text("config.bad_value", key=f"{section}.{key}", detail="43"))
+    if not 1 <= values[("findings", "photo_max_mib")] <= 100:
+        raise ConfigError(text("config.bad_value", key="findings.photo_max_mib", detail="1–100"))
     for key in ("remind_after_hours", "decline_closes_days_before_start"):
         if values[("assignments", key)] < 0:
             raise ConfigError(text("config.bad_value", key=f"assignments.{key}", detail=">= 0"))
@@ -348,6 +367,10 @@ def load_settings(
         dingtalk=DingTalkSettings(**_section(values, "dingtalk")),
         outbox=OutboxSettings(**_section(values, "outbox")),
         assignments=AssignmentSettings(**_section(values, "assignments")),
+        findings=FindingSettings(
+            files=base / values[("findings", "files")],
+            photo_max_mib=values[("findings", "photo_max_mib")],
+        ),
     )
 
 

@@ -40,7 +40,7 @@ from bot.platforms.messages import (
     card_id,
     card_ref,
 )
-from bot.platforms.wecom import WeComCodec
+from bot.platforms.wecom import WeComCodec, read_capped
 
 SIGN_WINDOW_MS = 3600 * 1000
 # How the new API (api.dingtalk.com) refuses: an invalid or expired token is HTTP 400 with this
@@ -79,6 +79,17 @@ def robot_to_inbound(body: bytes, now: dt.datetime, robot_code: str = "") -> Inb
         raise Rejected(400, "missing or malformed sender or msgId")
     if robot_code and data.get("robotCode") != robot_code:
         raise Rejected(403, "another robot's message")
+    picture = data.get("content") if data.get("msgtype") == "picture" else None
+    code = picture.get("downloadCode") if isinstance(picture, dict) else None
+    if plain_id(code, 500):  # a picture to fetch; one without a code reads as no text
+        return Inbound(
+            Platform.DINGTALK,
+            str(msg_id),
+            str(sender),
+            InboundKind.IMAGE,
+            now,
+            fields={"media": str(code)},
+        )
     text = data.get("text")
     content = text.get("content", "") if isinstance(text, dict) else ""
     if not isinstance(content, str) or not plain_id(content.replace("\n", " ") or "x", 8000):
@@ -350,6 +361,30 @@ class DingTalkClient:
             # A token refused right after a refresh: DingTalk's side; try again later.
             retry = refused or _retryable(status, code)
             raise SendFailed(f"{path} http {status} {code}", retry=retry)
+
+    async def fetch(self, download_code: str, max_bytes: int) -> bytes:
+        """A picture a person sent the robot: ``messageFiles/download`` gives a short-lived
+        URL for the code, then the file. SendFailed as for sending, or ``too_big``."""
+        body = {"downloadCode": download_code, "robotCode": self.robot_code}
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            status, data = await self._call("/v1.0/robot/messageFiles/download", body, token)
+            code = _code(data)
+            if (status == 401 or code == TOKEN_REFUSED) and attempt == 1:
+                continue
+            url = data.get("downloadUrl") if isinstance(data, dict) else None
+            if status != 200 or not isinstance(url, str):
+                raise SendFailed(
+                    f"messageFiles/download http {status} {code}", retry=_retryable(status, code)
+                )
+            try:
+                async with self.session.get(url, timeout=self.timeout) as response:
+                    if response.status >= 400:
+                        raise SendFailed(f"download http {response.status}", retry=True)
+                    return await read_capped(response, max_bytes)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SendFailed(f"network: {type(exc).__name__}", retry=True) from exc
+        raise AssertionError("the second attempt returns or raises")
 
 
 def _code(data: Any) -> str:

@@ -125,6 +125,7 @@ class FakeWeCom(_FakeBase):
         )
         self.dropped = 0
         self.duplicates = 0
+        self.media: dict[str, tuple[bytes, str]] = {}  # pictures people sent: id → (file, type)
         # WeCom's per-app API budget: beyond it, 45009. None: unlimited.
         self.api_per_minute: int | None = None
         self._api_calls: collections.deque[float] = collections.deque()
@@ -270,7 +271,39 @@ class FakeWeCom(_FakeBase):
         app.router.add_get("/cgi-bin/gettoken", self.gettoken)
         app.router.add_post("/cgi-bin/message/send", self.send)
         app.router.add_post("/cgi-bin/message/update_template_card", self.update_card)
+        app.router.add_get("/cgi-bin/media/get", self.media_get)
         return app
+
+    async def media_get(self, request: web.Request) -> web.Response:
+        """The file of a picture a person sent, or WeCom's JSON error (sent as text/plain)."""
+        self.calls["media/get"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if (error := self._token_error(request)) is not None:
+            return error
+        found = self.media.get(request.query.get("media_id", ""))
+        if found is None:
+            body = json.dumps({"errcode": 40007, "errmsg": "invalid media_id"})
+            return web.Response(text=body, content_type="text/plain")
+        return web.Response(body=found[0], content_type=found[1])
+
+    @staticmethod
+    def image_xml(user: str, media_id: str, msg_id: int, created: int) -> str:
+        return (
+            f"<xml><ToUserName><![CDATA[corp]]></ToUserName><FromUserName><![CDATA[{user}]]>"
+            f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[image]]>"
+            f"</MsgType><PicUrl><![CDATA[http://127.0.0.1/pic]]></PicUrl><MediaId><![CDATA["
+            f"{media_id}]]></MediaId><MsgId>{msg_id}</MsgId><AgentID>1</AgentID></xml>"
+        )
+
+    async def send_image(
+        self, session: aiohttp.ClientSession, user: str, data: bytes, kind: str = "image/jpeg"
+    ) -> int:
+        """A person sends a picture: WeCom keeps it as temporary media and calls the bot."""
+        media_id = secrets.token_urlsafe(24)
+        self.media[media_id] = (data, kind)
+        inner = self.image_xml(user, media_id, secrets.randbelow(10**15), int(time.time()))
+        return await self.post(session, inner)
 
     # --- what a person does on their phone: WeCom calls the bot ---------------------------
 
@@ -356,6 +389,7 @@ class FakeDingTalk(_FakeBase):
         self.sockets: list[web.WebSocketResponse] = []
         self.acks: dict[str, int] = {}
         self.card_template_id = ""  # the interactive card template "made in the console"
+        self.files: dict[str, bytes] = {}  # pictures people sent, by download code
 
     def _error(self, code: str) -> web.Response:
         """As the new API refuses: "token" a bad or expired token (HTTP 400), "qps" throttling
@@ -540,7 +574,39 @@ class FakeDingTalk(_FakeBase):
         app.router.add_put("/v1.0/card/instances", self.update_card)
         app.router.add_post("/v1.0/gateway/connections/open", self.open_connection)
         app.router.add_get("/gateway/ws", self.gateway)
+        app.router.add_post("/v1.0/robot/messageFiles/download", self.file_download)
+        app.router.add_get("/files/{code}", self.file)
         return app
+
+    async def file_download(self, request: web.Request) -> web.Response:
+        """A short-lived URL for a download code, as the robot API gives one."""
+        self.calls["messageFiles/download"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
+            return self._error("token")
+        body = await request.json()
+        code = body.get("downloadCode", "")
+        if body.get("robotCode") != self.robot_code or code not in self.files:
+            return self._error("400")
+        url = str(request.url.with_path(f"/files/{code}").with_query(None))
+        return web.json_response({"downloadUrl": url})
+
+    async def file(self, request: web.Request) -> web.Response:
+        found = self.files.get(request.match_info["code"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(body=found, content_type="application/octet-stream")
+
+    async def send_picture(self, session: aiohttp.ClientSession, user: str, data: bytes) -> int:
+        """A person sends the robot a picture: the callback carries its download code."""
+        code = secrets.token_urlsafe(24)
+        self.files[code] = data
+        body = self.robot_body(user, "")
+        del body["text"]
+        body |= {"msgtype": "picture", "content": {"downloadCode": code}}
+        async with session.post(self.bot_url, json=body, headers=self.robot_headers()) as response:
+            return response.status
 
     def robot_headers(self, timestamp_ms: int | None = None) -> dict[str, str]:
         timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))

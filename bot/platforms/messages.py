@@ -25,6 +25,7 @@ class InboundKind(enum.Enum):
     CLICK = "click"  # a card button: ``action`` is the button's key
     FORM = "form"  # a form submission: ``fields`` holds the answers
     ENTER = "enter"  # the person opened the app / chat
+    IMAGE = "image"  # a picture: ``fields["media"]`` is the platform's handle to fetch it by
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,17 @@ def selected_items(element: Any) -> dict[str, list[str]]:
     return answers
 
 
+async def read_capped(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    """The whole body, or SendFailed ``too_big`` as soon as it passes ``max_bytes`` (a read
+    returns what has arrived so far, so one read is not the file)."""
+    received = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        received += chunk
+        if len(received) > max_bytes:
+            raise SendFailed(f"too_big: over {max_bytes} bytes", retry=False)
+    return bytes(received)
+
+
 def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
     """The neutral event for a decrypted WeCom message, or None for what suiji ignores."""
     sender = message.get("FromUserName", "")
@@ -140,15 +151,14 @@ def to_inbound(message: dict[str, str], now: dt.datetime) -> Inbound | None:
     if not plain_id(sender, 64) or len(message.get("MsgId", "") + created) > 100:
         raise Rejected(400, "malformed sender or ids")
     msg_type = message.get("MsgType", "")
+    key = message.get("MsgId") or f"{sender}:{created}"
     if msg_type == "text":
-        return Inbound(
-            Platform.WECOM,
-            message.get("MsgId") or f"{sender}:{created}",
-            sender,
-            InboundKind.TEXT,
-            now,
-            text=message.get("Content", "").strip(),
-        )
+        text = message.get("Content", "").strip()
+        return Inbound(Platform.WECOM, key, sender, InboundKind.TEXT, now, text=text)
+    media = message.get("MediaId", "")
+    if msg_type == "image" and plain_id(media, 500):  # one without a media id is ignored
+        fields = {"media": media}
+        return Inbound(Platform.WECOM, key, sender, InboundKind.IMAGE, now, fields=fields)
     if msg_type != "event":
         return None
     event = message.get("Event", "")
@@ -324,3 +334,31 @@ class WeComClient:
                 return Receipt()  # this card went out before a crash: done, not an error
             raise
         return Receipt(handle=str(data.get("response_code") or ""))
+
+    async def fetch(self, media_id: str, max_bytes: int) -> bytes:
+        """A picture a person sent (``media/get``; temporary media live three days). The file,
+        or SendFailed: a JSON ``errcode`` answer, a network fault, or ``too_big``."""
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            try:
+                async with self.session.get(
+                    f"{self.api_base}/cgi-bin/media/get",
+                    params={"access_token": token, "media_id": media_id},
+                    timeout=self.timeout,
+                ) as response:
+                    if response.status >= 400:
+                        raise SendFailed(f"http {response.status}", retry=response.status >= 500)
+                    kind = response.headers.get("Content-Type", "")
+                    data = await read_capped(response, max_bytes)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SendFailed(f"network: {type(exc).__name__}", retry=True) from exc
+            if not (kind.startswith(("application/json", "text/")) and data.startswith(b"{")):
+                return data  # the file itself
+            try:
+                code = json.loads(data).get("errcode", -1)
+            except (ValueError, AttributeError):
+                code = -1
+            if code in TOKEN_ERRORS and attempt == 1:
+                continue
+            raise SendFailed(f"media/get {code}", retry=code in RETRYABLE or code in TOKEN_ERRORS)
+        raise AssertionError("the second attempt returns or raises")

@@ -15,6 +15,7 @@ import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import cast
 
 import aiohttp
 from aiohttp import web
@@ -29,13 +30,14 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.server import dispatch, public
+from bot.server import dispatch, photos, public
 from bot.server.intake import Intake
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments
 from bot.workflows.step import Policy, policy_of
 from storage.chat import forget_signs, spend_sign
 from storage.engine import make_engine, make_session_factory, unit_of_work
+from storage.files import FolderStore
 
 log = logging.getLogger("suiji.app")
 Clock = Callable[[], dt.datetime]
@@ -141,6 +143,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # The reminder timer: the database says who is due, so any number of processes may tick.
     every(REMIND_SECONDS, functools.partial(_remind, app), "remind-unanswered")
     every(REMIND_SECONDS, functools.partial(_forget_signs, app), "forget-signs")
+    every(PHOTO_SECONDS, functools.partial(_fetch_photos, app), "fetch-photos")
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
     # A few workers handle acknowledged events: enough to keep up (and to go on while one
@@ -184,6 +187,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
 
 
 RETRY_SECONDS = 30.0
+PHOTO_SECONDS = 2.0  # how soon a photo sent in chat is fetched (one query when none waits)
 FLUSH_SECONDS = 10.0  # the longest a stopping server spends sending what is due
 QUIET_SECONDS = 0.25  # the longest a handler lets acknowledgements go first
 REMIND_SECONDS = 300.0
@@ -200,6 +204,29 @@ async def _remind(app: web.Application) -> None:
             app[SENDER].wake.set()
     except Exception:
         log.exception("sending reminders failed")
+
+
+async def _fetch_photos(app: web.Application) -> None:
+    """Evidence photos sent in chat, fetched from their platform in the background."""
+    if app[STOPPING].is_set():
+        return
+    settings = app[SETTINGS]
+    # The sender's clients: one token cache per platform for sending and fetching alike.
+    sources = cast(dict[str, photos.MediaSource], app[SENDER].clients)
+    try:
+        fetched = await photos.fetch_due(
+            app[FACTORY],
+            sources,
+            FolderStore(settings.findings.files),
+            app[CLOCK],
+            app[POLICY],
+            settings.findings.photo_max_bytes,
+        )
+    except Exception:
+        log.exception("fetching photos failed")
+        return
+    if fetched:
+        app[SENDER].wake.set()
 
 
 async def _forget_signs(app: web.Application) -> None:

@@ -129,6 +129,11 @@ async def decide(
     asker = _asker(person)
     if inbound.kind is InboundKind.ENTER:
         return [await _help(step, asker)]
+    if inbound.kind is InboundKind.IMAGE:
+        waiting = await assignment_db.conversation(session, person.id, step.now)
+        form = dict(waiting.data) if waiting and waiting.topic == findings.TOPIC else None
+        source = str(inbound.fields.get("media", ""))
+        return await findings.photo_sent(step, person, inbound.platform.value, source, form)
     pressed = inbound.kind in (InboundKind.CLICK, InboundKind.FORM)
     message = inbound.action if pressed else inbound.text
     command = commands.parse(message)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import datetime as dt
+import hashlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -29,7 +30,9 @@ from storage.models import (
     AuditEntry,
     Entity,
     Finding,
+    FindingPhoto,
     FindingState,
+    PhotoState,
 )
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.test_assignments import team
@@ -343,3 +346,74 @@ async def test_a_paused_draft_resumes_where_it_stood(bot: Phones) -> None:
     assert "任务" in shown.text
     shown = await reply(bot, officer, "继续")
     assert "工资支付记录" in shown.text and "第2题" in shown.text
+
+
+JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8
+
+
+async def send_picture(p: Phones, user: str, data: bytes) -> None:
+    if isinstance(p.fake, fakes.FakeWeCom):
+        assert await p.fake.send_image(p.http, user, data) == 200
+    else:
+        assert await p.fake.send_picture(p.http, user, data) == 200
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+async def with_files(
+    request: Any, loaded: None, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Phones]:
+    monkeypatch.setattr(fakes, "PER_MEMBER_PER_MINUTE", 200)
+    config = {
+        "SUIJI_OUTBOX__PER_RECIPIENT_PER_MINUTE": "200",
+        "SUIJI_FINDINGS__FILES": str(tmp_path / "files"),
+        "SUIJI_FINDINGS__PHOTO_MAX_MIB": "1",
+    }
+    async with phones(request.param, database_url, **config) as built:
+        yield built
+
+
+async def test_photos_sent_in_chat_are_fetched_checked_and_kept(
+    with_files: Phones, tmp_path: Path
+) -> None:
+    p = with_files
+    campaign_id = await started(p)
+    _, members = await team(p, campaign_id, 1)
+    officer = await p.account(members[0].person_id)
+    # A picture with no form open is not taken.
+    before = len(p.inbox(officer))
+    await send_picture(p, officer, JPEG)
+    assert "没有需要照片的问题" in (await _after(p, officer, before, "照片")).text
+    await _open_wages(p, officer, members[0].id)
+    for answer in ("12", "是", "1", "是", "是", "否"):
+        shown = await reply(p, officer, answer)
+    assert "证据照片" in shown.text
+    before = len(p.inbox(officer))
+    await send_picture(p, officer, JPEG)
+    assert "收到第 1 张照片" in (await _after(p, officer, before, "收到第 1 张")).text
+    # Too big, and not a picture at all: each refused, the officer told why.
+    await send_picture(p, officer, b"\xff\xd8\xff" + b"\x00" * (1024 * 1024 + 10))
+    await _after(p, officer, before, "太大")
+    await send_picture(p, officer, b"%PDF-1.7 not a picture")
+    await _after(p, officer, before, "不是照片")
+    deadline = time.monotonic() + 20
+    while True:  # the background fetcher has it
+        found = await finding_of(p)
+        if found.draft["answers"].get("evidence"):
+            break
+        assert time.monotonic() < deadline, found.draft
+        await asyncio.sleep(0.2)
+    digest = hashlib.sha256(JPEG).hexdigest()
+    assert found.draft["answers"]["evidence"] == [digest]
+    stored = tmp_path / "files" / digest[:2] / digest[2:4] / digest
+    assert stored.read_bytes() == JPEG
+    shown = await reply(p, officer, "完成")
+    assert "检查日期" in shown.text
+    async with p.factory() as session:
+        rows = (await session.execute(select(FindingPhoto).order_by(FindingPhoto.id))).scalars()
+        states = [(r.state, r.sha256) for r in rows]
+        audit = (
+            await session.execute(select(AuditEntry).where(AuditEntry.action == "finding:photo"))
+        ).scalars()
+        assert [json.loads(e.after or "{}")["sha256"] for e in audit] == [digest]
+    assert states[0] == (PhotoState.STORED, digest)
+    assert {s for s, _ in states[1:]} == {PhotoState.FAILED}

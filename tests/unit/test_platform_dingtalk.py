@@ -472,3 +472,15 @@ def test_malformed_card_callbacks_are_refused_400(data: object) -> None:
     with pytest.raises(Rejected) as refused:
         card_to_inbound(data, "m1", dt.datetime(2026, 11, 26, tzinfo=dt.UTC))
     assert refused.value.status == 400
+
+
+def test_a_picture_is_an_image_event_with_its_download_code() -> None:
+    body = {
+        "msgtype": "picture",
+        "content": {"downloadCode": "code-1"},
+        "msgId": "m2",
+        "senderStaffId": "s1",
+    }
+    inbound = robot_to_inbound(json.dumps(body).encode(), NOW)
+    assert inbound is not None and inbound.kind is InboundKind.IMAGE
+    assert inbound.fields == {"media": "code-1"}

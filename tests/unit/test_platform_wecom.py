@@ -460,3 +460,17 @@ def test_card_task_id_is_stable_for_the_same_ref_and_differs_between_refs() -> N
 def test_card_title_is_cut_to_what_wecom_shows() -> None:
     body = render("u", 7, Outgoing.card("标" * 50, "x", BUTTONS[:1]), "m1")
     assert body["template_card"]["main_title"]["title"] == "标" * 36
+
+
+def test_a_picture_is_an_image_event_with_its_media_id() -> None:
+    message = {
+        "FromUserName": "wangwu",
+        "CreateTime": "1700000000",
+        "MsgType": "image",
+        "PicUrl": "http://x/p",
+        "MediaId": "media-1",
+        "MsgId": "77",
+    }
+    inbound = to_inbound(message, NOW)
+    assert inbound is not None and inbound.kind is InboundKind.IMAGE
+    assert (inbound.dedup_key, inbound.fields) == ("77", {"media": "media-1"})
