@@ -32,7 +32,9 @@ class Word:
 @functools.cache
 def _form_words() -> tuple[dict[str, str], tuple[str, ...], re.Pattern[str]]:
     words = table("forms/_words.toml")["form"]
-    whole = {fold(w): name for name, ws in words.items() if isinstance(ws, list) for w in ws}
+    steering = {name: ws for name, ws in words.items() if isinstance(ws, list)}
+    steering.pop("all_items")  # read when choosing the item, not inside a form
+    whole = {fold(w): name for name, ws in steering.items() for w in ws}
     edits = tuple(fold(w) for w in words["edit"])
     template = words["button"]
     pattern = re.escape(template).replace(re.escape("{number}"), r"(\d{1,3})")
@@ -56,6 +58,11 @@ def form_word(message: str, *, confirming: bool = False) -> Word | None:
         if rest != folded and rest.isdigit() and len(rest) <= 3:
             return Word("edit", int(rest))
     return None
+
+
+def all_items(message: str) -> bool:
+    """「全部」「全部事项」…: every item of the campaign, one after the other."""
+    return fold(message) in {fold(w) for w in table("forms/_words.toml")["form"]["all_items"]}
 
 
 def button_key(number: int, answer: str) -> str:

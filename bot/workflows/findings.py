@@ -133,7 +133,7 @@ async def pick_given(
             return None if commands.parse(message) else [_bad_pick(len(employers))]
         return await _pick_item(step, person, a, campaign, employers[number - 1])
     items = campaign.items
-    if folded == text("filling.all_items"):
+    if say.all_items(folded):
         queue = [[entity.id, i["code"]] for i in items]
         return await _open(step, person, a, campaign, entity, items[0]["code"], queue[1:])
     number = _number(folded, len(items))
@@ -222,7 +222,7 @@ async def _open(
     form = form_from_json(finding.form)
     now = session.start(form, session.Draft.from_json(finding.draft))
     finding.draft = now.draft.to_json()
-    return [say.question_message(form, now, _about(form, entity, finding, campaign, code))]
+    return [say.question_message(form, now, _about(form, entity, finding))]
 
 
 async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None:
@@ -264,9 +264,7 @@ def _item_name(campaign: Campaign, code: str) -> str:
     return next((i["name"] for i in campaign.items if i["code"] == code), code)
 
 
-def _about(
-    form: Form, entity: Entity, finding: Finding, campaign: Campaign, code: str
-) -> say.About:
+def _about(form: Form, entity: Entity, finding: Finding) -> say.About:
     return say.About(
         text("filling.title", form=form.title, employer=entity.name), entity.name, finding.id
     )
@@ -294,9 +292,8 @@ async def _show_again(
 
 async def _about_of(step: Step, form: Form, finding: Finding) -> say.About:
     entity = await step.session.get(Entity, finding.entity_id)
-    campaign = await step.session.get(Campaign, finding.campaign_id)
-    assert entity is not None and campaign is not None
-    return _about(form, entity, finding, campaign, finding.item_code)
+    assert entity is not None
+    return _about(form, entity, finding)
 
 
 # --- filling ---------------------------------------------------------------------------------

@@ -286,6 +286,16 @@ async def _open_wages(p: Phones, officer: str, task: int) -> Delivered:
     return await reply(p, officer, "1")
 
 
+async def test_all_items_are_filled_one_after_the_other(bot: Phones) -> None:
+    campaign_id = await started(bot)
+    _, members = await team(bot, campaign_id, 1)
+    officer = await bot.account(members[0].person_id)
+    await reply(bot, officer, f"填写 任务{members[0].id}")
+    await reply(bot, officer, "1")
+    shown = await reply(bot, officer, "全部事项")
+    assert "第1题" in shown.text and "职工人数" in shown.text  # the first item, 工资支付
+
+
 async def test_bad_moves_change_nothing(bot: Phones) -> None:
     campaign_id = await started(bot)
     _, members = await team(bot, campaign_id, 1)
