@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Table, and_, delete, exists, false, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -67,6 +67,19 @@ async def store_events(
     return {(platform, key): event_id for event_id, platform, key in returned}
 
 
+async def stored_keys(
+    session: AsyncSession | AsyncConnection, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of these events (platform, key) are stored."""
+    if not keys:
+        return set()
+    wanted = [event_key(platform, key) for platform, key in keys]
+    query = select(InboundEvent.platform, InboundEvent.dedup_key).where(
+        tuple_(InboundEvent.platform, InboundEvent.dedup_key).in_(wanted)
+    )
+    return {(platform, key) for platform, key in await session.execute(query)}
+
+
 async def _insert_new(
     session: AsyncSession | AsyncConnection,
     table: Table,
@@ -91,11 +104,33 @@ async def _insert_new(
     return list(await session.execute(statement.returning(*returning), values))
 
 
+SIGN_LENGTH = 100  # the column's width
+
+
 async def spend_sign(session: AsyncSession, sign: str, now: dt.datetime) -> bool:
     """Record a robot-callback sign; False if it was used before (a replay)."""
+    return bool(await spend_signs(session, {sign: now}))
+
+
+async def spend_signs(
+    session: AsyncSession | AsyncConnection, signs: dict[str, dt.datetime]
+) -> set[str]:
+    """Record robot-callback signs (each with when it was seen); those not used before. A sign
+    is spent in the same transaction as the event it carried: if that cannot be stored, the
+    platform's retry, under the same sign, is not taken for a replay."""
+    if not signs:
+        return set()
     table = cast(Table, RobotSign.__table__)
-    rows = [{"sign": sign[:100], "seen_at": now}]
-    return bool(await _insert_new(session, table, rows, ["sign"], [table.c.sign]))
+    rows = [{"sign": sign[:SIGN_LENGTH], "seen_at": seen} for sign, seen in signs.items()]
+    spent = {row.sign for row in await _insert_new(session, table, rows, ["sign"], [table.c.sign])}
+    return {sign for sign in signs if sign[:SIGN_LENGTH] in spent}
+
+
+async def probe_write(connection: AsyncConnection) -> None:
+    """A write that changes nothing, to learn whether the database takes writes at all (a
+    read-only file or server refuses it; a locked one makes it wait). The caller's transaction
+    is rolled back."""
+    await connection.execute(update(RobotSign).where(false()).values(sign=RobotSign.sign))
 
 
 async def forget_signs(session: AsyncSession, seen_before: dt.datetime) -> int:

@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -102,6 +103,25 @@ def _ping_when_idle(engine: Engine) -> None:
 
     event.listen(engine, "checkin", returned)
     event.listen(engine, "checkout", checked_out)
+
+
+# SQLSTATE classes of errors about what was written, not about the database: data exceptions
+# (22) and integrity constraint violations (23). PostgreSQL's driver reports most server errors
+# under one generic class, so the state is what tells them apart.
+_REFUSALS = ("22", "23")
+
+
+def cannot_write_now(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot take a write at the moment (out of reach,
+    silent, read-only, locked, shutting down, writes not granted): the same write may well
+    succeed later. Not so a row the database refuses (a value it cannot hold, a broken
+    constraint), nor an error raised before the database was asked."""
+    if isinstance(exc, (TimeoutError, OSError, PoolTimeout, DisconnectionError)):
+        return True
+    if isinstance(exc, (DataError, IntegrityError)) or not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return not (isinstance(state, str) and state[:2] in _REFUSALS)
 
 
 def make_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

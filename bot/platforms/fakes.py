@@ -32,6 +32,10 @@ from bot.platforms.wecom import WeComCodec
 PER_MEMBER_PER_MINUTE = 30
 RESPONSE_CODE_SECONDS = 72 * 3600
 INTERACTIVE_CARDS = {"button_interaction", "vote_interaction", "multiple_interaction"}
+# WeCom waits 5 s for the answer to a callback and sends it three times in all until one is
+# answered 200 (PROTOCOLS.md); ``deliver`` does the same, on both fakes.
+CALLBACK_WAIT = 5.0
+CALLBACK_TRIES = 3
 
 
 @dataclass
@@ -70,6 +74,7 @@ class _FakeBase:
         self._seq = itertools.count(1)
         self.bot_url = ""
         self.changed = asyncio.Event()
+        self.answers: list[int] = []  # the bot's answers to delivered callbacks (0: none in time)
 
     def inject(self, *faults: str) -> None:
         """Queue faults for the next API calls: "500", "timeout", or an error code."""
@@ -109,6 +114,32 @@ class _FakeBase:
 
     def _error(self, code: str) -> web.Response:
         raise NotImplementedError
+
+    async def _deliver(
+        self,
+        session: aiohttp.ClientSession,
+        tries: int,
+        pause: float,
+        **request: Any,
+    ) -> list[int]:
+        """POST the same callback to the bot until it answers 200, as the platform would: each
+        try waits ``CALLBACK_WAIT`` for the answer (0 when none came). The answers, in order."""
+        statuses: list[int] = []
+        for attempt in range(tries):
+            if attempt:
+                await asyncio.sleep(pause)
+            try:
+                async with session.post(
+                    self.bot_url, timeout=aiohttp.ClientTimeout(total=CALLBACK_WAIT), **request
+                ) as response:
+                    status = response.status
+            except TimeoutError:
+                status = 0
+            statuses.append(status)
+            self.answers.append(status)
+            if status == 200:
+                break
+        return statuses
 
 
 class FakeWeCom(_FakeBase):
@@ -355,6 +386,17 @@ class FakeWeCom(_FakeBase):
         envelope, query = self.sealed(inner)
         async with session.post(self.bot_url, params=query, data=envelope.encode()) as response:
             return response.status
+
+    async def deliver(
+        self,
+        session: aiohttp.ClientSession,
+        inner: str,
+        tries: int = CALLBACK_TRIES,
+        pause: float = 0.0,
+    ) -> list[int]:
+        """Send a callback the way WeCom does, again and again until it is answered 200."""
+        envelope, query = self.sealed(inner)
+        return await self._deliver(session, tries, pause, params=query, data=envelope.encode())
 
     async def say(self, session: aiohttp.ClientSession, user: str, text: str) -> int:
         msg_id = secrets.randbelow(10**15)
@@ -633,6 +675,18 @@ class FakeDingTalk(_FakeBase):
             self.bot_url, json=self.robot_body(user, text), headers=self.robot_headers()
         ) as response:
             return response.status
+
+    async def deliver(
+        self,
+        session: aiohttp.ClientSession,
+        user: str,
+        text: str,
+        tries: int = CALLBACK_TRIES,
+        pause: float = 0.0,
+    ) -> list[int]:
+        """A robot callback sent again, the same body under the same sign, until answered 200."""
+        body, headers = self.robot_body(user, text), self.robot_headers()
+        return await self._deliver(session, tries, pause, json=body, headers=headers)
 
 
 def _dtmd_text(url: str) -> str:

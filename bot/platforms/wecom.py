@@ -1,9 +1,9 @@
 """WeCom (企业微信) self-built app: callback crypto, event parsing, and the sending API.
 
 Callbacks: the signature (SHA-1 over the sorted token, timestamp, nonce and ciphertext) is
-checked in constant time before the ciphertext is decrypted or its XML parsed; the AES part is
-wechatpy's. Sending goes over aiohttp with a cached access token, refreshed once when WeCom says
-it is invalid or expired.
+checked in constant time before the ciphertext is decrypted or its XML parsed; the AES cipher is
+wechatpy's, the padding and framing around it are checked here. Sending goes over aiohttp with a
+cached access token, refreshed once when WeCom says it is invalid or expired.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 
 import aiohttp
 from wechatpy.crypto import PrpCrypto
-from wechatpy.exceptions import InvalidSignatureException
 
 from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.messages import (
@@ -45,6 +44,8 @@ MAX_ANSWERS = 50  # questions per card and options per question; WeCom allows fa
 # A response_code (from message/send for an interactive card, or from a press on it) changes
 # the card once, within 72 hours.
 RESPONSE_CODE_LIFETIME = dt.timedelta(hours=72)
+PAD_BLOCK = 32  # WeCom pads with PKCS#7 to 32 bytes, not to AES's 16
+MAX_TIMESTAMP_DIGITS = 20
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
@@ -67,17 +68,42 @@ class WeComCodec:
         return PrpCrypto(base64.b64decode(self.encoding_aes_key + "="))
 
     def _check(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
+        # The timestamp is WeCom's count of seconds. No window is enforced around it: WeCom
+        # documents none (and retries a callback over several seconds). Replays are stopped by
+        # the signature, which covers timestamp, nonce and ciphertext, and by the durable
+        # deduplication of every event (MsgId, or sender and time). A timestamp that is not a
+        # number is not WeCom's, signed or not.
+        if (
+            not (timestamp.isascii() and timestamp.isdigit())
+            or len(timestamp) > MAX_TIMESTAMP_DIGITS
+        ):
+            raise Rejected(400, "timestamp is not a number")
         expected = signature(self.token, timestamp, nonce, encrypt)
         if not hmac.compare_digest(expected.encode(), msg_signature.encode()):
             raise Rejected(403, "bad signature")
 
     def _decrypt(self, encrypt: str) -> str:
+        """The message inside ``encrypt``: AES-256-CBC (wechatpy's cipher), then PKCS#7 to 32
+        bytes and the framing (16 random bytes, the message's length, the message, the corp
+        id), all checked here: wechatpy takes the last byte as the pad length and never looks
+        at the bytes before it."""
         try:
-            return str(self._crypto.decrypt(encrypt, self.corp_id))
-        except (InvalidSignatureException, ValueError, TypeError, UnicodeDecodeError) as exc:
+            plain: bytes = self._crypto.cipher.decrypt(base64.b64decode(encrypt))
+        except (ValueError, TypeError) as exc:  # not base64, or not whole AES blocks
             raise Rejected(400, "cannot decrypt") from exc
-        except Exception as exc:  # the crypto library raises its own errors on bad padding
-            raise Rejected(400, f"cannot decrypt: {type(exc).__name__}") from exc
+        pad = plain[-1] if plain else 0
+        if not 1 <= pad <= PAD_BLOCK or plain[-pad:] != bytes([pad]) * pad:
+            raise Rejected(400, "cannot decrypt: bad padding")
+        framed = plain[16:-pad]
+        length = int.from_bytes(framed[:4], "big")
+        if len(framed) < 4 or length > len(framed) - 4:
+            raise Rejected(400, "cannot decrypt: bad length")
+        if framed[4 + length :] != self.corp_id.encode():
+            raise Rejected(400, "cannot decrypt: another corp id")
+        try:
+            return framed[4 : 4 + length].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected(400, "cannot decrypt: not UTF-8") from exc
 
     def verify_url(self, msg_signature: str, timestamp: str, nonce: str, echostr: str) -> str:
         self._check(msg_signature, timestamp, nonce, echostr)

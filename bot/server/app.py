@@ -3,7 +3,8 @@
 Owns the app factory, its resources (opened and closed in ``cleanup_ctx``: the database engine,
 the HTTP client session, the outbox sender) and the HTTP edge: a body cap, signatures checked
 before anything else, a fast empty answer once the event is stored, and the handling after.
-Nothing here answers 5xx for anything a caller sends.
+Nothing here answers 5xx for anything a caller sends; 503 says the database could not store the
+event now (WeCom and DingTalk then send it again), never that the request was wrong.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.base.config import Settings
@@ -31,12 +31,12 @@ from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
 from bot.server import dispatch, photos, public
-from bot.server.intake import Intake
+from bot.server.intake import Intake, StoreUnavailable
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments
 from bot.workflows.step import Policy, policy_of
-from storage.chat import forget_signs, spend_sign
-from storage.engine import make_engine, make_session_factory, unit_of_work
+from storage.chat import forget_signs
+from storage.engine import cannot_write_now, make_engine, make_session_factory, unit_of_work
 from storage.files import FolderStore
 
 log = logging.getLogger("suiji.app")
@@ -151,7 +151,8 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # share this event loop, do not crowd out answering the platforms (measured in
     # tests/benchmarks/bench_callbacks: 8 on PostgreSQL doubled the p99 of acknowledgements).
     sqlite = app[SETTINGS].database.url.startswith("sqlite")
-    app[INTAKE] = Intake(app[ENGINE], stores=1 if sqlite else 3)
+    late = functools.partial(_schedule, app)  # stored after its callback was answered 503
+    app[INTAKE] = Intake(app[ENGINE], stores=1 if sqlite else 3, late=late)
     sender.give_way = lambda: app[INTAKE].quiet(QUIET_SECONDS)
     workers = [asyncio.create_task(_work(app)) for _ in range(2 if sqlite else 4)]
     intake = asyncio.create_task(app[INTAKE].run())
@@ -267,9 +268,11 @@ def _schedule(app: web.Application, event_id: int) -> None:
     app[QUEUE].put_nowait(event_id)
 
 
-async def _accept(request: web.Request, inbound: Inbound | None) -> web.Response:
+async def _accept(
+    request: web.Request, inbound: Inbound | None, sign: str | None = None
+) -> web.Response:
     if inbound is not None:
-        event_id = await request.app[INTAKE].accept(inbound)
+        event_id = await request.app[INTAKE].accept(inbound, sign)
         if event_id is not None:  # None: a retried callback, already stored
             _schedule(request.app, event_id)
     return web.Response(text="")
@@ -303,27 +306,36 @@ def _query(request: web.Request, *names: str) -> list[str]:
 async def refusals(
     request: web.Request, handler: Callable[[web.Request], object]
 ) -> web.StreamResponse:
-    """Turn a Rejected into its 4xx; anything unexpected is logged and answered 400, never 5xx,
-    and nothing was committed by then (events are only stored after the checks)."""
+    """Turn a Rejected into its 4xx, and a database that cannot store the event now into 503
+    (the platforms send it again; the intake logs the outage once). Anything else unexpected is
+    logged and answered 400, and nothing was committed by then (events are only stored after
+    the checks)."""
     try:
         response = await handler(request)  # type: ignore[misc]
         assert isinstance(response, web.StreamResponse)
         return response
     except Rejected as refused:
         return web.Response(status=refused.status, text=refused.reason)
+    except StoreUnavailable:
+        return web.Response(status=503, text=UNAVAILABLE)
     except web.HTTPException:
         raise
-    except Exception:
+    except Exception as exc:
+        if cannot_write_now(exc):
+            log.warning("the database failed on %s %s: %s", request.method, request.path, exc)
+            return web.Response(status=503, text=UNAVAILABLE)
         log.exception("unexpected error on %s %s", request.method, request.path)
         return web.Response(status=400, text="bad request")
 
 
+UNAVAILABLE = "database cannot be written"
+
+
 async def healthz(request: web.Request) -> web.Response:
-    try:
-        async with request.app[ENGINE].connect() as conn:
-            await conn.execute(sql("SELECT 1"))
-    except Exception:
-        return web.Response(status=503, text="database unreachable")
+    """200 while the database takes writes (a write that changes nothing, rolled back): a
+    read-only or locked store answers SELECT 1 and still loses every callback."""
+    if not await request.app[INTAKE].probe():
+        return web.Response(status=503, text=UNAVAILABLE)
     return web.Response(text="ok")
 
 
@@ -363,11 +375,9 @@ async def dingtalk_robot(request: web.Request) -> web.Response:
     body = await _body(request)
     inbound = dingtalk.robot_to_inbound(body, request.app[CLOCK](), d.robot_code)
     # The sign covers the timestamp only: each may be used once, or a captured one would
-    # let anyone post any body, as anyone, for an hour.
-    async with unit_of_work(request.app[FACTORY]) as session:
-        if not await spend_sign(session, sign, request.app[CLOCK]()):
-            raise Rejected(403, "sign already used")
-    return await _accept(request, inbound)
+    # let anyone post any body, as anyone, for an hour. It is spent with the event, in one
+    # transaction: a callback that could not be stored (503) may come again under it.
+    return await _accept(request, inbound, sign)
 
 
 async def dingtalk_events(request: web.Request) -> web.Response:

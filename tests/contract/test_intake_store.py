@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound, InboundKind, Platform
 from bot.server import intake as intake_module
 from bot.server.intake import Intake
 from storage import chat as db
+from tests.helpers import count_rows
 
 pytestmark = pytest.mark.db
 
@@ -48,3 +50,38 @@ async def test_a_row_the_database_refuses_fails_alone_not_its_whole_batch(
         running.cancel()
     assert isinstance(first, int) and isinstance(second, int) and first != second
     assert isinstance(refused, ValueError)
+
+
+async def _stored_together(intake: Intake, *calls: Any) -> list[Any]:
+    """Run the accept() calls as one batch: all wait in the queue before the intake runs."""
+    tasks = [asyncio.create_task(call) for call in calls]
+    await asyncio.sleep(0)
+    running = asyncio.create_task(intake.run())
+    try:
+        return list(await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 30))
+    finally:
+        running.cancel()
+
+
+async def test_a_robot_sign_carries_one_event_whatever_else_comes_under_it(
+    factory: Any, engine: AsyncEngine, clock: Callable[[], dt.datetime]
+) -> None:
+    intake = Intake(engine)
+    first, replay, again = await _stored_together(
+        intake,
+        intake.accept(_text("m1", clock), sign="s1"),
+        intake.accept(_text("m2", clock), sign="s1"),  # another body under the same sign
+        intake.accept(_text("m1", clock), sign="s1"),  # the same callback twice
+    )
+    assert isinstance(first, int) and again is None
+    assert isinstance(replay, Rejected) and replay.status == 403
+    # Later: the platform's retry of the stored callback is no replay; another body is.
+    retry, later_replay = await _stored_together(
+        intake,
+        intake.accept(_text("m1", clock), sign="s1"),
+        intake.accept(_text("m3", clock), sign="s1"),
+    )
+    assert retry is None
+    assert isinstance(later_replay, Rejected) and later_replay.status == 403
+    assert await count_rows(factory, "inbound_events") == 1
+    assert await count_rows(factory, "robot_signs") == 1

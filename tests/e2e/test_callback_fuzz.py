@@ -393,6 +393,17 @@ async def test_signed_envelope_with_an_external_entity_inside_is_refused(empty: 
     )
 
 
+async def test_a_signed_wecom_callback_with_timestamp_abc_is_refused_400(empty: World) -> None:
+    inner = FakeWeCom.text_xml(ZHANG_KAI, "帮助", 779, int(time.time()))
+    envelope, query = empty.wecom.sealed(inner, timestamp="abc")
+    assert (
+        await empty.status("POST", "/wecom/callback", data=envelope.encode(), params=query) == 400
+    )
+    echo, sig = empty.wecom_codec.seal_echo("1288432023552776189", "abc", "47744683")
+    query = {"msg_signature": sig, "timestamp": "abc", "nonce": "47744683", "echostr": echo}
+    assert await empty.status("GET", "/wecom/callback", params=query) == 400
+
+
 async def test_utf16_envelope_with_a_doctype_is_refused_like_a_utf8_one(empty: World) -> None:
     doc = "<!DOCTYPE x [<!ENTITY a 'b'>]><xml><Encrypt>&a;</Encrypt></xml>"
     query = {"msg_signature": "0" * 40, "timestamp": "1", "nonce": "2"}
@@ -444,6 +455,10 @@ async def test_signed_messages_are_stored_so_the_row_counts_can_see_writes(
         )
         assert (await fresh.rows())["robot_signs"] == 0
         assert await fresh.status("POST", "/dingtalk/callback", json=good, headers=headers) == 200
-        assert await fresh.status("POST", "/dingtalk/callback", json=good, headers=headers) == 403
+        # The same callback again (the platform's retry) is the same event, stored once; any
+        # other body under that sign is a replay.
+        assert await fresh.status("POST", "/dingtalk/callback", json=good, headers=headers) == 200
+        other = fresh.dingtalk.robot_body("stranger", "help")
+        assert await fresh.status("POST", "/dingtalk/callback", json=other, headers=headers) == 403
         counts = await fresh.rows()
         assert (counts["inbound_events"], counts["robot_signs"]) == (2, 1)

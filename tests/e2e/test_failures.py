@@ -92,7 +92,7 @@ async def test_healthz_answers_503_while_the_database_is_unreachable(
 ) -> None:
     assert await _health(database_url) == [(200, "ok")] * 2
     down = await _health(_unreachable(database_url, tmp_path))
-    assert down == [(503, "database unreachable")] * 2
+    assert down == [(503, "database cannot be written")] * 2
 
 
 # --- WeCom enter_agent ------------------------------------------------------------------------

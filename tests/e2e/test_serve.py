@@ -77,6 +77,7 @@ async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> Non
             "retry-pending-events",
             "remind-unanswered",
             "forget-signs",
+            "fetch-photos",
         }
         for job in jobs:
             assert inspect.iscoroutinefunction(job.func), job.id

@@ -3,9 +3,14 @@ XML refused, sealing and opening agree, card clicks, and the message/send bodies
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import os
+import struct
+from collections.abc import Callable
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -164,6 +169,70 @@ def test_signed_but_garbled_ciphertext_is_refused_400() -> None:
         sig = signature(TOKEN, MSG_TIMESTAMP, MSG_NONCE, garbage)
         refusal = rejected(CODEC.open, sig, MSG_TIMESTAMP, MSG_NONCE, envelope(garbage))
         assert refusal.status == 400, garbage
+
+
+# --- the timestamp and the AES padding -------------------------------------------------------
+
+# Not numbers: letters, a float, signs, spaces, digits of other scripts (str.isdigit takes them).
+NOT_NUMBERS = [
+    "abc",
+    "",
+    "1e9",
+    "-1476422779",
+    "+1476422779",
+    " 1476422779",
+    "1476422779.0",
+    "١٤٧٦",
+]
+
+
+@pytest.mark.parametrize("timestamp", NOT_NUMBERS)
+def test_a_signed_callback_whose_timestamp_is_not_a_number_is_refused_400(timestamp: str) -> None:
+    """WeCom documents no window for the timestamp (so none is enforced: MsgId or sender and
+    time deduplicate replays), but it is a count of seconds: anything else is not WeCom."""
+    sig = signature(TOKEN, timestamp, MSG_NONCE, MSG_ENCRYPT)
+    assert rejected(CODEC.open, sig, timestamp, MSG_NONCE, envelope(MSG_ENCRYPT)).status == 400
+    echo_sig = signature(TOKEN, timestamp, URL_NONCE, URL_ECHOSTR)
+    refusal = rejected(CODEC.verify_url, echo_sig, timestamp, URL_NONCE, URL_ECHOSTR)
+    assert refusal.status == 400
+
+
+def encrypted_with_padding(xml: str, padding: Callable[[int], bytes]) -> str:
+    """``xml`` framed as WeCom frames it (random 16 bytes, length, message, corp id), padded
+    with ``padding(n)`` for the n bytes up to the next 32, and encrypted with the sample key."""
+    framed = os.urandom(16) + struct.pack(">I", len(xml.encode())) + xml.encode() + CORP_ID.encode()
+    n = 32 - len(framed) % 32
+    key = base64.b64decode(AES_KEY + "=")
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(framed + padding(n)) + encryptor.finalize()).decode()
+
+
+def open_encrypted(encrypt: str) -> dict[str, str]:
+    sig = signature(TOKEN, MSG_TIMESTAMP, MSG_NONCE, encrypt)
+    return CODEC.open(sig, MSG_TIMESTAMP, MSG_NONCE, envelope(encrypt))
+
+
+WRONG_PADDINGS = {
+    "zeros before the length": lambda n: bytes(n - 1) + bytes([n]),
+    "one byte off": lambda n: bytes([n]) * (n - 1) + bytes([n - 1]),
+    "a length beyond the block": lambda n: bytes([n]) * (n - 1) + bytes([33]),
+    "a zero length": lambda n: bytes(n),
+}
+
+
+@pytest.mark.parametrize("padding", WRONG_PADDINGS.values(), ids=WRONG_PADDINGS.keys())
+def test_padding_whose_bytes_are_not_all_the_pad_length_is_refused_400(
+    padding: Callable[[int], bytes],
+) -> None:
+    xml = FakeWeCom.text_xml("ChenJiaShun", "你好", 1, 2)
+    while (16 + 4 + len(xml.encode()) + len(CORP_ID)) % 32 > 30:  # at least two padding bytes
+        xml += " "
+    assert (
+        open_encrypted(encrypted_with_padding(xml, lambda n: bytes([n]) * n))["Content"] == "你好"
+    )
+    with pytest.raises(Rejected) as refused:
+        open_encrypted(encrypted_with_padding(xml, padding))
+    assert refused.value.status == 400
 
 
 # --- hostile and malformed XML ----------------------------------------------------------------
