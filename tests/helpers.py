@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import datetime as dt
 import os
 import socket
 import time
@@ -77,6 +78,23 @@ def read_csv(path: Path) -> list[list[str]]:
 async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> None:
     """Import the bundled sample registries, as `suiji init --sample` does."""
     await import_sample(factory, clock)
+
+
+async def sqlite_database(path: Path, *, sample: bool = False) -> str:
+    """The URL of a new SQLite database at ``path``, migrated, with the sample registries if
+    asked for."""
+    from storage import migrate
+    from storage.engine import make_engine, make_session_factory
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        if sample:
+            await load_sample(make_session_factory(engine), lambda: dt.datetime.now(dt.UTC))
+    finally:
+        await engine.dispose()
+    return url
 
 
 def bot_environ(

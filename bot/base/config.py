@@ -32,7 +32,15 @@ SUPPORTED_BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
     "database": {"url": (str, "sqlite:///suiji.db"), "echo": (bool, False)},
     "app": {"timezone": (str, "Asia/Shanghai")},
-    "server": {"host": (str, "127.0.0.1"), "port": (int, 8080)},
+    "server": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 8080),
+        # A connection must finish its request head this long after opening or after its
+        # previous answer; the platforms send theirs at once.
+        "header_timeout_seconds": (int, 10),
+        # Open connections at most (fewer if the file-descriptor limit leaves less room).
+        "max_connections": (int, 1000),
+    },
     "wecom": {
         "corp_id": (str, ""),
         "agent_id": (int, 0),
@@ -125,6 +133,8 @@ class DingTalkSettings:
 class ServerSettings:
     host: str
     port: int
+    header_timeout_seconds: int = 10
+    max_connections: int = 1000
 
 
 @dataclass(frozen=True)
@@ -237,6 +247,9 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
     for key in ("remind_after_hours", "decline_closes_days_before_start"):
         if values[("assignments", key)] < 0:
             raise ConfigError(text("config.bad_value", key=f"assignments.{key}", detail=">= 0"))
+    for key in ("header_timeout_seconds", "max_connections"):
+        if values[("server", key)] < 1:
+            raise ConfigError(text("config.bad_value", key=f"server.{key}", detail=">= 1"))
     port = values[("server", "port")]
     if not 0 <= port <= 65535:
         raise ConfigError(text("config.bad_value", key="server.port", detail="0-65535"))
