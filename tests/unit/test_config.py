@@ -300,3 +300,14 @@ def test_assignment_rules_are_read_and_must_not_be_negative(workdir: Path) -> No
     assert settings.assignments.decline_closes_days_before_start == 0
     with pytest.raises(ConfigError, match=r"assignments\.decline_closes_days_before_start"):
         load_settings(environ={"SUIJI_ASSIGNMENTS__DECLINE_CLOSES_DAYS_BEFORE_START": "-1"})
+
+
+@pytest.mark.parametrize("key", ["header_timeout_seconds", "max_connections"])
+def test_the_servers_header_timeout_and_connection_cap_are_read_and_must_be_positive(
+    workdir: Path, key: str
+) -> None:
+    defaults = load_settings(environ={}).server
+    assert (defaults.header_timeout_seconds, defaults.max_connections) == (10, 1000)
+    assert getattr(load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "3"}).server, key) == 3
+    with pytest.raises(ConfigError, match=rf"server\.{key}"):
+        load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "0"})
