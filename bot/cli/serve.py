@@ -110,7 +110,7 @@ def platform_warnings(settings: Settings) -> list[str]:
         text(
             "serve.incomplete",
             platform=name,
-            missing="、".join(key for key in PLATFORM_KEYS[name] if key not in filled[name]),
+            missing=[key for key in PLATFORM_KEYS[name] if key not in filled[name]],
             config=config,
         )
         for name in PLATFORM_KEYS
