@@ -112,6 +112,23 @@ async def load_sample(factory: async_sessionmaker[AsyncSession], clock: Any) -> 
     await import_sample(factory, clock)
 
 
+async def sqlite_database(path: Path, *, sample: bool = False) -> str:
+    """The URL of a new SQLite database at ``path``, migrated, with the sample registries if
+    asked for."""
+    from storage import migrate
+    from storage.engine import make_engine, make_session_factory
+
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    try:
+        await migrate.upgrade(engine)
+        if sample:
+            await load_sample(make_session_factory(engine), lambda: dt.datetime.now(dt.UTC))
+    finally:
+        await engine.dispose()
+    return url
+
+
 def bot_environ(
     keys: dict[str, str], database_url: str, wecom_base: str = "", dingtalk_base: str = ""
 ) -> dict[str, str]:

@@ -41,6 +41,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         # Where people reach `suiji serve` from outside (https://…), for links in chat to its
         # read-only pages; empty: no links are given.
         "public_url": (str, ""),
+        # A connection must finish its request head this long after opening or after its
+        # previous answer; the platforms send theirs at once.
+        "header_timeout_seconds": (int, 10),
+        # Open connections at most (fewer if the file-descriptor limit leaves less room).
+        "max_connections": (int, 1000),
     },
     "wecom": {
         "corp_id": (str, ""),
@@ -145,6 +150,8 @@ class ServerSettings:
     host: str
     port: int
     public_url: str = ""
+    header_timeout_seconds: int = 10
+    max_connections: int = 1000
 
 
 @dataclass(frozen=True)
@@ -276,6 +283,9 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
             text("config.bad_value", key="server.public_url", detail="https://host[/path]")
         )
     values[("server", "public_url")] = public_url.rstrip("/")
+    for key in ("header_timeout_seconds", "max_connections"):
+        if values[("server", key)] < 1:
+            raise ConfigError(text("config.bad_value", key=f"server.{key}", detail=">= 1"))
     port = values[("server", "port")]
     if not 0 <= port <= 65535:
         raise ConfigError(text("config.bad_value", key="server.port", detail="0-65535"))

@@ -27,7 +27,7 @@ from bot.cli.support import (
     zone_of,
 )
 from bot.platforms.fakes import new_secrets
-from bot.server import sandbox
+from bot.server import edge, sandbox
 from bot.server.app import RefusalLog, create_app
 from storage import chat as db
 from storage import migrate
@@ -49,24 +49,89 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
     settings = settings_of(ctx)
     run_with_db(ctx, _nothing)  # refuses an unreachable or unmigrated database up front
+    for warning in platform_warnings(settings):
+        click.echo(warning, err=True)
     serve_logging()
-    web.run_app(
-        create_app(settings, settle_heap=True),
-        access_log_class=RefusalLog,
-        backlog=BACKLOG,
-        host=host or settings.server.host,
-        port=port if port is not None else settings.server.port,
-        print=lambda line: click.echo(text("cli.serving", detail=line)),
-    )
+    host = host or settings.server.host
+    port = port if port is not None else settings.server.port
+    limit = edge.connection_limit(settings.server.max_connections)
+    head_seconds = settings.server.header_timeout_seconds
+
+    def ready(site: edge.GatedSite) -> None:
+        d = settings.dingtalk
+        http = d.enabled and d.mode == "http"
+        click.echo(
+            text(
+                "serve.started",
+                url=site.name,
+                wecom=settings.wecom.enabled,
+                dingtalk_robot=http,
+                dingtalk_events=http and bool(d.token and d.aes_key),
+                dingtalk_stream=d.enabled and d.mode == "stream",
+                connections=limit,
+                header_timeout=head_seconds,
+            )
+        )
+
+    try:
+        edge.run(
+            create_app(settings, settle_heap=True),
+            host,
+            port,
+            ready=ready,
+            access_log_class=RefusalLog,
+            backlog=BACKLOG,
+            limit=limit,
+            head_seconds=head_seconds,
+        )
+    except OSError as exc:  # the port is taken, or the address not this machine's
+        detail = exc.strerror or str(exc)
+        raise Refused(text("serve.cannot_listen", host=host, port=port, detail=detail)) from exc
+
+
+# The keys each platform needs: to receive its callbacks, and to send.
+PLATFORM_KEYS = {
+    "wecom": ("corp_id", "agent_id", "secret", "token", "encoding_aes_key"),
+    "dingtalk": ("app_key", "app_secret", "robot_code"),
+}
+
+
+def platform_warnings(settings: Settings) -> list[str]:
+    """What to tell someone starting a bot that cannot talk to anyone: neither platform
+    configured (messages would only pile up as pending), or one half configured."""
+    config = str(settings.source) if settings.source else text("serve.no_config_file")
+    sections = {"wecom": settings.wecom, "dingtalk": settings.dingtalk}
+    filled = {
+        name: [key for key in keys if getattr(sections[name], key)]
+        for name, keys in PLATFORM_KEYS.items()
+    }
+    if not any(filled.values()):
+        return [text("serve.no_platform", config=config)]
+    return [
+        text(
+            "serve.incomplete",
+            platform=name,
+            missing=[key for key in PLATFORM_KEYS[name] if key not in filled[name]],
+            config=config,
+        )
+        for name in PLATFORM_KEYS
+        if filled[name] and len(filled[name]) < len(PLATFORM_KEYS[name])
+    ]
 
 
 def serve_logging() -> None:
     """What ``suiji serve`` logs: INFO and above, with time and source (access lines only for
     refused, failed or slow requests: see bot.server.app.RefusalLog). The scheduler's own INFO lines
     (two per job run, every 30 s for the outbox retry) say nothing an operator acts on; its
-    warnings, such as a missed reminder run, still show."""
+    warnings, such as a missed reminder run, still show. A warning or error repeated (for every
+    connection, event or retry) shows once a minute with a count (bot.server.edge.RepeatFilter)."""
+    root = logging.getLogger()
+    before = list(root.handlers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for handler in root.handlers:
+        if handler not in before:  # ours, not whoever configured logging before (a test run)
+            handler.addFilter(edge.RepeatFilter())
 
 
 async def _nothing(_factory: object) -> None:

@@ -1,6 +1,8 @@
 """The running bot: the aiohttp app and what keeps it going.
 
-Lives here: the app factory and its HTTP edge (``app``), taking callbacks in fast (``intake``),
+Lives here: the app factory and its HTTP edge (``app``), the listening edge of ``suiji serve``
+(``edge``: header deadlines, a cap on connections, accepting, a log without repeats), taking
+callbacks in fast (``intake``),
 from a stored event to its effects (``dispatch``), delivering queued messages (``outbox``), and
 the read-only pages of drawn campaigns (``public``: certificate, record, verifier), and the
 sandbox page of ``suiji demo`` (``sandbox``: this same app wired to the fake platforms).

@@ -33,6 +33,7 @@ from bot.cli.serve import BACKLOG, serve_logging
 from bot.platforms.errors import Rejected
 from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.platforms.wecom import WeComCodec
+from bot.server import edge
 from bot.server.app import RefusalLog, create_app, settled_heap
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
@@ -80,9 +81,9 @@ async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port
         app.router.add_get("/bench/delivered", lambda r: web.json_response(
             {"delivered": len(fake.delivered), "dropped": fake.dropped,
              "send_calls": fake.calls["send"]}))  # fmt: skip
-    runner = web.AppRunner(app, access_log_class=RefusalLog)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port, backlog=BACKLOG).start()  # as serve listens
+    # As serve listens: through the edge's gate, with its limit and header timeout.
+    await edge.start(app, "127.0.0.1", port, backlog=BACKLOG, access_log_class=RefusalLog,
+                     limit=edge.connection_limit(1000), head_seconds=10)  # fmt: skip
     # The bot settles its own heap (create_app); the ceiling gets the same collector settings,
     # for a like-for-like comparison.
     with settled_heap() if kind == "bare" else contextlib.nullcontext():

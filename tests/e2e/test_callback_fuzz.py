@@ -25,9 +25,7 @@ from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.platforms.safexml import MAX_BODY
 from bot.platforms.wecom import WeComCodec, signature
 from bot.server.app import FACTORY, create_app
-from storage import migrate
-from storage.engine import make_engine, make_session_factory
-from tests.helpers import bot_environ, load_sample
+from tests.helpers import bot_environ, sqlite_database
 
 ZHANG_KAI = "zhangkai"  # a registered leader in the sample, on WeCom
 # Every table a callback can write to: its event, the replies, and a DingTalk robot sign (spent
@@ -86,11 +84,7 @@ class World:
 
 @contextlib.asynccontextmanager
 async def running_world(directory: Path) -> AsyncIterator[World]:
-    url = f"sqlite:///{directory / 'bot.db'}"
-    engine = make_engine(url)
-    await migrate.upgrade(engine)
-    await load_sample(make_session_factory(engine), utc_now)
-    await engine.dispose()
+    url = await sqlite_database(directory / "bot.db", sample=True)
 
     keys = new_secrets()
     events_key = new_secrets()["encoding_aes_key"]

@@ -29,11 +29,10 @@ from bot.base.config import DatabaseSettings, load_settings
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom, new_secrets
 from bot.server import intake
 from bot.server.app import create_app
-from storage import migrate
 from storage.engine import make_engine
 from storage.models import EventState, InboundEvent, OutboxMessage
 from tests.e2e.phones import Phones, phones, utc_now
-from tests.helpers import bot_environ, load_sample
+from tests.helpers import bot_environ, load_sample, sqlite_database
 
 Factory = async_sessionmaker[AsyncSession]
 ZHANG_KAI = {"wecom": "zhangkai", "dingtalk": "0516754045645063"}  # a leader in the sample
@@ -97,9 +96,7 @@ async def test_a_read_only_database_answers_callbacks_503_and_healthz_503(
     tmp_path: Path, short_store_wait: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "bot.db"
-    engine = make_engine(f"sqlite:///{path}")
-    await migrate.upgrade(engine)
-    await engine.dispose()
+    await sqlite_database(path)
     caplog.set_level(logging.INFO, logger="suiji.intake")
     # Reads work on it, as the old /healthz (SELECT 1) checked; writes do not.
     async with bot_on(f"sqlite:///file:{path}?mode=ro&uri=true") as bot:
@@ -258,10 +255,7 @@ async def test_a_callback_answered_503_while_the_store_is_locked_is_handled_once
 async def test_healthz_says_the_store_takes_writes_again_once_it_does(
     tmp_path: Path, short_store_wait: None
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'bot.db'}"
-    engine = make_engine(url)
-    await migrate.upgrade(engine)
-    await engine.dispose()
+    url = await sqlite_database(tmp_path / "bot.db")
     async with bot_on(url) as bot:
         assert await bot.health() == (200, "ok")
         with sqlite_locked(url) as release:

@@ -330,3 +330,14 @@ def test_a_public_address_that_is_no_web_address_is_an_error_naming_the_key(
 ) -> None:
     with pytest.raises(ConfigError, match=r"server\.public_url"):
         load_settings(environ={"SUIJI_SERVER__PUBLIC_URL": raw})
+
+
+@pytest.mark.parametrize("key", ["header_timeout_seconds", "max_connections"])
+def test_the_servers_header_timeout_and_connection_cap_are_read_and_must_be_positive(
+    workdir: Path, key: str
+) -> None:
+    defaults = load_settings(environ={}).server
+    assert (defaults.header_timeout_seconds, defaults.max_connections) == (10, 1000)
+    assert getattr(load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "3"}).server, key) == 3
+    with pytest.raises(ConfigError, match=rf"server\.{key}"):
+        load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "0"})
