@@ -100,14 +100,7 @@ def keep(form: Form, draft: Draft) -> Shown:
     q = _current(form, draft)
     if q is None or not answered(q, draft.answers):
         return _settle(form, draft, "nothing_to_keep")
-    return _settle(
-        form,
-        replace(
-            draft,
-            recheck=tuple(r for r in draft.recheck if r != q.id),
-            revisit=None if draft.revisit == q.id else draft.revisit,
-        ),
-    )
+    return _settle(form, _done_with(draft, q.id))
 
 
 def skip(form: Form, draft: Draft) -> Shown:
@@ -117,16 +110,8 @@ def skip(form: Form, draft: Draft) -> Shown:
     if required(q, draft.answers):
         return _settle(form, draft, "cannot_skip")
     answers = {k: v for k, v in draft.answers.items() if k != q.id}
-    return _settle(
-        form,
-        replace(
-            draft,
-            answers=answers,
-            skipped=draft.skipped | {q.id},
-            recheck=tuple(r for r in draft.recheck if r != q.id),
-            revisit=None if draft.revisit == q.id else draft.revisit,
-        ),
-    )
+    skipped = replace(_done_with(draft, q.id), answers=answers, skipped=draft.skipped | {q.id})
+    return _settle(form, skipped)
 
 
 def back(form: Form, draft: Draft) -> Shown:
@@ -165,8 +150,7 @@ def add_photo(form: Form, draft: Draft, question_id: str, sha256: str) -> Shown:
         # draft remembers it as the question gone back to, so a resumed draft stays here too.
         return replace(_settle(form, replace(moved, revisit=q.id)), note="photo_added")
     if current is not None and current.id == q.id:
-        moved = replace(moved, revisit=None if draft.revisit == q.id else draft.revisit)
-        moved = replace(moved, recheck=tuple(r for r in moved.recheck if r != q.id))
+        moved = _done_with(moved, q.id)
     shown_next = _settle(form, moved)
     return replace(shown_next, note=shown_next.note or "photo_added")
 
@@ -177,14 +161,7 @@ def photos_done(form: Form, draft: Draft) -> Shown:
     if q is None or q.kind != "photos":
         return _settle(form, draft, "no_question")
     if answered(q, draft.answers):
-        return _settle(
-            form,
-            replace(
-                draft,
-                recheck=tuple(r for r in draft.recheck if r != q.id),
-                revisit=None if draft.revisit == q.id else draft.revisit,
-            ),
-        )
+        return _settle(form, _done_with(draft, q.id))
     if not required(q, draft.answers) and not draft.answers.get(q.id):
         return skip(form, draft)
     return _settle(form, draft, "photos_short")
@@ -201,6 +178,16 @@ def submit(form: Form, draft: Draft) -> Shown:
         moved = replace(draft, revisit=lacking[0].id, recheck=())
         return replace(_settle(form, moved, "missing"), missing=lacking)
     return Shown(replace(draft, current=None, recheck=(), revisit=None), None, submitted=True)
+
+
+def _done_with(draft: Draft, question_id: str) -> Draft:
+    """The draft once a question needs no more of the officer: off the re-check queue, and no
+    longer the question gone back to."""
+    return replace(
+        draft,
+        recheck=tuple(r for r in draft.recheck if r != question_id),
+        revisit=None if draft.revisit == question_id else draft.revisit,
+    )
 
 
 def _current(form: Form, draft: Draft) -> Question | None:
