@@ -202,9 +202,18 @@ async def lock_person_by_account(
     session: AsyncSession, platform: str, account: str
 ) -> Person | None:
     """The person behind a platform account, row-locked for the rest of the transaction."""
+    return await person_by_account(session, platform, account, lock=True)
+
+
+async def person_by_account(
+    session: AsyncSession, platform: str, account: str, *, lock: bool = False
+) -> Person | None:
+    """The person behind a platform account (row-locked with ``lock``)."""
     column = ACCOUNT_COLUMNS[platform]  # KeyError for a platform with no registry column
     value = account.lower() if platform == "wecom" else account
-    query = select(Person).where(column == value).with_for_update()
+    query = select(Person).where(column == value)
+    if lock:
+        query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
 
 

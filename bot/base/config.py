@@ -46,6 +46,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "header_timeout_seconds": (int, 10),
         # Open connections at most (fewer if the file-descriptor limit leaves less room).
         "max_connections": (int, 1000),
+        # Signs the findings page's login cookies: a long random string, kept secret. Empty:
+        # no page (chat only). Changing it logs everyone out of the page.
+        "session_secret": (str, ""),
+        # A login to the findings page lasts this long; then the platform's login runs again.
+        "session_hours": (int, 8),
     },
     "wecom": {
         "corp_id": (str, ""),
@@ -54,6 +59,8 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "token": (str, ""),
         "encoding_aes_key": (str, ""),
         "api_base": (str, "https://qyapi.weixin.qq.com"),
+        # Where WeCom's in-app browser says who is on the findings page (OAuth2 snsapi_base).
+        "oauth_base": (str, "https://open.weixin.qq.com"),
     },
     "dingtalk": {
         "app_key": (str, ""),
@@ -67,6 +74,10 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         # An interactive card template made in the developer console (Stream mode only): cards
         # with buttons then answer through card callbacks instead of dtmd:// links.
         "card_template_id": (str, ""),
+        # The organisation's CorpId: the findings page asks DingTalk who is on it (免登) with it.
+        "corp_id": (str, ""),
+        # DingTalk's JSAPI script, which gives the findings page its one-time login code.
+        "jsapi_url": (str, "https://g.alicdn.com/dingding/dingtalk-jsapi/3.0.25/dingtalk.open.js"),
     },
     "assignments": {
         # An officer who has neither confirmed nor declined is reminded once after this long.
@@ -89,6 +100,9 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "per_minute": (int, 3000),
     },
 }
+
+
+MIN_SECRET = 32  # characters of server.session_secret: guessing it must be hopeless
 
 
 class ConfigError(Exception):
@@ -122,6 +136,7 @@ class WeComSettings:
     token: str
     encoding_aes_key: str
     api_base: str
+    oauth_base: str = "https://open.weixin.qq.com"
 
     @property
     def enabled(self) -> bool:
@@ -139,10 +154,17 @@ class DingTalkSettings:
     oapi_base: str
     mode: str
     card_template_id: str = ""
+    corp_id: str = ""
+    jsapi_url: str = SCHEMA["dingtalk"]["jsapi_url"][1]
 
     @property
     def enabled(self) -> bool:
         return bool(self.app_key and self.app_secret)
+
+    @property
+    def page_login(self) -> bool:
+        """Whether the findings page can ask DingTalk who is on it (免登 needs the CorpId)."""
+        return self.enabled and bool(self.corp_id)
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,8 @@ class ServerSettings:
     public_url: str = ""
     header_timeout_seconds: int = 10
     max_connections: int = 1000
+    session_secret: str = ""
+    session_hours: int = 8
 
 
 @dataclass(frozen=True)
@@ -283,7 +307,11 @@ def _validate(values: dict[tuple[str, str], Any]) -> None:
             text("config.bad_value", key="server.public_url", detail="https://host[/path]")
         )
     values[("server", "public_url")] = public_url.rstrip("/")
-    for key in ("header_timeout_seconds", "max_connections"):
+    secret = values[("server", "session_secret")]
+    if secret and len(secret) < MIN_SECRET:
+        detail = f">= {MIN_SECRET}"
+        raise ConfigError(text("config.bad_value", key="server.session_secret", detail=detail))
+    for key in ("header_timeout_seconds", "max_connections", "session_hours"):
         if values[("server", key)] < 1:
             raise ConfigError(text("config.bad_value", key=f"server.{key}", detail=">= 1"))
     port = values[("server", "port")]

@@ -132,6 +132,29 @@ def edit(form: Form, draft: Draft, number: int) -> Shown:
     return _settle(form, replace(draft, revisit=questions[number - 1].id, recheck=()))
 
 
+def fill(form: Form, draft: Draft, changes: Mapping[str, Any]) -> Shown:
+    """Answers given on the page, to any questions at once (None clears one). The page shows
+    every question, so nothing is left to re-check or gone back to; where the chat goes on is
+    derived afresh, and answers the new ones hide are dropped as at every move."""
+    answers = dict(draft.answers)
+    for question_id, value in changes.items():
+        if value is None:
+            answers.pop(question_id, None)
+        else:
+            answers[question_id] = value
+    given = {q for q, value in changes.items() if value is not None}
+    return _settle(form, Draft(answers, draft.skipped - given, draft.current))
+
+
+def remove_photo(form: Form, draft: Draft, question_id: str, sha256: str) -> Shown:
+    """A photo taken back on the page (it stays in the file store and the audit log)."""
+    photos = [p for p in draft.answers.get(question_id, []) if p != sha256]
+    answers = {k: v for k, v in draft.answers.items() if k != question_id}
+    if photos:
+        answers[question_id] = photos
+    return _settle(form, replace(draft, answers=answers))
+
+
 def add_photo(form: Form, draft: Draft, question_id: str, sha256: str) -> Shown:
     """A photo stored for a photo question (it may arrive after the officer moved on)."""
     q = next((x for x in shown(form, draft.answers) if x.id == question_id), None)

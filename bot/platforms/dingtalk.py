@@ -267,6 +267,10 @@ def _form_text(value: Any) -> str:
     return value
 
 
+# The old API's answers for a token it will not take (invalid, expired): refresh once.
+OAPI_TOKEN_ERRORS = {40014, 42001, 88}
+
+
 class DingTalkClient:
     """The robot's sending API over a shared aiohttp session."""
 
@@ -279,8 +283,10 @@ class DingTalkClient:
         robot_code: str,
         timeout: float = 10.0,
         card_template_id: str = "",
+        oapi_base: str = "https://oapi.dingtalk.com",
     ) -> None:
         self.session, self.api_base = session, api_base.rstrip("/")
+        self.oapi_base = oapi_base.rstrip("/")
         self.app_key, self.app_secret, self.robot_code = app_key, app_secret, robot_code
         self.card_template_id = card_template_id
         self.timeout = aiohttp.ClientTimeout(total=timeout)
@@ -361,6 +367,41 @@ class DingTalkClient:
             # A token refused right after a refresh: DingTalk's side; try again later.
             retry = refused or _retryable(status, code)
             raise SendFailed(f"{path} http {status} {code}", retry=retry)
+
+    async def user_of_code(self, code: str) -> str | None:
+        """Who opened a page, from the one-time code ``dd.getAuthCode`` gave it there (免登,
+        ``topapi/v2/user/getuserinfo`` on the old API, which takes the same token): their
+        userid, or None for a code spent, expired or forged. SendFailed when DingTalk cannot
+        be asked now."""
+        for attempt in (1, 2):
+            token = await self.token(refresh=attempt == 2)
+            try:
+                async with self.session.post(
+                    f"{self.oapi_base}/topapi/v2/user/getuserinfo",
+                    params={"access_token": token},
+                    json={"code": code},
+                    timeout=self.timeout,
+                ) as response:
+                    status, raw = response.status, await response.read()
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise SendFailed(f"network: {type(exc).__name__}", retry=True) from exc
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError:
+                data = None
+            if status >= 500 or not isinstance(data, dict):
+                raise SendFailed(f"getuserinfo http {status}", retry=True)
+            errcode = data.get("errcode", -1)
+            if errcode in OAPI_TOKEN_ERRORS and attempt == 1:
+                continue
+            if errcode == 0:
+                result = data.get("result")
+                userid = result.get("userid") if isinstance(result, dict) else None
+                return str(userid) if userid else None
+            if errcode in OAPI_TOKEN_ERRORS or errcode == -1:  # -1: DingTalk is busy
+                raise SendFailed(f"getuserinfo {errcode}", retry=True)
+            return None
+        raise AssertionError("the second attempt returns or raises")
 
     async def fetch(self, download_code: str, max_bytes: int) -> bytes:
         """A picture a person sent the robot: ``messageFiles/download`` gives a short-lived

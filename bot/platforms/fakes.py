@@ -75,6 +75,41 @@ class _FakeBase:
         self.bot_url = ""
         self.changed = asyncio.Event()
         self.answers: list[int] = []  # the bot's answers to delivered callbacks (0: none in time)
+        self.login_codes: dict[str, tuple[str, float]] = {}  # code -> (user, issued at)
+
+    # --- who is on a page: the platform's in-app browser knows, and vouches with a code ----
+
+    name = ""  # "wecom" | "dingtalk": the cookie the fake's "in-app browser" keeps its user in
+    CODE_SECONDS = 300  # a login code lives five minutes and is good once, on both platforms
+
+    def issue_code(self, user: str) -> str:
+        code = secrets.token_urlsafe(24)
+        self.login_codes[code] = (user, time.time())
+        return code
+
+    def redeem_code(self, code: str) -> str | None:
+        """The user a login code was issued to, once, within its five minutes."""
+        found = self.login_codes.pop(code, None)
+        if found is None or time.time() - found[1] > self.CODE_SECONDS:
+            return None
+        return found[0]
+
+    @property
+    def browser_cookie(self) -> str:
+        return f"fake_{self.name}_user"
+
+    def browser_user(self, request: web.Request) -> str:
+        return request.cookies.get(self.browser_cookie, "")
+
+    async def browser(self, request: web.Request) -> web.Response:
+        """``/fake/browser?user=…&url=…``: the platform's app opens a link as one of its users
+        (the real app knows who is logged in to it; the fake is told)."""
+        user, url = request.query.get("user", ""), request.query.get("url", "")
+        if not user or not url.startswith(("http://", "https://", "/")):
+            return web.Response(status=400, text="user and url required")
+        response = web.Response(status=302, headers={"Location": url})
+        response.set_cookie(self.browser_cookie, user, path="/", httponly=True, samesite="Lax")
+        return response
 
     def inject(self, *faults: str) -> None:
         """Queue faults for the next API calls: "500", "timeout", or an error code."""
@@ -143,7 +178,10 @@ class _FakeBase:
 
 
 class FakeWeCom(_FakeBase):
-    """WeCom's gettoken, message/send and update_template_card, and its callbacks."""
+    """WeCom's gettoken, message/send and update_template_card, and its callbacks; and its
+    OAuth2 (snsapi_base) for pages opened in its app."""
+
+    name = "wecom"
 
     def __init__(self, corp_id: str, secret: str, token: str, aes_key: str, agent_id: int) -> None:
         super().__init__()
@@ -303,7 +341,42 @@ class FakeWeCom(_FakeBase):
         app.router.add_post("/cgi-bin/message/send", self.send)
         app.router.add_post("/cgi-bin/message/update_template_card", self.update_card)
         app.router.add_get("/cgi-bin/media/get", self.media_get)
+        app.router.add_get("/connect/oauth2/authorize", self.authorize)
+        app.router.add_get("/cgi-bin/auth/getuserinfo", self.getuserinfo)
+        app.router.add_get("/fake/browser", self.browser)
         return app
+
+    async def authorize(self, request: web.Request) -> web.Response:
+        """OAuth2 inside WeCom's app: the person opening the page is known to it, so it goes
+        straight back to ``redirect_uri`` with a one-time ``code`` and the page's ``state``."""
+        self.calls["oauth2/authorize"] += 1
+        query = request.query
+        if query.get("appid") != self.corp_id or query.get("response_type") != "code":
+            return web.Response(status=400, text="bad appid or response_type")
+        if query.get("scope") not in ("snsapi_base", "snsapi_privateinfo"):
+            return web.Response(status=400, text="bad scope")
+        user, target = self.browser_user(request), query.get("redirect_uri", "")
+        if not user:
+            return web.Response(status=403, text="open this page in WeCom")
+        if not target.startswith(("http://", "https://")):
+            return web.Response(status=400, text="bad redirect_uri")
+        back = urllib.parse.urlsplit(target)
+        extra = urllib.parse.urlencode(
+            {"code": self.issue_code(user), "state": query.get("state", "")}
+        )
+        joined = f"{back.query}&{extra}" if back.query else extra
+        raise web.HTTPFound(urllib.parse.urlunsplit(back._replace(query=joined)))
+
+    async def getuserinfo(self, request: web.Request) -> web.Response:
+        self.calls["auth/getuserinfo"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if (error := self._token_error(request)) is not None:
+            return error
+        user = self.redeem_code(request.query.get("code", ""))
+        if user is None:
+            return self._error("40029")  # invalid code: spent, expired or never issued
+        return web.json_response({"errcode": 0, "errmsg": "ok", "userid": user})
 
     async def media_get(self, request: web.Request) -> web.Response:
         """The file of a picture a person sent, or WeCom's JSON error (sent as text/plain)."""
@@ -421,7 +494,10 @@ class FakeWeCom(_FakeBase):
 
 
 class FakeDingTalk(_FakeBase):
-    """DingTalk's accessToken and one-to-one robot messages, and its robot callbacks."""
+    """DingTalk's accessToken and one-to-one robot messages, and its robot callbacks; and the
+    JSAPI's login code (免登) for pages opened in its app, with the old API that reads it."""
+
+    name = "dingtalk"
 
     def __init__(self, app_key: str, app_secret: str, robot_code: str) -> None:
         super().__init__()
@@ -432,6 +508,7 @@ class FakeDingTalk(_FakeBase):
         self.acks: dict[str, int] = {}
         self.card_template_id = ""  # the interactive card template "made in the console"
         self.files: dict[str, bytes] = {}  # pictures people sent, by download code
+        self.corp_id = "dingfakecorp"  # the organisation, as dd.getAuthCode must be told it
 
     def _error(self, code: str) -> web.Response:
         """As the new API refuses: "token" a bad or expired token (HTTP 400), "qps" throttling
@@ -618,7 +695,46 @@ class FakeDingTalk(_FakeBase):
         app.router.add_get("/gateway/ws", self.gateway)
         app.router.add_post("/v1.0/robot/messageFiles/download", self.file_download)
         app.router.add_get("/files/{code}", self.file)
+        app.router.add_post("/topapi/v2/user/getuserinfo", self.getuserinfo)
+        app.router.add_get("/fake/jsapi.js", self.jsapi)
+        app.router.add_get("/fake/authcode", self.authcode)
+        app.router.add_get("/fake/browser", self.browser)
         return app
+
+    def auth_code(self, user: str) -> str:
+        """What ``dd.getAuthCode`` gives a page opened by ``user`` in DingTalk's app."""
+        return self.issue_code(user)
+
+    async def jsapi(self, request: web.Request) -> web.Response:
+        """The JSAPI a page loads: only ``dd.getAuthCode``, asking this fake for the code."""
+        base = str(request.url.with_query(None)).removesuffix("/fake/jsapi.js")
+        script = JSAPI.replace("BASE", json.dumps(base))
+        return web.Response(text=script, content_type="application/javascript")
+
+    async def authcode(self, request: web.Request) -> web.Response:
+        origin = request.headers.get("Origin", "")
+        cors = {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true"}
+        user = self.browser_user(request)
+        if request.query.get("corpId") != self.corp_id or not user:
+            return web.json_response({"errorCode": "3", "errorMessage": "no"}, headers=cors)
+        return web.json_response({"code": self.auth_code(user)}, headers=cors)
+
+    async def getuserinfo(self, request: web.Request) -> web.Response:
+        """The old API's ``topapi/v2/user/getuserinfo``: the user a login code was given to."""
+        self.calls["topapi/getuserinfo"] += 1
+        if (fault := await self._fault()) is not None:
+            return fault
+        if request.query.get("access_token", "") not in self.tokens:
+            return web.json_response({"errcode": 40014, "errmsg": "invalid access_token"})
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        user = self.redeem_code(str(body.get("code", ""))) if isinstance(body, dict) else None
+        if user is None:
+            return web.json_response({"errcode": 40078, "errmsg": "invalid code"})
+        result = {"userid": user, "name": user, "sys": False}
+        return web.json_response({"errcode": 0, "errmsg": "ok", "result": result})
 
     async def file_download(self, request: web.Request) -> web.Response:
         """A short-lived URL for a download code, as the robot API gives one."""
@@ -687,6 +803,17 @@ class FakeDingTalk(_FakeBase):
         """A robot callback sent again, the same body under the same sign, until answered 200."""
         body, headers = self.robot_body(user, text), self.robot_headers()
         return await self._deliver(session, tries, pause, json=body, headers=headers)
+
+
+# The fake JSAPI (dingtalk.open.js): dd.getAuthCode asks the fake, which knows who is "logged
+# in to DingTalk" from its browser cookie.
+JSAPI = """window.dd = {
+  getAuthCode: function (p) {
+    return fetch(BASE + "/fake/authcode?corpId=" + encodeURIComponent(p.corpId),
+                 {credentials: "include"}).then(function (r) { return r.json(); });
+  }
+};
+"""
 
 
 def _dtmd_text(url: str) -> str:

@@ -324,9 +324,15 @@ class WeComClient:
             return self._token[0]
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._api("POST", path, json=body)
+
+    async def _api(
+        self, method: str, path: str, query: dict[str, str] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         for attempt in (1, 2):
             token = await self.token(refresh=attempt == 2)
-            data = await self._call("POST", path, params={"access_token": token}, json=body)
+            params = {**(query or {}), "access_token": token}
+            data = await self._call(method, path, params=params, **kwargs)
             code = data.get("errcode", 0)
             if code in TOKEN_ERRORS and attempt == 1:
                 continue  # refresh the token and try once more
@@ -360,6 +366,19 @@ class WeComClient:
                 return Receipt()  # this card went out before a crash: done, not an error
             raise
         return Receipt(handle=str(data.get("response_code") or ""))
+
+    async def user_of_code(self, code: str) -> str | None:
+        """Who opened a page, from the one-time ``code`` WeCom's OAuth2 (snsapi_base) gave it:
+        their userid, or None for a code spent, expired or not a member's (40029, or an
+        ``openid`` answer). SendFailed when WeCom cannot be asked now."""
+        try:
+            data = await self._api("GET", "/cgi-bin/auth/getuserinfo", {"code": code})
+        except SendFailed as failure:
+            if failure.retry:
+                raise
+            return None
+        userid = data.get("userid") or data.get("UserId")
+        return str(userid).lower() if userid else None
 
     async def fetch(self, media_id: str, max_bytes: int) -> bytes:
         """A picture a person sent (``media/get``; temporary media live three days). The file,

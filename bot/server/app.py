@@ -30,7 +30,7 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.server import dispatch, photos, public
+from bot.server import dispatch, h5, h5_login, photos, public
 from bot.server.intake import Intake, StoreUnavailable
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments
@@ -88,6 +88,7 @@ def clients(settings: Settings, session: aiohttp.ClientSession) -> dict[str, Cli
             d.app_secret,
             d.robot_code,
             card_template_id=d.card_template_id,
+            oapi_base=d.oapi_base,
         )
     return found
 
@@ -477,4 +478,17 @@ def create_app(
             zone=lambda: app[POLICY].timezone,
         ),
     )
+    h5_login.install(
+        app,
+        h5_login.Sources(
+            settings=settings,
+            policy=app[POLICY],
+            clock=clock,
+            factory=lambda: app[FACTORY],
+            # The sender's clients: one token cache per platform for everything asked of it.
+            identities=lambda: cast(dict[str, h5_login.Identity], app[SENDER].clients),
+            store=FolderStore(settings.findings.files),
+        ),
+    )
+    h5.install(app)
     return app

@@ -187,7 +187,7 @@ async def _open(
             form = None
         if form is None:
             await assignment_db.end_conversation(step.session, person.id)
-            return [_plain(text("filling.no_form", item=_item_name(campaign, code)))]
+            return [_plain(text("filling.no_form", item=item_name(campaign, code)))]
         finding = Finding(
             campaign_id=campaign.id,
             team_id=a.team_id,
@@ -214,7 +214,7 @@ async def _open(
             None,
             {"employer": entity.uscc, "item": code, "form_sha256": form.sha256, "by": person.name},
         )
-    refused = await _hold(step, person, finding)
+    refused = await hold(step, person, finding)
     if refused is not None:
         await assignment_db.end_conversation(step.session, person.id)
         return [refused]
@@ -222,34 +222,42 @@ async def _open(
     form = form_from_json(finding.form)
     now = session.start(form, session.Draft.from_json(finding.draft))
     finding.draft = now.draft.to_json()
-    return [say.question_message(form, now, _about(form, entity, finding))]
+    return [say.question_message(form, now, _about(step, form, entity, finding))]
 
 
-async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None:
-    """Take the draft for ``person``, or the reason they cannot."""
+async def refusal(step: Step, person: Person, finding: Finding) -> str | None:
+    """Why ``person`` cannot fill the finding now (submitted, or a teammate filled it
+    lately), or None. Takes nothing."""
     if finding.state is FindingState.SUBMITTED:
         by = await step.session.get(Person, finding.submitted_by_id)
         assert finding.submitted_at is not None
-        return _plain(
-            text(
-                "filling.already_submitted",
-                id=finding.id,
-                name=by.name if by else "",
-                at=local_time(finding.submitted_at, step.policy.tz),
-            )
+        return text(
+            "filling.already_submitted",
+            id=finding.id,
+            name=by.name if by else "",
+            at=local_time(finding.submitted_at, step.policy.tz),
         )
     holder = finding.holder_id
+    lately = finding.touched_at > step.now - step.policy.hold_time
+    if holder is not None and holder != person.id and lately:
+        other = await step.session.get(Person, holder)
+        assert finding.held_since is not None
+        return text(
+            "filling.held",
+            name=other.name if other else "",
+            since=local_time(finding.held_since, step.policy.tz),
+        )
+    return None
+
+
+async def hold(step: Step, person: Person, finding: Finding) -> Outgoing | None:
+    """Take the draft for ``person`` (a teammate whose hold lapsed is told), or the reason
+    they cannot."""
+    refused = await refusal(step, person, finding)
+    if refused is not None:
+        return _plain(refused)
+    holder = finding.holder_id
     if holder is not None and holder != person.id:
-        if finding.touched_at > step.now - step.policy.hold_time:
-            other = await step.session.get(Person, holder)
-            assert finding.held_since is not None
-            return _plain(
-                text(
-                    "filling.held",
-                    name=other.name if other else "",
-                    since=local_time(finding.held_since, step.policy.tz),
-                )
-            )
         before = await step.session.get(Person, holder)
         if before is not None:
             step.send(before, _plain(text("filling.taken_over", name=person.name)))
@@ -260,13 +268,16 @@ async def _hold(step: Step, person: Person, finding: Finding) -> Outgoing | None
     return None
 
 
-def _item_name(campaign: Campaign, code: str) -> str:
+def item_name(campaign: Campaign, code: str) -> str:
     return next((i["name"] for i in campaign.items if i["code"] == code), code)
 
 
-def _about(form: Form, entity: Entity, finding: Finding) -> say.About:
+def _about(step: Step, form: Form, entity: Entity, finding: Finding) -> say.About:
     return say.About(
-        text("filling.title", form=form.title, employer=entity.name), entity.name, finding.id
+        text("filling.title", form=form.title, employer=entity.name),
+        entity.name,
+        finding.id,
+        step.policy.finding_page(finding.id),
     )
 
 
@@ -293,7 +304,7 @@ async def _show_again(
 async def _about_of(step: Step, form: Form, finding: Finding) -> say.About:
     entity = await step.session.get(Entity, finding.entity_id)
     assert entity is not None
-    return _about(form, entity, finding)
+    return _about(step, form, entity, finding)
 
 
 # --- filling ---------------------------------------------------------------------------------
@@ -430,7 +441,26 @@ async def _submit(
     moved: session.Shown,
     queue: list[list[Any]],
 ) -> list[Outgoing]:
-    answers = dict(moved.draft.answers)
+    done = _plain(await freeze(step, person, finding, form, dict(moved.draft.answers)))
+    await assignment_db.end_conversation(step.session, person.id)
+    if not queue:
+        return [done]
+    a = await assignment_on(step, person, finding.team_id)
+    campaign = await step.session.get(Campaign, finding.campaign_id)
+    if a is None or campaign is None:
+        return [done]
+    next_entity = await step.session.get(Entity, int(queue[0][0]))
+    assert next_entity is not None
+    following = await _open(step, person, a, campaign, next_entity, str(queue[0][1]), queue[1:])
+    note = _plain(text("filling.next_in_queue", left=len(queue)))
+    return [done, note, *following]
+
+
+async def freeze(
+    step: Step, person: Person, finding: Finding, form: Form, answers: dict[str, Any]
+) -> str:
+    """Submit a finding, in chat or on the page: frozen, audited with its answers' hash, and
+    nobody's draft any more. What to tell the person who submitted it."""
     digest = answers_sha256(form, answers)
     finding.state, finding.submitted_by_id, finding.submitted_at = (
         FindingState.SUBMITTED,
@@ -454,28 +484,15 @@ async def _submit(
             "by": person.name,
         },
     )
-    done = _plain(
-        text(
-            "filling.submitted",
-            employer=entity.name,
-            item=_item_name(campaign, finding.item_code),
-            id=finding.id,
-        )
+    return text(
+        "filling.submitted",
+        employer=entity.name,
+        item=item_name(campaign, finding.item_code),
+        id=finding.id,
     )
-    await assignment_db.end_conversation(step.session, person.id)
-    if not queue:
-        return [done]
-    a = await _assignment_on(step, person, finding.team_id)
-    if a is None:
-        return [done]
-    next_entity = await step.session.get(Entity, int(queue[0][0]))
-    assert next_entity is not None
-    following = await _open(step, person, a, campaign, next_entity, str(queue[0][1]), queue[1:])
-    note = _plain(text("filling.next_in_queue", left=len(queue)))
-    return [done, note, *following]
 
 
-async def _assignment_on(step: Step, person: Person, team_id: int) -> Assignment | None:
+async def assignment_on(step: Step, person: Person, team_id: int) -> Assignment | None:
     for a, _ in await assignment_db.assignments_of_person(
         step.session, person.id, step.today - dt.timedelta(days=366)
     ):
@@ -526,9 +543,9 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
     entity = await step.session.get(Entity, finding.entity_id)
     campaign = await step.session.get(Campaign, finding.campaign_id)
     assert entity is not None and campaign is not None
-    item = _item_name(campaign, finding.item_code)
+    item = item_name(campaign, finding.item_code)
     if submitter is not None and submitter.id != person.id:
-        a = await _assignment_on(step, submitter, finding.team_id)
+        a = await assignment_on(step, submitter, finding.team_id)
         step.send(
             submitter,
             _plain(

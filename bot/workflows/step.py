@@ -45,6 +45,9 @@ class Policy:
     forms_site: Path | None = None  # the site's own form definitions, if any
     # Where people reach suiji serve's read-only pages from outside; "" when nobody can.
     public_url: str = ""
+    # Whether the findings page can be opened (a session secret, a public address, and a
+    # platform that says who opens it): chat then offers its link.
+    finding_pages: bool = False
 
     @property
     def conversation_timeout(self) -> dt.timedelta:
@@ -61,6 +64,12 @@ class Policy:
     @property
     def tz(self) -> dt.tzinfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    def finding_page(self, finding_id: int) -> str:
+        """The link to a finding's page, or "" when there is no page."""
+        if not (self.finding_pages and self.public_url):
+            return ""
+        return f"{self.public_url}/h5/findings/{finding_id}"
 
     def address(self, person: Person) -> tuple[str, str] | None:
         """(platform, account) to reach this person on, or None if they have no account."""
@@ -83,6 +92,11 @@ def policy_of(settings: Settings) -> Policy:
         decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
         forms_site=site_folder(settings.source),
         public_url=settings.server.public_url,
+        finding_pages=bool(
+            settings.server.public_url
+            and settings.server.session_secret
+            and (settings.wecom.enabled or settings.dingtalk.page_login)
+        ),
     )
 
 

@@ -24,7 +24,7 @@ from bot.platforms.fakes import Delivered, FakeDingTalk, FakeWeCom, new_secrets
 from bot.server.app import FACTORY, POLICY, create_app
 from bot.workflows.step import Policy
 from storage.models import OutboxMessage, OutboxState, Person
-from tests.helpers import bot_environ
+from tests.helpers import bot_environ, free_port
 
 
 def utc_now() -> dt.datetime:
@@ -39,6 +39,7 @@ class Phones:
     http: aiohttp.ClientSession
     last_ms: int = 0
     stream: bool = False  # DingTalk Stream mode: people's messages come down the websocket
+    fake_base: str = ""  # where the fake platform listens
 
     @property
     def factory(self) -> Any:
@@ -147,10 +148,16 @@ class Phones:
             await asyncio.sleep(0.05)
 
 
+PAGE_SECRET = "a-test-secret-that-signs-page-sessions-0123456789"
+
+
 @contextlib.asynccontextmanager
-async def phones(platform: str, database_url: str, **config: str) -> AsyncIterator[Phones]:
+async def phones(
+    platform: str, database_url: str, *, pages: bool = False, **config: str
+) -> AsyncIterator[Phones]:
     """The bot with only ``platform`` configured, on ``database_url`` (already migrated and
-    loaded), with extra ``SUIJI_…`` overrides."""
+    loaded), with extra ``SUIJI_…`` overrides; with ``pages``, the findings page too, its
+    login through the fake platform."""
     keys = new_secrets()
     fake: FakeWeCom | FakeDingTalk
     if platform == "wecom":
@@ -168,10 +175,24 @@ async def phones(platform: str, database_url: str, **config: str) -> AsyncIterat
         base if platform == "wecom" else "",
         base if platform == "dingtalk" else "",
     )
+    port = free_port() if pages else None
+    if port is not None:
+        environ |= {
+            "SUIJI_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SUIJI_SERVER__SESSION_SECRET": PAGE_SECRET,
+        }
+        if isinstance(fake, FakeWeCom):
+            environ["SUIJI_WECOM__OAUTH_BASE"] = base
+        else:
+            environ |= {
+                "SUIJI_DINGTALK__OAPI_BASE": base,
+                "SUIJI_DINGTALK__CORP_ID": fake.corp_id,
+                "SUIJI_DINGTALK__JSAPI_URL": f"{base}/fake/jsapi.js",
+            }
     settings = load_settings(environ={**environ, **config})
     if isinstance(fake, FakeDingTalk):
         fake.card_template_id = settings.dingtalk.card_template_id
-    bot = TestServer(create_app(settings))
+    bot = TestServer(create_app(settings), port=port)
     await bot.start_server()
     stream = settings.dingtalk.enabled and settings.dingtalk.mode == "stream"
     deadline = time.monotonic() + 20
@@ -183,7 +204,7 @@ async def phones(platform: str, database_url: str, **config: str) -> AsyncIterat
     )
     try:
         async with aiohttp.ClientSession() as http:
-            yield Phones(platform, bot, fake, http, stream=stream)
+            yield Phones(platform, bot, fake, http, stream=stream, fake_base=base)
     finally:
         await bot.close()
         await server.close()
