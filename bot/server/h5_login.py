@@ -100,7 +100,10 @@ class Sessions:
 
     def visitor(self, request: web.Request) -> Visitor | None:
         """Who the session cookie names; None when there is none, or it is forged or old."""
-        data = _load(self._session, request.cookies.get(SESSION_COOKIE, ""), self.max_age)
+        return self.visitor_of(request.cookies.get(SESSION_COOKIE, ""))
+
+    def visitor_of(self, cookie: str) -> Visitor | None:
+        data = _load(self._session, cookie, self.max_age)
         if not isinstance(data, dict):
             return None
         person, csrf = data.get("p"), data.get("c")

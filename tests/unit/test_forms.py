@@ -481,6 +481,49 @@ class FillingAForm(RuleBasedStateMachine):
     def edit(self, number: int) -> None:
         self._moved(session.edit(self.form, self.now.draft, number))
 
+    @precondition(lambda self: self.submitted is None)
+    @rule(data=st.data())
+    def on_the_page(self, data: st.DataObject) -> None:
+        """The page saves several shown questions at once; an empty field clears one."""
+        page = [q for q in shown(self.form, self.now.draft.answers) if q.kind != "photos"]
+        chosen = data.draw(st.lists(st.sampled_from(page), max_size=4, unique_by=lambda q: q.id))
+        changes: dict[str, Any] = {}
+        for q in chosen:
+            typed = data.draw(st.one_of(st.just(""), TYPED[q.kind]))
+            if not typed.strip():
+                changes[q.id] = None
+                continue
+            try:
+                changes[q.id] = parse(q, typed, CONTEXT)
+            except AnswerProblem:
+                continue  # named on the page, kept out of the draft
+        for question_id, value in changes.items():
+            if value is None:
+                self.accepted.pop(question_id, None)
+            else:
+                self.accepted[question_id] = value
+        self._moved(session.fill(self.form, self.now.draft, changes))
+
+    @precondition(lambda self: self.submitted is None)
+    @rule(data=st.data())
+    def photo_taken_back_on_the_page(self, data: st.DataObject) -> None:
+        held = [
+            (q, sha)
+            for q, v in self.now.draft.answers.items()
+            if isinstance(v, list)
+            for sha in v
+            if len(sha) == 64
+        ]
+        if not held:
+            return
+        question_id, sha = data.draw(st.sampled_from(held))
+        left = [x for x in self.accepted[question_id] if x != sha]
+        if left:
+            self.accepted[question_id] = left
+        else:
+            del self.accepted[question_id]
+        self._moved(session.remove_photo(self.form, self.now.draft, question_id, sha))
+
     @rule()
     def pause_and_resume(self) -> None:
         stored = json.loads(json.dumps(self.now.draft.to_json()))
