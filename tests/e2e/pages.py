@@ -41,6 +41,18 @@ class Shown:
         reader.feed(self.text)
         return reader.fields
 
+    def filled(self, values: dict[str, Any], action: str = "save") -> list[tuple[str, str]]:
+        """The answers form as the officer sends it: as it stands, with ``values`` entered
+        by question id (a list for the boxes ticked), and the button pressed."""
+        given = {f"q.{q}" for q in values}
+        data = [(k, v) for k, v in self.form() if k not in given]
+        if action != "save":
+            data.append(("action", action))
+        for q, value in values.items():
+            for one in value if isinstance(value, list) else [value]:
+                data.append((f"q.{q}", one))
+        return data
+
     def field(self, name: str) -> str:
         found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', self.text)
         assert found, self.text

@@ -100,16 +100,7 @@ def link_in(message_text: str) -> str:
 
 
 def answers(page: Shown, values: dict[str, Any], action: str = "save") -> list[tuple[str, str]]:
-    """The page's form as the officer sends it: as it stands, with ``values`` entered (a list
-    for the boxes ticked), and the button pressed."""
-    given = {f"q.{q}" for q in values}
-    data = [(k, v) for k, v in page.form() if k not in given]
-    if action != "save":
-        data.append(("action", action))
-    for q, value in values.items():
-        for one in value if isinstance(value, list) else [value]:
-            data.append((f"q.{q}", one))
-    return data
+    return page.filled(values, action)
 
 
 async def stored(p: Phones, finding_id: int) -> Finding:

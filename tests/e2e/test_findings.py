@@ -9,6 +9,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,8 +33,10 @@ from storage.models import (
     Finding,
     FindingPhoto,
     FindingState,
+    Person,
     PhotoState,
 )
+from tests.e2e.pages import Browser
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.test_assignments import team
 from tests.e2e.test_cli import run
@@ -51,14 +54,21 @@ async def loaded(factory: Factory) -> AsyncIterator[None]:
 
 @pytest.fixture(params=["wecom", "dingtalk"])
 async def bot(
-    request: Any, loaded: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+    request: Any,
+    loaded: None,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> AsyncIterator[Phones]:
     # The story answers some forty questions in well under a minute, at machine speed: lift
     # the per-person pacing (and the fake WeCom's matching silent drop) that a person's own
     # typing never reaches.
     monkeypatch.setattr(fakes, "PER_MEMBER_PER_MINUTE", 200)
-    pace = {"SUIJI_OUTBOX__PER_RECIPIENT_PER_MINUTE": "200"}
-    async with phones(request.param, database_url, **pace) as built:
+    config = {
+        "SUIJI_OUTBOX__PER_RECIPIENT_PER_MINUTE": "200",
+        "SUIJI_FINDINGS__FILES": str(tmp_path / "files"),
+    }
+    async with phones(request.param, database_url, pages=True, **config) as built:
         yield built
 
 
@@ -155,7 +165,11 @@ async def test_an_officer_fills_the_wages_form_in_chat(
     for answer in ("是", "否"):  # payslip, construction
         shown = await reply(bot, officer, answer)
     assert "证据照片" in shown.text
-    shown = await reply(bot, officer, "完成")  # the photos are optional until photos land
+    before = len(bot.inbox(officer))
+    await send_picture(bot, officer, JPEG)
+    await _after(bot, officer, before, "收到第 1 张照片")
+    photo = await stored_photo(bot)
+    shown = await reply(bot, officer, "完成")
     assert "检查日期" in shown.text
     shown = await reply(bot, officer, "今天")
     assert "检查方式" in shown.text
@@ -192,7 +206,7 @@ async def test_an_officer_fills_the_wages_form_in_chat(
     assert answers["employees"] == 12 and answers["paid_in_full"] is False
     assert answers["owed_people"] == 3 and answers["owed_amount"] == "4500.5"
     assert "owed_months" not in answers and answers["measure"] == "责令改正"
-    assert answers["rectify_by"] == deadline
+    assert answers["rectify_by"] == deadline and answers["evidence"] == [photo]
     async with bot.factory() as session:
         entity = await session.get(Entity, found.entity_id)
         audit = list(
@@ -225,11 +239,15 @@ async def test_an_officer_fills_the_wages_form_in_chat(
     card = await _after(bot, leader, before, "已提交 1/")
     assert any(b["label"] == "填写检查结果" for b in card.buttons)
 
+    # Officer B begins the 社会保险 form in chat and finishes it on the page, logged in
+    # through the platform.
+    social = await social_insurance_on_the_page(bot, other, members[1].id, len(employers))
+
     # The staff's view: where each finding stands, and every answer in its own column.
     listed = await suiji("findings", "list", str(campaign_id), "--team", "1")
     assert listed.exit_code == 0, listed.output
     assert "已提交" in listed.output and "未填" in listed.output
-    assert "已提交 1/" in listed.output
+    assert "已提交 2/" in listed.output
     as_json = json.loads(
         (await suiji("findings", "list", str(campaign_id), "--format", "json")).output
     )
@@ -244,13 +262,78 @@ async def test_an_officer_fills_the_wages_form_in_chat(
     assert row[header.index("工资支付情况：拖欠或克扣工资涉及人数")] == "3"
     assert row[header.index("工资支付情况：是否按时足额以货币形式支付工资？")] == "否"
     assert row[header.index("答案哈希")] == found.answers_sha256
-    assert row[header.index("提交人")] and row[header.index("填写人")]
+    assert row[header.index("工资支付情况：证据照片（工资台账、工资清单、转账记录等）")] == photo
+    names = await names_of(bot, officer, other)
+    assert row[header.index("提交人")] == row[header.index("填写人")] == names[officer]
+    row = next(r for r in body if r[header.index("结果编号")] == str(social.id))
+    assert row[header.index("社会保险参保缴费情况：用人单位现有职工人数")] == "8"
+    assert row[header.index("社会保险参保缴费情况：已参保的职工人数")] == "8"
+    assert row[header.index("社会保险参保缴费情况：检查方式")] == "书面检查"
+    assert row[header.index("提交人")] == row[header.index("填写人")] == names[other]
+    assert row[header.index("答案哈希")] == social.answers_sha256
 
     # The leader sends it back with a reason; the officer is told.
     shown = await reply(bot, leader, f"退回 结果{found.id} 金额要核实")
     assert "已退回" in shown.text
     await bot.wait_for(officer, "金额要核实")
     assert (await finding_of(bot, found.id)).state is FindingState.DRAFT
+
+
+async def stored_photo(p: Phones) -> str:
+    """The SHA-256 of the first photo of the newest draft, once the background fetch has it."""
+    deadline = time.monotonic() + 20
+    while True:
+        async with p.factory() as session:
+            query = select(FindingPhoto).where(FindingPhoto.state == PhotoState.STORED)
+            photo = (await session.execute(query)).scalars().first()
+        if photo is not None and photo.sha256:
+            return photo.sha256
+        assert time.monotonic() < deadline, "the photo was never fetched"
+        await asyncio.sleep(0.1)
+
+
+async def social_insurance_on_the_page(
+    p: Phones, officer: str, task: int, employers: int
+) -> Finding:
+    """Officer B begins the 社会保险 form in chat, opens the link the review offers, logs in
+    through the fake platform and finishes it on the page."""
+    await reply(p, officer, f"填写 任务{task}")
+    if employers > 1:
+        await reply(p, officer, "1")
+    shown = await reply(p, officer, "2")
+    assert "职工人数" in shown.text
+    await reply(p, officer, "8")
+    shown = await reply(p, officer, "是")
+    assert "已参保" in shown.text
+    review = await reply(p, officer, "查看")
+    link = re.search(r"\((http://[^)]+/h5/findings/\d+)\)", review.text)
+    assert link, review.text
+    async with Browser(p, officer) as phone:
+        page = await phone.open(link.group(1))
+        assert page.status == 200 and 'name="q.employees" value="8"' in page.text
+        rest = {
+            "insured_people": "8",
+            "uninsured_people": "0",
+            "insurance_types": ["养老保险", "医疗保险（含生育）", "工伤保险", "失业保险"],
+            "paid_in_full": "是",
+            "base_true": "是",
+            "checked_on": dt.date.today().isoformat(),
+            "check_method": "书面检查",
+            "result_category": "未发现问题",
+        }
+        page = await phone.post(link.group(1), page.filled(rest))
+        page = await phone.post(link.group(1), page.filled({}, action="submit"))
+        assert "已提交" in page.text, page.text
+    found = await finding_of(p, int(link.group(1).rsplit("/", 1)[1]))
+    assert found.state is FindingState.SUBMITTED
+    return found
+
+
+async def names_of(p: Phones, *accounts: str) -> dict[str, str]:
+    column = Person.wecom_userid if p.platform == "wecom" else Person.dingtalk_userid
+    async with p.factory() as session:
+        rows = await session.execute(select(column, Person.name).where(column.in_(accounts)))
+        return {account: name for account, name in rows}
 
 
 async def test_filling_opens_on_the_start_date(bot: Phones) -> None:
