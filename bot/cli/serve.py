@@ -35,6 +35,8 @@ from storage.engine import make_session_factory, unit_of_work
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState
 
 READY = ".suiji-demo-ready"
+# How many days the sandbox's clock has been moved forward: a demo started again goes on then.
+MOVED = ".suiji-demo-clock"
 # Connections waiting to be accepted. aiohttp's default of 128 overflows when a burst opens
 # more at once while the loop is busy, and each dropped SYN costs the platform a 1 s retry
 # (then 3 s: near WeCom's 5 s limit). The kernel caps it at net.core.somaxconn.
@@ -185,6 +187,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "suiji.db").unlink(missing_ok=True)
+            (folder / MOVED).unlink(missing_ok=True)  # a new sandbox starts on the real time
             keys = new_secrets()
             config.write_text(
                 render("config/demo.toml.j2", keys=keys, base=base, port=port), "utf-8"
@@ -205,12 +208,28 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
     if fresh:
         asyncio.run(_prepare_demo(settings))
         (folder / READY).write_text("ok\n", "utf-8")
-    app, _, _ = sandbox.sandbox_app(settings, base)
-    click.echo(text("cli.demo_ready", url=f"{base}/sandbox/", folder=str(folder)))
+    clock = sandbox.MovableClock(_moved_days(folder / MOVED), keep=folder / MOVED)
+    app, _, _ = sandbox.sandbox_app(settings, base, clock)
+    guide = text("cli.demo_ready", url=f"{base}/sandbox/", folder=str(folder), days=clock.days)
+    click.echo(guide)
     if not no_browser:
         webbrowser.open(f"{base}/sandbox/")
     logging.basicConfig(level=logging.WARNING)
     web.run_app(app, host="127.0.0.1", port=port, print=None)
+
+
+def _moved_days(path: Path) -> int:
+    """The days a demo's clock was moved forward before (0 for a new one); a file that does
+    not say is refused rather than letting the sandbox's time go back."""
+    try:
+        written = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise Refused(text("cli.demo_bad_clock", path=str(path))) from exc
+    if not (written.isascii() and written.isdigit() and len(written) <= 6):
+        raise Refused(text("cli.demo_bad_clock", path=str(path)))
+    return int(written)
 
 
 @click.group()

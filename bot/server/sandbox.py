@@ -2,7 +2,17 @@
 WeCom. Picking a person, reading what the bot sent, typing a reply and clicking card buttons
 all go through the same encrypted callbacks a real WeCom would send. A sample campaign waits,
 committed, to be drawn from the page (or with ``suiji draw run``); its teams and everyone's
-state show beside the phone."""
+state show beside the phone.
+
+The sandbox's clock moves: the sample campaign starts a week ahead, and findings can only be
+filled from its start date, so the page moves the whole app's time forward by whole days
+(``MovableClock``, shared by the app, its scheduler jobs and the workflows). Only the sandbox
+has one; ``suiji serve`` runs on the real time. A person's phone can also send a sample photo,
+as a picture message through the fake WeCom.
+
+The page and its API listen on loopback only (``suiji demo``); a POST must also come as JSON,
+for this host and (when the browser says where from) from this page, so that another site
+open in the same browser cannot press its buttons or move its clock."""
 
 from __future__ import annotations
 
@@ -11,7 +21,8 @@ import datetime as dt
 import itertools
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,10 +30,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.base.config import Settings
-from bot.base.texts import render, text
+from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.base.times import local_time
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom
 from bot.registry.importer import import_sample
-from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app
+from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app, utc_now
 from bot.workflows import campaigns
 from bot.workflows.campaign_spec import example_campaign, parse_campaign
 from storage.models import Campaign, Person, Unit
@@ -33,6 +45,35 @@ SAID = web.AppKey("said", list[dict[str, Any]])
 READ = web.AppKey("read", dict[str, int])
 CLIENT = web.AppKey("sandbox_client", aiohttp.ClientSession)
 _seq = itertools.count(1_000_000)
+# What the 「发送示例照片」 button sends: a small real picture shipped with the package.
+SAMPLE_PHOTO = TEMPLATES_DIR / "sandbox" / "sample-photo.png"
+MAX_MOVE_DAYS = 366  # the furthest one move goes: a year and a day
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class MovableClock:
+    """The sandbox's time: the real time plus ``days`` whole days, moved only forward.
+
+    ``keep``, when given (the demo's folder), holds the days moved, so that a demo started
+    again goes on at the time it had reached rather than going back behind what it stored."""
+
+    def __init__(
+        self, days: int = 0, keep: Path | None = None, real: Callable[[], dt.datetime] = utc_now
+    ) -> None:
+        self.days, self.keep, self.real = days, keep, real
+
+    def __call__(self) -> dt.datetime:
+        return self.real() + dt.timedelta(days=self.days)
+
+    def forward(self, days: int) -> None:
+        if days < 1:
+            raise ValueError("the sandbox clock only moves forward")
+        if self.keep is not None:  # kept first: a move that could not be kept is not made
+            self.keep.write_text(f"{self.days + days}\n", "utf-8")
+        self.days += days
+
+
+MOVABLE = web.AppKey("movable_clock", MovableClock)
 
 
 async def page(request: web.Request) -> web.Response:
@@ -83,39 +124,51 @@ async def _payload(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def _said(request: web.Request, user: str, kind: str, words: str) -> None:
+    """What the person did, shown on their side of the chat."""
+    request.app[SAID].append(
+        {
+            "seq": next(_seq),
+            "user": user,
+            "from": "me",
+            "kind": kind,
+            "text": words,
+            "at": time.time(),
+        }
+    )
+
+
 async def say(request: web.Request) -> web.Response:
     data = await _payload(request)
     text = str(data.get("text", "")).strip()[:2000]
     if not text:
         raise web.HTTPBadRequest(text="text expected")
-    request.app[SAID].append(
-        {
-            "seq": next(_seq),
-            "user": data["user"],
-            "from": "me",
-            "kind": "text",
-            "text": text,
-            "at": time.time(),
-        }
-    )
+    _said(request, data["user"], "text", text)
     status = await request.app[FAKE].say(request.app[CLIENT], data["user"], text)
     return web.json_response({"status": status})
+
+
+async def photo(request: web.Request) -> web.Response:
+    """The person sends the sample photo: a picture message through the fake WeCom, which
+    keeps the file as temporary media for the bot to fetch (``media/get``), as WeCom does."""
+    data = await _payload(request)
+    _said(request, data["user"], "image", "")
+    picture = SAMPLE_PHOTO.read_bytes()
+    status = await request.app[FAKE].send_image(
+        request.app[CLIENT], data["user"], picture, "image/png"
+    )
+    return web.json_response({"status": status})
+
+
+async def sample_photo(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(SAMPLE_PHOTO)
 
 
 async def click(request: web.Request) -> web.Response:
     data = await _payload(request)
     key, task_id = str(data.get("key", "")), str(data.get("task_id", ""))
     label = str(data.get("label", key))
-    request.app[SAID].append(
-        {
-            "seq": next(_seq),
-            "user": data["user"],
-            "from": "me",
-            "kind": "click",
-            "text": label,
-            "at": time.time(),
-        }
-    )
+    _said(request, data["user"], "click", label)
     status = await request.app[FAKE].click(request.app[CLIENT], data["user"], key, task_id)
     return web.json_response({"status": status})
 
@@ -201,6 +254,66 @@ async def counts(request: web.Request) -> web.Response:
     return web.json_response(tally)
 
 
+def clock_view(app: web.Application) -> dict[str, Any]:
+    """The sandbox's time as the page shows it, in the bureau's zone."""
+    clock, tz = app[MOVABLE], app[POLICY].tz
+    now = clock()
+    shown = local_time(now, tz)
+    return {
+        "now": shown,
+        "today": now.astimezone(tz).date().isoformat(),
+        "days": clock.days,
+        "shown": text("sandbox.clock_now", now=shown, days=clock.days),
+    }
+
+
+class ClockRefused(Exception):
+    """A move of the sandbox's clock that is not done; the message says why, in Chinese."""
+
+
+async def clock_state(request: web.Request) -> web.Response:
+    return web.json_response(clock_view(request.app))
+
+
+def days_to_move(data: Any, today: dt.date) -> int:
+    """How many days forward the page asked for: ``{"to": "2026-12-21"}`` (that date, at the
+    same time of day) or ``{"days": 3}``. ClockRefused with the reason when it cannot be."""
+    if not isinstance(data, dict) or ("to" in data) == ("days" in data):
+        raise ClockRefused(text("sandbox.clock_bad_request"))
+    if "to" in data:
+        try:
+            days = (dt.date.fromisoformat(str(data["to"])) - today).days
+        except ValueError as exc:
+            raise ClockRefused(text("sandbox.clock_bad_date", value=str(data["to"]))) from exc
+    else:
+        days = data["days"]
+        if not isinstance(days, int) or isinstance(days, bool):
+            raise ClockRefused(text("sandbox.clock_bad_days", limit=MAX_MOVE_DAYS))
+    if days < 1:
+        raise ClockRefused(text("sandbox.clock_backwards", today=today.isoformat()))
+    if days > MAX_MOVE_DAYS:
+        raise ClockRefused(text("sandbox.clock_bad_days", limit=MAX_MOVE_DAYS))
+    return days
+
+
+async def move_clock(request: web.Request) -> web.Response:
+    """Move the sandbox's time forward: to a date (the sample campaign's start), or by days.
+    The scheduler's next ticks (reminders, photos, retries) and every answer then go by it."""
+    try:
+        data = await request.json()
+    except ValueError:
+        data = None
+    app = request.app
+    today = app[MOVABLE]().astimezone(app[POLICY].tz).date()
+    try:
+        days = days_to_move(data, today)
+    except ClockRefused as refused:
+        return web.json_response({"error": str(refused)}, status=400)
+    app[MOVABLE].forward(days)
+    app[SENDER].wake.set()  # whatever waited for the time just passed goes now
+    return web.json_response(clock_view(app))
+
+
 def suggested_entropy() -> list[int]:
     return [secrets.randbelow(99) + 1 for _ in range(3)]
 
@@ -211,31 +324,65 @@ async def _client(app: web.Application) -> Any:
     await app[CLIENT].close()
 
 
-def install(app: web.Application, fake: FakeWeCom) -> None:
-    """Add the sandbox page and its API under /sandbox/ to the bot's app."""
-    app[FAKE], app[SAID], app[READ] = fake, [], {}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def guarded(handler: Handler) -> Handler:
+    """A sandbox POST as only its own page sends it: JSON (a form or a plain-text request from
+    another site cannot set that type without asking first, and is not answered), to a
+    loopback host (not a name that a site had resolve to this machine), and from this page
+    when the browser says where from."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if request.content_type != "application/json":
+            raise web.HTTPBadRequest(text="json expected")
+        origin = request.headers.get("Origin")
+        page = f"{request.scheme}://{request.host}"
+        if request.url.host not in LOOPBACK or origin not in (None, page):
+            return web.json_response({"error": text("sandbox.not_this_page")}, status=403)
+        return await handler(request)
+
+    return checked
+
+
+def install(app: web.Application, fake: FakeWeCom, clock: MovableClock) -> None:
+    """Add the sandbox page and its API under /sandbox/ to the bot's app, whose clock is
+    ``clock``."""
+    app[FAKE], app[SAID], app[READ], app[MOVABLE] = fake, [], {}, clock
     app.cleanup_ctx.append(_client)
     app.router.add_get("/sandbox/", page)
+    app.router.add_get("/sandbox/sample-photo.png", sample_photo)
     app.router.add_get("/sandbox/api/people", people)
     app.router.add_get("/sandbox/api/messages", messages)
-    app.router.add_post("/sandbox/api/say", say)
-    app.router.add_post("/sandbox/api/click", click)
     app.router.add_get("/sandbox/api/campaigns", campaign_list)
-    app.router.add_post("/sandbox/api/draw", draw)
     app.router.add_get("/sandbox/api/counts", counts)
-    app.router.add_post("/sandbox/api/read", read)
+    app.router.add_get("/sandbox/api/clock", clock_state)
+    posts: dict[str, Handler] = {
+        "say": say,
+        "photo": photo,
+        "click": click,
+        "draw": draw,
+        "read": read,
+        "clock": move_clock,
+    }
+    for name, handler in posts.items():
+        app.router.add_post(f"/sandbox/api/{name}", guarded(handler))
 
 
-def sandbox_app(settings: Settings, base: str) -> tuple[web.Application, FakeWeCom, FakeDingTalk]:
+def sandbox_app(
+    settings: Settings, base: str, clock: MovableClock | None = None
+) -> tuple[web.Application, FakeWeCom, FakeDingTalk]:
     """The bot with both fakes mounted under /fake/ and the page under /sandbox/, in one app;
-    ``base`` is where the app will listen, for the fakes' callbacks."""
+    ``base`` is where the app will listen, for the fakes' callbacks. The app, its jobs and the
+    page share ``clock`` (a new one, on the real time, when none is given)."""
     w, d = settings.wecom, settings.dingtalk
     fake_wecom = FakeWeCom(w.corp_id, w.secret, w.token, w.encoding_aes_key, w.agent_id)
     fake_dingtalk = FakeDingTalk(d.app_key, d.app_secret, d.robot_code)
     fake_wecom.bot_url = f"{base}/wecom/callback"
     fake_dingtalk.bot_url = f"{base}/dingtalk/callback"
-    app = create_app(settings)
+    clock = clock or MovableClock()
+    app = create_app(settings, clock=clock)
     app.add_subapp("/fake/wecom/", fake_wecom.app())
     app.add_subapp("/fake/dingtalk/", fake_dingtalk.app())
-    install(app, fake_wecom)
+    install(app, fake_wecom, clock)
     return app, fake_wecom, fake_dingtalk

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from bot.cli.serve import port_taken
+from bot.cli.serve import MOVED, port_taken
 from tests.helpers import free_port
 
 
@@ -22,7 +22,7 @@ def _get(url: str) -> Any:
         return json.loads(response.read())
 
 
-def _post(url: str, body: dict[str, str]) -> Any:
+def _post(url: str, body: dict[str, Any]) -> Any:
     data = json.dumps(body).encode()
     request = urllib.request.Request(url, data, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
@@ -82,21 +82,44 @@ def test_newcomer_runs_suiji_demo_sends_help_and_can_start_it_again(tmp_path: Pa
         _wait_for_page(base, demo)
         officer = next(p for p in _get(f"{base}/sandbox/api/people") if p["officer"])
         chat = _ask_for_help(base, officer["user"])
+        assert _get(f"{base}/sandbox/api/clock")["days"] == 0
+        assert _post(f"{base}/sandbox/api/clock", {"days": 3})["days"] == 3
     finally:
         output = _stop(demo)
     assert demo.returncode == 0, output
     assert f"{base}/sandbox/" in output and "Traceback" not in output
+    assert "调到开始日" in output and "发送示例照片" in output  # how to try findings
     assert [m["from"] for m in chat] == ["me", "bot"]
     assert f"{officer['name']}您好" in chat[1]["text"]
 
-    # The same folder and port again at once, as the demo's own hint suggests.
+    # The same folder and port again at once, as the demo's own hint suggests: the
+    # sandbox's time goes on from where it was moved to, never back.
     again = _start_demo(port, folder)
     try:
         _wait_for_page(base, again)
         assert [m["from"] for m in _ask_for_help(base, officer["user"])] == ["me", "bot"]
+        clock = _get(f"{base}/sandbox/api/clock")
     finally:
         output = _stop(again)
     assert again.returncode == 0, output
+    assert clock["days"] == 3 and "已调快 3 天" in clock["shown"]
+    assert "快 3 天" in output
+
+
+def test_demo_refuses_a_clock_file_it_cannot_read(tmp_path: Path) -> None:
+    """A demo folder whose clock file says nothing sensible: a Chinese refusal that names the
+    file, before the sandbox starts on a time behind what it stored."""
+    port, folder = free_port(), tmp_path / "demo"
+    demo = _start_demo(port, folder)
+    try:
+        _wait_for_page(f"http://127.0.0.1:{port}", demo)
+    finally:
+        assert _stop(demo) and demo.returncode == 0
+    (folder / MOVED).write_text("three\n", "utf-8")
+    again = _start_demo(port, folder)
+    output, _ = again.communicate(timeout=60)
+    assert again.returncode == 1
+    assert str(folder / MOVED) in output and "Traceback" not in output
 
 
 def test_demo_refuses_a_port_someone_listens_on_but_not_one_left_in_time_wait() -> None:

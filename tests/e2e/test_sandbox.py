@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import hashlib
 import json
+import struct
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +21,16 @@ from sqlalchemy import select
 from bot.base.config import load_settings
 from bot.base.texts import render
 from bot.platforms.fakes import new_secrets
-from bot.server.app import FACTORY
-from bot.server.sandbox import prepare, sandbox_app
+from bot.server.app import CLOCK, FACTORY, SETTINGS, create_app
+from bot.server.app import utc_now as real_time
+from bot.server.sandbox import SAMPLE_PHOTO, prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
-from storage.models import DrawRun
+from storage.files import image_type
+from storage.models import DrawRun, Finding, FindingState
 from tests.e2e.browser import chromium, phone_page
 from tests.e2e.test_bot import utc_now
+from tests.e2e.test_cli import run
 from tests.helpers import free_port
 
 
@@ -270,3 +277,226 @@ async def test_on_a_phone_the_people_chat_and_campaigns_are_each_a_tab_away(
         await page.evaluate("document.querySelector('#tabs [data-tab=people]').click()")
         assert await page.visible(".person") and not await page.visible("#campaigns")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+async def _clock(http: aiohttp.ClientSession) -> dict[str, Any]:
+    async with http.get("/sandbox/api/clock") as r:
+        return dict(await r.json())
+
+
+async def _reply(http: aiohttp.ClientSession, user: str, words: str, *, press: bool = False) -> str:
+    """Say (or press the newest live button labelled) ``words`` as ``user``, as the page
+    does; the bot's next message, title and text."""
+    before = len([m for m in await _phone(http, user) if m["from"] == "bot"])
+    if press:
+        await _click(http, user, words)
+    else:
+        async with http.post("/sandbox/api/say", json={"user": user, "text": words}) as r:
+            assert (await r.json())["status"] == 200
+    deadline = time.monotonic() + 15
+    while len([m for m in await _phone(http, user) if m["from"] == "bot"]) <= before:
+        assert time.monotonic() < deadline, (user, words, await _phone(http, user))
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)  # a reply may come in two messages
+    newest = [m for m in await _phone(http, user) if m["from"] == "bot"][-1]
+    return f"{newest['title']}\n{newest['text']}"
+
+
+async def test_after_moving_the_clock_an_officer_fills_a_finding_with_the_sample_photo(
+    sandbox: tuple[TestServer, aiohttp.ClientSession], tmp_path: Path
+) -> None:
+    """The demo's story of findings, through the page's own API: draw, move the sandbox's
+    clock to the campaign's start, fill the wages form in chat with the sample photo, submit."""
+    server, http = sandbox
+    users, team = await _drawn(http, "7,42,88")
+    officer = users[team["members"][0]["name"]]
+    await _until(http, officer, "请确认是否参加")
+    assert "没有可以填写检查结果的任务" in await _reply(http, officer, "填写")  # not started
+
+    before, start = await _clock(http), (await _campaign(http))["start"]
+    assert before["days"] == 0 and "与现实相同" in before["shown"]
+    async with http.post("/sandbox/api/clock", json={"to": start}) as r:
+        assert r.status == 200, await r.text()
+        moved = await r.json()
+    days = (dt.date.fromisoformat(start) - dt.date.fromisoformat(before["today"])).days
+    assert days == 7 and moved["today"] == start and moved["days"] == days
+    assert moved["shown"] == f"沙箱时间：{moved['now']}（已调快 {days} 天）"
+    assert moved["now"].startswith(start) and await _clock(http) == moved
+    # The app and its jobs go by the moved clock.
+    ahead = server.app[CLOCK]() - utc_now()
+    assert abs(ahead - dt.timedelta(days=days)) < dt.timedelta(minutes=1)
+
+    assert "请回复序号选择要填写的单位" in await _reply(http, officer, "填写")
+    assert "工资支付情况" in await _reply(http, officer, "1")
+    assert "职工人数" in await _reply(http, officer, "1")
+    assert "工资支付记录" in await _reply(http, officer, "12")
+    assert "工资支付周期" in await _reply(http, officer, "是", press=True)
+    assert "按时足额" in await _reply(http, officer, "按月支付", press=True)
+    assert "工资清单" in await _reply(http, officer, "是", press=True)
+    assert "工程建设" in await _reply(http, officer, "是")
+    assert "证据照片" in await _reply(http, officer, "否")
+    async with http.post("/sandbox/api/photo", json={"user": officer}) as r:
+        assert (await r.json())["status"] == 200
+    await _until(http, officer, "收到第 1 张照片")
+    assert [m["kind"] for m in await _phone(http, officer) if m["from"] == "me"][-1] == "image"
+    picture = SAMPLE_PHOTO.read_bytes()
+    digest = hashlib.sha256(picture).hexdigest()
+    deadline = time.monotonic() + 20
+    while True:  # the background job fetched it from the fake WeCom's media/get
+        async with server.app[FACTORY]() as session:
+            [finding] = (await session.execute(select(Finding))).scalars()
+        if finding.draft["answers"].get("evidence"):
+            break
+        assert time.monotonic() < deadline, finding.draft
+        await asyncio.sleep(0.2)
+    assert finding.draft["answers"]["evidence"] == [digest]
+    assert (tmp_path / "files" / digest[:2] / digest[2:4] / digest).read_bytes() == picture
+    assert "检查日期" in await _reply(http, officer, "完成")
+    assert "检查方式" in await _reply(http, officer, "今天")  # today by the sandbox's clock
+    assert "检查结果" in await _reply(http, officer, "实地检查", press=True)
+    assert "发现的问题" in await _reply(http, officer, "未发现问题")
+    review = await _reply(http, officer, "跳过")
+    assert "请核对" in review and "1 张照片" in review and f"检查日期：{start}" in review
+    assert "已提交" in await _reply(http, officer, "提交", press=True)
+
+    async with server.app[FACTORY]() as session:
+        [finding] = (await session.execute(select(Finding))).scalars()
+    assert finding.state is FindingState.SUBMITTED
+    assert finding.submitted_at is not None  # when, by the sandbox's clock
+    ahead = finding.submitted_at - utc_now()
+    assert abs(ahead - dt.timedelta(days=days)) < dt.timedelta(minutes=5)
+    listed = await asyncio.to_thread(
+        run, "findings", "list", "1", "--team", str(team["number"]),
+        config=tmp_path / "suiji.toml",
+    )  # fmt: skip
+    assert listed.exit_code == 0, listed.output
+    [row] = [line for line in listed.output.splitlines() if "已提交" in line and "工资" in line]
+    assert team["members"][0]["name"] in row and f"{start} " in row
+
+
+async def test_the_clock_moves_only_forward_and_only_from_the_page(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    server, http = sandbox
+    today = dt.date.fromisoformat((await _clock(http))["today"])
+    refused: list[tuple[Any, str]] = [
+        ({"to": today.isoformat()}, "只能往后调"),
+        ({"to": (today - dt.timedelta(days=3)).isoformat()}, "只能往后调"),
+        ({"days": 0}, "只能往后调"),
+        ({"days": -2}, "只能往后调"),
+        ({"days": 367}, "1 到 366"),
+        ({"to": (today + dt.timedelta(days=400)).isoformat()}, "1 到 366"),
+        ({"days": "3"}, "整数"),
+        ({"days": True}, "整数"),
+        ({"days": 1.5}, "整数"),
+        ({"to": "下周一"}, "不是日期"),
+        ({}, "请说明"),
+        ({"to": "2099-01-01", "days": 1}, "请说明"),
+        ([1], "请说明"),
+    ]
+    for body, words in refused:
+        async with http.post("/sandbox/api/clock", json=body) as r:
+            assert r.status == 400 and words in (await r.json())["error"], body
+    # Another site open in the same browser, or a name resolved to this machine: refused,
+    # for the clock and the other POSTs alike.
+    elsewhere = [{"Origin": "http://example.com"}, {"Host": f"example.com:{server.port}"}]
+    for headers in elsewhere:
+        async with http.post("/sandbox/api/clock", json={"days": 1}, headers=headers) as r:
+            assert r.status == 403 and "沙箱页面" in (await r.json())["error"]
+        said = {"user": "zhangkai", "text": "帮助"}
+        async with http.post("/sandbox/api/say", json=said, headers=headers) as r:
+            assert r.status == 403
+    # A form or plain-text POST (which any page can send without asking) is not JSON.
+    plain = {"Content-Type": "text/plain"}
+    async with http.post("/sandbox/api/clock", data=b'{"days": 1}', headers=plain) as r:
+        assert r.status == 400
+    assert (await _clock(http))["days"] == 0 and await _phone(http, "zhangkai") == []
+    # The page itself, from its own origin: moved.
+    own = {"Origin": f"http://127.0.0.1:{server.port}"}
+    async with http.post("/sandbox/api/clock", json={"days": 2}, headers=own) as r:
+        assert r.status == 200 and (await r.json())["days"] == 2
+    ahead = server.app[CLOCK]() - utc_now()
+    assert abs(ahead - dt.timedelta(days=2)) < dt.timedelta(minutes=1)
+
+
+def test_suiji_serve_has_no_sandbox_and_runs_on_the_real_time(tmp_path: Path) -> None:
+    """The app ``suiji serve`` runs: no page, and no way to move its clock."""
+    port = free_port()
+    config = tmp_path / "suiji.toml"
+    base = f"http://127.0.0.1:{port}"
+    config.write_text(
+        render("config/demo.toml.j2", keys=new_secrets(), base=base, port=port), "utf-8"
+    )
+    app = create_app(load_settings(str(config), environ={}))
+    assert not [r.canonical for r in app.router.resources() if "sandbox" in r.canonical]
+    assert app[CLOCK] is real_time
+
+
+def test_the_sample_photo_is_a_real_picture() -> None:
+    """A 64×64 RGB PNG whose chunks and pixels check out, as the bot's fetcher accepts."""
+    data = SAMPLE_PHOTO.read_bytes()
+    assert image_type(data) == "image/png" and len(data) < 4096
+    chunks, at = [], 8
+    while at < len(data):
+        (length,) = struct.unpack(">I", data[at : at + 4])
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        (crc,) = struct.unpack(">I", data[at + 8 + length : at + 12 + length])
+        assert zlib.crc32(kind + body) == crc
+        chunks.append((kind, body))
+        at += 12 + length
+    assert [k for k, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    assert struct.unpack(">IIBB", chunks[0][1][:10]) == (64, 64, 8, 2)
+    assert len(zlib.decompress(chunks[1][1])) == 64 * (1 + 64 * 3)
+
+
+@pytest.mark.skipif(chromium() is None, reason="no Chromium on this machine")
+async def test_the_page_moves_its_clock_sends_the_photo_and_opens_links_in_the_phone(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """On a wide screen: after the draw, 「调到开始日」 moves the sandbox's time and the page
+    says so; 「发送示例照片」 shows the picture on the person's side of the chat; a link card's
+    「查看详情」 opens its page inside the phone, with a way back."""
+    server, http = sandbox
+    users, team = await _drawn(http, "7,42,88")
+    officer = users[team["members"][0]["name"]]
+    await _until(http, officer, "请确认是否参加")
+    start = (await _campaign(http))["start"]
+    # A link card to the officer, through the fake WeCom's API as the bot would send one.
+    w = server.app[SETTINGS].wecom
+    page_url = str(server.make_url("/sandbox/sample-photo.png"))
+    token_query = {"corpid": w.corp_id, "corpsecret": w.secret}
+    async with http.get("/fake/wecom/cgi-bin/gettoken", params=token_query) as r:
+        token = (await r.json())["access_token"]
+    card = {
+        "touser": officer,
+        "agentid": w.agent_id,
+        "msgtype": "textcard",
+        "textcard": {"title": "检查结果", "description": "点开查看", "url": page_url},
+    }
+    async with http.post(
+        "/fake/wecom/cgi-bin/message/send", params={"access_token": token}, json=card
+    ) as r:
+        assert (await r.json())["errcode"] == 0
+    url = str(server.make_url("/sandbox/")) + f"?user={officer}"
+    async with phone_page(url, width=1400, height=900) as page:
+        await page.until(f"document.querySelector('button[data-start=\"{start}\"]') !== null")
+        clock_line = "document.getElementById('clock-now').textContent"
+        assert "与现实相同" in await page.evaluate(clock_line)
+        await page.evaluate("document.querySelector('button[data-start]').click()")
+        shown = await page.until(f"(t => t.includes('已调快') && t)({clock_line})")
+        assert shown == (await _clock(http))["shown"] and "已调快 7 天" in shown
+        assert await page.evaluate("document.getElementById('clock').classList.contains('moved')")
+        assert await page.evaluate("document.querySelector('button[data-start]') === null")
+        # The sample photo, sent from the officer's phone.
+        await page.until("!document.getElementById('photo').disabled")
+        await page.evaluate("document.getElementById('photo').click()")
+        shown_photo = "document.querySelector('.me img.photo')"
+        await page.until(f"(i => i && i.complete && i.naturalWidth === 64)({shown_photo})")
+        await _until(http, officer, "没有需要照片的问题")  # no form open: the bot says so
+        # The link opens over the chat, inside the phone; 「返回」 closes it.
+        await page.evaluate("document.querySelector('a[data-page]').click()")
+        assert await page.visible("#browser-page")
+        frame = await page.evaluate("document.getElementById('browser-page').src")
+        assert frame == page_url
+        await page.evaluate("document.getElementById('browser-close').click()")
+        assert not await page.visible("#browser-page")
