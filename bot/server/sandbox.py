@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.base.config import Settings
 from bot.base.texts import render, text
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom
+from bot.platforms.messages import MAX_CHOICE_OPTIONS
 from bot.registry.importer import import_sample
 from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app
 from bot.workflows import campaigns
@@ -83,21 +84,18 @@ async def _payload(request: web.Request) -> dict[str, Any]:
     return data
 
 
+def _said(request: web.Request, user: str, kind: str, words: str) -> None:
+    """What the person did, shown on their side of the chat (the bot's side is the fake's)."""
+    said = {"seq": next(_seq), "user": user, "from": "me", "kind": kind, "text": words}
+    request.app[SAID].append({**said, "at": time.time()})
+
+
 async def say(request: web.Request) -> web.Response:
     data = await _payload(request)
     text = str(data.get("text", "")).strip()[:2000]
     if not text:
         raise web.HTTPBadRequest(text="text expected")
-    request.app[SAID].append(
-        {
-            "seq": next(_seq),
-            "user": data["user"],
-            "from": "me",
-            "kind": "text",
-            "text": text,
-            "at": time.time(),
-        }
-    )
+    _said(request, data["user"], "text", text)
     status = await request.app[FAKE].say(request.app[CLIENT], data["user"], text)
     return web.json_response({"status": status})
 
@@ -106,17 +104,29 @@ async def click(request: web.Request) -> web.Response:
     data = await _payload(request)
     key, task_id = str(data.get("key", "")), str(data.get("task_id", ""))
     label = str(data.get("label", key))
-    request.app[SAID].append(
-        {
-            "seq": next(_seq),
-            "user": data["user"],
-            "from": "me",
-            "kind": "click",
-            "text": label,
-            "at": time.time(),
-        }
-    )
+    _said(request, data["user"], "click", label)
     status = await request.app[FAKE].click(request.app[CLIENT], data["user"], key, task_id)
+    return web.json_response({"status": status})
+
+
+async def vote(request: web.Request) -> web.Response:
+    """The options ticked on a vote card (by its ``seq`` on the person's phone) submitted."""
+    data = await _payload(request)
+    ids = data.get("ids")
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_CHOICE_OPTIONS
+        or not all(isinstance(i, str) for i in ids)
+    ):
+        raise web.HTTPBadRequest(text="option ids expected")
+    fake, user = request.app[FAKE], data["user"]
+    card = next((m for m in fake.messages_for(user) if m.seq == data.get("seq")), None)
+    if card is None or card.choice is None:
+        raise web.HTTPBadRequest(text="no such vote card")
+    labels = {str(o.get("id")): str(o.get("text", "")) for o in card.choice["options"]}
+    said = text("sandbox.ticked", options=[labels.get(i, i) for i in ids])
+    _said(request, user, "click", said)
+    status = await fake.vote(request.app[CLIENT], user, card, ids)
     return web.json_response({"status": status})
 
 
@@ -220,6 +230,7 @@ def install(app: web.Application, fake: FakeWeCom) -> None:
     app.router.add_get("/sandbox/api/messages", messages)
     app.router.add_post("/sandbox/api/say", say)
     app.router.add_post("/sandbox/api/click", click)
+    app.router.add_post("/sandbox/api/vote", vote)
     app.router.add_get("/sandbox/api/campaigns", campaign_list)
     app.router.add_post("/sandbox/api/draw", draw)
     app.router.add_get("/sandbox/api/counts", counts)
