@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.base.texts import render, table, text
-from bot.forms.answers import fold
-from bot.forms.definition import Form, Question
+from bot.forms.answers import AnswerProblem, fold
+from bot.forms.definition import CHOICE_KINDS, Form, Question
 from bot.forms.engine import required, shown
 from bot.forms.session import Shown, answered
-from bot.platforms.messages import Button, Outgoing
+from bot.platforms.messages import MAX_CHOICE_OPTIONS, Button, Choice, Outgoing
 
 MAX_BUTTONS = 6  # WeCom's button card holds six
+# A choice card's key: the finding, the question's number as asked and the question's id, so
+# that a card submitted after the form moved on (or from another finding) is known as stale.
+_CARD_KEY = re.compile(r"^form:(\d{1,12}):(\d{1,3}):([a-z][a-z0-9_]{0,39})$")
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,60 @@ def pressed(message: str) -> tuple[int, str] | None:
     return (int(found.group(1)), found.group(2)) if found else None
 
 
+@dataclass(frozen=True)
+class CardQuestion:
+    """The question a choice card asked, as its key names it."""
+
+    finding: int
+    number: int
+    question: str
+
+
+def card_key(finding_id: int, number: int, question_id: str) -> str:
+    return f"form:{finding_id}:{number}:{question_id}"
+
+
+def card_question(key: str) -> CardQuestion | None:
+    """The question a submitted choice card asked, or None for a key that is not one of ours."""
+    found = _CARD_KEY.match(key)
+    return CardQuestion(int(found[1]), int(found[2]), found[3]) if found else None
+
+
+def question_number(form: Form, answers: Mapping[str, Any], question: Question | None) -> int:
+    """The question's number as asked now (0 for none: the review)."""
+    if question is None:
+        return 0
+    return [x.id for x in shown(form, answers)].index(question.id) + 1
+
+
+def ticked(
+    question: Question, key: str, fields: Mapping[str, Any], answers: Mapping[str, Any]
+) -> list[str]:
+    """The numbers of the options ticked on the choice card named ``key``, as typing them
+    would give them; none (to skip) only where the question may be left (else
+    ``none_ticked``). Option ids are the options' numbers: anything else, or another
+    question's choices, is what that card cannot have sent (``card_option``)."""
+    ids = fields.get(key, [])
+    numbers = {str(n) for n in range(1, len(question.options) + 1)}
+    if (
+        set(fields) - {key}
+        or not isinstance(ids, list)
+        or not all(isinstance(i, str) and i in numbers for i in ids)
+        or len(set(ids)) != len(ids)
+    ):
+        raise AnswerProblem("card_option")
+    if not ids and required(question, answers):
+        raise AnswerProblem("none_ticked")
+    return list(ids)
+
+
+def stale_card_note(card: CardQuestion | None, finding_id: int) -> str:
+    """Why a submitted choice card is not taken as the answer to the question asked now."""
+    if card is None or card.finding != finding_id:
+        return text("filling.other_card")
+    return text("filling.stale_card", number=card.number)
+
+
 def shown_answer(question: Question, value: Any) -> str:
     if isinstance(value, bool):
         return text("filling.yes" if value else "filling.no")
@@ -105,7 +162,7 @@ def question_message(
         return review_message(form, now, about, note=note)
     answers = now.draft.answers
     questions = shown(form, answers)
-    number = [x.id for x in questions].index(q.id) + 1
+    number = question_number(form, answers, q)
     previous = shown_answer(q, answers[q.id]) if answered(q, answers) else None
     body = render(
         "chat/form_question.md.j2",
@@ -120,6 +177,9 @@ def question_message(
     buttons = _buttons(q, number, answers)
     if buttons:
         return Outgoing("card", body, title=about.title, buttons=buttons, repeatable=True)
+    choice = _choice(q, number, answers, about.finding_id)
+    if choice is not None:
+        return Outgoing("choice", body, title=about.title, repeatable=True, choice=choice)
     return Outgoing("markdown", body, title=about.title, repeatable=True)
 
 
@@ -138,6 +198,24 @@ def _buttons(q: Question, number: int, answers: Mapping[str, Any]) -> tuple[Butt
     return (
         *(Button(button_key(number, c), c) for c in choices),
         *(Button(c, c) for c in controls),
+    )
+
+
+def _choice(q: Question, number: int, answers: Mapping[str, Any], finding_id: int) -> Choice | None:
+    """The card to tick a choice on, for one with more options than buttons hold (or several
+    to choose); None past what a card holds: then it is typed only."""
+    if q.kind not in CHOICE_KINDS or not 1 <= len(q.options) <= MAX_CHOICE_OPTIONS:
+        return None
+    before = answers[q.id] if answered(q, answers) else None
+    chosen = before if isinstance(before, list) else [before]
+    return Choice(
+        card_key(finding_id, number, q.id),
+        text("filling.card_heading", number=number, question=q.text),
+        text("filling.card_hint", multiple=q.kind == "multiple", skip=not required(q, answers)),
+        q.options,
+        multiple=q.kind == "multiple",
+        checked=tuple(n for n, option in enumerate(q.options, 1) if option in chosen),
+        submit=text("filling.label_submit"),
     )
 
 

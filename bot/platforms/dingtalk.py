@@ -7,6 +7,9 @@ subscription (WeCom's crypto scheme with the app key in place of the corp id); a
 not callbacks, so a button is a ``dtmd://`` link that sends its key back as a text message;
 where an interactive card template is configured (Stream mode), a card with buttons is an
 interactive card instead, and a press comes back as a card callback (``card_to_inbound``).
+A question whose options are ticked on a card elsewhere (an ``Outgoing`` of kind "choice") is
+sent as its words only, options numbered, and answered by typing: a card with inputs would
+need a second template, with a multiple-choice input, made in the console for it.
 The template needs the string variables ``title``, ``markdown`` and ``buttons`` (a JSON list of
 ``{"key", "label"}``), and each button's callback must carry ``key`` in its params. Once its
 question is settled, an interactive card is updated (``PUT /v1.0/card/instances``): ``buttons``
@@ -150,7 +153,7 @@ def render(message: Outgoing) -> tuple[str, dict[str, Any]]:
     """(msgKey, msgParam) of a one-to-one robot message."""
     if message.kind == "text":
         return "sampleText", {"content": message.text}
-    if message.kind == "markdown":
+    if message.kind in ("markdown", "choice"):  # no card to tick options on: typed
         return "sampleMarkdown", {"title": message.title or message.text[:20], "text": message.text}
     if message.kind == "link" or not message.buttons:
         return "sampleActionCard", {

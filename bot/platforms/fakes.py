@@ -51,6 +51,9 @@ class Delivered:
     url: str
     at: float
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    # A card to tick options on (WeCom's vote card): its question key, mode, options
+    # ({id, text, is_checked}), submit button ({text, key}) and task id.
+    choice: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +65,7 @@ class Delivered:
             "buttons": self.buttons,
             "url": self.url,
             "at": self.at,
+            "choice": self.choice,
         }
 
 
@@ -130,9 +134,11 @@ class _FakeBase:
         buttons: list[dict[str, str]],
         url: str,
         raw: dict[str, Any],
+        choice: dict[str, Any] | None = None,
     ) -> None:
+        seq, at = next(self._seq), time.time()
         self.delivered.append(
-            Delivered(next(self._seq), user, kind, title, text, buttons, url, time.time(), raw)
+            Delivered(seq, user, kind, title, text, buttons, url, at, raw, choice)
         )
         self.changed.set()
 
@@ -280,7 +286,19 @@ class FakeWeCom(_FakeBase):
         return web.json_response(answer)
 
     def _show(self, user: str, kind: Any, content: dict[str, Any], raw: dict[str, Any]) -> None:
-        if kind == "template_card":
+        if kind == "template_card" and content.get("card_type") == "vote_interaction":
+            title = content.get("main_title", {})
+            checkbox, submit = content.get("checkbox", {}), content.get("submit_button", {})
+            choice = {
+                "question_key": checkbox.get("question_key", ""),
+                "mode": checkbox.get("mode", 0),
+                "options": checkbox.get("option_list", []),
+                "submit": submit,
+                "task_id": content.get("task_id", ""),
+            }
+            text = title.get("desc", "")
+            self._record(user, "vote", title.get("title", ""), text, [], "", raw, choice)
+        elif kind == "template_card":
             buttons = [
                 {
                     "key": b.get("key", ""),
@@ -485,10 +503,32 @@ class FakeWeCom(_FakeBase):
     ) -> int:
         """A press on a card's button, or with ``chosen`` the submit of a multiple-choice
         card."""
-        created = int(time.time() * 1000)  # distinct per click, as WeCom's events are
-        code = secrets.token_hex(8)
-        self.response_codes[code] = (frozenset([user]), task_id, self.clock())
         card_type = "button_interaction" if chosen is None else "multiple_interaction"
+        return await self._press(session, user, key, task_id, card_type, chosen)
+
+    async def vote(
+        self, session: aiohttp.ClientSession, user: str, card: Delivered, ids: list[str]
+    ) -> int:
+        """Tick the options ``ids`` on a vote card on the user's phone and press its submit
+        button: WeCom sends the submit key and, under the card's question key, the ids."""
+        assert card.choice is not None, "not a vote card"
+        choice = card.choice
+        chosen = {str(choice["question_key"]): ids}
+        key, task_id = str(choice["submit"].get("key", "")), str(choice["task_id"])
+        return await self._press(session, user, key, task_id, "vote_interaction", chosen)
+
+    async def _press(
+        self,
+        session: aiohttp.ClientSession,
+        user: str,
+        key: str,
+        task_id: str,
+        card_type: str,
+        chosen: dict[str, list[str]] | None,
+    ) -> int:
+        created = int(time.time() * 1000)  # distinct per press, as WeCom's events are
+        code = secrets.token_hex(8)  # each press brings a fresh response_code
+        self.response_codes[code] = (frozenset([user]), task_id, self.clock())
         inner = self.click_xml(user, key, task_id, created, code, card_type, chosen)
         return await self.post(session, inner)
 

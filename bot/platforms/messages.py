@@ -1,9 +1,10 @@
 """The one platform-neutral model of chat, each way.
 
 In: what a person did (sent text, clicked a button, submitted a form, opened the app).
-Out: what the bot says (text, markdown, a card with buttons, a link card to a page), and the
-change of a card already sent once its question is settled (its buttons give way to the
-outcome); what a platform answered for a message (``Receipt``).
+Out: what the bot says (text, markdown, a card with buttons, a question in words with options
+to tick on a card, a link card to a page), and the change of a card already sent once its
+question is settled (its buttons give way to the outcome); what a platform answered for a
+message (``Receipt``).
 Adapters in bot/platforms translate both; nothing else knows a platform's wire format.
 """
 
@@ -75,11 +76,55 @@ class Button:
     label: str
 
 
+MAX_CHOICE_OPTIONS = 20  # options on a card to tick (WeCom's vote card holds 1 to 20)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A question's options to tick on a card and submit: the card part of an ``Outgoing`` of
+    kind "choice", whose ``text`` asks the same question in words. A platform with such a card
+    (WeCom's vote card) shows both; one without shows the words only, and the answer is typed.
+    """
+
+    key: str  # names the question: comes back as Inbound.action on submit, and in its fields
+    heading: str  # the card's title: the question
+    hint: str  # under it: how to answer
+    options: tuple[str, ...]  # each option's id on the card is its number, from 1
+    multiple: bool = False
+    checked: tuple[int, ...] = ()  # the numbers ticked already (the answer given before)
+    submit: str = ""  # the submit button's label
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "heading": self.heading,
+            "hint": self.hint,
+            "options": list(self.options),
+            "multiple": self.multiple,
+            "checked": list(self.checked),
+            "submit": self.submit,
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Choice:
+        return Choice(
+            data["key"],
+            data["heading"],
+            data["hint"],
+            tuple(data["options"]),
+            bool(data.get("multiple", False)),
+            tuple(int(n) for n in data.get("checked", ())),
+            data.get("submit", ""),
+        )
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One message to one person. ``kind`` picks which of the other fields matter."""
 
-    kind: str  # "text" | "markdown" | "card" | "link" | "update" (a card already sent)
+    # "text" | "markdown" | "card" | "choice" (markdown, with ``choice``) | "link" | "update"
+    # (a card already sent)
+    kind: str
     text: str
     title: str = ""
     buttons: tuple[Button, ...] = ()
@@ -92,6 +137,7 @@ class Outgoing:
     # duplicate check would drop the second silently. Set where a copy after a crash (the one
     # thing the check is for) is harmless.
     repeatable: bool = False
+    choice: Choice | None = None
 
     @staticmethod
     def card_update(token: str, outcome: str) -> Outgoing:
@@ -108,7 +154,7 @@ class Outgoing:
         return Outgoing("card", text, title=title, buttons=buttons, subject=subject)
 
     def to_json(self) -> dict[str, Any]:
-        data = {
+        data: dict[str, Any] = {
             "kind": self.kind,
             "text": self.text,
             "title": self.title,
@@ -117,6 +163,8 @@ class Outgoing:
             "token": self.token,
             "subject": self.subject,
         }
+        if self.choice is not None:
+            data["choice"] = self.choice.to_json()
         return {**data, "repeatable": True} if self.repeatable else data
 
     @staticmethod
@@ -130,4 +178,5 @@ class Outgoing:
             token=data.get("token", ""),
             subject=data.get("subject", ""),
             repeatable=data.get("repeatable", False),
+            choice=Choice.from_json(data["choice"]) if data.get("choice") else None,
         )

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from wechatpy.crypto import PrpCrypto
 
 from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.messages import (
+    Choice,
     Inbound,
     InboundKind,
     Outgoing,
@@ -242,6 +243,8 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
                 "url": message.url,
             },
         )
+    elif message.kind == "choice" and message.choice is not None:
+        body.update(msgtype="template_card", template_card=_vote_card(message.choice, ref))
     else:
         body.update(
             msgtype="template_card",
@@ -256,6 +259,27 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
             },
         )
     return body
+
+
+def _vote_card(choice: Choice, ref: str) -> dict[str, Any]:
+    """A vote card (``vote_interaction``): the question as its title, how to answer under it,
+    the options to tick (each option's id its number) and the submit button, whose key and the
+    question's key both name the question. A vote card has no room for more words: the
+    question's own message follows it (see WeComClient.send)."""
+    return {
+        "card_type": "vote_interaction",
+        "main_title": {"title": choice.heading[:36], "desc": choice.hint},
+        "task_id": card_id(ref),  # stable per outbox row, as for a button card
+        "checkbox": {
+            "question_key": choice.key,
+            "mode": 1 if choice.multiple else 0,
+            "option_list": [
+                {"id": str(number), "text": option, "is_checked": number in choice.checked}
+                for number, option in enumerate(choice.options, 1)
+            ],
+        },
+        "submit_button": {"text": choice.submit, "key": choice.key},
+    }
 
 
 def render_update(recipient: str, agent_id: int, message: Outgoing) -> dict[str, Any]:
@@ -362,9 +386,15 @@ class WeComClient:
                 "/cgi-bin/message/send", render(recipient, self.agent_id, message, ref)
             )
         except SendFailed as failure:
-            if f" {TASK_ID_USED}:" in failure.reason:
-                return Receipt()  # this card went out before a crash: done, not an error
-            raise
+            if f" {TASK_ID_USED}:" not in failure.reason:
+                raise
+            data = {}  # this card went out before a crash (or a failure after it): not again
+        if message.kind == "choice":
+            # The question in words, after its vote card, which has no room for them. Second,
+            # so that a retry after a failure here finds the card sent (42014) and sends only
+            # the words, never a second card.
+            words = replace(message, kind="markdown", choice=None)
+            await self._post("/cgi-bin/message/send", render(recipient, self.agent_id, words, ref))
         return Receipt(handle=str(data.get("response_code") or ""))
 
     async def user_of_code(self, code: str) -> str | None:

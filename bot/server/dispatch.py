@@ -137,13 +137,16 @@ async def decide(
     pressed = inbound.kind in (InboundKind.CLICK, InboundKind.FORM)
     message = inbound.action if pressed else inbound.text
     command = commands.parse(message)
+    waiting = await assignment_db.conversation(session, person.id, step.now)
     if inbound.kind is InboundKind.FORM and command is None:
-        # No workflow sends a form card yet (findings forms arrive with the form engine), so
-        # a submission whose button names no command is a stale or stray card: say so rather
+        # A choice card of a findings form (WeCom's vote card) answers its question; any other
+        # submission whose button names no command is a stale or stray card: say so rather
         # than "not understood". One whose button does (a card template that also sends other
         # values) is that button's press.
+        if waiting is not None and waiting.topic == findings.TOPIC:
+            data = dict(waiting.data)
+            return await findings.choice_submitted(step, person, data, message, inbound.fields)
         return [commands.form_reply()]
-    waiting = await assignment_db.conversation(session, person.id, step.now)
     if waiting is not None and waiting.topic in FIRST_READERS and message.strip():
         reader = FIRST_READERS[waiting.topic]
         read = await reader(step, person, dict(waiting.data), message.strip())

@@ -33,6 +33,7 @@ from bot.base.config import Settings
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.base.times import local_time
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom
+from bot.platforms.messages import MAX_CHOICE_OPTIONS
 from bot.registry.importer import import_sample
 from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app, utc_now
 from bot.workflows import campaigns
@@ -125,17 +126,9 @@ async def _payload(request: web.Request) -> dict[str, Any]:
 
 
 def _said(request: web.Request, user: str, kind: str, words: str) -> None:
-    """What the person did, shown on their side of the chat."""
-    request.app[SAID].append(
-        {
-            "seq": next(_seq),
-            "user": user,
-            "from": "me",
-            "kind": kind,
-            "text": words,
-            "at": time.time(),
-        }
-    )
+    """What the person did, shown on their side of the chat (the bot's side is the fake's)."""
+    said = {"seq": next(_seq), "user": user, "from": "me", "kind": kind, "text": words}
+    request.app[SAID].append({**said, "at": time.time()})
 
 
 async def say(request: web.Request) -> web.Response:
@@ -170,6 +163,27 @@ async def click(request: web.Request) -> web.Response:
     label = str(data.get("label", key))
     _said(request, data["user"], "click", label)
     status = await request.app[FAKE].click(request.app[CLIENT], data["user"], key, task_id)
+    return web.json_response({"status": status})
+
+
+async def vote(request: web.Request) -> web.Response:
+    """The options ticked on a vote card (by its ``seq`` on the person's phone) submitted."""
+    data = await _payload(request)
+    ids = data.get("ids")
+    if (
+        not isinstance(ids, list)
+        or len(ids) > MAX_CHOICE_OPTIONS
+        or not all(isinstance(i, str) for i in ids)
+    ):
+        raise web.HTTPBadRequest(text="option ids expected")
+    fake, user = request.app[FAKE], data["user"]
+    card = next((m for m in fake.messages_for(user) if m.seq == data.get("seq")), None)
+    if card is None or card.choice is None:
+        raise web.HTTPBadRequest(text="no such vote card")
+    labels = {str(o.get("id")): str(o.get("text", "")) for o in card.choice["options"]}
+    said = text("sandbox.ticked", options=[labels.get(i, i) for i in ids])
+    _said(request, user, "click", said)
+    status = await fake.vote(request.app[CLIENT], user, card, ids)
     return web.json_response({"status": status})
 
 
@@ -361,6 +375,7 @@ def install(app: web.Application, fake: FakeWeCom, clock: MovableClock) -> None:
         "say": say,
         "photo": photo,
         "click": click,
+        "vote": vote,
         "draw": draw,
         "read": read,
         "clock": move_clock,

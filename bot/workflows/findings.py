@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,9 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import text
 from bot.base.times import local_time
 from bot.forms import catalog, session
-from bot.forms.answers import AnswerProblem, Context, parse
+from bot.forms.answers import AnswerProblem, Context, choose, parse
 from bot.forms.definition import Form, FormError, form_from_json
-from bot.forms.engine import shown
 from bot.platforms.messages import Outgoing
 from bot.workflows.step import Step
 from handlers import commands
@@ -310,19 +310,39 @@ async def _about_of(step: Step, form: Form, finding: Finding) -> say.About:
 # --- filling ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Filling:
+    """The draft a message while a form is open is about, locked."""
+
+    finding: Finding
+    form: Form
+    draft: session.Draft
+    about: say.About
+    queue: list[list[Any]]
+
+
+async def _filling(step: Step, person: Person, data: dict[str, Any]) -> _Filling | Outgoing:
+    """The draft the open form conversation names, or why it is no longer this person's."""
+    finding = await db.finding(step.session, int(data["finding"]), lock=True)
+    if finding is None or finding.state is not FindingState.DRAFT or finding.holder_id != person.id:
+        await assignment_db.end_conversation(step.session, person.id)
+        return _plain(text("assign.question_stale"))
+    form = form_from_json(finding.form)
+    about = await _about_of(step, form, finding)
+    draft = session.Draft.from_json(finding.draft)
+    return _Filling(finding, form, draft, about, list(data.get("queue", [])))
+
+
 async def form_input(
     step: Step, person: Person, data: dict[str, Any], message: str
 ) -> list[Outgoing] | None:
     """A message while a form is open: a word that steers it, or an answer. None when it is
     neither but a command of its own (「我的任务」…), which the dispatcher then handles."""
-    finding = await db.finding(step.session, int(data["finding"]), lock=True)
-    if finding is None or finding.state is not FindingState.DRAFT or finding.holder_id != person.id:
-        await assignment_db.end_conversation(step.session, person.id)
-        return [_plain(text("assign.question_stale"))]
-    form = form_from_json(finding.form)
-    draft = session.Draft.from_json(finding.draft)
-    about = await _about_of(step, form, finding)
-    queue = list(data.get("queue", []))
+    filling = await _filling(step, person, data)
+    if isinstance(filling, Outgoing):
+        return [filling]
+    finding, form, draft, about = filling.finding, filling.form, filling.draft, filling.about
+    queue = filling.queue
     word = say.form_word(message, confirming=bool(data.get("confirm_cancel")))
     if data.get("confirm_cancel"):
         await _conversation(step, person, TOPIC, {"finding": finding.id, "queue": queue})
@@ -335,8 +355,7 @@ async def form_input(
     q = current.question
     button = say.pressed(message)
     if button is not None:
-        number = [x.id for x in shown(form, draft.answers)].index(q.id) + 1 if q else 0
-        if button[0] != number:
+        if button[0] != say.question_number(form, draft.answers, q):
             note = text("filling.stale_button", number=button[0])
             return [say.question_message(form, current, about, note=note)]
         message = button[1]
@@ -356,6 +375,39 @@ async def form_input(
     moved = session.answer(form, draft, value)
     finding.answered_by = {**finding.answered_by, q.id: person.id}
     return await _after_move(step, person, finding, form, moved, about, queue)
+
+
+async def choice_submitted(
+    step: Step, person: Person, data: dict[str, Any], key: str, fields: dict[str, Any]
+) -> list[Outgoing]:
+    """The options ticked on a question's choice card and submitted (WeCom's vote card):
+    the answer to that question, read as typing the options' numbers would be, if it is still
+    the question asked; otherwise the question asked now, again, saying why."""
+    filling = await _filling(step, person, data)
+    if isinstance(filling, Outgoing):
+        return [filling]
+    finding, form, draft, about = filling.finding, filling.form, filling.draft, filling.about
+    if data.get("confirm_cancel"):  # a submit is no 「确认取消」: the form goes on
+        await _conversation(step, person, TOPIC, {"finding": finding.id, "queue": filling.queue})
+    current = session.start(form, draft)
+    q = current.question
+    card = say.card_question(key)
+    asked = (finding.id, say.question_number(form, draft.answers, q), q.id if q else "")
+    if q is None or card is None or (card.finding, card.number, card.question) != asked:
+        note = say.stale_card_note(card, finding.id)
+        return [say.question_message(form, current, about, note=note)]
+    try:
+        numbers = say.ticked(q, key, fields, draft.answers)
+        value = choose(q, numbers) if numbers else None
+    except AnswerProblem as problem:
+        error = text(f"forms.{problem.key}", **problem.values)
+        return [say.question_message(form, current, about, error=error)]
+    if value is None:  # nothing ticked on a question that may be left: as 「跳过」
+        moved = session.skip(form, draft)
+    else:
+        moved = session.answer(form, draft, value)
+        finding.answered_by = {**finding.answered_by, q.id: person.id}
+    return await _after_move(step, person, finding, form, moved, about, filling.queue)
 
 
 async def _steer(

@@ -19,9 +19,10 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from bot.base.config import load_settings
-from bot.base.texts import render
+from bot.base.texts import render, text
 from bot.platforms.fakes import new_secrets
-from bot.server.app import CLOCK, FACTORY, SETTINGS, create_app
+from bot.platforms.messages import Choice, Outgoing
+from bot.server.app import CLOCK, FACTORY, SENDER, SETTINGS, create_app
 from bot.server.app import utc_now as real_time
 from bot.server.sandbox import SAMPLE_PHOTO, prepare, sandbox_app
 from storage import migrate
@@ -500,3 +501,32 @@ async def test_the_page_moves_its_clock_sends_the_photo_and_opens_links_in_the_p
         assert frame == page_url
         await page.evaluate("document.getElementById('browser-close').click()")
         assert not await page.visible("#browser-page")
+
+
+async def test_a_vote_card_shows_its_options_and_sends_the_ticked_ones(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """A vote card reaches the page with its options, the answer before ticked; the ones
+    ticked on the page are submitted as WeCom would, and shown on the person's side."""
+    server, http = sandbox
+    async with http.get("/sandbox/api/people") as r:
+        officer = next(p["user"] for p in await r.json() if p["officer"])
+    choice = Choice(
+        "form:9:3:q", "第3题：哪些？", "可勾选多项", ("甲", "乙", "丙"), True, (1,), "提交"
+    )
+    question = Outgoing("choice", "**第3题** 哪些？", title="表", choice=choice)
+    await server.app[SENDER].clients["wecom"].send(officer, question, "vote-1")
+    card = await _until(http, officer, "可勾选多项")
+    assert card["title"] == "第3题：哪些？" and card["choice"]["mode"] == 1
+    options = [(o["id"], o["text"], o["is_checked"]) for o in card["choice"]["options"]]
+    assert options == [("1", "甲", True), ("2", "乙", False), ("3", "丙", False)]
+    await _until(http, officer, "哪些？")  # its words follow it
+    for bad in ({"seq": card["seq"], "ids": "2"}, {"seq": card["seq"] + 1, "ids": ["2"]}):
+        async with http.post("/sandbox/api/vote", json={"user": officer, **bad}) as r:
+            assert r.status == 400
+    vote = {"user": officer, "seq": card["seq"], "ids": ["2", "3"]}
+    async with http.post("/sandbox/api/vote", json=vote) as r:
+        assert (await r.json())["status"] == 200
+    await _until(http, officer, text("chat.form_not_expected"))  # no form waits for it
+    said = [m["text"] for m in await _phone(http, officer) if m["from"] == "me"]
+    assert said == [text("sandbox.ticked", options=["乙", "丙"])]
