@@ -200,6 +200,7 @@ def demo(port: int, directory: Path | None, no_browser: bool) -> None:
         "SUIJI_DINGTALK__API_BASE": f"{base}/fake/dingtalk",
         "SUIJI_SERVER__PORT": str(port),
         "SUIJI_SERVER__PUBLIC_URL": base,
+        "SUIJI_WECOM__OAUTH_BASE": f"{base}/fake/wecom",  # the findings page's login
     }
     try:
         settings = load_settings(str(config), environ=here)

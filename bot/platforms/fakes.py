@@ -871,4 +871,5 @@ def new_secrets() -> dict[str, str]:
         "app_key": "ding" + secrets.token_hex(8),
         "app_secret": secrets.token_urlsafe(32),
         "robot_code": "ding" + secrets.token_hex(8),
+        "session_secret": secrets.token_urlsafe(32),
     }

@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import re
 import struct
 import time
+import urllib.parse
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -358,6 +360,21 @@ async def test_after_moving_the_clock_an_officer_fills_a_finding_with_the_sample
     assert "发现的问题" in await _reply(http, officer, "未发现问题")
     review = await _reply(http, officer, "跳过")
     assert "请核对" in review and "1 张照片" in review and f"检查日期：{start}" in review
+    # The review's link opens the same draft as a page, as WeCom's app opens it for this
+    # officer: logged in through the fake WeCom's OAuth2.
+    link = re.search(r"\((http://[^)]+(/h5/findings/\d+))\)", review)
+    assert link, review
+    entry = "/fake/wecom/fake/browser?" + urllib.parse.urlencode(
+        {"user": officer, "url": f"/h5/login?after={link.group(2)}"}
+    )
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        aiohttp.ClientSession(base_url=str(server.make_url("")), cookie_jar=jar) as phone,
+        phone.get(entry) as r,
+    ):
+        assert r.status == 200 and str(r.url).endswith(link.group(2))
+        page = await r.text()
+    assert "工资支付" in page and f"/photos/{digest}" in page and 'name="csrf"' in page
     assert "已提交" in await _reply(http, officer, "提交", press=True)
 
     async with server.app[FACTORY]() as session:
