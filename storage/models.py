@@ -331,6 +331,11 @@ class Campaign(Base):
     state: Mapped[CampaignState] = mapped_column(_enum(CampaignState, "state"))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The bureau's date the last team's report was approved: the campaign is then shown as
+    # ``reported`` (a state of its own, not a value of ``state``, which stays "drawn" so that
+    # SQLite need not rebuild the table its rows hang on), and the 20 working days of 一公开
+    # run from it.
+    reported_on: Mapped[dt.date | None] = mapped_column(Date)
 
     unit: Mapped[Unit] = relationship(lazy="raise")
 
@@ -662,3 +667,36 @@ class RobotSign(Base):
 
     sign: Mapped[str] = mapped_column(String(100), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ReportState(enum.Enum):
+    DRAFT = "draft"  # drafted from the findings; the team leader may add a conclusion
+    PENDING = "pending"  # submitted: waiting for a unit leader's decision
+    REJECTED = "rejected"  # sent back with a comment; redrafted and submitted again
+    APPROVED = "approved"  # frozen: its content hash is in the audit log
+
+
+class Report(Base):
+    """A team's inspection report (执法检查报告), drafted from its submitted findings.
+
+    ``content`` is what the report says, drafted afresh from the findings until it is approved
+    and frozen then (``content_sha256``, also audited); ``approval_id`` is the engine's request
+    while it waits, and the deciding one after.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), unique=True)
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "state"))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    conclusion: Mapped[str | None] = mapped_column(Text)
+    content_sha256: Mapped[str | None] = mapped_column(String(64))
+    drafted_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    drafted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submissions: Mapped[int] = mapped_column(Integer, default=0)

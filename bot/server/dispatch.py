@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, campaigns, findings, plans
+from bot.workflows import approvals, assignments, campaigns, findings, plans, reports
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -187,6 +187,14 @@ async def decide(
             return await findings.resume(step, person)
         case "reopen":
             return await findings.reopen(step, person, command)
+        case "generate_report":
+            return await reports.generate(step, person, command)
+        case "conclude":
+            return await reports.conclude(step, person, command)
+        case "submit_report":
+            return await reports.submit(step, person, command)
+        case "reopen_report":
+            return await reports.reopen(step, person, command)
         case "cancel" if waiting is not None:
             await assignment_db.end_conversation(session, person.id)
             return [Outgoing.plain(text("approve.cancelled"))]

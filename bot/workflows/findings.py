@@ -28,6 +28,7 @@ from bot.forms import catalog, session
 from bot.forms.answers import AnswerProblem, Context, choose, parse
 from bot.forms.definition import Form, FormError, form_from_json
 from bot.platforms.messages import Outgoing
+from bot.workflows import reports
 from bot.workflows.step import Step
 from handlers import commands
 from handlers import findings as say
@@ -536,6 +537,7 @@ async def freeze(
             "by": person.name,
         },
     )
+    await reports.tell_leader_when_ready(step, finding.team_id, campaign)
     return text(
         "filling.submitted",
         employer=entity.name,
@@ -581,6 +583,9 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
         return [_plain(text("filling.reopen_not_leader", id=finding.id))]
     if finding.state is not FindingState.SUBMITTED:
         return [_plain(text("filling.reopen_not_submitted", id=finding.id))]
+    report = await reports.frozen(step, finding.team_id)
+    if report is not None:
+        return [_plain(text("report.findings_frozen", id=finding.id, report=report.id))]
     reason = command.rest[:500]
     submitter = await step.session.get(Person, finding.submitted_by_id)
     finding.state, finding.reopened = FindingState.DRAFT, finding.reopened + 1

@@ -55,6 +55,14 @@ def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker
         ("填写检查结果", "fill"),
         ("填报", "fill"),
         ("退回 结果12 金额不对", "reopen"),
+        ("生成检查报告", "generate_report"),
+        ("生成报告 任务3", "generate_report"),
+        ("检查报告", "generate_report"),
+        ("报告结论 3 家单位均未发现问题", "conclude"),
+        ("提交审批", "submit_report"),
+        ("提交报告", "submit_report"),
+        ("报告提交审批", "submit_report"),
+        ("重开报告 3 金额需要核实", "reopen_report"),
     ],
 )
 def test_every_listed_word_names_its_command(message: str, command: str) -> None:
@@ -102,6 +110,10 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "reject",
         "fill",
         "reopen",
+        "generate_report",
+        "conclude",
+        "submit_report",
+        "reopen_report",
     }
 
 
