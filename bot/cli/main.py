@@ -24,6 +24,7 @@ from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
+from bot.cli.reports import COMMANDS as REPORT_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
     Refused,
@@ -332,7 +333,7 @@ def audit_list(
         click.echo(text("cli.audit_more", count=total - len(found)))
 
 
-for _command in (*COMMANDS, *SERVE_COMMANDS, *FINDINGS_COMMANDS):
+for _command in (*COMMANDS, *SERVE_COMMANDS, *FINDINGS_COMMANDS, *REPORT_COMMANDS):
     cli.add_command(_command)
 
 

@@ -24,7 +24,11 @@ import datetime as dt
 import hashlib
 import json
 import re
+import zoneinfo
+from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.base.times import local_time
@@ -545,3 +549,55 @@ async def tell_leader_when_ready(step: Step, team_id: int, campaign: Campaign) -
 
 def shown_time(step: Step, moment: dt.datetime | None) -> str:
     return local_time(moment, step.policy.tz) if moment else ""
+
+
+# --- for the staff: the report as a document -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A team's report as a document shows it: what it says, and who stands behind it."""
+
+    report: Report
+    leader: str
+    approver: str
+    approved_on: str  # the bureau's date, when approved
+
+
+class NoReport(LookupError):
+    """No such campaign, team, or no report drafted for the team yet (the key of the words)."""
+
+    def __init__(self, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.key, self.values = key, values
+
+
+async def filed(
+    factory: async_sessionmaker[AsyncSession], campaign_id: int, team_number: int, zone: str
+) -> Filed:
+    async with factory() as s:
+        if await s.get(Campaign, campaign_id) is None:
+            raise NoReport("campaign.no_campaign", id=campaign_id)
+        teams = {t.number: t for t in await finding_db.teams_of_campaign(s, campaign_id)}
+        team = teams.get(team_number)
+        if team is None:
+            raise NoReport("report.no_team", id=campaign_id, team=team_number)
+        report = await db.report_of_team(s, team.id)
+        if report is None:
+            raise NoReport("report.no_report", id=campaign_id, team=team_number)
+        leader = await s.get(Person, team.leader_id)
+        approval = await s.get(Approval, report.approval_id) if report.approval_id else None
+        approver = None
+        if report.state is ReportState.APPROVED and approval and approval.decided_by_id:
+            approver = await s.get(Person, approval.decided_by_id)
+    approved_on = (
+        report.approved_at.astimezone(zoneinfo.ZoneInfo(zone)).date().isoformat()
+        if report.approved_at is not None and report.state is ReportState.APPROVED
+        else ""
+    )
+    return Filed(
+        report,
+        leader.name if leader else "",
+        approver.name if approver else "",
+        approved_on,
+    )

@@ -10,10 +10,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import docx
 import pytest
+from click.testing import Result
 from sqlalchemy import select
 
 from bot.forms import catalog
@@ -36,6 +42,7 @@ from storage.models import (
 )
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.test_assignments import team
+from tests.e2e.test_cli import run
 from tests.e2e.test_findings import Factory, reply, started
 from tests.helpers import load_sample
 
@@ -155,8 +162,11 @@ async def the_report(p: Phones, report_id: int | None = None) -> Report:
 
 
 async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign_reported(
-    bot: Phones,
+    bot: Phones, tmp_path: Path, database_url: str
 ) -> None:
+    async def suiji(*args: str) -> Result:
+        return await asyncio.to_thread(run, *args, env={"SUIJI_DATABASE__URL": database_url})
+
     campaign_id = await started(bot)
     leader, _ = await team(bot, campaign_id, 1)
     ids = await submit_findings(bot, campaign_id, 1, leave_out=1, problem_at=0)
@@ -212,7 +222,21 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
     assert report.content_sha256 == reports.content_sha256(report.content, report.conclusion)
     async with bot.factory() as session:
         decided = await session.get(Approval, approval.id)
-        assert decided is not None and decided.decided_by_id is not None
+    assert decided is not None and decided.decided_by_id is not None
+    # The Word document: every employer, result and measure; the approver signs it.
+    sheet = tmp_path / "报告.docx"
+    exported = await suiji("report", "export", str(campaign_id), "--team", "1", str(sheet))
+    assert exported.exit_code == 0, exported.output
+    words = docx_text(sheet)
+    for employer in report.content["employers"]:
+        assert employer["name"] in words and employer["uscc"] in words
+    assert "发现问题已责令改正" in words and "责令改正" in words and "未发现问题" in words
+    assert "草稿" not in words and "拖欠工资" in words
+    async with bot.factory() as session:
+        approver = await session.get(Person, decided.decided_by_id)
+    assert approver is not None and f"审批人：{approver.name}" in words
+    render_first_page(sheet, tmp_path)
+
     # Frozen: its findings stay as they are.
     said = await reply(bot, leader, f"退回 结果{ids[1]} 再看看")
     assert "不能退回" in said.text
@@ -244,6 +268,31 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
         ).scalars().first()  # fmt: skip
     assert approved is not None and approved.after is not None
     assert json.loads(approved.after)["content_sha256"] == report.content_sha256
+
+
+def docx_text(path: Path) -> str:
+    """Every word of a .docx, as python-docx reads it: paragraphs and table cells."""
+    document = docx.Document(str(path))
+    cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
+    return "\n".join([p.text for p in document.paragraphs] + cells)
+
+
+def render_first_page(path: Path, where: Path) -> None:
+    """The first page as PNG with LibreOffice, for a person to look at, where it is installed
+    (`SUIJI_KEEP_RENDER=DIR` keeps the picture)."""
+    office = shutil.which("soffice") or shutil.which("libreoffice")
+    if office is None:
+        return
+    subprocess.run(
+        [office, "--headless", "--convert-to", "png", "--outdir", str(where), str(path)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    picture = where / (path.stem + ".png")
+    assert picture.read_bytes().startswith(b"\x89PNG")
+    if keep := os.environ.get("SUIJI_KEEP_RENDER"):
+        shutil.copy(picture, keep)
 
 
 async def the_team(p: Phones, campaign_id: int, number: int) -> Team:
@@ -281,7 +330,7 @@ async def the_report_of_team(p: Phones, team_id: int) -> Report:
 
 
 async def test_only_a_team_leader_drafts_and_nothing_before_every_finding_is_in(
-    bot: Phones,
+    bot: Phones, tmp_path: Path, database_url: str
 ) -> None:
     campaign_id = await started(bot)
     leader, members = await team(bot, campaign_id, 1)
@@ -294,3 +343,30 @@ async def test_only_a_team_leader_drafts_and_nothing_before_every_finding_is_in(
     assert "份检查结果没有提交" in said.text and "未填" in said.text
     async with bot.factory() as session:
         assert (await session.execute(select(Report))).scalars().first() is None
+    env = {"SUIJI_DATABASE__URL": database_url}
+    out = tmp_path / "r.docx"
+    none = await asyncio.to_thread(
+        run, "report", "export", str(campaign_id), "--team", "1", str(out), env=env
+    )
+    assert none.exit_code == 1 and "还没有检查报告" in none.output and not out.exists()
+    wrong = await asyncio.to_thread(
+        run, "report", "export", str(campaign_id), "--team", "9", str(out), env=env
+    )
+    assert wrong.exit_code == 1 and "没有第9组" in wrong.output
+
+
+async def test_a_draft_exports_marked_as_one(
+    bot: Phones, tmp_path: Path, database_url: str
+) -> None:
+    campaign_id = await started(bot)
+    leader, _ = await team(bot, campaign_id, 1)
+    await submit_findings(bot, campaign_id, 1)
+    await reply(bot, leader, "生成检查报告")
+    out = tmp_path / "草稿.docx"
+    env = {"SUIJI_DATABASE__URL": database_url}
+    done = await asyncio.to_thread(
+        run, "report", "export", str(campaign_id), "--team", "1", str(out), env=env
+    )
+    assert done.exit_code == 0, done.output
+    words = docx_text(out)
+    assert "草稿" in words and "审批人：__________" in words
