@@ -30,7 +30,7 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.server import dispatch, h5, h5_login, photos, public
+from bot.server import dispatch, h5, h5_login, h5_report, photos, public
 from bot.server.intake import Intake, StoreUnavailable
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments
@@ -490,5 +490,6 @@ def create_app(
             store=FolderStore(settings.findings.files),
         ),
     )
+    h5_report.install(app)
     h5.install(app)
     return app

@@ -36,8 +36,8 @@ from bot.server.h5_login import (
     page,
 )
 from bot.workflows import finding_page
-from bot.workflows.finding_page import Forbidden, Outcome
-from bot.workflows.step import Step
+from bot.workflows.finding_page import Outcome
+from bot.workflows.step import Forbidden, Step
 from handlers.findings import shown_answer
 from storage.engine import unit_of_work
 from storage.files import image_type
@@ -63,7 +63,7 @@ def _finding_id(request: web.Request) -> int:
     return int(request.match_info["finding_id"])
 
 
-async def _as(
+async def as_visitor(
     request: web.Request,
     visitor: Visitor,
     action: Callable[[Step, Person], Awaitable[T]],
@@ -104,7 +104,7 @@ async def _render(
         return await finding_page.page(step, person, finding_id)
 
     try:
-        shown = await _as(request, visitor, read, lock=False)
+        shown = await as_visitor(request, visitor, read, lock=False)
     except Forbidden:
         return forbidden()
     body = render(
@@ -201,7 +201,7 @@ async def _move(
     """A change made as the visitor: the page again with what went wrong, or, when it all
     went through, on to the page (a reload then sends nothing twice)."""
     try:
-        outcome = await _as(request, visitor, act, lock=True)
+        outcome = await as_visitor(request, visitor, act, lock=True)
     except Forbidden:
         return forbidden()
     if outcome.refused or outcome.errors:
@@ -319,7 +319,7 @@ async def photo(request: web.Request) -> web.Response:
         return await finding_page.photo_of(step, person, finding_id, sha256)
 
     try:
-        if not await _as(request, visitor, check, lock=False):
+        if not await as_visitor(request, visitor, check, lock=False):
             return forbidden()
     except Forbidden:
         return forbidden()

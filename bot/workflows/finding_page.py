@@ -21,13 +21,9 @@ from bot.forms.answers import AnswerProblem, Context, choose, parse
 from bot.forms.definition import Form, form_from_json
 from bot.forms.engine import required, shown
 from bot.workflows import findings
-from bot.workflows.step import Step
+from bot.workflows.step import Forbidden, Step
 from storage import findings as db
 from storage.models import Campaign, Entity, Finding, FindingPhoto, Person, PhotoState
-
-
-class Forbidden(Exception):
-    """Not this person's to see: one answer for every reason, so nothing is given away."""
 
 
 @dataclass(frozen=True)

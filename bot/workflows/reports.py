@@ -36,7 +36,7 @@ from bot.forms.definition import form_from_json
 from bot.forms.engine import required
 from bot.platforms.messages import Button, Outgoing
 from bot.workflows import approvals
-from bot.workflows.step import Step
+from bot.workflows.step import Forbidden, Step
 from handlers.commands import Command
 from storage import assignments as assignment_db
 from storage import findings as finding_db
@@ -601,3 +601,43 @@ async def filed(
         approver.name if approver else "",
         approved_on,
     )
+
+
+# --- the report as a page ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    report: Report
+    leader: str
+    editable: bool  # the team leader, while the report is open: the conclusion may change
+
+
+async def page(step: Step, person: Person, report_id: int) -> Page:
+    """The report for its team leader, the leaders who decide it and the campaign's unit
+    leaders (and the bureau's); Forbidden for anyone else, as for a report that is not."""
+    report = await db.report(step.session, report_id)
+    if report is None:
+        raise Forbidden(report_id)
+    team = await step.session.get(Team, report.team_id)
+    campaign = await step.session.get(Campaign, report.campaign_id)
+    assert team is not None and campaign is not None
+    approval = await step.session.get(Approval, report.approval_id) if report.approval_id else None
+    deciders = set(approval.approver_ids) if approval is not None else set()
+    leads_unit = person.is_leader and person.unit_id in (None, campaign.unit_id)
+    if person.id != team.leader_id and person.id not in deciders and not leads_unit:
+        raise Forbidden(report_id)
+    leader = await step.session.get(Person, team.leader_id)
+    editable = person.id == team.leader_id and report.state in OPEN
+    return Page(report, leader.name if leader else "", editable)
+
+
+async def conclude_on_page(step: Step, person: Person, report_id: int, words: str) -> str:
+    """The conclusion typed on the report's page: the note to show."""
+    shown = await page(step, person, report_id)
+    report = await db.report(step.session, report_id, lock=True)
+    assert report is not None
+    if not shown.editable:
+        return _settled(report) if report.state not in OPEN else text("report.not_yours")
+    await set_conclusion(step, person, report, words)
+    return text("report.conclusion_saved")

@@ -100,6 +100,11 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
+class Forbidden(Exception):
+    """Not this person's to see (a page of another team's): one answer for every reason, so
+    nothing is given away."""
+
+
 @dataclass(frozen=True)
 class Pressed:
     """The card whose button brought the event being handled: its outbox ref, and the handle

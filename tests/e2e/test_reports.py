@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -40,6 +41,7 @@ from storage.models import (
     ReportState,
     Team,
 )
+from tests.e2e.pages import Browser
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.test_assignments import team
 from tests.e2e.test_cli import run
@@ -182,8 +184,18 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
     drafted = await reply(bot, leader, "生成检查报告", press=True)
     assert "报告草稿已按检查结果生成" in drafted.text and "发现问题 1 家" in drafted.text
     assert "/h5/reports/" in drafted.text
-    said = await reply(bot, leader, "报告结论 本次抽查发现 1 家单位拖欠工资，已责令限期改正")
+    said = await reply(bot, leader, "报告结论 本次抽查发现 1 家单位拖欠工资")
     assert "结论已保存" in said.text and "拖欠工资" in said.text
+    # Or on the report's page, which the summary links.
+    async with Browser(bot, leader) as phone:
+        shown = await phone.open(re.search(r"\((http://[^)]+/h5/reports/\d+)\)", said.text)[1])
+        assert shown.status == 200 and 'name="conclusion"' in shown.text
+        words = "本次抽查发现 1 家单位拖欠工资，已责令限期改正。"
+        saved = await phone.post(shown.url, {"csrf": shown.csrf, "conclusion": words})
+        assert "结论已保存" in saved.text
+        forged = await phone.post(shown.url, {"conclusion": "改掉"})
+        assert forged.status == 403
+    assert (await the_report(bot)).conclusion == words
 
     report = await the_report(bot)
     said = await reply(bot, leader, "提交审批", press=True)
@@ -236,6 +248,17 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
         approver = await session.get(Person, decided.decided_by_id)
     assert approver is not None and f"审批人：{approver.name}" in words
     render_first_page(sheet, tmp_path)
+
+    # The report as a page, behind the login: the team leader and its deciders read it; a
+    # member of another team gets the pages' 403.
+    link = f"{bot.policy.public_url}/h5/reports/{report.id}"
+    async with Browser(bot, first) as phone:
+        shown = await phone.open(link)
+        assert shown.status == 200 and "执法检查报告" in shown.text and "已批准" in shown.text
+        assert 'name="conclusion"' not in shown.text
+    _, others = await team(bot, campaign_id, 2)
+    async with Browser(bot, await bot.account(others[0].person_id)) as phone:
+        assert (await phone.open(link)).status == 403
 
     # Frozen: its findings stay as they are.
     said = await reply(bot, leader, f"退回 结果{ids[1]} 再看看")
