@@ -673,7 +673,9 @@ async def show_campaign(factory: Factory, campaign_id: int) -> dict[str, Any]:
             "id": campaign.id,
             "name": campaign.name,
             "unit": campaign.unit.name,
-            "state": campaign.state.value,
+            # Reported once every team's report is approved (reports.py), whatever state says.
+            "state": "reported" if campaign.reported_on else campaign.state.value,
+            "reported_on": campaign.reported_on.isoformat() if campaign.reported_on else None,
             "items": campaign.items,
             "start": campaign.start_on.isoformat(),
             "end": campaign.end_on.isoformat(),

@@ -272,6 +272,12 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
         assert campaign is not None
     assert campaign.reported_on == dt.datetime.now(bot.policy.tz).date()
     await bot.wait_for(first, "转入公示阶段")
+    shown = await suiji("campaign", "show", str(campaign_id))
+    assert f"检查报告已全部批准（{campaign.reported_on}）" in shown.output, shown.output
+    as_json = json.loads(
+        (await suiji("campaign", "show", str(campaign_id), "--format", "json")).output
+    )
+    assert as_json["state"] == "reported"
 
     actions = await audit_actions(bot)
     for action in (
