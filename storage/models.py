@@ -232,6 +232,45 @@ class AuditHead(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+# --- the working-day calendar -------------------------------------------------------------------
+
+
+class CalendarDayKind(enum.Enum):
+    HOLIDAY = "holiday"  # 放假
+    WORKDAY = "workday"  # 调休上班 (a weekend day worked)
+
+
+class CalendarYear(Base):
+    """A year of the State Council's holiday notice as the site imported it (``suiji calendar
+    import``): it overrides chinesecalendar for that year. A year may list no days at all."""
+
+    __tablename__ = "calendar_years"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    notice: Mapped[str] = mapped_column(String(200), default="")  # the notice's title, if given
+    source: Mapped[str] = mapped_column(String(255))  # the file's name
+    sha256: Mapped[str] = mapped_column(String(64))  # of the file's bytes
+    imported_by: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    days: Mapped[list[CalendarDay]] = relationship(
+        order_by="CalendarDay.day", cascade="all, delete-orphan"
+    )
+
+
+class CalendarDay(Base):
+    """One holiday or 调休 working day of an imported year."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(ForeignKey("calendar_years.year"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date, unique=True)
+    kind: Mapped[CalendarDayKind] = mapped_column(_enum(CalendarDayKind, "kind"))
+    name: Mapped[str] = mapped_column(String(50), default="")  # the festival, as the file says
+
+
 # --- plans, campaigns and draws ---------------------------------------------------------------
 
 # MariaDB's TEXT holds 64 KiB; frozen pools and draw records can run to tens of megabytes.

@@ -200,3 +200,29 @@ async def until_healthy(
                         return
             assert time.monotonic() < deadline, why()
             await asyncio.sleep(0.1)
+
+
+# A made-up notice for 2027, a year no release of chinesecalendar covers (the real one is not
+# out yet): National Day from Friday 1 to Thursday 7 October, Sunday 26 September and Saturday
+# 9 October worked.
+MADE_UP_2027 = """\
+year = 2027
+notice = "测试用：虚构的 2027 年节假日安排"
+
+[[holiday]]
+name = "元旦"
+from = 2027-01-01
+to = 2027-01-03
+
+[[holiday]]
+name = "春节"
+from = 2027-02-06
+to = 2027-02-14
+workdays = [2027-02-20]
+
+[[holiday]]
+name = "国庆节"
+from = 2027-10-01
+to = 2027-10-07
+workdays = [2027-09-26, 2027-10-09]
+"""

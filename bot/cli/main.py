@@ -21,6 +21,7 @@ from bot.base.config import ConfigError, Settings, load_settings
 from bot.base.texts import render, table, text
 from bot.base.times import local_time, utc_iso
 from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
+from bot.cli.calendar import COMMANDS as CALENDAR_COMMANDS
 from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
@@ -333,7 +334,13 @@ def audit_list(
         click.echo(text("cli.audit_more", count=total - len(found)))
 
 
-for _command in (*COMMANDS, *SERVE_COMMANDS, *FINDINGS_COMMANDS, *REPORT_COMMANDS):
+for _command in (
+    *COMMANDS,
+    *SERVE_COMMANDS,
+    *FINDINGS_COMMANDS,
+    *REPORT_COMMANDS,
+    *CALENDAR_COMMANDS,
+):
     cli.add_command(_command)
 
 

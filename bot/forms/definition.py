@@ -157,47 +157,56 @@ class FormError(Exception):
         self.problems = list(problems)
 
 
-class _Lines:
-    """Where things stand in the TOML text, for problems that name a line (tomllib keeps no
-    positions): the n-th ``[[questions]]`` header, and a key inside that block."""
+class TomlLines:
+    """Where things stand in a TOML text, for problems that name a line (tomllib keeps no
+    positions): the n-th ``[[array]]`` header, a key inside that block (or before the first),
+    and a value written under a key."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, array: str = "questions") -> None:
         self.lines = source.splitlines()
-        header = re.compile(r"^\s*\[\[\s*questions\s*\]\]")
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(array)}\s*\]\]")
         self.headers = [i + 1 for i, line in enumerate(self.lines) if header.match(line)]
 
-    def question(self, index: int) -> int:
+    def table(self, index: int) -> int:
         return self.headers[index] if index < len(self.headers) else 1
 
-    def key(self, index: int | None, key: str) -> int:
+    def _block(self, index: int | None) -> tuple[int, int]:
         if index is None:
-            start, end = 0, self.headers[0] - 1 if self.headers else len(self.lines)
-        else:
-            start = self.question(index)
-            end = self.headers[index + 1] - 1 if index + 1 < len(self.headers) else len(self.lines)
+            return 0, self.headers[0] - 1 if self.headers else len(self.lines)
+        end = self.headers[index + 1] - 1 if index + 1 < len(self.headers) else len(self.lines)
+        return self.table(index), end
+
+    def key(self, index: int | None, key: str) -> int:
+        start, end = self._block(index)
         pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
         for number in range(start, end):
             if pattern.match(self.lines[number]):
                 return number + 1
         return start if index is not None else 1
 
+    def value(self, index: int | None, key: str, written: str) -> int:
+        """The line where ``written`` first stands from ``key`` on (an array may span lines)."""
+        line = self.key(index, key)
+        _, end = self._block(index)
+        for number in range(line - 1, end):
+            if written in self.lines[number].split("#", 1)[0]:
+                return number + 1
+        return line
+
 
 def parse_form(source: str, file: str, *, standard: Sequence[Question] = ()) -> Form:
     """The form a definition file describes, with ``standard`` appended; FormError lists
     every problem (file and line) if there are any."""
-    lines = _Lines(source)
+    lines = TomlLines(source)
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
-        line = _toml_line(str(exc))
+        line = toml_line(str(exc))
         raise FormError([Problem(file, line, "bad_toml", {"reason": str(exc)})]) from exc
     problems: list[Problem] = []
 
     def problem(index: int | None, at_key: str, message: str, **values: Any) -> None:
-        if index is not None and not at_key:
-            line = lines.question(index)
-        else:
-            line = lines.key(index, at_key)
+        line = lines.table(index) if index is not None and not at_key else lines.key(index, at_key)
         problems.append(Problem(file, line, message, values))
 
     for key in sorted(set(data) - _FORM_KEYS):
@@ -277,7 +286,7 @@ def _condition_from_json(data: Mapping[str, Any]) -> Condition:
     return Condition(op, data["question"], value)
 
 
-def _toml_line(message: str) -> int:
+def toml_line(message: str) -> int:
     found = re.search(r"line (\d+)", message)
     return int(found.group(1)) if found else 1
 

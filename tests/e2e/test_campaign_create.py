@@ -21,21 +21,10 @@ def today() -> dt.date:
     return dt.datetime.now(ZONE).date()
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("sample") / "bureau"
-    assert run("init", str(directory), "--sample").exit_code == 0
-    return directory
-
-
 @pytest.fixture
-def bureau(sample: Path, tmp_path: Path) -> Path:
+def bureau(sample_copy: Path) -> Path:
     """A copy of a sample bureau (its suiji.toml), so each test starts with no campaign."""
-    copy = tmp_path / "bureau"
-    copy.mkdir()
-    for name in ("suiji.toml", "suiji.db"):
-        (copy / name).write_bytes((sample / name).read_bytes())
-    return copy / "suiji.toml"
+    return sample_copy
 
 
 def example() -> str:

@@ -5,7 +5,7 @@ frozen with its content hash); a campaign is ``reported`` from the day its last 
 approved (``reported_on``).
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import storage.types
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
