@@ -36,8 +36,11 @@ from bot.platforms.fakes import FakeDingTalk, FakeWeCom
 from bot.platforms.messages import MAX_CHOICE_OPTIONS
 from bot.registry.importer import import_sample
 from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app, utc_now
-from bot.workflows import campaigns
+from bot.workflows import campaigns, findings
 from bot.workflows.campaign_spec import example_campaign, parse_campaign
+from bot.workflows.step import Step
+from storage.chat import person_by_account
+from storage.engine import unit_of_work
 from storage.models import Campaign, Person, Unit
 
 FAKE = web.AppKey("fake_wecom", FakeWeCom)
@@ -151,6 +154,23 @@ async def photo(request: web.Request) -> web.Response:
         request.app[CLIENT], data["user"], picture, "image/png"
     )
     return web.json_response({"status": status})
+
+
+async def fill_team(request: web.Request) -> web.Response:
+    """The person's team's findings not yet submitted, filled with sample answers and
+    submitted as them (bot.workflows.findings.fill_with_samples), so the demo can reach the
+    team's report without answering every form by hand."""
+    data = await _payload(request)
+    app = request.app
+    async with unit_of_work(app[FACTORY]) as session:
+        person = await person_by_account(session, "wecom", str(data["user"]), lock=True)
+        if person is None:
+            raise web.HTTPBadRequest(text="no such person")
+        step = Step(session, app[POLICY], app[CLOCK](), person.name)
+        count = await findings.fill_with_samples(step, person)
+    _said(request, str(data["user"]), "click", text("sandbox.filled", count=count))
+    app[SENDER].wake.set()
+    return web.json_response({"status": 200, "filled": count})
 
 
 async def sample_photo(request: web.Request) -> web.FileResponse:
@@ -374,6 +394,7 @@ def install(app: web.Application, fake: FakeWeCom, clock: MovableClock) -> None:
     posts: dict[str, Handler] = {
         "say": say,
         "photo": photo,
+        "fill-team": fill_team,
         "click": click,
         "vote": vote,
         "draw": draw,

@@ -26,7 +26,7 @@ from bot.base.texts import text
 from bot.base.times import local_time
 from bot.forms import catalog, session
 from bot.forms.answers import AnswerProblem, Context, choose, parse
-from bot.forms.definition import Form, FormError, form_from_json
+from bot.forms.definition import Form, FormError, Question, form_from_json
 from bot.platforms.messages import Outgoing
 from bot.workflows import reports
 from bot.workflows.step import Step
@@ -179,42 +179,10 @@ async def _open(
     queue: list[list[Any]],
 ) -> list[Outgoing]:
     assert a.team_id is not None
-    await assignment_db.team(step.session, a.team_id, lock=True)  # one creation at a time
-    finding = await db.finding_for(step.session, a.team_id, entity.id, code, lock=True)
+    finding = await begin(step, person, campaign, a.team_id, entity, code)
     if finding is None:
-        try:
-            form = catalog.find(code, step.policy.forms_site)
-        except FormError:
-            form = None
-        if form is None:
-            await assignment_db.end_conversation(step.session, person.id)
-            return [_plain(text("filling.no_form", item=item_name(campaign, code)))]
-        finding = Finding(
-            campaign_id=campaign.id,
-            team_id=a.team_id,
-            entity_id=entity.id,
-            item_code=code,
-            state=FindingState.DRAFT,
-            form=form.to_json(),
-            form_sha256=form.sha256,
-            draft=session.Draft().to_json(),
-            answered_by={},
-            holder_id=person.id,
-            held_since=step.now,
-            touched_at=step.now,
-            started_by_id=person.id,
-            started_at=step.now,
-            reopened=0,
-        )
-        step.session.add(finding)
-        await step.session.flush()
-        await step.audit(
-            "finding:start",
-            "findings",
-            finding.id,
-            None,
-            {"employer": entity.uscc, "item": code, "form_sha256": form.sha256, "by": person.name},
-        )
+        await assignment_db.end_conversation(step.session, person.id)
+        return [_plain(text("filling.no_form", item=item_name(campaign, code)))]
     refused = await hold(step, person, finding)
     if refused is not None:
         await assignment_db.end_conversation(step.session, person.id)
@@ -224,6 +192,50 @@ async def _open(
     now = session.start(form, session.Draft.from_json(finding.draft))
     finding.draft = now.draft.to_json()
     return [say.question_message(form, now, _about(step, form, entity, finding))]
+
+
+async def begin(
+    step: Step, person: Person, campaign: Campaign, team_id: int, entity: Entity, code: str
+) -> Finding | None:
+    """The team's finding for an employer and item, locked; begun now (its form frozen into
+    it, audited) if it was not yet. None when the item has no form."""
+    await assignment_db.team(step.session, team_id, lock=True)  # one creation at a time
+    finding = await db.finding_for(step.session, team_id, entity.id, code, lock=True)
+    if finding is not None:
+        return finding
+    try:
+        form = catalog.find(code, step.policy.forms_site)
+    except FormError:
+        form = None
+    if form is None:
+        return None
+    finding = Finding(
+        campaign_id=campaign.id,
+        team_id=team_id,
+        entity_id=entity.id,
+        item_code=code,
+        state=FindingState.DRAFT,
+        form=form.to_json(),
+        form_sha256=form.sha256,
+        draft=session.Draft().to_json(),
+        answered_by={},
+        holder_id=person.id,
+        held_since=step.now,
+        touched_at=step.now,
+        started_by_id=person.id,
+        started_at=step.now,
+        reopened=0,
+    )
+    step.session.add(finding)
+    await step.session.flush()
+    await step.audit(
+        "finding:start",
+        "findings",
+        finding.id,
+        None,
+        {"employer": entity.uscc, "item": code, "form_sha256": form.sha256, "by": person.name},
+    )
+    return finding
 
 
 async def refusal(step: Step, person: Person, finding: Finding) -> str | None:
@@ -771,3 +783,58 @@ def failure_message(reason: str) -> str:
     if reason.startswith("not_image"):
         return "filling.photo_not_image"
     return "filling.photo_unavailable"
+
+
+# --- the sandbox's shortcut ------------------------------------------------------------------
+
+
+async def fill_with_samples(step: Step, person: Person) -> int:
+    """For `suiji demo` only: every finding of the person's team not yet submitted is filled
+    with sample answers — each typed answer read as chat reads it (the first option, 「是」,
+    the smallest number allowed, today, a sample text; optional photos left out) — and
+    submitted as them, audited as any submission. So a team's report can be tried without
+    answering two dozen forms by hand. How many were submitted."""
+    picked = await _assignment(step, person, None)
+    if isinstance(picked, Outgoing):
+        return 0
+    a, campaign = picked
+    assert a.team_id is not None
+    context = Context(step.today, campaign.start_on, campaign.end_on)
+    done = 0
+    for entity in await assignment_db.team_employers(step.session, a.team_id):
+        for item in campaign.items:
+            finding = await begin(step, person, campaign, a.team_id, entity, item["code"])
+            if finding is None or finding.state is FindingState.SUBMITTED:
+                continue
+            form = form_from_json(finding.form)
+            now = session.start(form, session.Draft.from_json(finding.draft))
+            for _ in range(len(form.questions) * 2):
+                q = now.question
+                if q is None:
+                    break
+                try:
+                    value = parse(q, _sample(q), context)
+                except AnswerProblem:
+                    now = session.skip(form, now.draft)
+                    continue
+                now = session.answer(form, now.draft, value)
+            submitted = session.submit(form, now.draft)
+            if not submitted.submitted:
+                continue  # a site form the samples cannot answer: left for a person
+            finding.draft = submitted.draft.to_json()
+            finding.answered_by = {q: person.id for q in submitted.draft.answers}
+            await freeze(step, person, finding, form, dict(submitted.draft.answers))
+            done += 1
+    return done
+
+
+def _sample(q: Question) -> str:
+    if q.kind == "number":
+        return str(q.min if q.min is not None else 0)
+    if q.kind == "date":
+        return text("sandbox.sample_today")
+    if q.kind in ("text", "longtext"):
+        return text("sandbox.sample_answer")
+    if q.kind == "yesno":
+        return text("filling.label_yes")
+    return "1"  # a choice: its first option

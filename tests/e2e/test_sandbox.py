@@ -30,7 +30,7 @@ from bot.server.sandbox import SAMPLE_PHOTO, prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from storage.files import image_type
-from storage.models import DrawRun, Finding, FindingState
+from storage.models import Approval, DrawRun, Finding, FindingState, Person
 from tests.e2e.browser import chromium, phone_page
 from tests.e2e.test_bot import utc_now
 from tests.e2e.test_cli import run
@@ -547,3 +547,33 @@ async def test_a_vote_card_shows_its_options_and_sends_the_ticked_ones(
     await _until(http, officer, text("chat.form_not_expected"))  # no form waits for it
     said = [m["text"] for m in await _phone(http, officer) if m["from"] == "me"]
     assert said == [text("sandbox.ticked", options=["乙", "丙"])]
+
+
+async def test_a_team_report_can_be_walked_in_the_sandbox(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """The demo reaches the report: the clock moved to the start, a member's 「填完本组检查结果」
+    fills the rest with sample answers (each read as chat reads it, then submitted), the leader
+    drafts and submits the report, another leader of the unit approves it."""
+    server, http = sandbox
+    users, team = await _drawn(http, "7,42,88")
+    start = (await _campaign(http))["start"]
+    async with http.post("/sandbox/api/clock", json={"to": start}) as r:
+        assert r.status == 200
+    officer = users[team["members"][0]["name"]]
+    leader = users[team["leader"]["name"]]
+    async with http.post("/sandbox/api/fill-team", json={"user": officer}) as r:
+        filled = await r.json()
+    assert filled["filled"] > 0
+    async with server.app[FACTORY]() as session:
+        states = {f.state for f in (await session.execute(select(Finding))).scalars()}
+    assert states == {FindingState.SUBMITTED}
+    await _until(http, leader, "已全部提交")
+    assert "报告草稿已按检查结果生成" in await _reply(http, leader, "生成检查报告")
+    assert "已提交审批" in await _reply(http, leader, "提交审批")
+    async with server.app[FACTORY]() as session:
+        approval = (await session.execute(select(Approval))).scalars().one()
+        decider = await session.get(Person, approval.approver_ids[0])
+    assert decider is not None and decider.wecom_userid
+    assert "已同意" in await _reply(http, decider.wecom_userid, f"同意 审批{approval.id}")
+    await _until(http, leader, "批准，内容已冻结")
