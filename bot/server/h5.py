@@ -178,17 +178,18 @@ def _typed(typed: str | list[str]) -> str:
 
 
 def _options(q: Question, value: Any) -> list[dict[str, Any]]:
-    """Each choice with whether it is chosen: from the answer, or from what was sent."""
+    """Each choice with whether it is chosen. ``value`` is the stored answer (True/False for
+    yes/no, an option or a list of them), or what was sent when the answer was refused (the
+    labels themselves)."""
     if q.kind == "yesno":
         labels = [text("filling.label_yes"), text("filling.label_no")]
-        picked = {labels[0] if value else labels[1]} if isinstance(value, bool) else set()
+        if isinstance(value, bool):
+            value = labels[0] if value else labels[1]
     elif q.kind in ("single", "multiple"):
         labels = list(q.options)
-        picked = set(value) if isinstance(value, list) else {value}
     else:
         return []
-    if isinstance(value, str) and q.kind == "yesno":
-        picked = {value}
+    picked = set(value) if isinstance(value, list) else {value}
     return [{"label": label, "checked": label in picked} for label in labels]
 
 
