@@ -28,6 +28,22 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get(TEST_DATABASE_ENV) or 'sqlite (temporary file)'}"
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many processes ``-n auto`` (in pyproject's addopts) starts: one per core on SQLite,
+    where each has a temporary database of its own; none besides this one on a server
+    database, which every process would share and empty under the others' feet."""
+    return 0 if os.environ.get(TEST_DATABASE_ENV) else None  # None: xdist counts the cores
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get(TEST_DATABASE_ENV) and getattr(config.option, "numprocesses", None):
+        raise pytest.UsageError(
+            f"{TEST_DATABASE_ENV} names one database, which parallel test processes would share:"
+            " run it without -n (or with -n 0)"
+        )
+
+
 async def drop_everything(engine: AsyncEngine) -> None:
     """Leave the test database empty, whatever an earlier run left in it."""
 
