@@ -293,7 +293,11 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
         assert action in actions, action
     async with bot.factory() as session:
         approved = (
-            await session.execute(select(AuditEntry).where(AuditEntry.action == "report:approve"))
+            await session.execute(
+                select(AuditEntry).where(
+                    AuditEntry.action == "report:approve", AuditEntry.subject_key == str(report.id)
+                )
+            )
         ).scalars().first()  # fmt: skip
     assert approved is not None and approved.after is not None
     assert json.loads(approved.after)["content_sha256"] == report.content_sha256
