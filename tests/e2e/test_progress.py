@@ -84,11 +84,12 @@ async def test_leaders_read_where_each_finding_stands(bot: Phones) -> None:
     a, b = await person(bot, officer_a), await person(bot, officer_b)
     team_1, team_2 = await names(bot, members_1[0].team_id), await names(bot, members_2[0].team_id)
     # The sample's appointed team leaders are all leaders (领导) of the unit; team 2's is made
-    # one who only leads a team (可任组长, without the 领导 role).
+    # one who only leads a team (可任组长, without the 领导 role). Officers may be drawn who are
+    # leaders too: officer A is made a plain one.
     async with bot.factory() as session:
         await session.execute(
             update(Person)
-            .where(Person.id == (await person(bot, leader_2)).id)
+            .where(Person.id.in_([(await person(bot, leader_2)).id, a.id]))
             .values(is_leader=False)
         )
         await session.commit()
