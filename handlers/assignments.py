@@ -114,13 +114,18 @@ def task_detail(view: AssignmentView) -> list[Outgoing]:
 
 
 def fill_card(view: AssignmentView) -> Outgoing:
-    """The way into the findings forms: 「填写检查结果」 for this task."""
+    """The way into the findings forms: 「填写检查结果」 for this task; on a leader's, also
+    「进度」."""
     done = sum(state == "submitted" for e in view.team.employers for _, state in e.findings)
     total = sum(len(e.findings) for e in view.team.employers)
+    buttons = [Button(text("filling.key_fill", id=view.id), text("filling.label_fill"))]
+    leader = view.role == "leader"
+    if leader:  # the team's findings, employer by employer, and who holds each
+        buttons.append(Button(text("progress.key_task", id=view.id), text("progress.label")))
     return Outgoing.card(
         text("assign.card_title", id=view.id),
-        text("filling.fill_card", start=view.team.start, done=done, total=total),
-        (Button(text("filling.key_fill", id=view.id), text("filling.label_fill")),),
+        text("filling.fill_card", start=view.team.start, done=done, total=total, leader=leader),
+        tuple(buttons),
     )
 
 

@@ -8,7 +8,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.base.texts import render, table, text
 from bot.platforms.messages import Outgoing
@@ -55,6 +55,9 @@ class Command:
     name: str  # help, my_tasks, cancel, task, confirm, decline, recuse, approve, reject
     number: int | None = None  # 「任务12」, 「审批5」
     rest: str = ""  # the reason or comment that follows
+    # The word written before the number, folded (「抽查」 in 「进度 抽查3」); "" for a bare
+    # number. Only a command whose number may name several kinds of thing reads it.
+    prefix: str = field(default="", compare=False)
 
 
 def normalize(message: str) -> str:
@@ -73,7 +76,7 @@ def _words() -> tuple[dict[str, str], list[tuple[str, str]], re.Pattern[str], re
         key=lambda pair: -len(pair[0]),
     )
     prefixes = "|".join(re.escape(normalize(p)) for p in words["words"]["number_prefixes"])
-    numbered = re.compile(rf"^(?:{prefixes})\s*(\d+)(?!\d)", re.IGNORECASE)
+    numbered = re.compile(rf"^({prefixes})\s*(\d+)(?!\d)", re.IGNORECASE)
     labels = "|".join(re.escape(w) for w in words["words"]["reason_labels"])
     label = re.compile(rf"^(?:{labels})(?=$|[\s{_SEPARATORS}])")
     return whole, prefixed, numbered, label
@@ -122,14 +125,27 @@ def parse(message: str) -> Command | None:
         if after and not (_LEADING.match(after) or after[0].isdigit() or numbered.match(after)):
             continue  # the word runs on into another: not this command
         rest = _LEADING.sub("", after)
-        ref = None
-        found = numbered.match(rest) or _BARE_NUMBER.match(rest)
-        if found:
+        ref, prefix = None, ""
+        if found := numbered.match(rest):
+            ref, prefix = _reference(found.group(2)), normalize(found.group(1))
+            rest = _LEADING.sub("", rest[found.end() :])
+        elif found := _BARE_NUMBER.match(rest):
             ref = _reference(found.group(1))
             rest = _LEADING.sub("", rest[found.end() :])
         rest = _LEADING.sub("", label.sub("", rest, count=1))
-        return Command(name, ref, _TRAILING.sub("", rest).strip())
+        return Command(name, ref, _TRAILING.sub("", rest).strip(), prefix)
     return None
+
+
+def refers_to(command: Command) -> str:
+    """What the number of 「进度 …」 names, by the word before it: "campaign" (「抽查3」, a bare
+    number), "task" (「任务12」: one's own task) or "other" (「审批5」, 「结果7」)."""
+    words = table("chat/commands.toml")["words"]
+    if command.prefix in {normalize(w) for w in words["task_prefixes"]}:
+        return "task"
+    if not command.prefix or command.prefix in {normalize(w) for w in words["campaign_prefixes"]}:
+        return "campaign"
+    return "other"
 
 
 def command_of(message: str) -> str | None:

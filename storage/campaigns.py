@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 from storage.models import (
     AnnualPlan,
     Campaign,
+    CampaignState,
     Certificate,
     DrawCommitment,
     DrawnOfficer,
@@ -332,5 +333,15 @@ async def latest_drawn(session: AsyncSession, limit: int) -> list[Campaign]:
         .join(last, last.c.campaign_id == Campaign.id)
         .order_by(last.c.at.desc(), Campaign.id.desc())
         .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def drawn_not_over(session: AsyncSession, today: dt.date) -> list[Campaign]:
+    """Drawn campaigns whose inspections have not ended before ``today``, soonest first."""
+    query = (
+        select(Campaign)
+        .where(Campaign.state == CampaignState.DRAWN, Campaign.end_on >= today)
+        .order_by(Campaign.start_on, Campaign.id)
     )
     return list((await session.execute(query)).scalars())

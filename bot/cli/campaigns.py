@@ -37,7 +37,7 @@ from bot.draw.record import (
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
-from bot.workflows import campaigns, plans
+from bot.workflows import campaigns, plans, progress
 from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
 from bot.workflows.step import policy_of
 
@@ -246,8 +246,9 @@ def campaign_notify(ctx: click.Context, campaign_id: int, actor: str | None) -> 
 @click.pass_context
 @explained(campaigns.CampaignError)
 def campaign_show(ctx: click.Context, campaign_id: int, fmt: str) -> None:
-    """Teams, members, leaders, reserve and draw status of a campaign."""
-    view = run_with_db(ctx, lambda f: campaigns.show_campaign(f, campaign_id))
+    """Teams, members, leaders, reserve and draw status of a campaign, and where each finding
+    of each team stands."""
+    view = run_with_db(ctx, lambda f: progress.show_campaign(f, campaign_id))
     emit(fmt, view, "cli/campaign_show.txt.j2", nl=False, c=view, labels=labels, tz=zone_of(ctx))
 
 

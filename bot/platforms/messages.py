@@ -77,6 +77,7 @@ class Button:
 
 
 MAX_CHOICE_OPTIONS = 20  # options on a card to tick (WeCom's vote card holds 1 to 20)
+MAX_MARKDOWN_BYTES = 2048  # WeCom's markdown message holds this many UTF-8 bytes; cut beyond
 
 
 @dataclass(frozen=True)

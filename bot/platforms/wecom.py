@@ -24,6 +24,7 @@ from wechatpy.crypto import PrpCrypto
 
 from bot.platforms.errors import Rejected, SendFailed, plain_id
 from bot.platforms.messages import (
+    MAX_MARKDOWN_BYTES,
     Choice,
     Inbound,
     InboundKind,
@@ -233,7 +234,9 @@ def render(recipient: str, agent_id: int, message: Outgoing, ref: str) -> dict[s
     if message.kind == "text":
         body.update(msgtype="text", text={"content": message.text})
     elif message.kind == "markdown":
-        body.update(msgtype="markdown", markdown={"content": fit_bytes(message.text, 2048)})
+        body.update(
+            msgtype="markdown", markdown={"content": fit_bytes(message.text, MAX_MARKDOWN_BYTES)}
+        )
     elif message.kind == "link":
         body.update(
             msgtype="textcard",

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, campaigns, findings, plans, reports
+from bot.workflows import approvals, assignments, campaigns, findings, plans, progress, reports
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -36,7 +36,7 @@ FOLLOW_UPS = {
 }
 assert plans.NEED  # registered with the approval engine on import
 # Commands that leave an open question open (looking things up); any other ends it.
-KEEP_WAITING = {"help", "my_tasks", "task", "cancel"}
+KEEP_WAITING = {"help", "my_tasks", "task", "cancel", "progress"}
 # Questions whose answers are read by the workflow first; what it does not take (None) is
 # then read as a command.
 FIRST_READERS = {findings.TOPIC: findings.form_input, findings.PICK_TOPIC: findings.pick_given}
@@ -195,6 +195,8 @@ async def decide(
             return await reports.submit(step, person, command)
         case "reopen_report":
             return await reports.reopen(step, person, command)
+        case "progress":
+            return await progress.progress(step, person, command)
         case "cancel" if waiting is not None:
             await assignment_db.end_conversation(session, person.id)
             return [Outgoing.plain(text("approve.cancelled"))]

@@ -21,6 +21,7 @@ from handlers.commands import (
     help_reply,
     normalize,
     parse,
+    refers_to,
     stranger_reply,
     tasks_reply,
     unknown_reply,
@@ -114,6 +115,7 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "conclude",
         "submit_report",
         "reopen_report",
+        "progress",
     }
 
 
@@ -325,6 +327,33 @@ def test_tasks_show_their_numbers_dates_team_role_and_state() -> None:
 )
 def test_what_people_type_is_parsed(message: str, name: str, number: int | None, rest: str) -> None:
     assert parse(message) == Command(name, number, rest)
+
+
+@pytest.mark.parametrize(
+    ("message", "number", "refers"),
+    [
+        ("进度", None, "campaign"),
+        ("进度 抽查3", 3, "campaign"),
+        ("查看进度　抽查１２", 12, "campaign"),
+        ("进度 3", 3, "campaign"),
+        ("进度 #3", 3, "campaign"),
+        ("进度 任务12", 12, "task"),
+        ("进度任务12", 12, "task"),
+        ("进度 审批5", 5, "other"),
+        ("进度 结果7", 7, "other"),
+    ],
+)
+def test_the_number_after_progress_names_a_campaign_or_a_task(
+    message: str, number: int | None, refers: str
+) -> None:
+    command = parse(message)
+    assert command is not None and command.name == "progress" and command.number == number
+    assert refers_to(command) == refers
+
+
+@pytest.mark.parametrize("message", ["进度怎么样", "进度条", "检查进度表在哪"])
+def test_progress_must_stand_on_its_own(message: str) -> None:
+    assert command_of(message) is None
 
 
 @pytest.mark.parametrize(
