@@ -42,6 +42,7 @@ def _json(report: Report) -> dict[str, Any]:
             {
                 "file": h.file,
                 "place": {k: v for k, v in vars(h.place).items() if v},
+                "where": text("publish.place", p=h.place),
                 "kind": h.kind.value,
                 "masked": h.masked,
             }

@@ -23,6 +23,8 @@ The rules that keep public data out of the hits:
   where it stands as a whole field (a cell, a JSON string, an HTML text or attribute value, a
   line of text) — the way a results table names the employer — and it is a hit anywhere inside
   running text, where the scanner cannot tell the employer from the person.
+- A hexadecimal digest (32 characters or more, as SHA-256 sums are printed) holds no numbers of
+  anyone's, whatever digit runs it contains.
 - Names shorter than two characters and accounts shorter than three are not looked for: they
   would match everywhere and prove nothing.
 """
@@ -67,6 +69,9 @@ class Kind(enum.Enum):
 _PRIORITY = (Kind.ID_NUMBER, Kind.ACCOUNT, Kind.EMAIL, Kind.BANK_CARD, Kind.MOBILE, Kind.NAME)
 
 _USCC = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]{18}(?![0-9A-Za-z])")
+# A digest as the site and the draw record print them (SHA-256, the chain head): the digit runs
+# inside one are no numbers of anyone's.
+_DIGEST = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-f]{32,}|[0-9A-F]{32,})(?![0-9A-Za-z])")
 _ID18 = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])")
 _ID15 = re.compile(r"(?<!\d)\d{15}(?![\dXx])")
 _MOBILE = re.compile(r"(?<![\d+])(?:\+86[ -]?)?1[3-9]\d([ -]?)\d{4}\1\d{4}(?!\d)")
@@ -191,7 +196,8 @@ def _public_codes(value: str, people: People) -> tuple[list[Span], list[Span]]:
         prefix = token[:2]
         if token in people.public_codes or not prefix.isdigit() or int(prefix) not in PROVINCES:
             not_ids.append(m.span())
-    return codes, not_ids
+    digests = [m.span() for m in _DIGEST.finditer(value) if not m.group().isdigit()]
+    return codes + digests, not_ids + digests
 
 
 def _numbers(value: str, people: People) -> Iterable[Found]:

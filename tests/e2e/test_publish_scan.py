@@ -118,6 +118,8 @@ def test_the_registries_people_are_found_by_name_and_account(
         run("publish", "scan", str(page), "--format", "json", config=sample_copy).output
     )
     assert data["clean"] is False
+    assert data["hits"][0]["place"] == {"form": "text", "line": 1, "column": 9}
+    assert data["hits"][0]["where"] == "第 1 行第 9 列"
     assert [(h["kind"], h["masked"]) for h in data["hits"]] == [
         ("name", "张*"), ("account", "zh******")
     ]  # fmt: skip

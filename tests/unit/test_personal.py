@@ -43,6 +43,7 @@ def kinds(value: str, people: People | None = None) -> list[tuple[Kind, str]]:
 
 ID = reference_id("41142219850317004")
 CARD = with_luhn("622202020011223")  # 16 digits, Luhn-valid
+PHONE_LIKE = "13912345678"
 
 
 # --- resident ID numbers ---------------------------------------------------------------------
@@ -152,6 +153,15 @@ def test_a_code_that_is_also_an_id_number_is_a_hit_unless_it_is_a_registry_emplo
     code = code_that_is_also_an_id_number()
     assert kinds(code) == [(Kind.ID_NUMBER, code)]
     assert kinds(code, People(public_codes=frozenset({code}))) == []
+
+
+def test_digit_runs_inside_a_digest_are_no_numbers() -> None:
+    digest = f"ab{ID[:-1]}c{PHONE_LIKE}e{CARD}" + "f" * 10
+    assert len(digest) >= 32
+    assert kinds(f"SHA-256: {digest}") == [] and kinds(digest.upper()) == []
+    # Not a digest: too short, or not hexadecimal; then the numbers in it are found.
+    assert [k for k, _ in kinds(f"ab{PHONE_LIKE}c")] == [Kind.MOBILE]
+    assert [k for k, _ in kinds(f"{digest}g")] == [Kind.MOBILE, Kind.BANK_CARD]
 
 
 # --- mobiles, cards, e-mail ------------------------------------------------------------------
