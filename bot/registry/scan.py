@@ -15,8 +15,10 @@ as personal data is bot.registry.personal's.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -178,33 +180,61 @@ def _line_fragments(value: str) -> Iterator[Fragment]:
 class _HtmlStrings(HTMLParser):
     """Every string of an HTML document a reader or a program could get at, with its place."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str) -> None:
         super().__init__(convert_charrefs=True)
-        self.found: list[Fragment] = []
+        self.source = source
+        self.line_starts = [0] + [i + 1 for i, ch in enumerate(source) if ch == "\n"]
+        # (string, where it starts, and its index in the source when written with character
+        # references that the string holds decoded; None when the string is as written)
+        self.found: list[tuple[str, Place, int | None]] = []
 
     def _here(self, skip: int = 0) -> Place:
         line, offset = self.getpos()
         return Place("text", line, offset + 1 + skip)
 
     def handle_data(self, data: str) -> None:
-        self.found.append((data, self._here()))
+        line, offset = self.getpos()
+        written = None if self.cdata_elem else self.line_starts[line - 1] + offset
+        self.found.append((data, self._here(), written))
 
     def handle_comment(self, data: str) -> None:
-        self.found.append((data, self._here(len("<!--"))))
+        self.found.append((data, self._here(len("<!--")), None))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         raw, start = self.get_starttag_text() or "", self._here()
         for _, value in attrs:
             if value:
                 # Unescaped values may not be found as written; then the tag's place stands.
-                self.found.append((value, _at(start, raw, max(raw.find(value), 0))))
+                self.found.append((value, _at(start, raw, max(raw.find(value), 0)), None))
+
+
+_REFERENCE = re.compile(r"&(?:#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[A-Za-z][A-Za-z0-9]*;?)")
+
+
+def _written(source: str, start: int, decoded: int) -> int:
+    """How many characters of ``source`` from ``start`` make ``decoded`` decoded ones."""
+    i, seen = start, 0
+    while seen < decoded and i < len(source):
+        reference = _REFERENCE.match(source, i) if source[i] == "&" else None
+        seen += len(html.unescape(reference.group())) if reference else 1
+        i = reference.end() if reference else i + 1
+    return i - start
 
 
 def scan_html(value: str, people: People, file: str = "") -> list[Hit]:
-    parser = _HtmlStrings()
+    parser = _HtmlStrings(value)
     parser.feed(value)
     parser.close()
-    return list(_hits(file, parser.found, people))
+    hits = []
+    for data, anchor, written in parser.found:
+        for found in find(data, people):
+            if written is None:
+                place = _at(anchor, data, found.start)
+            else:
+                length = _written(value, written, found.start)
+                place = _at(anchor, value[written : written + length], length)
+            hits.append(_hit(file, place, found))
+    return hits
 
 
 def _read_text(path: Path) -> str:

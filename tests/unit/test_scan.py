@@ -57,6 +57,18 @@ def test_html_text_attributes_comments_and_scripts_are_read_markup_is_not(
     ]
 
 
+def test_html_columns_count_characters_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "refs.html"
+    path.write_text(
+        f"<p>A&amp;B &#x5F20;凯\n&nbsp;{PHONE}</p><script>x='&amp;{PHONE}'</script>", "utf-8"
+    )
+    assert places(scanned(path)) == [
+        ("refs.html", Place("text", 1, 12), Kind.NAME),  # written 张 as a reference
+        ("refs.html", Place("text", 2, 7), Kind.MOBILE),
+        ("refs.html", Place("text", 2, 38), Kind.MOBILE),  # a script's text is as written
+    ]
+
+
 def test_csv_utf8_with_and_without_bom_and_gbk(tmp_path: Path) -> None:
     body = f"单位名称,联系人\n睢县张凯百货店,{PHONE}\n"
     for name, encoding in (("bom.csv", "utf-8-sig"), ("plain.csv", "utf-8"), ("gbk.csv", "gbk")):
