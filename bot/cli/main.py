@@ -25,6 +25,7 @@ from bot.cli.calendar import COMMANDS as CALENDAR_COMMANDS
 from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
+from bot.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from bot.cli.reports import COMMANDS as REPORT_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
 from bot.cli.support import (
@@ -340,6 +341,7 @@ for _command in (
     *FINDINGS_COMMANDS,
     *REPORT_COMMANDS,
     *CALENDAR_COMMANDS,
+    *PUBLISH_COMMANDS,
 ):
     cli.add_command(_command)
 
