@@ -24,6 +24,7 @@ from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.calendar import COMMANDS as CALENDAR_COMMANDS
 from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
+from bot.cli.deadlines import COMMANDS as DEADLINE_COMMANDS
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
 from bot.cli.reports import COMMANDS as REPORT_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
@@ -340,6 +341,7 @@ for _command in (
     *FINDINGS_COMMANDS,
     *REPORT_COMMANDS,
     *CALENDAR_COMMANDS,
+    *DEADLINE_COMMANDS,
 ):
     cli.add_command(_command)
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, campaigns, findings, plans, reports
+from bot.workflows import approvals, assignments, campaigns, deadlines, findings, plans, reports
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -195,6 +195,10 @@ async def decide(
             return await reports.submit(step, person, command)
         case "reopen_report":
             return await reports.reopen(step, person, command)
+        case "todo":
+            return await deadlines.todo(step, person)
+        case "show_approval":
+            return await approvals.show(step, person, command)
         case "cancel" if waiting is not None:
             await assignment_db.end_conversation(session, person.id)
             return [Outgoing.plain(text("approve.cancelled"))]
