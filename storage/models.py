@@ -739,3 +739,48 @@ class Report(Base):
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
     approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     submissions: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeadlineState(enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"  # its work is done (or went away): ``closed_why`` says which
+
+
+class Deadline(Base):
+    """One clock of a campaign someone must beat (issue 16): a campaign's start, a team's
+    findings and report, an approval waiting, a rectification, the publication.
+
+    Created and closed by the workflow that owns its subject (bot.workflows.deadlines);
+    ``last_step`` is the latest reminder step already sent (claimed in the transaction that
+    queued it, so that each step goes out once however many processes tick), ``escalation``
+    how far up it went. ``base_on`` and ``offset_days`` are the rule's inputs (so many working
+    days after a date), kept so that an estimated day (估算, a year the calendar does not cover)
+    can be counted again once the year is imported.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    subject_kind: Mapped[str] = mapped_column(String(30))  # campaign | team | approval | finding
+    subject_id: Mapped[int] = mapped_column(Integer)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    # No foreign key: a draw run again replaces its teams; their deadlines are closed then and
+    # keep the number of a team that is gone.
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    due_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    rule: Mapped[str] = mapped_column(String(100))
+    base_on: Mapped[dt.date | None] = mapped_column(Date)
+    offset_days: Mapped[int | None] = mapped_column(Integer)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[DeadlineState] = mapped_column(_enum(DeadlineState, "state"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_why: Mapped[str | None] = mapped_column(String(100))
+    escalation: Mapped[int] = mapped_column(Integer, default=0)
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Which tick claimed ``last_step``: a tick reads back the rows it claimed in one query.
+    claim: Mapped[str | None] = mapped_column(String(36), index=True)

@@ -86,6 +86,30 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         # after that the officer is told to speak to the team leader.
         "decline_closes_days_before_start": (int, 0),
     },
+    "reminders": {
+        # Reminders of deadlines (a campaign's start, findings, reports, approvals,
+        # rectification, publication). false: none are sent (「待办」 still lists them).
+        "enabled": (bool, True),
+        # Working days before the due day to remind on (and on the day itself), at this hour.
+        "before_days": (str, "3,1"),
+        "at": (str, "09:00"),
+        # While overdue: again every this many working days.
+        "overdue_every_days": (int, 1),
+        # Working days overdue before the team leader, then the unit's leaders, are told too.
+        "escalate_team_leader_days": (int, 2),
+        "escalate_unit_leader_days": (int, 5),
+        # Nothing goes out from quiet_from to quiet_until, nor on non-working days: what falls
+        # due then goes at the next allowed time, in one message per person.
+        "quiet_from": (str, "21:00"),
+        "quiet_until": (str, "08:00"),
+        # Findings are due this many working days after the campaign's end (0: on its last day);
+        # the team's report this many; an approval should be decided within this many.
+        "findings_days": (int, 0),
+        "report_days": (int, 5),
+        "approval_days": (int, 2),
+        # Results are published within this many working days of the campaign being reported.
+        "publication_days": (int, 20),
+    },
     "findings": {
         # Where evidence photos are kept, named by their SHA-256 (relative to this file).
         "files": (str, "files"),
@@ -192,6 +216,55 @@ class AssignmentSettings:
 
 
 @dataclass(frozen=True)
+class ReminderSettings:
+    enabled: bool = True
+    before_days: tuple[int, ...] = (3, 1)
+    at: dt.time = dt.time(9, 0)
+    overdue_every_days: int = 1
+    escalate_team_leader_days: int = 2
+    escalate_unit_leader_days: int = 5
+    quiet_from: dt.time = dt.time(21, 0)
+    quiet_until: dt.time = dt.time(8, 0)
+    findings_days: int = 0
+    report_days: int = 5
+    approval_days: int = 2
+    publication_days: int = 20
+
+
+def _clock_time(key: str, value: str) -> dt.time:
+    found = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value.strip())
+    if not found:
+        raise ConfigError(text("config.bad_value", key=key, detail="HH:MM"))
+    return dt.time(int(found.group(1)), int(found.group(2)))
+
+
+def _days_list(key: str, value: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in value.replace("，", ",").split(",") if p.strip()]
+    if not all(p.isdigit() and 0 < int(p) <= 60 for p in parts):
+        raise ConfigError(text("config.bad_value", key=key, detail="3,1"))
+    return tuple(sorted({int(p) for p in parts}, reverse=True))
+
+
+def _reminders(values: dict[tuple[str, str], Any]) -> ReminderSettings:
+    found = _section(values, "reminders")
+    for key in ("overdue_every_days", "escalate_team_leader_days", "escalate_unit_leader_days"):
+        if found[key] < 1:
+            raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail=">= 1"))
+    for key in ("findings_days", "report_days", "approval_days", "publication_days"):
+        if not 0 <= found[key] <= 250:
+            raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail="0–250"))
+    if found["escalate_unit_leader_days"] < found["escalate_team_leader_days"]:
+        detail = ">= escalate_team_leader_days"
+        raise ConfigError(
+            text("config.bad_value", key="reminders.escalate_unit_leader_days", detail=detail)
+        )
+    for key in ("at", "quiet_from", "quiet_until"):
+        found[key] = _clock_time(f"reminders.{key}", found[key])
+    found["before_days"] = _days_list("reminders.before_days", found["before_days"])
+    return ReminderSettings(**found)
+
+
+@dataclass(frozen=True)
 class FindingSettings:
     files: Path  # the folder of the file store
     photo_max_mib: int
@@ -213,6 +286,7 @@ class Settings:
     )
     outbox: OutboxSettings = OutboxSettings(20, 20, 3000)
     assignments: AssignmentSettings = AssignmentSettings(24, 0)
+    reminders: ReminderSettings = ReminderSettings()
     findings: FindingSettings = FindingSettings(Path("files"), 10)
 
 
@@ -405,6 +479,7 @@ def load_settings(
         dingtalk=DingTalkSettings(**_section(values, "dingtalk")),
         outbox=OutboxSettings(**_section(values, "outbox")),
         assignments=AssignmentSettings(**_section(values, "assignments")),
+        reminders=_reminders(values),
         findings=FindingSettings(
             files=base / values[("findings", "files")],
             photo_max_mib=values[("findings", "photo_max_mib")],

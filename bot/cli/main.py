@@ -24,6 +24,7 @@ from bot.cli.actors import ADMIN, actor_option, given_actor, importer_of
 from bot.cli.calendar import COMMANDS as CALENDAR_COMMANDS
 from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
+from bot.cli.deadlines import COMMANDS as DEADLINE_COMMANDS
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
 from bot.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from bot.cli.reports import COMMANDS as REPORT_COMMANDS
@@ -342,6 +343,7 @@ for _command in (
     *REPORT_COMMANDS,
     *CALENDAR_COMMANDS,
     *PUBLISH_COMMANDS,
+    *DEADLINE_COMMANDS,
 ):
     cli.add_command(_command)
 

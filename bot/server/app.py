@@ -33,7 +33,7 @@ from bot.platforms.safexml import MAX_BODY
 from bot.server import dispatch, h5, h5_login, h5_report, photos, public
 from bot.server.intake import Intake, StoreUnavailable
 from bot.server.outbox import Client, Sender
-from bot.workflows import assignments
+from bot.workflows import assignments, deadlines
 from bot.workflows.step import Policy, policy_of
 from storage.chat import forget_signs
 from storage.engine import cannot_write_now, make_engine, make_session_factory, unit_of_work
@@ -143,6 +143,7 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     every(RETRY_SECONDS, retry, "retry-pending-events")
     # The reminder timer: the database says who is due, so any number of processes may tick.
     every(REMIND_SECONDS, functools.partial(_remind, app), "remind-unanswered")
+    every(REMIND_SECONDS, functools.partial(_remind_deadlines, app), "remind-deadlines")
     every(REMIND_SECONDS, functools.partial(_forget_signs, app), "forget-signs")
     every(PHOTO_SECONDS, functools.partial(_fetch_photos, app), "fetch-photos")
     scheduler.start()
@@ -206,6 +207,18 @@ async def _remind(app: web.Application) -> None:
             app[SENDER].wake.set()
     except Exception:
         log.exception("sending reminders failed")
+
+
+async def _remind_deadlines(app: web.Application) -> None:
+    """Deadlines due a reminder: one digest per person, each step claimed once in the
+    database, so any number of processes may tick."""
+    if app[STOPPING].is_set():
+        return
+    try:
+        if await deadlines.remind_due(app[FACTORY], app[POLICY], app[CLOCK]):
+            app[SENDER].wake.set()
+    except Exception:
+        log.exception("sending deadline reminders failed")
 
 
 async def _fetch_photos(app: web.Application) -> None:

@@ -21,7 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.platforms.messages import Inbound, InboundKind, Outgoing, Platform
-from bot.workflows import approvals, assignments, campaigns, findings, plans, progress, reports
+from bot.workflows import (
+    approvals,
+    assignments,
+    campaigns,
+    deadlines,
+    findings,
+    plans,
+    progress,
+    reports,
+)
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
 from handlers import commands
 from storage import assignments as assignment_db
@@ -197,6 +206,10 @@ async def decide(
             return await reports.reopen(step, person, command)
         case "progress":
             return await progress.progress(step, person, command)
+        case "todo":
+            return await deadlines.todo(step, person)
+        case "show_approval":
+            return await approvals.show(step, person, command)
         case "cancel" if waiting is not None:
             await assignment_db.end_conversation(session, person.id)
             return [Outgoing.plain(text("approve.cancelled"))]

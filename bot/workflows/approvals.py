@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.base.texts import text
 from bot.platforms.messages import Outgoing
+from bot.workflows import deadlines
 from bot.workflows.step import Step
 from handlers import approvals as say
 from handlers.commands import Command
@@ -92,6 +93,7 @@ async def request(
     )
     step.session.add(approval)
     await step.session.flush()
+    await deadlines.approval_requested(step, approval)
     await step.audit(
         "approval:request",
         "approvals",
@@ -128,6 +130,7 @@ async def decide(
     # What the decision does comes first: it may lock other rows (a campaign, to substitute),
     # and every step takes the audit head's lock last, or two steps could deadlock.
     await KINDS[approval.kind].apply(step, approval, person, approve)
+    await deadlines.approval_settled(step, approval)
     await step.audit(
         "approval:decide",
         "approvals",
@@ -174,6 +177,16 @@ async def answer(step: Step, person: Person, command: Command) -> list[Outgoing]
     return await decide(step, approval, person, approve, command.rest)
 
 
+async def show(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「查看审批 N」 (a digest's button): the request's card again, if it is theirs to decide."""
+    approval = await db.approval(step.session, command.number or 0)
+    if approval is None or approval.state is not ApprovalState.PENDING:
+        return [Outgoing.plain(text("deadlines.approval_gone", id=command.number or 0))]
+    if not may_decide(approval, person):
+        return [Outgoing.plain(text("deadlines.approval_gone", id=approval.id))]
+    return [say.card(await view(step, approval))]
+
+
 async def comment_given(
     step: Step, person: Person, data: dict[str, object], comment: str
 ) -> list[Outgoing]:
@@ -190,6 +203,7 @@ async def cancel_pending(step: Step, kind: str, subject_id: int) -> None:
     for approval in await db.pending_for_subject(step.session, kind, subject_id):
         approval.state = ApprovalState.CANCELLED
         approval.decided_at = step.now
+        await deadlines.approval_settled(step, approval)
         await step.audit(
             "approval:cancel",
             "approvals",

@@ -23,6 +23,7 @@ from bot.base.calendar import (
 )
 from bot.base.times import utc_iso
 from bot.registry.holidays import YearFile, festival_name
+from bot.workflows import deadlines
 from storage import audit
 from storage import calendar as db
 from storage.engine import unit_of_work
@@ -98,6 +99,7 @@ async def import_year(
         after = _record(
             parsed.notice, parsed.source, parsed.sha256, parsed.holidays, parsed.workdays
         )
+        await deadlines.recount_estimated(session)  # days estimated before are known now
         change = audit.Change(actor, ACTION, SUBJECT, str(parsed.year), before, after)
         await audit.append(session, [change], at)
     return before, after

@@ -36,7 +36,7 @@ from bot.draw.record import (
 )
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
-from bot.workflows import assignments
+from bot.workflows import assignments, deadlines
 from bot.workflows.campaign_spec import CampaignSpec
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers.commands import DrawToCheck
@@ -607,6 +607,7 @@ async def run_draw(
         )
         campaign.state = CampaignState.DRAWN
         await assignments.assign_drawn(step, campaign)
+        await deadlines.campaign_drawn(step, campaign)
         await audit.append(
             session,
             [

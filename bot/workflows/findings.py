@@ -28,7 +28,7 @@ from bot.forms import catalog, session
 from bot.forms.answers import AnswerProblem, Context, choose, parse
 from bot.forms.definition import Form, FormError, Question, form_from_json
 from bot.platforms.messages import Outgoing
-from bot.workflows import reports
+from bot.workflows import deadlines, reports
 from bot.workflows.step import Step
 from handlers import commands
 from handlers import findings as say
@@ -550,6 +550,8 @@ async def freeze(
         },
     )
     await reports.tell_leader_when_ready(step, finding.team_id, campaign)
+    done = await reports.all_submitted(step, finding.team_id, campaign)
+    await deadlines.finding_submitted(step, finding, answers, done)
     return text(
         "filling.submitted",
         employer=entity.name,
@@ -630,6 +632,7 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
             ),
         )
     finding.holder_id = finding.held_since = None
+    await deadlines.finding_reopened(step, finding)
     return [_plain(text("filling.reopened", id=finding.id, employer=entity.name, item=item))]
 
 

@@ -35,7 +35,7 @@ from bot.base.times import local_time
 from bot.forms.definition import form_from_json
 from bot.forms.engine import required
 from bot.platforms.messages import Button, Outgoing
-from bot.workflows import approvals
+from bot.workflows import approvals, deadlines
 from bot.workflows.step import Forbidden, Step
 from handlers.commands import Command
 from storage import assignments as assignment_db
@@ -351,6 +351,7 @@ async def submit(step: Step, person: Person, command: Command) -> list[Outgoing]
         reason=text("report.request_reason", conclusion=report.conclusion or ""),
     )
     report.approval_id = request.id
+    await deadlines.report_submitted(step, report)
     await step.audit(
         "report:submit",
         "reports",
@@ -462,7 +463,9 @@ async def _close_campaign_if_done(step: Step, campaign_id: int) -> None:
         {"state": "reported", "reported_on": step.today.isoformat()},
     )
     notice = _plain(text("report.campaign_reported", name=campaign.name, teams=len(teams)))
-    for leader in await assignment_db.leaders(step.session, campaign.unit_id):
+    unit_leaders = await assignment_db.leaders(step.session, campaign.unit_id)
+    await deadlines.campaign_reported(step, campaign, unit_leaders)
+    for leader in unit_leaders:
         step.send(leader, notice)
 
 
@@ -516,6 +519,7 @@ async def reopen(step: Step, person: Person, command: Command) -> list[Outgoing]
             {"state": "drawn"},
         )
         campaign.reported_on = None
+        await deadlines.campaign_unreported(step, campaign)
     team = await step.session.get(Team, report.team_id)
     leader = await step.session.get(Person, team.leader_id) if team is not None else None
     if leader is not None and leader.id != person.id:

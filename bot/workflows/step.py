@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.base.config import Settings
+from bot.base.config import ReminderSettings, Settings
 from bot.forms.catalog import site_folder
 from bot.platforms.messages import Outgoing
 from storage import audit
@@ -25,6 +25,7 @@ from storage.models import Person
 
 log = logging.getLogger("suiji.workflow")
 PLATFORMS = ("wecom", "dingtalk")
+DEFAULT_REMINDERS = ReminderSettings()
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Policy:
     # Whether the findings page can be opened (a session secret, a public address, and a
     # platform that says who opens it): chat then offers its link.
     finding_pages: bool = False
+    # [reminders]: when deadlines fall due and how they are reminded.
+    deadlines: ReminderSettings = DEFAULT_REMINDERS
 
     @property
     def conversation_timeout(self) -> dt.timedelta:
@@ -90,6 +93,7 @@ def policy_of(settings: Settings) -> Policy:
         timezone=settings.app.timezone,
         remind_after_hours=settings.assignments.remind_after_hours,
         decline_closes_days_before_start=settings.assignments.decline_closes_days_before_start,
+        deadlines=settings.reminders,
         forms_site=site_folder(settings.source),
         public_url=settings.server.public_url,
         finding_pages=bool(

@@ -138,6 +138,7 @@ async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> Non
         assert {job.id for job in jobs} == {
             "retry-pending-events",
             "remind-unanswered",
+            "remind-deadlines",
             "forget-signs",
             "fetch-photos",
         }

@@ -64,6 +64,10 @@ def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker
         ("提交报告", "submit_report"),
         ("报告提交审批", "submit_report"),
         ("重开报告 3 金额需要核实", "reopen_report"),
+        ("待办", "todo"),
+        ("我的待办", "todo"),
+        ("待办事项", "todo"),
+        ("查看审批7", "show_approval"),
     ],
 )
 def test_every_listed_word_names_its_command(message: str, command: str) -> None:
@@ -101,6 +105,7 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "my_tasks": ["我的任务", "任务列表", "tasks"],
         "cancel": ["取消", "算了", "cancel"],
         "resume": ["继续", "继续填写", "接着填"],
+        "todo": ["待办", "我的待办", "待办事项"],
     }
     assert set(WORDS["prefixed"]) == {
         "task",
@@ -116,6 +121,7 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "submit_report",
         "reopen_report",
         "progress",
+        "show_approval",
     }
 
 

@@ -341,3 +341,23 @@ def test_the_servers_header_timeout_and_connection_cap_are_read_and_must_be_posi
     assert getattr(load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "3"}).server, key) == 3
     with pytest.raises(ConfigError, match=rf"server\.{key}"):
         load_settings(environ={f"SUIJI_SERVER__{key.upper()}": "0"})
+
+
+def test_reminder_rules_are_read_and_bad_ones_name_their_key(workdir: Path) -> None:
+    settings = load_settings(
+        environ={"SUIJI_REMINDERS__BEFORE_DAYS": "1, 5", "SUIJI_REMINDERS__AT": "8:30"}
+    )
+    assert settings.reminders.before_days == (5, 1)
+    assert settings.reminders.at == dt.time(8, 30)
+    assert settings.reminders.quiet_from == dt.time(21, 0)
+    for key, value in [
+        ("AT", "25:00"),
+        ("QUIET_FROM", "nine"),
+        ("BEFORE_DAYS", "3,x"),
+        ("BEFORE_DAYS", "0"),
+        ("OVERDUE_EVERY_DAYS", "0"),
+        ("REPORT_DAYS", "-1"),
+        ("ESCALATE_UNIT_LEADER_DAYS", "1"),
+    ]:
+        message = config_error(environ={f"SUIJI_REMINDERS__{key}": value})
+        assert f"reminders.{key.lower()}" in message, (key, message)

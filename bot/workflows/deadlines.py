@@ -1,0 +1,422 @@
+"""Deadlines as data (issue 16 §2–§3): made and closed by the workflows that own their
+subjects, reminded by the scheduler's tick in one digest per person, listed in 「待办」 and by
+``suiji deadlines list``.
+
+Owns when a deadline is made (a campaign drawn: its start, each team's findings and report; an
+approval requested; a finding submitted with a rectification deadline; a campaign reported: its
+publication) and closed (the work done, or gone: decided, submitted, sent back, drawn again),
+and the tick: the open deadlines read in one query, the pure policy (handlers.reminders) says
+which (deadline, step) are due and to whom, those are **claimed** (``last_step`` moved on, only
+where it was behind, tagged with the tick's token) and the digests queued, all in one
+transaction — so that each step goes out once across restarts and several processes, and a
+deadline closed meanwhile is never reminded.
+
+An assignment's answer (「确认参加」/「无法参加」) keeps its own reminder
+(bot.workflows.assignments.remind_unanswered: a card with the buttons to answer, once after
+``assignments.remind_after_hours`` hours); its clock is the assignment row itself, which every
+workflow that changes an assignment already keeps, so it is not copied here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.base.calendar import Overrides, overrides_of, working_days_after
+from bot.base.texts import text
+from bot.platforms.messages import Outgoing
+from bot.workflows.step import Policy, Step
+from handlers import reminders as rules
+from storage import calendar as calendar_db
+from storage import deadlines as db
+from storage.engine import unit_of_work
+from storage.findings import teams_of_campaign
+from storage.models import (
+    Approval,
+    Campaign,
+    Deadline,
+    DeadlineState,
+    Finding,
+    Person,
+    Report,
+    Team,
+)
+
+Clock = Callable[[], dt.datetime]
+Factory = async_sessionmaker[AsyncSession]
+
+CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE = "campaign_start", "findings_due", "report_due"
+APPROVAL, RECTIFICATION, PUBLICATION = "approval", "rectification", "publication"
+KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE, APPROVAL, RECTIFICATION, PUBLICATION)
+DRAWN_KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE)
+BUTTONS = {
+    CAMPAIGN_START: "fill",
+    FINDINGS_DUE: "fill",
+    REPORT_DUE: "progress",
+    APPROVAL: "approve",
+    RECTIFICATION: "progress",
+}
+
+
+def _new(
+    step: Step,
+    kind: str,
+    subject: tuple[str, int],
+    owner_id: int,
+    due: tuple[dt.date, int | None],
+    overrides: Overrides,
+    *,
+    campaign_id: int | None = None,
+    team_id: int | None = None,
+) -> Deadline:
+    """A deadline due ``offset`` working days after ``base`` (offset None: on ``base``)."""
+    base, offset = due
+    reckoned = working_days_after(base, offset or 0, overrides)
+    return Deadline(
+        kind=kind,
+        subject_kind=subject[0],
+        subject_id=subject[1],
+        campaign_id=campaign_id,
+        team_id=team_id,
+        owner_id=owner_id,
+        due_on=reckoned.day,
+        rule=f"{kind}:{offset if offset is not None else 'on'}",
+        base_on=base if offset is not None else None,
+        offset_days=offset,
+        estimated=reckoned.estimated,
+        state=DeadlineState.OPEN,
+        created_at=step.now,
+        escalation=0,
+    )
+
+
+async def load_overrides(session: AsyncSession) -> Overrides:
+    """The calendar's imported years (bot.workflows.calendar, which imports this module, has
+    the same for its own use)."""
+    return overrides_of(await calendar_db.overrides(session))
+
+
+# --- made and closed by the workflows that own them -----------------------------------------
+
+
+async def campaign_drawn(step: Step, campaign: Campaign) -> None:
+    """A draw (run again or not) made the teams: each leader's start, findings and report."""
+    await db.close_of_campaign(step.session, campaign.id, DRAWN_KINDS, step.now, "redrawn")
+    known = await load_overrides(step.session)
+    days = step.policy.deadlines
+    made = []
+    for team in await teams_of_campaign(step.session, campaign.id):
+        where = {"campaign_id": campaign.id, "team_id": team.id}
+        subject, owner = ("team", team.id), team.leader_id
+        for kind, due in (
+            (CAMPAIGN_START, (campaign.start_on, None)),
+            (FINDINGS_DUE, (campaign.end_on, days.findings_days)),
+            (REPORT_DUE, (campaign.end_on, days.report_days)),
+        ):
+            made.append(_new(step, kind, subject, owner, due, known, **where))
+    db.add(step.session, made)
+
+
+async def approval_requested(step: Step, approval: Approval) -> None:
+    known = await load_overrides(step.session)
+    due = (step.today, step.policy.deadlines.approval_days)
+    db.add(
+        step.session,
+        [
+            _new(step, APPROVAL, ("approval", approval.id), owner, due, known)
+            for owner in approval.approver_ids
+        ],
+    )
+
+
+async def approval_settled(step: Step, approval: Approval) -> None:
+    why = "cancelled" if approval.decided_by_id is None else "decided"
+    await _close(step, why, ("approval", approval.id))
+
+
+async def _close(step: Step, why: str, subject: tuple[str, int], *kinds: str) -> None:
+    await db.close(
+        step.session, step.now, why, subject_kind=subject[0], subject_ids=[subject[1]], kinds=kinds
+    )
+
+
+async def report_submitted(step: Step, report: Report) -> None:
+    await _close(step, "submitted", ("team", report.team_id), REPORT_DUE)
+
+
+def rectify_by(answers: dict[str, Any]) -> dt.date | None:
+    """The rectification deadline a finding's answers set, if any."""
+    if answers.get("measure") != text("deadlines.ordered_measure"):
+        return None
+    try:
+        return dt.date.fromisoformat(str(answers.get("rectify_by") or ""))
+    except ValueError:
+        return None
+
+
+async def finding_submitted(
+    step: Step, finding: Finding, answers: dict[str, Any], team_done: bool
+) -> None:
+    """A finding submitted: the team's findings deadline closes once all are in; a result that
+    orders rectification by a date starts a deadline for the team leader to follow it up."""
+    team = await step.session.get(Team, finding.team_id)
+    if team is None:
+        return
+    if team_done:
+        await _close(step, "done", ("team", team.id), CAMPAIGN_START, FINDINGS_DUE)
+    day = rectify_by(answers)
+    if day is not None:
+        known = await load_overrides(step.session)
+        where = {"campaign_id": finding.campaign_id, "team_id": team.id}
+        subject = ("finding", finding.id)
+        deadline = _new(step, RECTIFICATION, subject, team.leader_id, (day, None), known, **where)
+        db.add(step.session, [deadline])
+
+
+async def finding_reopened(step: Step, finding: Finding) -> None:
+    """Sent back: its rectification deadline goes (submitting it again sets it anew)."""
+    await _close(step, "reopened", ("finding", finding.id))
+
+
+async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Person]) -> None:
+    """Every report approved: the unit's leaders have so many working days to publish (closed
+    by the publication workflow, issue 17)."""
+    known = await load_overrides(step.session)
+    assert campaign.reported_on is not None
+    due = (campaign.reported_on, step.policy.deadlines.publication_days)
+    subject = ("campaign", campaign.id)
+    made = [
+        _new(step, PUBLICATION, subject, p.id, due, known, campaign_id=campaign.id) for p in leaders
+    ]
+    db.add(step.session, made)
+
+
+async def campaign_unreported(step: Step, campaign: Campaign) -> None:
+    await _close(step, "unreported", ("campaign", campaign.id), PUBLICATION)
+
+
+async def recount_estimated(session: AsyncSession) -> int:
+    """After a year is imported: estimated days counted again; how many changed."""
+    known = await load_overrides(session)
+    changed = 0
+    for d in await db.estimated_open(session):
+        assert d.base_on is not None
+        reckoned = working_days_after(d.base_on, d.offset_days or 0, known)
+        if (reckoned.day, reckoned.estimated) != (d.due_on, d.estimated):
+            d.due_on, d.estimated = reckoned.day, reckoned.estimated
+            changed += 1
+    return changed
+
+
+# --- the tick ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a tick would send: each person's digest items and why."""
+
+    person: Person
+    items: list[rules.Item]
+    steps: list[tuple[int, int, int]]  # (deadline id, step, level)
+
+
+def _chain(
+    policy: Policy,
+    d: Deadline,
+    owner: Person,
+    team: Team | None,
+    people: dict[int, Person],
+    leaders: dict[int, list[Person]],
+    campaign: Campaign | None,
+) -> tuple[tuple[int, ...], ...]:
+    def reachable(found: Sequence[Person | None]) -> tuple[int, ...]:
+        return tuple(p.id for p in found if p is not None and policy.address(p))
+
+    leader = people.get(team.leader_id) if team is not None else None
+    unit = campaign.unit_id if campaign is not None else owner.unit_id
+    return (reachable([owner]), reachable([leader]), reachable(leaders.get(unit, [])))
+
+
+def item_of(
+    d: Deadline,
+    owner: Person,
+    campaign: Campaign | None,
+    team: Team | None,
+    today: dt.date,
+    known: Overrides,
+    viewer: int,
+) -> rules.Item:
+    return rules.Item(
+        id=d.id,
+        kind=d.kind,
+        campaign=campaign.name if campaign is not None else "",
+        team=team.number if team is not None else None,
+        due_on=d.due_on,
+        estimated=d.estimated,
+        days_left=rules.days_left(d.due_on, today, known),
+        owner=owner.name,
+        mine=owner.id == viewer,
+        button=BUTTONS.get(d.kind, ""),
+        subject_id=d.subject_id,
+    )
+
+
+async def plan(
+    session: AsyncSession, policy: Policy, now: dt.datetime
+) -> tuple[list[Planned], list[rules.Due]]:
+    """Who would be sent what at ``now`` (nothing is written): the preview and the tick."""
+    known = await load_overrides(session)
+    today = now.astimezone(policy.tz).date()
+    rows = await db.open_rows(session)
+    leaders = await db.leaders_by_unit(session)
+    people = await db.people(session, {t.leader_id for _, _, _, t in rows if t is not None})
+    opened = [
+        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(policy, d, o, t, people, leaders, c))
+        for d, o, c, t in rows
+    ]
+    due = rules.due_reminders(opened, now, policy.deadlines, policy.tz, known)
+    by_id = {d.id: (d, o, c, t) for d, o, c, t in rows}
+    everyone = {p.id: p for ps in leaders.values() for p in ps} | people
+    everyone |= {o.id: o for _, o, _, _ in rows}
+    planned: dict[int, Planned] = {}
+    for found in due:
+        d, owner, campaign, team = by_id[found.deadline_id]
+        for pid in found.recipients:
+            entry = planned.setdefault(pid, Planned(everyone[pid], [], []))
+            entry.items.append(item_of(d, owner, campaign, team, today, known, pid))
+            entry.steps.append((d.id, found.step, found.level))
+    return list(planned.values()), due
+
+
+async def remind_due(factory: Factory, policy: Policy, clock: Clock) -> int:
+    """One tick: claim every due (deadline, step) and queue one digest per person, in one
+    transaction. How many digests were queued."""
+    now = clock()
+    async with unit_of_work(factory) as session:
+        await db.close_passed(
+            session, [CAMPAIGN_START], now.astimezone(policy.tz).date(), now, "started"
+        )
+        planned, due = await plan(session, policy, now)
+        if not due:
+            return 0
+        token = uuid.uuid4().hex
+        groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+        for found in due:
+            groups[(found.step, found.level)].append(found.deadline_id)
+        for (step_no, level), ids in sorted(groups.items()):
+            await db.claim(session, ids, step_no, level, token, now)
+        mine = await db.claimed(session, token)
+        step = Step(session, policy, now, "scheduler")
+        sent = 0
+        for entry in planned:
+            items = [i for i in entry.items if i.id in mine]
+            if items:
+                step.send(entry.person, rules.digest(entry.person.name, items))
+                sent += 1
+        return sent
+
+
+# --- 「待办」 and the command line -------------------------------------------------------------
+
+
+async def todo(step: Step, person: Person) -> list[Outgoing]:
+    """「待办」: my open deadlines, soonest first; a leader also sees the overdue deadlines of
+    their unit's campaigns, and a team leader their team's."""
+    known = await load_overrides(step.session)
+    mine = [
+        item_of(d, o, c, t, step.today, known, person.id)
+        for d, o, c, t in await db.open_rows(step.session, owner_ids=[person.id])
+    ]
+    others: list[rules.Item] = []
+    led = await db.teams_led_by(step.session, person.id)
+    if person.is_leader or led:
+        rows = await db.open_rows(
+            step.session,
+            team_ids=led,
+            unit_id=person.unit_id if person.is_leader else None,
+            due_before=step.today,
+        )
+        others = [
+            item_of(d, o, c, t, step.today, known, person.id)
+            for d, o, c, t in rows
+            if o.id != person.id
+        ]
+    return [rules.todo(person.name, mine, [i for i in others if i.overdue])]
+
+
+async def listing(
+    factory: Factory,
+    policy: Policy,
+    now: dt.datetime,
+    *,
+    campaign_id: int | None = None,
+    overdue: bool = False,
+) -> list[dict[str, Any]]:
+    """``suiji deadlines list``: open deadlines, soonest first, as plain data."""
+    today = now.astimezone(policy.tz).date()
+    async with factory() as session:
+        known = await load_overrides(session)
+        rows = await db.open_rows(
+            session, campaign_id=campaign_id, due_before=today if overdue else None
+        )
+    found = []
+    for d, owner, campaign, team in rows:
+        left = rules.days_left(d.due_on, today, known)
+        found.append(
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "campaign_id": d.campaign_id,
+                "campaign": campaign.name if campaign is not None else "",
+                "team": team.number if team is not None else None,
+                "subject": f"{d.subject_kind}:{d.subject_id}",
+                "owner": owner.name,
+                "owner_reachable": policy.address(owner) is not None,
+                "due_on": d.due_on.isoformat(),
+                "estimated": d.estimated,
+                "days_left": left,
+                "overdue": left < 0,
+                "rule": d.rule,
+                "escalation": d.escalation,
+                "last_step": d.last_step,
+            }
+        )
+    return found
+
+
+async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dict[str, Any]]:
+    """``suiji reminders preview``: who would get what at ``at``, and why; nothing written."""
+    async with factory() as session:
+        planned, due = await plan(session, policy, at)
+    steps = {f.deadline_id: f for f in due}
+    found = [
+        {
+            "person": entry.person.name,
+            "items": [
+                {
+                    "id": item.id,
+                    "kind": item.kind,
+                    "campaign": item.campaign,
+                    "team": item.team,
+                    "due_on": item.due_on.isoformat(),
+                    "estimated": item.estimated,
+                    "days_left": item.days_left,
+                    "step": steps[item.id].step,
+                    "level": steps[item.id].level,
+                    "as_owner": item.mine,
+                }
+                for item in entry.items
+            ],
+        }
+        for entry in planned
+    ]
+    unreachable = [f.deadline_id for f in due if not f.recipients]
+    if unreachable:
+        found.append({"person": "", "items": [{"id": i, "unreachable": True} for i in unreachable]})
+    return found

@@ -1,0 +1,185 @@
+"""Deadlines and their reminders end to end (issue 16), with an injected clock: a campaign
+through the 2026 National Day / Mid-Autumn holidays (start, findings due, overdue escalation
+to the unit's leaders, publication 20 working days after it is reported), quiet hours, a
+server down over the holiday (one catch-up digest per person), two ticks at once (nothing
+twice), an owner without an account, a campaign in a year the calendar does not cover (估算),
+and 「待办」."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import zoneinfo
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from click.testing import Result
+from sqlalchemy import select
+
+from bot.workflows import campaigns, deadlines
+from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.step import Step
+from storage.engine import make_engine, make_session_factory, unit_of_work
+from storage.models import Campaign, Deadline, OutboxMessage, Person, Team
+from tests.e2e.phones import Phones, phones
+from tests.e2e.test_cli import run
+from tests.e2e.test_findings import Factory, reply
+from tests.helpers import ENTROPY, load_sample, spec
+
+pytestmark = pytest.mark.db
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+
+
+def at(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=TZ).astimezone(dt.UTC)
+
+
+def clock(text: str) -> deadlines.Clock:
+    return lambda: at(text)
+
+
+@pytest.fixture
+async def bot(factory: Factory, database_url: str) -> AsyncIterator[Phones]:
+    await load_sample(factory, clock("2026-09-01 10:00"))
+    async with phones("wecom", database_url) as built:
+        yield built
+
+
+async def drawn(p: Phones, start: str, end: str, drawn_at: str = "2026-09-10 10:00") -> int:
+    created = await campaigns.create_campaign(
+        p.factory, parse_campaign(spec(start=start, end=end)), "李管理",
+        clock("2026-09-01 10:00"),
+    )  # fmt: skip
+    await campaigns.commit_draw(p.factory, created.id, "李管理", clock(drawn_at))
+    await campaigns.run_draw(
+        p.factory, created.id, ENTROPY, None, "李管理", clock(drawn_at), p.policy
+    )
+    await p.settled()
+    return created.id
+
+
+async def leaders_of(p: Phones, campaign_id: int) -> list[Person]:
+    async with p.factory() as session:
+        rows = await session.execute(
+            select(Person).join(Team, Team.leader_id == Person.id)
+            .where(Team.campaign_id == campaign_id).order_by(Team.number)
+        )  # fmt: skip
+        return list(rows.scalars())
+
+
+async def digests(p: Phones) -> Counter[str]:
+    """How many reminder digests each account was sent."""
+    async with p.factory() as session:
+        rows = await session.execute(select(OutboxMessage.recipient, OutboxMessage.body))
+        return Counter(r for r, body in rows if body.get("title") == "到期提醒")
+
+
+async def suiji(database_url: str, *args: str) -> Result:
+    return await asyncio.to_thread(run, *args, env={"SUIJI_DATABASE__URL": database_url})
+
+
+async def tick(p: Phones, when: str) -> int:
+    sent = await deadlines.remind_due(p.factory, p.policy, clock(when))
+    await p.settled()
+    return sent
+
+
+async def test_a_campaign_through_the_national_day_holidays(bot: Phones) -> None:
+    campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
+    leaders = await leaders_of(bot, campaign_id)
+    accounts = [await bot.account(p.id) for p in leaders]
+    assert await tick(bot, "2026-09-16 09:00") == 0  # nothing due yet
+    # Three working days before the start (Sunday 2026-09-20 is worked, 调休), at nine: each
+    # team leader, once.
+    assert await tick(bot, "2026-09-17 09:00") == len(leaders)
+    assert await tick(bot, "2026-09-17 09:05") == 0
+    first = await bot.wait_for(accounts[0], "抽查开始")
+    assert "还有 3 个工作日" in first.text
+    assert await tick(bot, "2026-09-17 22:00") == 0  # quiet hours
+    # The findings fall due on the last day, Mid-Autumn (a holiday): said the day before.
+    assert await tick(bot, "2026-09-25 09:00") == 0
+    assert await tick(bot, "2026-09-24 09:00") == len(leaders)
+    await bot.wait_for(accounts[0], "提交检查结果")
+    # Down from then until after the holidays: one catch-up digest per person, escalated to
+    # the team's unit leaders (more than five working days overdue), never a flood.
+    before = await digests(bot)
+    sent = await tick(bot, "2026-10-12 10:00")
+    after = await digests(bot)
+    grew = after - before
+    assert sent == len(grew) and set(grew.values()) == {1}
+    assert set(accounts) <= set(grew)
+    async with bot.factory() as session:
+        rows = await session.execute(select(Deadline.kind, Deadline.escalation, Deadline.state))
+        levels = {(kind, level) for kind, level, state in rows if state.value == "open"}
+    assert ("findings_due", 2) in levels  # up to the unit's leaders
+    late = await bot.wait_for(accounts[0], "逾期")
+    assert any(b["label"] == "填写" for b in late.buttons)
+    assert await tick(bot, "2026-10-12 11:00") == 0
+    # The campaign reported on 2026-09-25: publication within 20 working days is 2026-10-29.
+    async with unit_of_work(bot.factory) as session:
+        campaign = await session.get(Campaign, campaign_id)
+        assert campaign is not None
+        campaign.reported_on = dt.date(2026, 9, 25)
+        step = Step(session, bot.policy, at("2026-09-25 17:00"), "test")
+        await deadlines.campaign_reported(step, campaign, [leaders[0]])
+    async with bot.factory() as session:
+        due = (
+            await session.execute(select(Deadline).where(Deadline.kind == "publication"))
+        ).scalar_one()
+    assert due.due_on == dt.date(2026, 10, 29) and not due.estimated
+
+
+async def test_two_processes_ticking_at_once_send_each_reminder_once(
+    bot: Phones, database_url: str
+) -> None:
+    await drawn(bot, "2026-09-21", "2026-09-25")
+    engines = [make_engine(database_url) for _ in range(2)]
+    try:
+        factories = [make_session_factory(e) for e in engines]
+        sent = await asyncio.gather(
+            *(deadlines.remind_due(f, bot.policy, clock("2026-09-17 09:00")) for f in factories)
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    counts = await digests(bot)
+    assert sum(sent) == sum(counts.values()) > 0 and set(counts.values()) == {1}
+
+
+async def test_an_owner_without_an_account_is_passed_over_and_the_list_says_so(
+    bot: Phones, database_url: str
+) -> None:
+    campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
+    [first, *_] = await leaders_of(bot, campaign_id)
+    async with unit_of_work(bot.factory) as session:
+        person = await session.get(Person, first.id)
+        assert person is not None
+        person.wecom_userid = person.dingtalk_userid = None
+    listed = await suiji(
+        database_url, "deadlines", "list", "--campaign", str(campaign_id), "--format", "json"
+    )
+    assert listed.exit_code == 0, listed.output
+    rows = [r for r in json.loads(listed.output) if r["owner"] == first.name]
+    assert rows and not any(r["owner_reachable"] for r in rows)
+    table = await suiji(database_url, "deadlines", "list")
+    assert "无平台账号" in table.output
+    preview = await deadlines.preview(bot.factory, bot.policy, at("2026-09-17 09:00"))
+    assert first.name not in [p["person"] for p in preview]
+    assert any(not i["as_owner"] for p in preview for i in p["items"])  # someone above them
+    shown = await suiji(database_url, "reminders", "preview", "--at", "2026-09-17 09:00")
+    assert shown.exit_code == 0 and "到期前 3 个工作日" in shown.output
+    bad = await suiji(database_url, "reminders", "preview", "--at", "明天")
+    assert bad.exit_code == 1 and "看不懂时间" in bad.output
+
+
+async def test_a_campaign_in_a_year_not_covered_is_marked_estimated(
+    bot: Phones, database_url: str
+) -> None:
+    campaign_id = await drawn(bot, "2027-12-06", "2027-12-24")
+    listed = await suiji(database_url, "deadlines", "list", "--campaign", str(campaign_id))
+    assert listed.exit_code == 0 and "估算" in listed.output
+    [leader, *_] = await leaders_of(bot, campaign_id)
+    said = await reply(bot, await bot.account(leader.id), "待办")
+    assert "提交检查报告" in said.text and "估算" in said.text
