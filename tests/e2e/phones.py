@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,9 +148,11 @@ class Phones:
 
 
 @contextlib.asynccontextmanager
-async def phones(platform: str, database_url: str, **config: str) -> AsyncIterator[Phones]:
+async def phones(
+    platform: str, database_url: str, clock: Callable[[], dt.datetime] = utc_now, **config: str
+) -> AsyncIterator[Phones]:
     """The bot with only ``platform`` configured, on ``database_url`` (already migrated and
-    loaded), with extra ``SUIJI_…`` overrides."""
+    loaded), on ``clock``, with extra ``SUIJI_…`` overrides."""
     keys = new_secrets()
     fake: FakeWeCom | FakeDingTalk
     if platform == "wecom":
@@ -171,7 +173,7 @@ async def phones(platform: str, database_url: str, **config: str) -> AsyncIterat
     settings = load_settings(environ={**environ, **config})
     if isinstance(fake, FakeDingTalk):
         fake.card_template_id = settings.dingtalk.card_template_id
-    bot = TestServer(create_app(settings))
+    bot = TestServer(create_app(settings, clock=clock))
     await bot.start_server()
     stream = settings.dingtalk.enabled and settings.dingtalk.mode == "stream"
     deadline = time.monotonic() + 20
