@@ -73,6 +73,7 @@ class _FakeBase:
     def __init__(self) -> None:
         self.delivered: list[Delivered] = []
         self.faults: collections.deque[str] = collections.deque()
+        self.media_faults: collections.deque[str] = collections.deque()  # downloads only
         self.tokens: set[str] = set()
         self.calls: collections.Counter[str] = collections.Counter()
         self._seq = itertools.count(1)
@@ -119,6 +120,11 @@ class _FakeBase:
         """Queue faults for the next API calls: "500", "timeout", or an error code."""
         self.faults.extend(faults)
 
+    async def _media_fault(self) -> web.Response | None:
+        """A fault for a download of a picture a person sent: those queued in
+        ``media_faults`` first (sending and tokens go on unharmed), then any."""
+        return await self._fault(self.media_faults if self.media_faults else None)
+
     def revoke_tokens(self) -> None:
         self.tokens.clear()
 
@@ -142,10 +148,11 @@ class _FakeBase:
         )
         self.changed.set()
 
-    async def _fault(self) -> web.Response | None:
-        if not self.faults:
+    async def _fault(self, queue: collections.deque[str] | None = None) -> web.Response | None:
+        faults = self.faults if queue is None else queue
+        if not faults:
             return None
-        fault = self.faults.popleft()
+        fault = faults.popleft()
         if fault == "500":
             return web.Response(status=500, text="internal error")
         if fault == "timeout":
@@ -399,7 +406,7 @@ class FakeWeCom(_FakeBase):
     async def media_get(self, request: web.Request) -> web.Response:
         """The file of a picture a person sent, or WeCom's JSON error (sent as text/plain)."""
         self.calls["media/get"] += 1
-        if (fault := await self._fault()) is not None:
+        if (fault := await self._media_fault()) is not None:
             return fault
         if (error := self._token_error(request)) is not None:
             return error
@@ -779,7 +786,7 @@ class FakeDingTalk(_FakeBase):
     async def file_download(self, request: web.Request) -> web.Response:
         """A short-lived URL for a download code, as the robot API gives one."""
         self.calls["messageFiles/download"] += 1
-        if (fault := await self._fault()) is not None:
+        if (fault := await self._media_fault()) is not None:
             return fault
         if request.headers.get("x-acs-dingtalk-access-token") not in self.tokens:
             return self._error("token")

@@ -21,6 +21,7 @@ import multiprocessing
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -44,8 +45,19 @@ REPLY_TIMEOUT = 180.0
 WARM_UP = 1  # callbacks per person before the measured ones
 
 
-def _settings(keys: dict[str, str], url: str, fake_port: int) -> Any:
+def settings_for(keys: dict[str, str], url: str, fake_port: int) -> Any:
     return load_settings(environ=bot_environ(keys, url, f"http://127.0.0.1:{fake_port}"))
+
+
+async def fresh_database(url: str) -> None:
+    """The bot's database, emptied and migrated, with the sample registries."""
+    engine = make_engine(url)
+    try:
+        await drop_everything(engine)
+        await migrate.upgrade(engine)
+        await load_sample(make_session_factory(engine), lambda: dt.datetime.now(dt.UTC))
+    finally:
+        await engine.dispose()
 
 
 async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port: int) -> None:
@@ -66,18 +78,13 @@ async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port
         app = web.Application()
         app.router.add_post("/wecom/callback", bare)
     else:
-        engine = make_engine(url)
-        await drop_everything(engine)
-        await migrate.upgrade(engine)
-        await load_sample(make_session_factory(engine), lambda: dt.datetime.now(dt.UTC))
-        await engine.dispose()
         fake = FakeWeCom(keys["corp_id"], keys["secret"], keys["token"],
                          keys["encoding_aes_key"], 1000002)  # fmt: skip
         fake_runner = web.AppRunner(fake.app(), access_log=None)  # WeCom is elsewhere
         await fake_runner.setup()
         await web.TCPSite(fake_runner, "127.0.0.1", fake_port).start()
         serve_logging()  # as suiji serve logs, which costs too
-        app = create_app(_settings(keys, url, fake_port), settle_heap=True)
+        app = create_app(settings_for(keys, url, fake_port), settle_heap=True)
         app.router.add_get("/bench/delivered", lambda r: web.json_response(
             {"delivered": len(fake.delivered), "dropped": fake.dropped,
              "send_calls": fake.calls["send"]}))  # fmt: skip
@@ -94,6 +101,22 @@ def _child(kind: str, keys: dict[str, str], url: str, port: int, fake_port: int)
     asyncio.run(_serve(kind, keys, url, port, fake_port))
 
 
+@contextlib.contextmanager
+def serving(kind: str, keys: dict[str, str], url: str) -> Iterator[int]:
+    """The bare endpoint ("bare") or the bot ("bot", on ``url`` as it stands) listening in a
+    child process, as ``suiji serve`` runs it; its port, once it answers."""
+    port, fake_port = free_port(), free_port()
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(target=_child, args=(kind, keys, url, port, fake_port), daemon=True)
+    process.start()
+    try:
+        asyncio.run(_wait_ready(port))
+        yield port
+    finally:
+        process.terminate()
+        process.join()
+
+
 def sample_accounts() -> list[str]:
     """Everyone in the sample with a WeCom account: replies spread over many people, so the
     per-person pacing is not what is measured."""
@@ -101,9 +124,27 @@ def sample_accounts() -> list[str]:
         return [row["企业微信账号"] for row in csv.DictReader(f) if row["企业微信账号"]]
 
 
+def sealer(keys: dict[str, str]) -> FakeWeCom:
+    """A fake WeCom with the bot's keys, to seal callbacks with (it serves nothing)."""
+    return FakeWeCom(keys["corp_id"], keys["secret"], keys["token"], keys["encoding_aes_key"], 1)
+
+
+def sealed_post(fake: FakeWeCom, port: int, user: str, words: str, msg_id: int) -> bytes:
+    """A person's text message as WeCom posts it to the bot: sealed, as raw HTTP/1.1."""
+    inner = fake.text_xml(user, words, msg_id, int(time.time()))
+    envelope, query = fake.sealed(inner)
+    body = envelope.encode()
+    head = (
+        f"POST /wecom/callback?{urlencode(query)} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 def _requests(port: int, keys: dict[str, str], people: int, messages: int) -> list[list[bytes]]:
     """Every callback, sealed before the clock starts: each person's own, as raw HTTP/1.1."""
-    fake = FakeWeCom(keys["corp_id"], keys["secret"], keys["token"], keys["encoding_aes_key"], 1)
+    fake = sealer(keys)
     users = sample_accounts()
     msg_ids = iter(range(10**9, 2 * 10**9))
     requests: list[list[bytes]] = []
@@ -113,20 +154,21 @@ def _requests(port: int, keys: dict[str, str], people: int, messages: int) -> li
             msg_id = next(msg_ids)
             # A different question each time: WeCom's duplicate check would hide repeats of
             # one identical answer, and every reply is to be seen arriving.
-            inner = fake.text_xml(users[n % len(users)], f"查询 {msg_id}", msg_id, int(time.time()))
-            envelope, query = fake.sealed(inner)
-            body = envelope.encode()
-            head = (
-                f"POST /wecom/callback?{urlencode(query)} HTTP/1.1\r\n"
-                f"Host: 127.0.0.1:{port}\r\nContent-Type: text/xml\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            )
-            own.append(head.encode() + body)
+            own.append(sealed_post(fake, port, users[n % len(users)], f"查询 {msg_id}", msg_id))
         requests.append(own)
     return requests
 
 
-async def _answer(reader: asyncio.StreamReader) -> int:
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """The median and the 99th percentile of latencies in seconds, in milliseconds."""
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
+    }
+
+
+async def read_answer(reader: asyncio.StreamReader) -> int:
     """Read one HTTP/1.1 response on a kept-alive connection; its status."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -157,7 +199,7 @@ async def _load(port: int, requests: list[list[bytes]]) -> tuple[list[float], fl
         for request in own:
             started = time.perf_counter()
             writer.write(request)
-            status = await _answer(reader)
+            status = await read_answer(reader)
             latencies.append(time.perf_counter() - started)
             assert status == 200, status
 
@@ -204,12 +246,10 @@ def _wait_for_replies(port: int, replies: int) -> dict[str, Any]:
 
 
 def measure(kind: str, url: str, people: int, messages: int) -> dict[str, Any]:
-    keys, port, fake_port = new_secrets(), free_port(), free_port()
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(target=_child, args=(kind, keys, url, port, fake_port), daemon=True)
-    process.start()
-    try:
-        asyncio.run(_wait_ready(port))
+    keys = new_secrets()
+    if kind == "bot":
+        asyncio.run(fresh_database(url))
+    with serving(kind, keys, url) as port:
         requests = _requests(port, keys, people, messages + WARM_UP)
         # Unmeasured first callbacks: connections opened, statements prepared, caches filled,
         # and their replies sent, so that the burst measured meets a warm, idle server.
@@ -223,16 +263,7 @@ def measure(kind: str, url: str, people: int, messages: int) -> dict[str, Any]:
             # Then wait for every reply to reach a phone: handling and sending, not only acks.
             delivered = _wait_for_replies(port, people * (messages + WARM_UP))
             delivered["replies_done_s"] = time.perf_counter() - started
-    finally:
-        process.terminate()
-        process.join()
-    ordered = sorted(latencies)
-    return {
-        "acks_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(ordered) * 1000,
-        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000,
-        **delivered,
-    }
+    return {"acks_per_s": len(latencies) / elapsed, **percentiles(latencies), **delivered}
 
 
 def _report(people: int, messages: int, ceiling: dict[str, Any], bots: list[Any]) -> None:
@@ -253,10 +284,8 @@ def _report(people: int, messages: int, ceiling: dict[str, Any], bots: list[Any]
         )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--people", type=int, default=200)
-    parser.add_argument("--messages", type=int, default=5)
+def add_database_options(parser: argparse.ArgumentParser) -> None:
+    """``--url`` (repeatable) and ``--rounds``, as the benchmarks of the running bot take them."""
     parser.add_argument(
         "--url",
         action="append",
@@ -270,16 +299,30 @@ def main() -> None:
         help="measure everything this many times (on a shared machine one run varies by a "
         "fifth or more)",
     )
+
+
+def each_round(args: argparse.Namespace, folder: Path) -> Iterator[list[str]]:
+    """The database URLs to measure on (a SQLite file in ``folder`` unless ``--url``), once a
+    round, each round announced when there are several."""
+    urls = args.url or [f"sqlite:///{folder / 'bench.db'}"]
+    for round_number in range(1, args.rounds + 1):
+        if args.rounds > 1:
+            print(f"-- round {round_number} of {args.rounds}")
+        yield urls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--messages", type=int, default=5)
+    add_database_options(parser)
     args = parser.parse_args()
     print(
         f"{args.people} concurrent senders x {args.messages} callbacks = "
         f"{args.people * args.messages}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        urls = args.url or [f"sqlite:///{Path(tmp) / 'bench.db'}"]
-        for round_number in range(1, args.rounds + 1):
-            if args.rounds > 1:
-                print(f"-- round {round_number} of {args.rounds}")
+        for urls in each_round(args, Path(tmp)):
             ceiling = measure("bare", urls[0], args.people, args.messages)
             bots = [(url, measure("bot", url, args.people, args.messages)) for url in urls]
             _report(args.people, args.messages, ceiling, bots)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,11 +153,16 @@ PAGE_SECRET = "a-test-secret-that-signs-page-sessions-0123456789"
 
 @contextlib.asynccontextmanager
 async def phones(
-    platform: str, database_url: str, *, pages: bool = False, **config: str
+    platform: str,
+    database_url: str,
+    *,
+    pages: bool = False,
+    clock: Callable[[], dt.datetime] = utc_now,
+    **config: str,
 ) -> AsyncIterator[Phones]:
     """The bot with only ``platform`` configured, on ``database_url`` (already migrated and
-    loaded), with extra ``SUIJI_…`` overrides; with ``pages``, the findings page too, its
-    login through the fake platform."""
+    loaded), on ``clock``, with extra ``SUIJI_…`` overrides; with ``pages``, the findings page
+    too, its login through the fake platform."""
     keys = new_secrets()
     fake: FakeWeCom | FakeDingTalk
     if platform == "wecom":
@@ -192,7 +197,7 @@ async def phones(
     settings = load_settings(environ={**environ, **config})
     if isinstance(fake, FakeDingTalk):
         fake.card_template_id = settings.dingtalk.card_template_id
-    bot = TestServer(create_app(settings), port=port)
+    bot = TestServer(create_app(settings, clock=clock), port=port)
     await bot.start_server()
     stream = settings.dingtalk.enabled and settings.dingtalk.mode == "stream"
     deadline = time.monotonic() + 20
