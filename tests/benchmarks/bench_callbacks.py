@@ -45,8 +45,16 @@ REPLY_TIMEOUT = 180.0
 WARM_UP = 1  # callbacks per person before the measured ones
 
 
-def settings_for(keys: dict[str, str], url: str, fake_port: int) -> Any:
-    return load_settings(environ=bot_environ(keys, url, f"http://127.0.0.1:{fake_port}"))
+def settings_for(keys: dict[str, str], url: str, fake_port: int, port: int = 0) -> Any:
+    """The bot's settings; with its ``port``, its findings pages too (bench_forms times
+    them), served at that address and signed with the keys' session secret."""
+    environ = bot_environ(keys, url, f"http://127.0.0.1:{fake_port}")
+    if port:
+        environ |= {
+            "SUIJI_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
+            "SUIJI_SERVER__SESSION_SECRET": keys["session_secret"],
+        }
+    return load_settings(environ=environ)
 
 
 async def fresh_database(url: str) -> None:
@@ -84,7 +92,7 @@ async def _serve(kind: str, keys: dict[str, str], url: str, port: int, fake_port
         await fake_runner.setup()
         await web.TCPSite(fake_runner, "127.0.0.1", fake_port).start()
         serve_logging()  # as suiji serve logs, which costs too
-        app = create_app(settings_for(keys, url, fake_port), settle_heap=True)
+        app = create_app(settings_for(keys, url, fake_port, port), settle_heap=True)
         app.router.add_get("/bench/delivered", lambda r: web.json_response(
             {"delivered": len(fake.delivered), "dropped": fake.dropped,
              "send_calls": fake.calls["send"]}))  # fmt: skip

@@ -37,11 +37,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.platforms.fakes import new_secrets
 from bot.registry.importer import import_sheet
+from bot.server.h5_login import SESSION_COOKIE, Sessions
 from bot.workflows import campaigns
 from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.step import policy_of
@@ -318,6 +321,33 @@ async def _fill(
     }
 
 
+async def _pages(port: int, url: str, keys: dict[str, str]) -> dict[str, Any]:
+    """Every officer opens their finding's page at once (GET /h5/findings/{id}, logged in:
+    a session cookie signed as the server signs them): the page's time, p50/p99."""
+    engine = make_engine(url)
+    async with engine.connect() as conn:
+        rows = (await conn.execute(select(Finding.id, Finding.submitted_by_id))).all()
+    await engine.dispose()
+    sessions = Sessions(settings_for(keys, url, 0, port), time.time)
+    times: list[float] = []
+
+    async def open_page(http: aiohttp.ClientSession, finding_id: int, person_id: int) -> None:
+        answer = web.Response()
+        sessions.sign_in(answer, person_id)
+        cookie = {SESSION_COOKIE: answer.cookies[SESSION_COOKIE].value}
+        started = time.perf_counter()
+        async with http.get(f"/h5/findings/{finding_id}", cookies=cookie) as response:
+            await response.read()
+            assert response.status == 200, response.status
+        times.append(time.perf_counter() - started)
+
+    limit = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", connector=limit) as http:
+        await asyncio.gather(*(open_page(http, f, p) for f, p in rows if p is not None))
+    shown = percentiles(times)
+    return {"pages": len(times), "page_p50_ms": shown["p50_ms"], "page_p99_ms": shown["p99_ms"]}
+
+
 def measure_bot(url: str, count: int, think: float, folder: Path) -> dict[str, Any]:
     keys = new_secrets()
     officers = asyncio.run(prepare(url, keys, count, folder))
@@ -332,8 +362,7 @@ def measure_bot(url: str, count: int, think: float, folder: Path) -> dict[str, A
             for o in officers
         }
         figures = asyncio.run(_fill(port, url, requests, think))
-        # The H5 page (GET /h5/findings/{id}) gets its render p50/p99 measured here, against
-        # this server and the findings just submitted, once bot/server/h5.py serves it.
+        figures |= asyncio.run(_pages(port, url, keys))
     if figures["submitted"] != len(officers):
         print(f"warning: {figures['submitted']} of {len(officers)} findings submitted")
     return figures
@@ -350,7 +379,9 @@ def _report(count: int, ceiling: dict[str, Any], bots: list[tuple[str, dict[str,
             f"ack p50 {f['ack_p50_ms']:6.1f} ms  p99 {f['ack_p99_ms']:6.1f} ms\n"
             f"{'':<26} next question in the outbox p50 {f['p50_ms']:6.0f} ms  "
             f"p99 {f['p99_ms']:6.0f} ms; {f['submitted']}/{count} submitted in "
-            f"{f['elapsed_s']:.1f} s"
+            f"{f['elapsed_s']:.1f} s\n"
+            f"{'':<26} {f['pages']} finding pages opened at once: p50 "
+            f"{f['page_p50_ms']:6.0f} ms  p99 {f['page_p99_ms']:6.0f} ms"
         )
 
 
