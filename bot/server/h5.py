@@ -25,6 +25,7 @@ from bot.forms.session import Draft, answered
 from bot.server.h5_login import (
     SESSIONS,
     SOURCES,
+    UNREADABLE,
     Handler,
     Visitor,
     absolute,
@@ -34,6 +35,9 @@ from bot.server.h5_login import (
     login_redirect,
     no_pages,
     page,
+    posted,
+    row_id,
+    unreadable,
 )
 from bot.workflows import finding_page
 from bot.workflows.finding_page import Outcome
@@ -60,7 +64,7 @@ def _path(finding_id: int, rest: str = "") -> str:
 
 
 def _finding_id(request: web.Request) -> int:
-    return int(request.match_info["finding_id"])
+    return row_id(request, "finding_id")
 
 
 async def as_visitor(
@@ -214,7 +218,9 @@ async def _move(
 
 async def save(request: web.Request) -> web.Response:
     visitor = _visitor(request)
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     if visitor is None or not check_csrf(visitor, form.get("csrf")):
         return page(403, text("page.expired"))
     finding_id = _finding_id(request)
@@ -237,9 +243,12 @@ async def upload(request: web.Request) -> web.Response:
     if visitor is None or not request.content_type.startswith("multipart/"):
         return page(403, text("page.expired"))
     sources = request.app[SOURCES]
-    fields, files, problem = await _read_upload(
-        await request.multipart(), sources.settings.findings.photo_max_bytes
-    )
+    try:
+        fields, files, problem = await _read_upload(
+            await request.multipart(), sources.settings.findings.photo_max_bytes
+        )
+    except UNREADABLE:
+        return unreadable()
     if not check_csrf(visitor, fields.get("csrf")):
         return page(403, text("page.expired"))
     if problem is None and not files:
@@ -298,7 +307,9 @@ async def _read_capped(part: BodyPartReader, limit: int) -> bytes | None:
 
 async def remove(request: web.Request) -> web.Response:
     visitor = _visitor(request)
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     if visitor is None or not check_csrf(visitor, form.get("csrf")):
         return page(403, text("page.expired"))
     finding_id = _finding_id(request)
