@@ -50,6 +50,9 @@ from storage.models import Person
 T = TypeVar("T")
 FINDING = "/h5/findings/{finding_id:[1-9][0-9]{0,9}}"
 FIELD_BYTES = 8 * 1024  # a plain field of the photo form (the token, the question id)
+# The photo form's parts: its two fields and a file each (an empty file input sends one
+# empty part); a body of endless small parts is refused rather than read to its end.
+MAX_PARTS = MAX_PHOTOS + 8
 # What a page says after a move that worked (named in the address it is sent on to).
 DONE = {
     "saved": "page.done_saved",
@@ -277,7 +280,11 @@ async def _read_upload(
     than a question may hold): the fields, the files, and what was wrong, if anything."""
     fields: dict[str, str] = {}
     files: list[bytes] = []
+    parts = 0
     while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > MAX_PARTS:
+            return fields, [], text("page.bad_form")
         if not isinstance(part, BodyPartReader):
             continue  # a nested multipart: no browser sends one
         if part.filename is None:

@@ -197,11 +197,15 @@ def row_id(request: web.Request, name: str) -> int:
 
 
 async def posted(request: web.Request) -> MultiDictProxy[Any] | None:
-    """The form posted, or None when its body cannot be read."""
+    """The form posted, or None when its body cannot be read, or holds a NUL (no browser
+    types one, and PostgreSQL's text cannot hold it)."""
     try:
-        return await request.post()
+        form = await request.post()
     except UNREADABLE:
         return None
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        return None
+    return form
 
 
 def unreadable() -> web.Response:

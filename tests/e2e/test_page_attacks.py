@@ -6,11 +6,20 @@ be framed only by this site."""
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
+from bot.workflows import reports
+from bot.workflows.step import Step
+from handlers.commands import Command
+from storage.engine import unit_of_work
+from storage.models import Person
 from tests.e2e.pages import Browser, Shown
-from tests.e2e.phones import Phones
+from tests.e2e.phones import Phones, utc_now
+from tests.e2e.test_assignments import team
 from tests.e2e.test_finding_pages import begin_in_chat, page_of, stored, unchanged
+from tests.e2e.test_findings import started
+from tests.e2e.test_reports import submit_findings, the_report_of_team, the_team
 
 pytestmark = pytest.mark.db
 
@@ -85,3 +94,47 @@ async def test_pages_may_be_framed_by_this_site_only(wecom: Phones) -> None:
                     "Content-Security-Policy", ""
                 )
                 assert response.headers.get("X-Content-Type-Options") == "nosniff"
+
+
+async def test_a_photo_form_of_endless_parts_is_refused(wecom: Phones) -> None:
+    begun = await begin_in_chat(wecom)
+    url = page_of(wecom, begun.finding_id)
+    async with Browser(wecom, begun.officer) as phone:
+        page = await phone.open(url)
+        body = aiohttp.FormData(default_to_multipart=True)
+        body.add_field("csrf", page.csrf)
+        body.add_field("question", "evidence")
+        for n in range(2000):  # each under the field cap, no file among them
+            body.add_field(f"f{n}", "x" * 100)
+        shown = await phone.post(url + "/photos", body)
+    assert "无法读取" in shown.text, shown.text
+
+
+async def test_a_report_page_refuses_other_teams_and_escapes_a_conclusion(wecom: Phones) -> None:
+    campaign_id = await started(wecom)
+    await submit_findings(wecom, campaign_id, 1)
+    t = await the_team(wecom, campaign_id, 1)
+    async with unit_of_work(wecom.factory) as session:
+        leader = await session.get(Person, t.leader_id)
+        assert leader is not None
+        step = Step(session, wecom.policy, utc_now(), leader.name)
+        await reports.generate(step, leader, Command("generate_report"))
+    report = await the_report_of_team(wecom, t.id)
+    link = f"{wecom.policy.public_url}/h5/reports/{report.id}"
+    async with Browser(wecom, await wecom.account(t.leader_id)) as phone:
+        shown = await phone.open(link)
+        assert shown.status == 200, shown.text
+        attack = '</textarea><script>alert(1)</script><img src=x onerror="alert(2)">'
+        saved = await phone.post(link, {"csrf": shown.csrf, "conclusion": attack})
+        assert saved.status == 200 and "<script>alert(1)" not in saved.text
+        assert "&lt;/textarea&gt;&lt;script&gt;" in saved.text
+        nul = await phone.post(link, {"csrf": shown.csrf, "conclusion": "结论\x00"})
+        assert answered_by_the_page(nul), nul.text
+        cross = await phone.post(link, {"conclusion": "改掉"})  # another site's form: no token
+        assert cross.status == 403
+    _, others = await team(wecom, campaign_id, 2)  # an officer of another team, no leader
+    async with Browser(wecom, await wecom.account(others[0].person_id)) as phone:
+        theirs = await phone.open(link)
+        missing = await phone.get(f"{wecom.policy.public_url}/h5/reports/999999")
+    assert theirs.status == missing.status == 403 and theirs.text == missing.text
+    assert (await the_report_of_team(wecom, t.id)).conclusion == attack
