@@ -6,9 +6,13 @@ be framed only by this site."""
 
 from __future__ import annotations
 
+import urllib.parse
+
 import aiohttp
 import pytest
+from yarl import URL
 
+from bot.server.h5_login import LOGIN_COOKIE, SESSION_COOKIE
 from bot.workflows import reports
 from bot.workflows.step import Step
 from handlers.commands import Command
@@ -138,3 +142,27 @@ async def test_a_report_page_refuses_other_teams_and_escapes_a_conclusion(wecom:
         missing = await phone.get(f"{wecom.policy.public_url}/h5/reports/999999")
     assert theirs.status == missing.status == 403 and theirs.text == missing.text
     assert (await the_report_of_team(wecom, t.id)).conclusion == attack
+
+
+async def test_cookies_are_scoped_and_one_purpose_is_not_another(wecom: Phones) -> None:
+    begun = await begin_in_chat(wecom)
+    url = page_of(wecom, begun.finding_id)
+    async with Browser(wecom, begun.officer) as phone:
+        begin = f"{wecom.policy.public_url}/h5/login?after=/h5/"
+        async with phone.http.get(begin, allow_redirects=False) as started:
+            login = started.cookies[LOGIN_COOKIE]
+        assert login["httponly"] and login["samesite"] == "Lax" and login["path"] == "/h5/"
+        # The login cookie replayed as a session: no one is signed in by it.
+        phone.http.cookie_jar.update_cookies({SESSION_COOKIE: login.value}, URL(url))
+        async with phone.http.get(url, allow_redirects=False) as response:
+            assert response.status == 302 and "/h5/login" in response.headers["Location"]
+        phone.http.cookie_jar.clear()
+        page = await phone.open(url)
+        session = next(c for c in phone.http.cookie_jar if c.key == SESSION_COOKIE)
+        assert session["httponly"] and session["samesite"] == "Lax" and session["path"] == "/h5/"
+        # Answers and the address's query come back escaped, or not at all.
+        attack = '"><script>alert(1)</script>'
+        saved = await phone.post(url, page.filled({"problems": attack}))
+        assert "<script>alert(1)" not in saved.text and "&lt;script&gt;" in saved.text
+        shown = await phone.get(url + "?done=" + urllib.parse.quote(attack))
+        assert shown.status == 200 and "alert(1)" not in shown.text.split("</textarea>")[-1]
