@@ -25,6 +25,7 @@ from bot.forms.session import Draft, answered
 from bot.server.h5_login import (
     SESSIONS,
     SOURCES,
+    UNREADABLE,
     Handler,
     Visitor,
     absolute,
@@ -34,6 +35,9 @@ from bot.server.h5_login import (
     login_redirect,
     no_pages,
     page,
+    posted,
+    row_id,
+    unreadable,
 )
 from bot.workflows import finding_page
 from bot.workflows.finding_page import Outcome
@@ -46,6 +50,9 @@ from storage.models import Person
 T = TypeVar("T")
 FINDING = "/h5/findings/{finding_id:[1-9][0-9]{0,9}}"
 FIELD_BYTES = 8 * 1024  # a plain field of the photo form (the token, the question id)
+# The photo form's parts: its two fields and a file each (an empty file input sends one
+# empty part); a body of endless small parts is refused rather than read to its end.
+MAX_PARTS = MAX_PHOTOS + 8
 # What a page says after a move that worked (named in the address it is sent on to).
 DONE = {
     "saved": "page.done_saved",
@@ -60,7 +67,7 @@ def _path(finding_id: int, rest: str = "") -> str:
 
 
 def _finding_id(request: web.Request) -> int:
-    return int(request.match_info["finding_id"])
+    return row_id(request, "finding_id")
 
 
 async def as_visitor(
@@ -214,7 +221,9 @@ async def _move(
 
 async def save(request: web.Request) -> web.Response:
     visitor = _visitor(request)
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     if visitor is None or not check_csrf(visitor, form.get("csrf")):
         return page(403, text("page.expired"))
     finding_id = _finding_id(request)
@@ -237,9 +246,12 @@ async def upload(request: web.Request) -> web.Response:
     if visitor is None or not request.content_type.startswith("multipart/"):
         return page(403, text("page.expired"))
     sources = request.app[SOURCES]
-    fields, files, problem = await _read_upload(
-        await request.multipart(), sources.settings.findings.photo_max_bytes
-    )
+    try:
+        fields, files, problem = await _read_upload(
+            await request.multipart(), sources.settings.findings.photo_max_bytes
+        )
+    except UNREADABLE:
+        return unreadable()
     if not check_csrf(visitor, fields.get("csrf")):
         return page(403, text("page.expired"))
     if problem is None and not files:
@@ -268,7 +280,11 @@ async def _read_upload(
     than a question may hold): the fields, the files, and what was wrong, if anything."""
     fields: dict[str, str] = {}
     files: list[bytes] = []
+    parts = 0
     while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > MAX_PARTS:
+            return fields, [], text("page.bad_form")
         if not isinstance(part, BodyPartReader):
             continue  # a nested multipart: no browser sends one
         if part.filename is None:
@@ -298,7 +314,9 @@ async def _read_capped(part: BodyPartReader, limit: int) -> bytes | None:
 
 async def remove(request: web.Request) -> web.Response:
     visitor = _visitor(request)
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     if visitor is None or not check_csrf(visitor, form.get("csrf")):
         return page(403, text("page.expired"))
     finding_id = _finding_id(request)

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import itsdangerous
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.config import Settings
@@ -44,6 +46,17 @@ LOGIN_COOKIE = "suiji_login"
 COOKIE_PATH = "/h5/"
 LOGIN_SECONDS = 600  # from leaving for the platform's login to coming back with its code
 PLATFORM_AGENTS = {"wecom": "wxwork", "dingtalk": "dingtalk"}  # in their in-app browsers' UA
+MAX_ID = 2**31 - 1  # the largest row id every database takes in a query (PostgreSQL's integer)
+# What a malformed body raises while it is read (a multipart without its boundary, broken
+# parts and their headers, bytes that are not in the charset, a charset that is not one).
+UNREADABLE = (ValueError, LookupError, HttpProcessingError)
+# Sent with every page: only this site may frame them (the sandbox does, on the same origin),
+# and a response is never read as another type than it says.
+PAGE_HEADERS = {
+    "X-Frame-Options": "SAMEORIGIN",
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 class Identity(Protocol):
@@ -171,6 +184,39 @@ def forbidden() -> web.Response:
     return page(403, text("page.forbidden"))
 
 
+def row_id(request: web.Request, name: str) -> int:
+    """The id in the page's address; one past what a database holds is refused as a page
+    that is not (the same 403 as another team's)."""
+    value = int(request.match_info[name])
+    if value > MAX_ID:
+        raise web.HTTPForbidden(
+            text=render("h5/message.html.j2", message=text("page.forbidden")),
+            content_type="text/html",
+        )
+    return value
+
+
+async def posted(request: web.Request) -> MultiDictProxy[Any] | None:
+    """The form posted, or None when its body cannot be read, or holds a NUL (no browser
+    types one, and PostgreSQL's text cannot hold it)."""
+    try:
+        form = await request.post()
+    except UNREADABLE:
+        return None
+    if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+        return None
+    return form
+
+
+def unreadable() -> web.Response:
+    return page(400, text("page.bad_form"))
+
+
+async def _page_headers(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(COOKIE_PATH):
+        response.headers.update(PAGE_HEADERS)
+
+
 def absolute(request: web.Request, path: str) -> str:
     """``path`` under the public address people reach suiji at."""
     return f"{request.app[SOURCES].settings.server.public_url}{path}"
@@ -250,7 +296,9 @@ async def wecom_back(request: web.Request) -> web.Response:
 
 async def dingtalk_back(request: web.Request) -> web.Response:
     """The DingTalk login page posts the JSAPI's code and its state."""
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     code, state = str(form.get("code", "")), str(form.get("state", ""))
     return await _finish(request, "dingtalk", code, state)
 
@@ -306,6 +354,7 @@ def install(app: web.Application, sources: Sources) -> None:
     """The login routes; the pages that need a login read ``SESSIONS``."""
     app[SOURCES] = sources
     app[SESSIONS] = Sessions(sources.settings, lambda: sources.clock().timestamp())
+    app.on_response_prepare.append(_page_headers)
     app.router.add_get("/h5/login", guarded(login))
     app.router.add_get("/h5/login/wecom", guarded(wecom_back))
     app.router.add_post("/h5/login/dingtalk", guarded(dingtalk_back))

@@ -20,6 +20,9 @@ from bot.server.h5_login import (
     guarded,
     login_redirect,
     page,
+    posted,
+    row_id,
+    unreadable,
 )
 from bot.workflows import reports
 from bot.workflows.step import Forbidden, Step
@@ -29,7 +32,7 @@ REPORT = "/h5/reports/{report_id:[1-9][0-9]{0,9}}"
 
 
 def _report_id(request: web.Request) -> int:
-    return int(request.match_info["report_id"])
+    return row_id(request, "report_id")
 
 
 async def show(request: web.Request) -> web.Response:
@@ -62,7 +65,9 @@ async def _render(request: web.Request, visitor: Visitor, note: str) -> web.Resp
 
 async def conclude(request: web.Request) -> web.Response:
     visitor = request.app[SESSIONS].visitor(request)
-    form = await request.post()
+    form = await posted(request)
+    if form is None:
+        return unreadable()
     if visitor is None or not check_csrf(visitor, form.get("csrf")):
         return page(403, text("page.expired"))
     report_id, words = _report_id(request), str(form.get("conclusion", ""))

@@ -200,20 +200,6 @@ async def test_an_officer_begins_in_chat_and_finishes_on_the_page(bot: Phones) -
 # --- the ways in that are not theirs ---------------------------------------------------------
 
 
-@pytest.fixture
-async def wecom(
-    factory: Factory, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Phones]:
-    await load_sample(factory, utc_now)
-    monkeypatch.setattr(fakes, "PER_MEMBER_PER_MINUTE", 200)
-    pace = {
-        "SUIJI_OUTBOX__PER_RECIPIENT_PER_MINUTE": "200",
-        "SUIJI_FINDINGS__PHOTO_MAX_MIB": "1",
-    }
-    async with phones("wecom", database_url, pages=True, **pace) as built:
-        yield built
-
-
 def page_of(p: Phones, finding_id: int) -> str:
     return f"{p.policy.public_url}/h5/findings/{finding_id}"
 
