@@ -87,7 +87,8 @@ async def phone_page(url: str, width: int = 390, height: int = 844) -> AsyncIter
     iPhone 14), touch and all."""
     binary = chromium()
     assert binary is not None
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still be writing to the profile as it goes away.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         process = subprocess.Popen(
             [
                 binary,
