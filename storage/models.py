@@ -784,3 +784,35 @@ class Deadline(Base):
     reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # Which tick claimed ``last_step``: a tick reads back the rows it claimed in one query.
     claim: Mapped[str | None] = mapped_column(String(36), index=True)
+
+
+class PublicationState(enum.Enum):
+    PREPARED = "prepared"  # rows made from the approved reports, not yet asked for
+    PENDING = "pending"  # waiting for a bureau leader's decision
+    PUBLISHED = "published"  # approved: public from ``published_at``
+    REJECTED = "rejected"  # sent back with a comment; prepared again after changes
+
+
+class Publication(Base):
+    """A campaign's results publication (抽查结果公示, issue 17 §1): one per campaign.
+
+    ``rows`` are exactly what is made public, one per employer (name, USCC, campaign, items,
+    check dates, unit, result category, and the measure only where the campaign says so),
+    never free text or officers; ``content_sha256`` their canonical hash, audited on
+    publication; ``late`` whether it was published after the publication deadline was due.
+    """
+
+    __tablename__ = "publications"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+    state: Mapped[PublicationState] = mapped_column(_enum(PublicationState, "state"))
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    with_measure: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_sha256: Mapped[str] = mapped_column(String(64))
+    prepared_by: Mapped[str] = mapped_column(String(100))
+    prepared_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,5 +1,7 @@
-"""``suiji publish``: what the bureau makes public (issue 17). So far ``publish scan``, which
-proves files hold no personal data before anyone publishes them."""
+"""``suiji publish``: what the bureau makes public (issue 17): ``publish scan``, which proves
+files hold no personal data before anyone publishes them; ``publish prepare``, a reported
+campaign's results publication sent to the bureau's leaders to approve in chat; and
+``publish export results``, a published campaign's results for other systems."""
 
 from __future__ import annotations
 
@@ -11,10 +13,14 @@ from typing import Any
 import click
 
 from bot.base.texts import text
-from bot.cli.support import run_with_db
+from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
+from bot.cli.support import explained, run_with_db, settings_of, utc_now
 from bot.registry.personal import Kind
 from bot.registry.scan import Hit, Report, scan_paths
-from bot.workflows.publish import people_to_look_for
+from bot.registry.sheets import SheetError, sheet_format, sheet_writer
+from bot.workflows import publish
+from bot.workflows.publish import PublishError, people_to_look_for
+from bot.workflows.step import policy_of
 
 
 @click.group("publish")
@@ -93,6 +99,50 @@ def publish_scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
         )
     if not report.clean:
         ctx.exit(1)
+
+
+@publish_group.command("prepare")
+@click.argument("campaign_id", type=int)
+@actor_option
+@click.pass_context
+@explained(PublishError)
+def publish_prepare(ctx: click.Context, campaign_id: int, actor: str | None) -> None:
+    """Prepare a reported campaign's results publication, scan it for personal data and ask
+    the bureau's leaders to approve it in chat."""
+    policy = policy_of(settings_of(ctx))
+    found = run_as(
+        ctx,
+        actor,
+        (ADMIN, LEADER),
+        lambda f, name: publish.prepare(f, campaign_id, name, utc_now, policy),
+    )
+    click.echo(
+        text(
+            "publish.prepared",
+            id=found.id,
+            name=found.rows[0]["campaign"] if found.rows else "",
+            rows=len(found.rows),
+            with_measure=found.with_measure,
+            approval=found.approval_id,
+        )
+    )
+
+
+@publish_group.command("export")
+@click.argument("kind", type=click.Choice(["results"]))
+@click.argument("campaign_id", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@explained(PublishError, SheetError)
+def publish_export(ctx: click.Context, kind: str, campaign_id: int, file: Path) -> None:
+    """Export a published campaign's results (one row per employer) as XLSX or CSV for the
+    national enterprise credit publicity system; scanned first, nothing written on a hit."""
+    sheet_format(file)  # a wrong extension is refused before anything is read
+    export = run_with_db(ctx, lambda f: publish.results_export(f, campaign_id))
+    with sheet_writer(file, export.headers) as add:
+        for row in export.rows:
+            add(list(row))
+    click.echo(text("publish.exported", file=file, rows=len(export.rows)))
 
 
 COMMANDS = (publish_group,)

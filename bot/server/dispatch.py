@@ -29,6 +29,7 @@ from bot.workflows import (
     findings,
     plans,
     progress,
+    publish,
     reports,
 )
 from bot.workflows.step import DEFAULT_POLICY, Policy, Pressed, Step
@@ -44,6 +45,7 @@ FOLLOW_UPS = {
     approvals.REJECT_TOPIC: approvals.comment_given,
 }
 assert plans.NEED  # registered with the approval engine on import
+assert publish.KIND  # likewise: a results publication's approval
 # Commands that leave an open question open (looking things up); any other ends it.
 KEEP_WAITING = {"help", "my_tasks", "task", "cancel", "progress"}
 # Questions whose answers are read by the workflow first; what it does not take (None) is

@@ -197,6 +197,17 @@ async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Pe
     db.add(step.session, made)
 
 
+async def campaign_published(step: Step, campaign: Campaign) -> bool:
+    """Its results published (issue 17): the publication deadline closes, as ``published``
+    or, after its day, ``published_late`` (kept, never hidden). Whether it was late."""
+    rows = await db.open_rows(step.session, campaign_id=campaign.id)
+    due = [d.due_on for d, _, _, _ in rows if d.kind == PUBLICATION]
+    late = bool(due) and step.today > min(due)
+    why = "published_late" if late else "published"
+    await _close(step, why, ("campaign", campaign.id), PUBLICATION)
+    return late
+
+
 async def campaign_unreported(step: Step, campaign: Campaign) -> None:
     await _close(step, "unreported", ("campaign", campaign.id), PUBLICATION)
 
