@@ -221,6 +221,13 @@ async def _remind_deadlines(app: web.Application) -> None:
         log.exception("sending deadline reminders failed")
 
 
+async def remind_now(app: web.Application) -> None:
+    """Both reminder ticks at once, out of turn: the sandbox calls it when its clock moves, so
+    that what the new time makes due arrives now rather than at the next timer tick."""
+    await _remind(app)
+    await _remind_deadlines(app)
+
+
 async def _fetch_photos(app: web.Application) -> None:
     """Evidence photos sent in chat, fetched from their platform in the background."""
     if app[STOPPING].is_set():
