@@ -190,3 +190,22 @@ async def deadline(
     if lock:
         query = query.with_for_update()
     return (await session.execute(query.execution_options(populate_existing=True))).scalar()
+
+
+async def open_of(
+    session: AsyncSession, kind: str, subject_kind: str, subject_id: int
+) -> list[Deadline]:
+    """The open deadlines of this kind about one subject, locked until the transaction ends."""
+    rows = await session.execute(
+        select(Deadline)
+        .where(
+            Deadline.state == DeadlineState.OPEN,
+            Deadline.kind == kind,
+            Deadline.subject_kind == subject_kind,
+            Deadline.subject_id == subject_id,
+        )
+        .order_by(Deadline.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(rows.scalars())

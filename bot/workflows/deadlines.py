@@ -33,6 +33,7 @@ from bot.base.texts import text
 from bot.platforms.messages import Outgoing
 from bot.workflows.step import Policy, Step
 from handlers import reminders as rules
+from handlers.commands import Command
 from storage import calendar as calendar_db
 from storage import deadlines as db
 from storage.engine import unit_of_work
@@ -182,6 +183,31 @@ async def finding_submitted(
 async def finding_reopened(step: Step, finding: Finding) -> None:
     """Sent back: its rectification deadline goes (submitting it again sets it anew)."""
     await _close(step, "reopened", ("finding", finding.id))
+
+
+async def rectified(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「已整改 结果N 说明」: the team's leader records that a finding's ordered rectification
+    was carried out; its deadline closes (audited) and is reminded no more."""
+    if command.number is None:
+        return [Outgoing.plain(text("deadlines.rectified_usage"))]
+    found = await db.open_of(step.session, RECTIFICATION, "finding", command.number)
+    if not found:
+        return [Outgoing.plain(text("deadlines.rectified_none", id=command.number))]
+    team = await step.session.get(Team, found[0].team_id) if found[0].team_id else None
+    if person.id not in {d.owner_id for d in found} | {team.leader_id if team else None}:
+        return [Outgoing.plain(text("deadlines.rectified_not_leader", id=command.number))]
+    note = (command.rest or "")[:500]
+    for d in found:
+        d.state, d.closed_at, d.closed_why = DeadlineState.CLOSED, step.now, "rectified"
+        await step.audit(
+            "deadline:close",
+            "deadlines",
+            d.id,
+            {"state": "open", "due_on": d.due_on.isoformat()},
+            {"state": "closed", "why": "rectified", "note": note, "by": person.name},
+        )
+    due = found[0].due_on.isoformat()
+    return [Outgoing.plain(text("deadlines.rectified_done", id=command.number, due=due))]
 
 
 async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Person]) -> None:
