@@ -217,6 +217,8 @@ async def _remind_deadlines(app: web.Application) -> None:
     try:
         if await deadlines.remind_due(app[FACTORY], app[POLICY], app[CLOCK]):
             app[SENDER].wake.set()
+        if await deadlines.ask_for_calendar(app[FACTORY], app[POLICY], app[CLOCK]):
+            app[SENDER].wake.set()
     except Exception:
         log.exception("sending deadline reminders failed")
 

@@ -28,14 +28,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.calendar import Overrides, overrides_of, working_days_after
+from bot.base.calendar import (
+    Overrides,
+    overrides_of,
+    uncovered_next_year,
+    working_days_after,
+)
 from bot.base.texts import text
 from bot.platforms.messages import Outgoing
 from bot.workflows.step import Policy, Step
 from handlers import reminders as rules
 from handlers.commands import Command
+from storage import audit
 from storage import calendar as calendar_db
 from storage import deadlines as db
+from storage.assignments import admins as admins_of
 from storage.engine import unit_of_work
 from storage.findings import teams_of_campaign
 from storage.models import (
@@ -346,6 +353,56 @@ async def remind_due(factory: Factory, policy: Policy, clock: Clock) -> int:
                 step.send(entry.person, rules.digest(entry.person.name, items))
                 sent += 1
         return sent
+
+
+async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> int:
+    """From 1 November, while next year's working days are not known (no package release nor
+    import covers it), the admins are asked once a week to import it: the ask is a deadline
+    row per year whose ``last_step`` is the ISO week last asked in, checked and moved under the
+    audit head's lock, so that several processes ticking at once ask once. Closed once the year
+    is covered. How many admins were sent the message."""
+    now = clock()
+    local = now.astimezone(policy.tz)
+    async with factory() as session:
+        known = await load_overrides(session)
+        year = uncovered_next_year(local.date(), known)
+        asked = await db.calendar_year(session, year or local.year + 1)
+    if year is None:
+        if asked is not None:
+            async with unit_of_work(factory) as session:
+                await db.close(
+                    session, now, "imported", subject_kind="year", subject_ids=[asked.subject_id],
+                    kinds=[db.CALENDAR_YEAR],
+                )  # fmt: skip
+        return 0
+    iso = local.isocalendar()
+    week = iso.year * 100 + iso.week
+    if not rules.allowed(local, policy.deadlines, known) or (
+        asked is not None and (asked.last_step or 0) >= week
+    ):
+        return 0
+    async with unit_of_work(factory) as session:
+        await audit.lock_head(session)
+        asked = await db.calendar_year(session, year)
+        if asked is not None and (asked.last_step or 0) >= week:
+            return 0  # another process asked this week, while we were reading
+        admins = await admins_of(session)
+        if not admins:
+            return 0
+        if asked is None:
+            asked = Deadline(
+                kind=db.CALENDAR_YEAR, subject_kind="year", subject_id=year,
+                owner_id=admins[0].id, due_on=dt.date(year, 1, 1) - dt.timedelta(days=1),
+                rule=f"{db.CALENDAR_YEAR}:weekly", estimated=False, state=DeadlineState.OPEN,
+                created_at=now, escalation=0,
+            )  # fmt: skip
+            db.add(session, [asked])
+        asked.last_step, asked.reminded_at = week, now
+        step = Step(session, policy, now, "scheduler")
+        told = [a for a in admins if policy.address(a) is not None]
+        for admin in told:
+            step.send(admin, Outgoing.plain(text("deadlines.calendar_missing", year=year)))
+        return len(told)
 
 
 # --- 「待办」 and the command line -------------------------------------------------------------
