@@ -198,10 +198,11 @@ async def deadline(
 
 
 async def open_of(
-    session: AsyncSession, kind: str, subject_kind: str, subject_id: int
+    session: AsyncSession, kind: str, subject_kind: str, subject_id: int, *, lock: bool = True
 ) -> list[Deadline]:
-    """The open deadlines of this kind about one subject, locked until the transaction ends."""
-    rows = await session.execute(
+    """The open deadlines of this kind about one subject, locked until the transaction ends
+    (unless ``lock`` is False)."""
+    query = (
         select(Deadline)
         .where(
             Deadline.state == DeadlineState.OPEN,
@@ -210,22 +211,14 @@ async def open_of(
             Deadline.subject_id == subject_id,
         )
         .order_by(Deadline.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
     )
+    if lock:
+        query = query.with_for_update()
+    rows = await session.execute(query.execution_options(populate_existing=True))
     return list(rows.scalars())
 
 
 async def calendar_year(session: AsyncSession, year: int) -> Deadline | None:
     """The open ask for a year's calendar, if one was made."""
-    rows = await session.execute(
-        select(Deadline)
-        .where(
-            Deadline.state == DeadlineState.OPEN,
-            Deadline.kind == CALENDAR_YEAR,
-            Deadline.subject_id == year,
-        )
-        .order_by(Deadline.id)
-        .execution_options(populate_existing=True)
-    )
-    return rows.scalars().first()
+    found = await open_of(session, CALENDAR_YEAR, "year", year, lock=False)
+    return found[0] if found else None
