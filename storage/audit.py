@@ -57,15 +57,20 @@ def entry_hash(
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
+async def lock_head(session: AsyncSession) -> None:
+    """Take the head row's lock until the transaction ends: writing it (a row lock on
+    PostgreSQL and MariaDB, the write lock on SQLite) before reading it, so that two writers can
+    never chain onto the same entry, nor two processes both do what one must do alone."""
+    await session.execute(
+        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq)
+    )
+
+
 async def append(session: AsyncSession, changes: Sequence[Change], at: dt.datetime) -> None:
     """Append entries in the caller's transaction; they commit or vanish with its changes."""
     if not changes:
         return
-    # Writing the head row first takes its lock (a row lock on PostgreSQL and MariaDB, the write
-    # lock on SQLite) before we read it, so two writers can never chain onto the same entry.
-    await session.execute(
-        update(AuditHead).where(AuditHead.id == HEAD_ID).values(seq=AuditHead.seq)
-    )
+    await lock_head(session)
     # FOR UPDATE makes MariaDB read the newest head, not the transaction's older snapshot.
     seq, prev = (
         await session.execute(

@@ -17,6 +17,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import Campaign, Deadline, DeadlineState, Person, Team
 
+# The bureau's own clocks, not a campaign's: asked for on their own schedule, never in a digest,
+# 「待办」 or the list (bot.workflows.deadlines.ask_for_calendar).
+CALENDAR_YEAR = "calendar_year"
+
 
 def add(session: AsyncSession, deadlines: Iterable[Deadline]) -> None:
     session.add_all(list(deadlines))
@@ -102,6 +106,7 @@ async def open_rows(
         .outerjoin(Team, Team.id == Deadline.team_id)
         .order_by(Deadline.due_on, Deadline.id)
     )
+    query = query.where(Deadline.kind != CALENDAR_YEAR)
     if not include_closed:
         query = query.where(Deadline.state == DeadlineState.OPEN)
     conditions: list[ColumnElement[bool]] = []
@@ -190,3 +195,30 @@ async def deadline(
     if lock:
         query = query.with_for_update()
     return (await session.execute(query.execution_options(populate_existing=True))).scalar()
+
+
+async def open_of(
+    session: AsyncSession, kind: str, subject_kind: str, subject_id: int, *, lock: bool = True
+) -> list[Deadline]:
+    """The open deadlines of this kind about one subject, locked until the transaction ends
+    (unless ``lock`` is False)."""
+    query = (
+        select(Deadline)
+        .where(
+            Deadline.state == DeadlineState.OPEN,
+            Deadline.kind == kind,
+            Deadline.subject_kind == subject_kind,
+            Deadline.subject_id == subject_id,
+        )
+        .order_by(Deadline.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    rows = await session.execute(query.execution_options(populate_existing=True))
+    return list(rows.scalars())
+
+
+async def calendar_year(session: AsyncSession, year: int) -> Deadline | None:
+    """The open ask for a year's calendar, if one was made."""
+    found = await open_of(session, CALENDAR_YEAR, "year", year, lock=False)
+    return found[0] if found else None

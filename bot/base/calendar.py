@@ -89,8 +89,16 @@ def is_working_day(day: dt.date, overrides: Overrides) -> bool:
             return True
         return day not in found.holidays and not is_weekend(day)
     if package_covers(day.year):
-        return bool(chinese_calendar.is_workday(day))
+        return _package_workday(day)
     return not is_weekend(day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _package_workday(day: dt.date) -> bool:
+    """chinesecalendar's answer, remembered: it checks each date against its whole range (a
+    min and max over every holiday) before looking it up, which made a reminder tick over
+    10,000 deadlines spend seconds here (tests/benchmarks/bench_reminders.py)."""
+    return bool(chinese_calendar.is_workday(day))
 
 
 def _touches_uncovered(first: dt.date, last: dt.date, overrides: Overrides) -> bool:

@@ -210,6 +210,8 @@ async def decide(
             return await progress.progress(step, person, command)
         case "todo":
             return await deadlines.todo(step, person)
+        case "rectified":
+            return await deadlines.rectified(step, person, command)
         case "show_approval":
             return await approvals.show(step, person, command)
         case "cancel" if waiting is not None:

@@ -29,14 +29,15 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
+from bot.base.calendar import working_days_after
 from bot.base.config import Settings
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.base.times import local_time
 from bot.platforms.fakes import FakeDingTalk, FakeWeCom
 from bot.platforms.messages import MAX_CHOICE_OPTIONS
 from bot.registry.importer import import_sample
-from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app, utc_now
-from bot.workflows import campaigns, findings
+from bot.server.app import CLOCK, FACTORY, POLICY, SENDER, create_app, remind_now, utc_now
+from bot.workflows import campaigns, deadlines, findings
 from bot.workflows.campaign_spec import example_campaign, parse_campaign
 from bot.workflows.step import Step
 from storage.chat import person_by_account
@@ -53,6 +54,7 @@ _seq = itertools.count(1_000_000)
 SAMPLE_PHOTO = TEMPLATES_DIR / "sandbox" / "sample-photo.png"
 MAX_MOVE_DAYS = 366  # the furthest one move goes: a year and a day
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+OVERDUE_AFTER_DAYS = 3  # 「调到结束后」: at least this many days past a campaign's end
 
 
 class MovableClock:
@@ -226,14 +228,21 @@ async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime]) -> int:
 
 
 async def campaign_list(request: web.Request) -> web.Response:
-    """Every campaign as `campaign show` has it, with its entropy sources for the draw form."""
+    """Every campaign as `campaign show` has it, with its entropy sources for the draw form and
+    ``overdue_day``: a working day a few days past its end, where the page's 「调到结束后」 moves
+    the clock to see the reminders of what is overdue arrive."""
     async with request.app[FACTORY]() as session:
         rows = await session.execute(select(Campaign).order_by(Campaign.id))
-        found = [(c.id, c.entropy_sources) for c in rows.scalars()]
+        found = [(c.id, c.entropy_sources, c.end_on) for c in rows.scalars()]
+        known = await deadlines.load_overrides(session)
     shown = []
-    for campaign_id, sources in found:
+    for campaign_id, sources, end in found:
         view = await campaigns.show_campaign(request.app[FACTORY], campaign_id)
-        shown.append({**view, "sources": [s["name"] for s in sources]})
+        later = end + dt.timedelta(days=OVERDUE_AFTER_DAYS)
+        overdue_day = working_days_after(later - dt.timedelta(days=1), 1, known).day
+        shown.append(
+            {**view, "sources": [s["name"] for s in sources], "overdue_day": str(overdue_day)}
+        )
     return web.json_response(shown)
 
 
@@ -332,7 +341,9 @@ def days_to_move(data: Any, today: dt.date) -> int:
 
 async def move_clock(request: web.Request) -> web.Response:
     """Move the sandbox's time forward: to a date (the sample campaign's start), or by days.
-    The scheduler's next ticks (reminders, photos, retries) and every answer then go by it."""
+    The scheduler's next ticks (reminders, photos, retries) and every answer then go by it;
+    the reminder ticks run at once, so that the digests the new time makes due arrive now
+    rather than up to five minutes later."""
     try:
         data = await request.json()
     except ValueError:
@@ -344,6 +355,7 @@ async def move_clock(request: web.Request) -> web.Response:
     except ClockRefused as refused:
         return web.json_response({"error": str(refused)}, status=400)
     app[MOVABLE].forward(days)
+    await remind_now(app)
     app[SENDER].wake.set()  # whatever waited for the time just passed goes now
     return web.json_response(clock_view(app))
 

@@ -28,13 +28,21 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.calendar import Overrides, overrides_of, working_days_after
+from bot.base.calendar import (
+    Overrides,
+    overrides_of,
+    uncovered_next_year,
+    working_days_after,
+)
 from bot.base.texts import text
 from bot.platforms.messages import Outgoing
 from bot.workflows.step import Policy, Step
 from handlers import reminders as rules
+from handlers.commands import Command
+from storage import audit
 from storage import calendar as calendar_db
 from storage import deadlines as db
+from storage.assignments import admins as admins_of
 from storage.engine import unit_of_work
 from storage.findings import teams_of_campaign
 from storage.models import (
@@ -184,6 +192,31 @@ async def finding_reopened(step: Step, finding: Finding) -> None:
     await _close(step, "reopened", ("finding", finding.id))
 
 
+async def rectified(step: Step, person: Person, command: Command) -> list[Outgoing]:
+    """「已整改 结果N 说明」: the team's leader records that a finding's ordered rectification
+    was carried out; its deadline closes (audited) and is reminded no more."""
+    if command.number is None:
+        return [Outgoing.plain(text("deadlines.rectified_usage"))]
+    found = await db.open_of(step.session, RECTIFICATION, "finding", command.number)
+    if not found:
+        return [Outgoing.plain(text("deadlines.rectified_none", id=command.number))]
+    team = await step.session.get(Team, found[0].team_id) if found[0].team_id else None
+    if person.id not in {d.owner_id for d in found} | {team.leader_id if team else None}:
+        return [Outgoing.plain(text("deadlines.rectified_not_leader", id=command.number))]
+    note = (command.rest or "")[:500]
+    for d in found:
+        d.state, d.closed_at, d.closed_why = DeadlineState.CLOSED, step.now, "rectified"
+        await step.audit(
+            "deadline:close",
+            "deadlines",
+            d.id,
+            {"state": "open", "due_on": d.due_on.isoformat()},
+            {"state": "closed", "why": "rectified", "note": note, "by": person.name},
+        )
+    due = found[0].due_on.isoformat()
+    return [Outgoing.plain(text("deadlines.rectified_done", id=command.number, due=due))]
+
+
 async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Person]) -> None:
     """Every report approved: the unit's leaders have so many working days to publish (closed
     by the publication workflow, issue 17)."""
@@ -331,6 +364,56 @@ async def remind_due(factory: Factory, policy: Policy, clock: Clock) -> int:
                 step.send(entry.person, rules.digest(entry.person.name, items))
                 sent += 1
         return sent
+
+
+async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> int:
+    """From 1 November, while next year's working days are not known (no package release nor
+    import covers it), the admins are asked once a week to import it: the ask is a deadline
+    row per year whose ``last_step`` is the ISO week last asked in, checked and moved under the
+    audit head's lock, so that several processes ticking at once ask once. Closed once the year
+    is covered. How many admins were sent the message."""
+    now = clock()
+    local = now.astimezone(policy.tz)
+    async with factory() as session:
+        known = await load_overrides(session)
+        year = uncovered_next_year(local.date(), known)
+        asked = await db.calendar_year(session, year or local.year + 1)
+    if year is None:
+        if asked is not None:
+            async with unit_of_work(factory) as session:
+                await db.close(
+                    session, now, "imported", subject_kind="year", subject_ids=[asked.subject_id],
+                    kinds=[db.CALENDAR_YEAR],
+                )  # fmt: skip
+        return 0
+    iso = local.isocalendar()
+    week = iso.year * 100 + iso.week
+    if not rules.allowed(local, policy.deadlines, known) or (
+        asked is not None and (asked.last_step or 0) >= week
+    ):
+        return 0
+    async with unit_of_work(factory) as session:
+        await audit.lock_head(session)
+        asked = await db.calendar_year(session, year)
+        if asked is not None and (asked.last_step or 0) >= week:
+            return 0  # another process asked this week, while we were reading
+        admins = await admins_of(session)
+        if not admins:
+            return 0
+        if asked is None:
+            asked = Deadline(
+                kind=db.CALENDAR_YEAR, subject_kind="year", subject_id=year,
+                owner_id=admins[0].id, due_on=dt.date(year, 1, 1) - dt.timedelta(days=1),
+                rule=f"{db.CALENDAR_YEAR}:weekly", estimated=False, state=DeadlineState.OPEN,
+                created_at=now, escalation=0,
+            )  # fmt: skip
+            db.add(session, [asked])
+        asked.last_step, asked.reminded_at = week, now
+        step = Step(session, policy, now, "scheduler")
+        told = [a for a in admins if policy.address(a) is not None]
+        for admin in told:
+            step.send(admin, Outgoing.plain(text("deadlines.calendar_missing", year=year)))
+        return len(told)
 
 
 # --- 「待办」 and the command line -------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 import zoneinfo
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -21,12 +22,21 @@ from sqlalchemy import select
 from bot.workflows import campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.step import Step
+from storage.assignments import admins as admins_of
 from storage.engine import make_engine, make_session_factory, unit_of_work
-from storage.models import Campaign, Deadline, OutboxMessage, Person, Team
+from storage.models import (
+    AuditEntry,
+    Campaign,
+    Deadline,
+    DeadlineState,
+    OutboxMessage,
+    Person,
+    Team,
+)
 from tests.e2e.phones import Phones, phones
 from tests.e2e.test_cli import run
 from tests.e2e.test_findings import Factory, reply
-from tests.helpers import ENTROPY, load_sample, spec
+from tests.helpers import ENTROPY, MADE_UP_2027, load_sample, spec
 
 pytestmark = pytest.mark.db
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -183,3 +193,102 @@ async def test_a_campaign_in_a_year_not_covered_is_marked_estimated(
     [leader, *_] = await leaders_of(bot, campaign_id)
     said = await reply(bot, await bot.account(leader.id), "待办")
     assert "提交检查报告" in said.text and "估算" in said.text
+
+
+async def test_a_rectification_carried_out_is_closed_by_its_team_leader_and_reminded_no_more(
+    bot: Phones,
+) -> None:
+    """「已整改 结果N」 by the team's leader closes that finding's rectification deadline
+    (audited); nobody else can, and without it the overdue deadline would go on reminding."""
+    campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
+    leader, other, *_ = await leaders_of(bot, campaign_id)
+    async with unit_of_work(bot.factory) as session:
+        team = (await session.execute(select(Team).where(Team.leader_id == leader.id))).scalar()
+        assert team is not None
+        rectify = Deadline(
+            kind="rectification", subject_kind="finding", subject_id=77,
+            campaign_id=campaign_id, team_id=team.id, owner_id=leader.id,
+            due_on=dt.date(2026, 10, 9), rule="rectification:on", estimated=False,
+            state=DeadlineState.OPEN, created_at=at("2026-09-22 10:00"), escalation=0,
+        )  # fmt: skip
+        session.add(rectify)
+    mine, theirs = await bot.account(leader.id), await bot.account(other.id)
+    assert await tick(bot, "2026-10-12 10:00") > 0
+    assert "整改期限" in (await bot.wait_for(mine, "整改期限")).text
+    assert "已整改 结果编号" in (await reply(bot, mine, "已整改")).text
+    assert "没有待跟进的整改期限" in (await reply(bot, mine, "已整改 结果78")).text
+    assert "只有该检查组的组长" in (await reply(bot, theirs, "已整改 结果77 好了")).text
+    async with bot.factory() as session:
+        assert (await session.get(Deadline, rectify.id)).state is DeadlineState.OPEN  # type: ignore[union-attr]
+    assert "整改完成" in (await reply(bot, mine, "已整改 结果77 已补发工资")).text
+    async with bot.factory() as session:
+        closed = await session.get(Deadline, rectify.id)
+        [entry] = (
+            await session.execute(select(AuditEntry).where(AuditEntry.action == "deadline:close"))
+        ).scalars()
+    assert closed is not None and closed.state is DeadlineState.CLOSED
+    assert closed.closed_why == "rectified" and entry.subject_key == str(rectify.id)
+    assert "已补发工资" in (entry.after or "") and leader.name in (entry.after or "")
+    # Days later, still working days overdue: the closed deadline is in no digest.
+    later = await deadlines.preview(bot.factory, bot.policy, at("2026-10-20 10:00"))
+    assert all(i.get("id") != rectify.id for p in later for i in p["items"])
+    assert "整改期限" not in (await reply(bot, mine, "待办")).text
+
+
+async def asked(p: Phones) -> Counter[str]:
+    """How many asks for next year's calendar each account was sent."""
+    async with p.factory() as session:
+        rows = await session.execute(select(OutboxMessage.recipient, OutboxMessage.body))
+        return Counter(r for r, body in rows if "年的节假日安排还没有导入" in body.get("text", ""))
+
+
+async def test_admins_are_asked_weekly_from_november_for_next_years_calendar(
+    bot: Phones, database_url: str, tmp_path: Path
+) -> None:
+    """From 1 November, 2027 not covered: the admins get one message a week (none in quiet
+    hours, none twice when two processes tick at once), until the year is imported."""
+    async with bot.factory() as session:
+        people = await admins_of(session)
+    admins = [await bot.account(a.id) for a in people]
+    assert admins
+
+    async def ask(when: str) -> int:
+        sent = await deadlines.ask_for_calendar(bot.factory, bot.policy, clock(when))
+        await bot.settled()
+        return sent
+
+    assert await ask("2026-10-30 10:00") == 0  # October: not yet
+    assert await ask("2026-11-02 10:00") == len(admins)  # Monday of the first week
+    said = await bot.wait_for(admins[0], "2027 年的节假日安排")
+    assert "suiji calendar import" in said.text
+    assert await ask("2026-11-02 10:05") == 0 and await ask("2026-11-06 15:00") == 0
+    assert await ask("2026-11-09 22:30") == 0  # quiet hours: the week's ask waits
+    assert await ask("2026-11-14 10:00") == 0  # a Saturday: nothing goes out
+    engines = [make_engine(database_url) for _ in range(2)]
+    try:
+        both = await asyncio.gather(
+            *(
+                deadlines.ask_for_calendar(
+                    make_session_factory(e), bot.policy, clock("2026-11-10 09:30")
+                )
+                for e in engines
+            )
+        )
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    await bot.settled()
+    assert sorted(both) == [0, len(admins)]
+    assert set((await asked(bot)).values()) == {2}
+    # Imported: asked no more, and the ask is in no digest, 「待办」 or list.
+    path = tmp_path / "2027.toml"
+    path.write_text(MADE_UP_2027, "utf-8")
+    done = await suiji(database_url, "calendar", "import", str(path), "--as", people[0].name)
+    assert done.exit_code == 0, done.output
+    assert await ask("2026-11-16 10:00") == 0
+    async with bot.factory() as session:
+        [row] = (
+            await session.execute(select(Deadline).where(Deadline.kind == "calendar_year"))
+        ).scalars()
+    assert row.state is DeadlineState.CLOSED and row.subject_id == 2027
+    assert set((await asked(bot)).values()) == {2}

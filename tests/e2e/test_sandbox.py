@@ -20,11 +20,12 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
+from bot.base.calendar import is_working_day
 from bot.base.config import load_settings
 from bot.base.texts import render, text
 from bot.platforms.fakes import new_secrets
 from bot.platforms.messages import Choice, Outgoing
-from bot.server.app import CLOCK, FACTORY, SENDER, SETTINGS, create_app
+from bot.server.app import CLOCK, FACTORY, SENDER, SETTINGS, create_app, remind_now
 from bot.server.app import utc_now as real_time
 from bot.server.sandbox import SAMPLE_PHOTO, prepare, sandbox_app
 from storage import migrate
@@ -504,7 +505,10 @@ async def test_the_page_moves_its_clock_sends_the_photo_and_opens_links_in_the_p
         shown = await page.until(f"(t => t.includes('已调快') && t)({clock_line})")
         assert shown == (await _clock(http))["shown"] and "已调快 7 天" in shown
         assert await page.evaluate("document.getElementById('clock').classList.contains('moved')")
-        assert await page.evaluate("document.querySelector('button[data-start]') === null")
+        # The campaigns are drawn again after the clock is shown: waited for, not raced.
+        await page.until("document.querySelector('button[data-start]') === null")
+        after_end = "document.querySelector('button[data-after-end]')"
+        assert (await page.until(f"{after_end}.textContent")).startswith("调到结束后")
         # The sample photo, sent from the officer's phone.
         await page.until("!document.getElementById('photo').disabled")
         await page.evaluate("document.getElementById('photo').click()")
@@ -577,3 +581,27 @@ async def test_a_team_report_can_be_walked_in_the_sandbox(
     assert decider is not None and decider.wecom_userid
     assert "已同意" in await _reply(http, decider.wecom_userid, f"同意 审批{approval.id}")
     await _until(http, leader, "批准，内容已冻结")
+
+
+async def test_moving_the_clock_past_the_end_brings_the_leader_a_digest_and_todo_answers(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    """The demo's reminders: drawn, the clock moved past the campaign's end to a working day,
+    the team leader's digest arrives at once (the move ticks the reminders, not the five-minute
+    timer), once, and 「待办」 lists the overdue findings."""
+    server, http = sandbox
+    users, team = await _drawn(http, "7,42,88")
+    leader = users[team["leader"]["name"]]
+    campaign = await _campaign(http)
+    end, target = (dt.date.fromisoformat(campaign[k]) for k in ("end", "overdue_day"))
+    assert target >= end + dt.timedelta(days=3) and is_working_day(target, {})
+    assert not [m for m in await _phone(http, leader) if "到期提醒" in m.get("title", "")]
+    async with http.post("/sandbox/api/clock", json={"to": target.isoformat()}) as r:
+        assert r.status == 200, await r.text()
+    digest = await _until(http, leader, "到期提醒")
+    assert "逾期" in digest["text"] and "提交检查结果" in digest["text"], digest
+    assert f"第 {team['number']} 组" in digest["text"] and end.isoformat() in digest["text"]
+    await remind_now(server.app)  # the timer's tick at the same time: nothing more
+    todo = await _reply(http, leader, "待办")
+    assert "逾期" in todo and "提交检查结果" in todo and end.isoformat() in todo, todo
+    assert len([m for m in await _phone(http, leader) if "到期提醒" in m.get("title", "")]) == 1

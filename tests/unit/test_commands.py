@@ -68,6 +68,9 @@ def asker(*roles: str, team_leader: bool = False, name: str = "张三") -> Asker
         ("我的待办", "todo"),
         ("待办事项", "todo"),
         ("查看审批7", "show_approval"),
+        ("已整改 结果12 已补发工资", "rectified"),
+        ("整改完成 结果12", "rectified"),
+        ("完成整改12", "rectified"),
     ],
 )
 def test_every_listed_word_names_its_command(message: str, command: str) -> None:
@@ -122,6 +125,7 @@ def test_the_word_list_is_what_the_tests_cover() -> None:
         "reopen_report",
         "progress",
         "show_approval",
+        "rectified",
     }
 
 
