@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -247,7 +244,6 @@ async def test_a_team_report_is_drafted_rejected_fixed_approved_and_the_campaign
     async with bot.factory() as session:
         approver = await session.get(Person, decided.decided_by_id)
     assert approver is not None and f"审批人：{approver.name}" in words
-    render_first_page(sheet, tmp_path)
 
     # The report as a page, behind the login: the team leader and its deciders read it; a
     # member of another team gets the pages' 403.
@@ -308,24 +304,6 @@ def docx_text(path: Path) -> str:
     document = docx.Document(str(path))
     cells = [c.text for t in document.tables for row in t.rows for c in row.cells]
     return "\n".join([p.text for p in document.paragraphs] + cells)
-
-
-def render_first_page(path: Path, where: Path) -> None:
-    """The first page as PNG with LibreOffice, for a person to look at, where it is installed
-    (`SUIJI_KEEP_RENDER=DIR` keeps the picture)."""
-    office = shutil.which("soffice") or shutil.which("libreoffice")
-    if office is None:
-        return
-    subprocess.run(
-        [office, "--headless", "--convert-to", "png", "--outdir", str(where), str(path)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    picture = where / (path.stem + ".png")
-    assert picture.read_bytes().startswith(b"\x89PNG")
-    if keep := os.environ.get("SUIJI_KEEP_RENDER"):
-        shutil.copy(picture, keep)
 
 
 async def the_team(p: Phones, campaign_id: int, number: int) -> Team:
