@@ -187,7 +187,12 @@ async def test_an_officer_begins_in_chat_and_finishes_on_the_page(bot: Phones) -
     assert finding.draft["answers"]["rectify_by"] == deadline
     async with bot.factory() as session:
         person_ids = set(finding.answered_by.values())
-        query = select(AuditEntry).where(AuditEntry.subject_key == str(finding_id))
+        query = (
+            select(AuditEntry)
+            .where(AuditEntry.subject_kind == "findings")
+            .where(AuditEntry.subject_key == str(finding_id))
+            .order_by(AuditEntry.seq)
+        )
         entries = (await session.execute(query)).scalars().all()
     assert len(person_ids) == 1  # one officer, in chat and on the page
     actions = [e.action for e in entries]
