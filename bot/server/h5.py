@@ -89,6 +89,16 @@ async def as_visitor(
         return await action(step, person)
 
 
+async def readable(
+    request: web.Request, visitor: Visitor, read: Callable[[Step, Person], Awaitable[T]]
+) -> T | web.Response:
+    """What ``read`` gives the visitor, or the pages' one 403 when it is not theirs."""
+    try:
+        return await as_visitor(request, visitor, read, lock=False)
+    except Forbidden:
+        return forbidden()
+
+
 def _visitor(request: web.Request) -> Visitor | None:
     return request.app[SESSIONS].visitor(request)
 
@@ -110,10 +120,9 @@ async def _render(
     async def read(step: Step, person: Person) -> finding_page.Page:
         return await finding_page.page(step, person, finding_id)
 
-    try:
-        shown = await as_visitor(request, visitor, read, lock=False)
-    except Forbidden:
-        return forbidden()
+    shown = await readable(request, visitor, read)
+    if isinstance(shown, web.Response):
+        return shown
     body = render(
         "h5/finding.html.j2",
         page=shown,

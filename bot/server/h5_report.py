@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.base.texts import render, text
-from bot.server.h5 import as_visitor
+from bot.server.h5 import as_visitor, readable
 from bot.server.h5_login import (
     SESSIONS,
     Visitor,
@@ -48,10 +48,9 @@ async def _render(request: web.Request, visitor: Visitor, note: str) -> web.Resp
     async def read(step: Step, person: Person) -> reports.Page:
         return await reports.page(step, person, report_id)
 
-    try:
-        shown = await as_visitor(request, visitor, read, lock=False)
-    except Forbidden:
-        return forbidden()
+    shown = await readable(request, visitor, read)
+    if isinstance(shown, web.Response):
+        return shown
     body = render(
         "h5/report.html.j2",
         page=shown,
