@@ -18,8 +18,9 @@ from bot.cli.support import explained, run_with_db, settings_of, utc_now
 from bot.registry.personal import Kind
 from bot.registry.scan import Hit, Report, scan_paths
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
-from bot.workflows import publish
+from bot.workflows import publish, site
 from bot.workflows.publish import PublishError, people_to_look_for
+from bot.workflows.site.pages import SiteContext
 from bot.workflows.step import policy_of
 
 
@@ -143,6 +144,20 @@ def publish_export(ctx: click.Context, kind: str, campaign_id: int, file: Path) 
         for row in export.rows:
             add(list(row))
     click.echo(text("publish.exported", file=file, rows=len(export.rows)))
+
+
+@publish_group.command("site")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+@explained(site.SiteError)
+def publish_site(ctx: click.Context, directory: Path) -> None:
+    """Build the public site (plain HTML and CSS, no external resources) into DIRECTORY for any
+    web server or the county portal; scanned first, nothing written on a hit, and an old site
+    in DIRECTORY stays whole until the new one replaces it."""
+    policy = policy_of(settings_of(ctx))
+    context = SiteContext(today=utc_now().astimezone(policy.tz).date(), zone=policy.timezone)
+    files = run_with_db(ctx, lambda f: site.publish(f, context, directory))
+    click.echo(text("site.written", directory=directory, files=len(files)))
 
 
 COMMANDS = (publish_group,)

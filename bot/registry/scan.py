@@ -278,12 +278,20 @@ def _xlsx_file(path: Path, people: People, file: str) -> list[Hit]:
     return hits
 
 
-def _json_file(path: Path, people: People, file: str) -> list[Hit]:
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise FileUnreadable("json", f"{exc.lineno}:{exc.colno}") from exc
-    return scan_data(data, people, file)
+def scan_document(file: str, value: str, people: People) -> list[Hit]:
+    """Hits in a text document not yet written (a page of the site, a JSON record), read by
+    the format its name's suffix says — JSON, HTML, or else plain text; raises
+    FileUnreadable for JSON that does not parse."""
+    suffix = Path(file).suffix.lower()
+    if suffix == ".json":
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise FileUnreadable("json", f"{exc.lineno}:{exc.colno}") from exc
+        return scan_data(data, people, file)
+    if suffix in HTML:
+        return scan_html(value, people, file)
+    return scan_text(value, people, file)
 
 
 def scan_file(path: Path, people: People, name: str | None = None) -> list[Hit]:
@@ -295,11 +303,7 @@ def scan_file(path: Path, people: People, name: str | None = None) -> list[Hit]:
             return _csv_file(path, people, file)
         if suffix == ".xlsx":
             return _xlsx_file(path, people, file)
-        if suffix == ".json":
-            return _json_file(path, people, file)
-        if suffix in HTML:
-            return scan_html(_read_text(path), people, file)
-        return scan_text(_read_text(path), people, file)
+        return scan_document(file, _read_text(path), people)
     except OSError as exc:
         raise FileUnreadable("os", exc.strerror or str(exc)) from exc
 
