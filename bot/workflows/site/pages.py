@@ -51,3 +51,16 @@ def page(path: str, template: str, context: SiteContext, **values: Any) -> SiteF
     to mark) and ``tz``."""
     html = render(f"public/{template}", root=root_of(path), here=path, tz=context.zone, **values)
     return SiteFile(path, html.encode("utf-8"))
+
+
+# Where each campaign's pages live, so that sections link to each other (prefix with ``root``).
+def campaign_path(campaign_id: int) -> str:
+    return f"campaigns/{campaign_id}.html"
+
+
+def results_path(campaign_id: int) -> str:
+    return f"results/{campaign_id}.html"
+
+
+def draw_path(campaign_id: int) -> str:
+    return f"draws/{campaign_id}/index.html"
