@@ -10,14 +10,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.workflows import site
+from bot.workflows import approvals, site
 from bot.workflows.site.items import as_of_path, item_path
 from bot.workflows.site.pages import campaign_path, draw_path, results_path
+from bot.workflows.step import Step
 from storage.campaigns import current_teams
-from storage.models import DrawnOfficer, Person
+from storage.engine import unit_of_work
+from storage.models import Approval, DrawnOfficer, Person
 from storage.officers import newest_certificate
 from tests.e2e.browser import chromium, phone_page
+from tests.e2e.phones import Phones, utc_now
 from tests.e2e.site import Bureau, Factory, Page, built, by_path, hits, parsed, realistic
+from tests.e2e.test_publication import prepared, reported
 
 pytestmark = pytest.mark.db
 
@@ -167,3 +171,27 @@ async def test_the_date_form_shows_the_list_as_of_the_chosen_day_in_a_browser(
             assert await page.evaluate(shown) == version, day
             status = await page.evaluate("document.getElementById('as-of-status').textContent")
             assert status.startswith(day) and ("共 0 项" in status) is (not version)
+
+
+async def test_a_campaign_links_its_results_once_they_are_published(wecom: Phones) -> None:
+    campaign_id = await reported(wecom)
+    found = await prepared(wecom, campaign_id)
+    today = dt.date(2027, 1, 4)
+
+    async def links() -> tuple[list[str], str]:
+        files = await built(wecom.factory, today)
+        index = parsed(files, "campaigns/index.html")
+        return parsed(files, campaign_path(campaign_id)).links, index.text
+
+    own, listed = await links()  # waiting for the leader: not public yet
+    assert f"../{results_path(campaign_id)}" not in own and "检查报告已批准" in listed
+    async with unit_of_work(wecom.factory) as session:
+        approval = await session.get(Approval, found.approval_id)
+        assert approval is not None
+        leader = await session.get(Person, approval.approver_ids[0])
+        assert leader is not None
+        await approvals.decide(
+            Step(session, wecom.policy, utc_now(), leader.name), approval, leader, True, ""
+        )
+    own, listed = await links()
+    assert f"../{results_path(campaign_id)}" in own and "结果已公示" in listed
