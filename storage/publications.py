@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Publication, PublicationState
+from storage.models import Publication
 
 
 async def of_campaign(
@@ -15,9 +15,3 @@ async def of_campaign(
     if lock:
         query = query.with_for_update()
     return (await session.execute(query)).scalar_one_or_none()
-
-
-async def published_campaigns(session: AsyncSession) -> set[int]:
-    """The campaigns whose results are published (public from then on)."""
-    query = select(Publication.campaign_id).where(Publication.state == PublicationState.PUBLISHED)
-    return set((await session.execute(query)).scalars())

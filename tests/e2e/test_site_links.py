@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
+from bot.workflows.site.items import item_path
 from bot.workflows.site.pages import SiteFile
 from tests.e2e.site import Factory, broken_links, built, realistic, target
 
@@ -55,3 +57,12 @@ def test_the_walk_finds_a_missing_page_a_link_out_and_one_above_the_site() -> No
         ("index.html", "https://cdn.example.com/x.png"),
         ("index.html", "../outside.html"),
     ]
+
+
+def test_every_item_code_has_its_own_page_whose_link_needs_no_escaping() -> None:
+    codes = ["RS-JC-001", "人社-01", "index", "a/b", "~e4baba", "x-e4baba", "RS.1"]
+    paths = [item_path(code) for code in codes]
+    assert len(set(paths)) == len(codes)
+    assert paths[:2] == ["items/RS-JC-001.html", "items/~e4babae7a4be2d3031.html"]
+    assert all(quote(p, safe="/~") == p and p.count("/") == 1 for p in paths)
+    assert "items/index.html" not in paths

@@ -31,8 +31,8 @@ from bot.workflows.site.pages import (
     results_path,
 )
 from storage import campaigns as db
-from storage.models import Campaign, CampaignState
-from storage.publications import published_campaigns
+from storage import publications
+from storage.models import Campaign, CampaignState, PublicationState
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,12 @@ class CampaignPage:
         return [{**i, "path": item_path(i["code"])} for i in self.campaign.items]
 
 
-async def _page_of(
-    session: AsyncSession, campaign: Campaign, context: SiteContext, published: set[int]
-) -> CampaignPage:
+async def _page_of(session: AsyncSession, campaign: Campaign, context: SiteContext) -> CampaignPage:
     commitment = await db.commitment_of(session, campaign.id)
     assert commitment is not None  # a campaign past its draft has been committed
     drawn = campaign.state is CampaignState.DRAWN
+    publication = await publications.of_campaign(session, campaign.id)
+    published = publication is not None and publication.state is PublicationState.PUBLISHED
     embargoed = drawn and under_embargo(campaign.confidential, campaign.end_on, context.today)
     teams = await db.current_teams(session, campaign.id) if drawn else []
     targets = [
@@ -85,14 +85,13 @@ async def _page_of(
         embargoed=embargoed,
         targets=[] if embargoed else targets,
         teams=len(teams) if drawn else campaign.team_count,
-        results=results_path(campaign.id) if campaign.id in published else None,
+        results=results_path(campaign.id) if published else None,
     )
 
 
 async def files(session: AsyncSession, context: SiteContext) -> list[SiteFile]:
-    published = await published_campaigns(session)
     pages = [
-        await _page_of(session, campaign, context, published)
+        await _page_of(session, campaign, context)
         for campaign in await db.announced_campaigns(session)
     ]
     values = {"labels": labels, "draw_path": draw_path}

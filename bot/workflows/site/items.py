@@ -41,9 +41,10 @@ _PLAIN = re.compile(r"[A-Za-z0-9._-]+")
 
 def item_path(code: str) -> str:
     """The page of an item's versions. A code is typed by hand and may hold any character but
-    a space; one that is not plain ASCII (or would be the list's own index) is spelled in hex,
-    so that every code has one file whose link needs no escaping."""
-    name = code if _PLAIN.fullmatch(code) and code != "index" else "x-" + code.encode().hex()
+    a space; one that is not plain ASCII (or would be the list's own index) is spelled in hex
+    after a "~" no plain code holds, so that every code has its own file whose link needs no
+    escaping."""
+    name = code if _PLAIN.fullmatch(code) and code != "index" else "~" + code.encode().hex()
     return f"items/{name}.html"
 
 
