@@ -324,7 +324,7 @@ async def published_by_a_leader(p: Phones, penalty_id: int) -> tuple[Approval, s
         approval = await session.get(Approval, prepared.approval_id)
         assert approval is not None
     leader = await p.account(approval.approver_ids[0])
-    card = await p.wait_for(leader, "行政处罚决定待公示")
+    card = await p.wait_for(leader, f"行政处罚决定待公示：{prepared.number}")
     assert "不含法定代表人和任何证件号码" in card.text
     return approval, leader
 
