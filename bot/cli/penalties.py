@@ -68,7 +68,7 @@ def penalty_record(
         raise Refused(text("penalty.refused", lines=error.problems)) from error
     deciding = _organ(ctx, organ, organ_uscc)
     policy = policy_of(settings_of(ctx))
-    made, deadline = run_as(
+    done = run_as(
         ctx,
         actor,
         RECORDERS,
@@ -77,11 +77,11 @@ def penalty_record(
     click.echo(
         text(
             "penalty.recorded",
-            id=made.id,
-            number=made.number,
-            employer=raw["uscc"],
-            due=deadline.due_on.isoformat(),
-            estimated=deadline.estimated,
+            id=done.penalty.id,
+            number=done.penalty.number,
+            employer=done.employer,
+            due=done.deadline.due_on.isoformat(),
+            estimated=done.deadline.estimated,
         )
     )
 

@@ -145,11 +145,17 @@ def _lines(found: Sequence[Located]) -> list[tuple[str, str]]:
     return [(headers[f] if f else "", reason) for _, f, reason in found]
 
 
+@dataclass(frozen=True)
+class Recorded:
+    penalty: Penalty
+    deadline: Deadline  # of its publication
+    employer: str  # its registered name
+
+
 async def record(
     factory: Factory, decision: Record, organ: Organ, actor: str, clock: Clock, policy: Policy
-) -> tuple[Penalty, Deadline]:
-    """``suiji penalty record``: one decision (read by bot.registry.penalties.parse_record),
-    and the deadline of its publication."""
+) -> Recorded:
+    """``suiji penalty record``: one decision (read by bot.registry.penalties.parse_record)."""
     organ = organ.checked()
     now = clock()
     async with unit_of_work(factory) as session:
@@ -159,7 +165,7 @@ async def record(
             raise PenaltyError(text("penalty.refused", lines=_lines(found)))
         step = Step(session, policy, now, actor)
         ((made, deadline),) = await _record(step, [(0, decision)], organ, employers)
-        return made, deadline
+        return Recorded(made, deadline, employers[decision["uscc"]].name)
 
 
 @dataclass

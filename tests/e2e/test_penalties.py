@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from bot.platforms import fakes
 from bot.registry.penalties import COLUMNS, PERSONAL_COLUMNS, parse_record
 from bot.registry.uscc import check_character
+from bot.workflows import deadlines
 from bot.workflows import penalties as flow
 from bot.workflows.publish import PublishError
 from storage import penalties as penalty_db
@@ -119,7 +120,7 @@ async def test_recorded_by_the_command_line_opens_a_7_working_day_deadline(
     done = await record(database_url, "睢人社监罚〔2026〕1号")
     assert done.exit_code == 0, done.output
     # DOMAIN.md: 7 working days after 2026-09-30 (National Day and Mid-Autumn) is 2026-10-15.
-    assert "须在 2026-10-15前公示" in done.output
+    assert f"（睢人社监罚〔2026〕1号，{COMPANY[1]}），须在 2026-10-15前公示" in done.output
     (made,) = await decisions(bot)
     assert (made.number, made.state, made.amount) == (
         "睢人社监罚〔2026〕1号",
@@ -142,6 +143,15 @@ async def test_recorded_by_the_command_line_opens_a_7_working_day_deadline(
     assert (row["employer"], row["due_on"], row["state"]) == (COMPANY[1], "2026-10-15", "recorded")
     table = await suiji(database_url, "penalty", "list")
     assert "待提交" in table.output and "睢人社监罚〔2026〕1号" in table.output
+    # Reminded like every other deadline: in 「待办」 and the tick's plan (overdue by now).
+    recorder = await bot.account(owner.id)
+    todo = await reply(bot, recorder, "待办")
+    assert f"**逾期** 处罚决定公示 处罚{made.id} 2026-10-15" in todo.text, todo.text
+    # A working-day morning, whatever day the tests run on.
+    at = dt.datetime(2026, 12, 3, 1, 30, tzinfo=dt.UTC)
+    planned = await deadlines.preview(bot.factory, bot.policy, at)
+    items = [i for entry in planned if entry["person"] == ADMIN for i in entry["items"]]
+    assert [(i["kind"], i["due_on"]) for i in items] == [("penalty_publication", "2026-10-15")]
 
 
 @pytest.mark.parametrize(
