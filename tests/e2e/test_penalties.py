@@ -505,3 +505,20 @@ async def test_an_id_number_in_the_facts_is_refused_naming_the_place(
     assert found.state is PenaltyState.RECORDED and found.approval_id is None
     async with bot.factory() as session:
         assert (await session.execute(select(Approval))).scalars().first() is None
+
+
+async def test_prepare_by_the_command_line_once_and_only_for_a_known_decision(
+    bot: Phones, database_url: str
+) -> None:
+    unknown = await suiji(database_url, "penalty", "prepare", "99", "--as", ADMIN)
+    assert unknown.exit_code == 1 and "没有编号为 99 的处罚决定" in unknown.output
+    assert (await record(database_url, "睢人社监罚〔2026〕60号")).exit_code == 0
+    (decision,) = await decisions(bot)
+    witness = await suiji(database_url, "penalty", "prepare", str(decision.id), "--as", "刘艳丽")
+    assert witness.exit_code == 1 and "刘艳丽" in witness.output
+    done = await suiji(database_url, "penalty", "prepare", str(decision.id), "--as", ADMIN)
+    assert done.exit_code == 0 and "已提交局领导审批公示" in done.output, done.output
+    (found,) = await decisions(bot)
+    assert found.state is PenaltyState.PENDING and found.approval_id is not None
+    again = await suiji(database_url, "penalty", "prepare", str(decision.id), "--as", ADMIN)
+    assert again.exit_code == 1 and "正在等领导审批" in again.output
