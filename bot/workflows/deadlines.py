@@ -255,10 +255,14 @@ async def _published(step: Step, kind: str, subject: tuple[str, int]) -> bool:
 
 async def penalty_recorded(step: Step, penalty: Penalty, owner: Person) -> Deadline:
     """A penalty decision recorded: whoever recorded it has so many working days after the
-    decision day (not counted) to have it published (closed by bot.workflows.penalties)."""
+    decision day (not counted) to have it published (closed by bot.workflows.penalties). One
+    that follows a campaign's finding belongs to that campaign too: it is listed with it, and
+    escalates to the leaders of the unit that ran it."""
     known = await load_overrides(step.session)
     due = (penalty.decided_on, step.policy.deadlines.penalty_publication_days)
-    made = _new(step, PENALTY_PUBLICATION, ("penalty", penalty.id), owner.id, due, known)
+    finding = await step.session.get(Finding, penalty.finding_id) if penalty.finding_id else None
+    subject, campaign_id = ("penalty", penalty.id), finding.campaign_id if finding else None
+    made = _new(step, PENALTY_PUBLICATION, subject, owner.id, due, known, campaign_id=campaign_id)
     db.add(step.session, [made])
     return made
 

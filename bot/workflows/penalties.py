@@ -299,6 +299,8 @@ async def _subject(step: Step, approval: Approval) -> tuple[Penalty, Entity]:
 
 
 async def _describe(step: Step, approval: Approval) -> tuple[str, str]:
+    # Unlike a draw's targets, the employer is no secret here: the decision has been served,
+    # and the leader must see whom it names to approve making it public.
     penalty, employer = await _subject(step, approval)
     summary = text(
         "penalty.approval_summary",

@@ -323,6 +323,9 @@ async def test_a_decision_on_an_employer_checked_in_a_campaign_names_its_finding
     assert done.exit_code == 0, done.output
     (made,) = await decisions(bot)
     assert made.finding_id == finding.id
+    # Its publication deadline belongs to the campaign it came from.
+    (deadline,) = await deadlines_of(bot, made.id)
+    assert deadline.campaign_id == campaign_id
 
 
 async def published_by_a_leader(p: Phones, penalty_id: int) -> tuple[Approval, str]:
