@@ -93,14 +93,11 @@ async def _problems(
             found.append((row, "number", text("penalty.number_taken", number=record["number"])))
         if employer is None:
             continue
-        checked = findings[employer.id]
-        if record["finding"] is None and checked:
-            ids = [f.id for f in checked]
+        ids = [f.id for f in findings[employer.id]]
+        if record["finding"] is None and ids:
             found.append((row, "finding", text("penalty.finding_needed", ids=ids)))
-        elif record["finding"] is not None and record["finding"] not in {f.id for f in checked}:
-            reason = text("penalty.finding_not_theirs", id=record["finding"], ids=[
-                f.id for f in checked
-            ])  # fmt: skip
+        elif record["finding"] is not None and record["finding"] not in ids:
+            reason = text("penalty.finding_not_theirs", id=record["finding"], ids=ids)
             found.append((row, "finding", reason))
     return found, employers
 

@@ -525,3 +525,19 @@ async def test_prepare_by_the_command_line_once_and_only_for_a_known_decision(
     assert found.state is PenaltyState.PENDING and found.approval_id is not None
     again = await suiji(database_url, "penalty", "prepare", str(decision.id), "--as", ADMIN)
     assert again.exit_code == 1 and "正在等领导审批" in again.output
+
+
+async def test_a_csv_sheet_saved_by_excel_on_a_chinese_windows_is_recorded_too(
+    bot: Phones, database_url: str, tmp_path: Path
+) -> None:
+    row = sheet_row("睢人社监罚〔2026〕70号", SHOP) | {
+        "处罚决定日期": "2026年11月20日",
+        "检查结果编号": "",
+    }
+    sheet = tmp_path / "处罚.csv"
+    with sheet.open("w", encoding="gb18030", newline="") as f:
+        csv.writer(f).writerows([list(row), [str(v) for v in row.values()]])
+    done = await suiji(database_url, "penalty", "import", str(sheet), "--as", ADMIN)
+    assert done.exit_code == 0, done.output
+    (made,) = await decisions(bot)
+    assert (made.number, made.decided_on) == ("睢人社监罚〔2026〕70号", dt.date(2026, 11, 20))
