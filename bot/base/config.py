@@ -107,8 +107,12 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "findings_days": (int, 0),
         "report_days": (int, 5),
         "approval_days": (int, 2),
-        # Results are published within this many working days of the campaign being reported.
+        # Results are published within this many working days of the campaign's end.
         "publication_days": (int, 20),
+        # How often each process looks for reminders due (assignments' and deadlines'): a
+        # reminder goes out at most this late. Claims in the database keep it once however
+        # many processes look.
+        "tick_seconds": (int, 300),
     },
     "findings": {
         # Where evidence photos are kept, named by their SHA-256 (relative to this file).
@@ -229,6 +233,7 @@ class ReminderSettings:
     report_days: int = 5
     approval_days: int = 2
     publication_days: int = 20
+    tick_seconds: int = 300
 
 
 def _clock_time(key: str, value: str) -> dt.time:
@@ -253,6 +258,9 @@ def _reminders(values: dict[tuple[str, str], Any]) -> ReminderSettings:
     for key in ("findings_days", "report_days", "approval_days", "publication_days"):
         if not 0 <= found[key] <= 250:
             raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail="0–250"))
+    if not 1 <= found["tick_seconds"] <= 3600:
+        detail = "1–3600"
+        raise ConfigError(text("config.bad_value", key="reminders.tick_seconds", detail=detail))
     if found["escalate_unit_leader_days"] < found["escalate_team_leader_days"]:
         detail = ">= escalate_team_leader_days"
         raise ConfigError(

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from bot.workflows import campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
-from bot.workflows.step import Step
+from bot.workflows.step import Policy, Step
 from storage.assignments import admins as admins_of
 from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.models import (
@@ -57,17 +57,23 @@ async def bot(factory: Factory, database_url: str) -> AsyncIterator[Phones]:
         yield built
 
 
-async def drawn(p: Phones, start: str, end: str, drawn_at: str = "2026-09-10 10:00") -> int:
+async def draw(
+    factory: Factory, policy: Policy, start: str, end: str, drawn_at: str = "2026-09-10 10:00"
+) -> int:
+    """A campaign from ``start`` to ``end``, created on 1 September and drawn at ``drawn_at``."""
     created = await campaigns.create_campaign(
-        p.factory, parse_campaign(spec(start=start, end=end)), "李管理",
-        clock("2026-09-01 10:00"),
-    )  # fmt: skip
-    await campaigns.commit_draw(p.factory, created.id, "李管理", clock(drawn_at))
-    await campaigns.run_draw(
-        p.factory, created.id, ENTROPY, None, "李管理", clock(drawn_at), p.policy
+        factory, parse_campaign(spec(start=start, end=end)), "李管理", clock("2026-09-01 10:00")
     )
-    await p.settled()
+    await campaigns.commit_draw(factory, created.id, "李管理", clock(drawn_at))
+    await campaigns.run_draw(factory, created.id, ENTROPY, None, "李管理", clock(drawn_at), policy)
     return created.id
+
+
+async def drawn(p: Phones, start: str, end: str, drawn_at: str = "2026-09-10 10:00") -> int:
+    """The same, its assignments on the phones."""
+    campaign_id = await draw(p.factory, p.policy, start, end, drawn_at)
+    await p.settled()
+    return campaign_id
 
 
 async def leaders_of(p: Phones, campaign_id: int) -> list[Person]:
