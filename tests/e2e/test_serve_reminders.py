@@ -107,11 +107,14 @@ async def test_two_serve_processes_on_one_database_send_every_reminder_once(
                         .where(Deadline.state == DeadlineState.OPEN)
                         .with_for_update()
                     )
-                    for name in ("a", "b"):
-                        log = tmp_path / f"serve-{name}-{when[:10]}.log"
-                        await stack.enter_async_context(
-                            serving(environ, log, "--clock", when, stop=signal.SIGTERM)
+                    await asyncio.gather(
+                        *(
+                            stack.enter_async_context(
+                                serving(environ, log, "--clock", when, stop=signal.SIGTERM)
+                            )
+                            for log in (tmp_path / f"serve-{n}-{when[:10]}.log" for n in "ab")
                         )
+                    )
                     await until_waiting(factory, 2)
                 deadline = time.monotonic() + WAIT
                 while digests(fake) - seen != due:
