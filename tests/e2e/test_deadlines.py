@@ -302,9 +302,13 @@ WALKED = """\
 """.splitlines()
 
 
-async def test_two_processes_ticking_at_once_send_each_reminder_once(
+async def test_two_engines_ticking_at_the_same_moment_send_each_reminder_once(
     bot: Phones, database_url: str
 ) -> None:
+    """Two ticks started together in this process, each on an engine (a pool of connections)
+    of its own as two processes would have: the claims in the database let one send. The same
+    with two real ``suiji serve`` processes on a server database, racing on their own timers:
+    tests/e2e/test_serve_reminders.py."""
     await drawn(bot, "2026-09-21", "2026-09-25")
     engines = [make_engine(database_url) for _ in range(2)]
     try:
