@@ -107,11 +107,15 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "findings_days": (int, 0),
         "report_days": (int, 5),
         "approval_days": (int, 2),
-        # Results are published within this many working days of the campaign being reported.
+        # Results are published within this many working days of the campaign's end.
         "publication_days": (int, 20),
         # A penalty decision is published within this many working days of the decision (the
         # decision day not counted).
         "penalty_publication_days": (int, 7),
+        # How often each process looks for reminders due (assignments' and deadlines'): a
+        # reminder goes out at most this late. Claims in the database keep it once however
+        # many processes look.
+        "tick_seconds": (int, 300),
     },
     "bureau": {
         # The deciding organ of penalty decisions and the source of what is published
@@ -239,6 +243,7 @@ class ReminderSettings:
     approval_days: int = 2
     publication_days: int = 20
     penalty_publication_days: int = 7
+    tick_seconds: int = 300
 
 
 def _clock_time(key: str, value: str) -> dt.time:
@@ -269,6 +274,9 @@ def _reminders(values: dict[tuple[str, str], Any]) -> ReminderSettings:
     ):
         if not 0 <= found[key] <= 250:
             raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail="0–250"))
+    if not 1 <= found["tick_seconds"] <= 3600:
+        detail = "1–3600"
+        raise ConfigError(text("config.bad_value", key="reminders.tick_seconds", detail=detail))
     if found["escalate_unit_leader_days"] < found["escalate_team_leader_days"]:
         detail = ">= escalate_team_leader_days"
         raise ConfigError(

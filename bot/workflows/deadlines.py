@@ -228,11 +228,11 @@ async def rectified(step: Step, person: Person, command: Command) -> list[Outgoi
 
 
 async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Person]) -> None:
-    """Every report approved: the unit's leaders have so many working days to publish (closed
-    by the publication workflow, issue 17)."""
+    """Every report approved: the unit's leaders are to publish within so many working days
+    of the campaign's **end** (DOMAIN.md: 20 after the check's end, not after the reports;
+    closed by the publication workflow, issue 17)."""
     known = await load_overrides(step.session)
-    assert campaign.reported_on is not None
-    due = (campaign.reported_on, step.policy.deadlines.publication_days)
+    due = (campaign.end_on, step.policy.deadlines.publication_days)
     subject = ("campaign", campaign.id)
     made = [
         _new(step, PUBLICATION, subject, p.id, due, known, campaign_id=campaign.id) for p in leaders
