@@ -5,11 +5,13 @@ subjects, reminded by the scheduler's tick in one digest per person, listed in �
 Owns when a deadline is made (a campaign drawn: its start, each team's findings and report; an
 approval requested; a finding submitted with a rectification deadline; a campaign reported: its
 publication) and closed (the work done, or gone: decided, submitted, sent back, drawn again),
-and the tick: the open deadlines read in one query, the pure policy (handlers.reminders) says
-which (deadline, step) are due and to whom, those are **claimed** (``last_step`` moved on, only
-where it was behind, tagged with the tick's token) and the digests queued, all in one
-transaction — so that each step goes out once across restarts and several processes, and a
-deadline closed meanwhile is never reminded.
+and the tick: the days open deadlines fall due on read in one query, the pure policy
+(handlers.reminders) says which step is due on each, the deadlines behind it are read in one
+more (plain rows; a tick with nothing due reads none), the policy says to whom, those are
+**claimed** (``last_step`` moved on, only where it was behind, tagged with the tick's token)
+and the digests queued in one INSERT, all in one transaction — so that each step goes out
+once across restarts and several processes, and a deadline closed meanwhile is never
+reminded.
 
 An assignment's answer (「确认参加」/「无法参加」) keeps its own reminder
 (bot.workflows.assignments.remind_unanswered: a card with the buttons to answer, once after
@@ -271,69 +273,82 @@ class Planned:
 
 
 def _chain(
-    policy: Policy,
-    d: Deadline,
-    owner: Person,
-    team: Team | None,
+    d: db.Brief,
     people: dict[int, Person],
     leaders: dict[int, list[Person]],
-    campaign: Campaign | None,
+    reachable: set[int],
 ) -> tuple[tuple[int, ...], ...]:
-    def reachable(found: Sequence[Person | None]) -> tuple[int, ...]:
-        return tuple(p.id for p in found if p is not None and policy.address(p))
+    def among(found: Sequence[int | None]) -> tuple[int, ...]:
+        return tuple(p for p in found if p in reachable)
 
-    leader = people.get(team.leader_id) if team is not None else None
-    unit = campaign.unit_id if campaign is not None else owner.unit_id
-    return (reachable([owner]), reachable([leader]), reachable(leaders.get(unit, [])))
+    unit = d.unit_id if d.unit_id is not None else people[d.owner_id].unit_id  # no campaign
+    return (
+        among([d.owner_id]),
+        among([d.team_leader_id]),
+        among([p.id for p in leaders.get(unit, [])]),
+    )
 
 
-def item_of(
-    d: Deadline,
-    owner: Person,
-    campaign: Campaign | None,
-    team: Team | None,
-    today: dt.date,
-    known: Overrides,
-    viewer: int,
-) -> rules.Item:
+def item_of(d: db.Brief, owner: str, days_left: int, viewer: int) -> rules.Item:
     return rules.Item(
         id=d.id,
         kind=d.kind,
-        campaign=campaign.name if campaign is not None else "",
-        team=team.number if team is not None else None,
+        campaign=d.campaign,
+        team=d.team,
         due_on=d.due_on,
         estimated=d.estimated,
-        days_left=rules.days_left(d.due_on, today, known),
-        owner=owner.name,
-        mine=owner.id == viewer,
+        days_left=days_left,
+        owner=owner,
+        mine=d.owner_id == viewer,
         button=BUTTONS.get(d.kind, ""),
         subject_id=d.subject_id,
     )
 
 
+def _items(
+    rows: Sequence[db.Row], today: dt.date, known: Overrides, viewer: int
+) -> list[rules.Item]:
+    return [
+        item_of(db.brief(row), row[1].name, rules.days_left(row[0].due_on, today, known), viewer)
+        for row in rows
+    ]
+
+
 async def plan(
     session: AsyncSession, policy: Policy, now: dt.datetime
 ) -> tuple[list[Planned], list[rules.Due]]:
-    """Who would be sent what at ``now`` (nothing is written): the preview and the tick."""
+    """Who would be sent what at ``now`` (nothing is written): the preview and the tick. Reads
+    only the deadlines with a step due (by the days open deadlines fall on: a few dozen
+    answers of the pure policy, not one per deadline); quiet, it reads no deadline at all."""
     known = await load_overrides(session)
     today = now.astimezone(policy.tz).date()
-    rows = await db.open_rows(session)
+    window = rules.window(await db.open_days(session), now, policy.deadlines, policy.tz, known)
+    if window.empty:
+        return [], []
+    rows = await db.open_behind(session, window.steps, window.start_steps, rules.NO_OVERDUE)
+    if not rows:
+        return [], []
     leaders = await db.leaders_by_unit(session)
-    people = await db.people(session, {t.leader_id for _, _, _, t in rows if t is not None})
+    wanted = {d.owner_id for d in rows} | {d.team_leader_id for d in rows if d.team_leader_id}
+    people = await db.people(session, wanted)
+    everyone = {p.id: p for ps in leaders.values() for p in ps} | people
+    reachable = {p.id for p in everyone.values() if policy.address(p) is not None}
     opened = [
-        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(policy, d, o, t, people, leaders, c))
-        for d, o, c, t in rows
+        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(d, people, leaders, reachable))
+        for d in rows
     ]
     due = rules.due_reminders(opened, now, policy.deadlines, policy.tz, known)
-    by_id = {d.id: (d, o, c, t) for d, o, c, t in rows}
-    everyone = {p.id: p for ps in leaders.values() for p in ps} | people
-    everyone |= {o.id: o for _, o, _, _ in rows}
+    by_id = {d.id: d for d in rows}
+    left: dict[dt.date, int] = {}  # days left, by due day: the same for every deadline that day
     planned: dict[int, Planned] = {}
     for found in due:
-        d, owner, campaign, team = by_id[found.deadline_id]
+        d = by_id[found.deadline_id]
+        if d.due_on not in left:
+            left[d.due_on] = rules.days_left(d.due_on, today, known)
+        owner = everyone[d.owner_id].name
         for pid in found.recipients:
             entry = planned.setdefault(pid, Planned(everyone[pid], [], []))
-            entry.items.append(item_of(d, owner, campaign, team, today, known, pid))
+            entry.items.append(item_of(d, owner, left[d.due_on], pid))
             entry.steps.append((d.id, found.step, found.level))
     return list(planned.values()), due
 
@@ -356,14 +371,13 @@ async def remind_due(factory: Factory, policy: Policy, clock: Clock) -> int:
         for (step_no, level), ids in sorted(groups.items()):
             await db.claim(session, ids, step_no, level, token, now)
         mine = await db.claimed(session, token)
-        step = Step(session, policy, now, "scheduler")
-        sent = 0
+        mail = []
         for entry in planned:
             items = [i for i in entry.items if i.id in mine]
             if items:
-                step.send(entry.person, rules.digest(entry.person.name, items))
-                sent += 1
-        return sent
+                mail.append((entry.person, rules.digest(entry.person.name, items)))
+        await Step(session, policy, now, "scheduler").send_all(mail)
+        return len(mail)
 
 
 async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> int:
@@ -423,10 +437,8 @@ async def todo(step: Step, person: Person) -> list[Outgoing]:
     """「待办」: my open deadlines, soonest first; a leader also sees the overdue deadlines of
     their unit's campaigns, and a team leader their team's."""
     known = await load_overrides(step.session)
-    mine = [
-        item_of(d, o, c, t, step.today, known, person.id)
-        for d, o, c, t in await db.open_rows(step.session, owner_ids=[person.id])
-    ]
+    rows = await db.open_rows(step.session, owner_ids=[person.id])
+    mine = _items(rows, step.today, known, person.id)
     others: list[rules.Item] = []
     led = await db.teams_led_by(step.session, person.id)
     if person.is_leader or led:
@@ -436,11 +448,8 @@ async def todo(step: Step, person: Person) -> list[Outgoing]:
             unit_id=person.unit_id if person.is_leader else None,
             due_before=step.today,
         )
-        others = [
-            item_of(d, o, c, t, step.today, known, person.id)
-            for d, o, c, t in rows
-            if o.id != person.id
-        ]
+        theirs = [row for row in rows if row[1].id != person.id]
+        others = _items(theirs, step.today, known, person.id)
     return [rules.todo(person.name, mine, [i for i in others if i.overdue])]
 
 
