@@ -16,7 +16,9 @@ reminded.
 An assignment's answer (「确认参加」/「无法参加」) keeps its own reminder
 (bot.workflows.assignments.remind_unanswered: a card with the buttons to answer, once after
 ``assignments.remind_after_hours`` hours); its clock is the assignment row itself, which every
-workflow that changes an assignment already keeps, so it is not copied here.
+workflow that changes an assignment already keeps, so it is not copied here: 「待办」 and
+``suiji deadlines list`` read the answers still awaited from the assignments (kind
+``assignment_answer``, due the last day 「无法参加」 is accepted).
 """
 
 from __future__ import annotations
@@ -41,14 +43,15 @@ from bot.platforms.messages import Outgoing
 from bot.workflows.step import Policy, Step
 from handlers import reminders as rules
 from handlers.commands import Command
+from storage import assignments as assignments_db
 from storage import audit
 from storage import calendar as calendar_db
 from storage import deadlines as db
-from storage.assignments import admins as admins_of
 from storage.engine import unit_of_work
 from storage.findings import teams_of_campaign
 from storage.models import (
     Approval,
+    Assignment,
     Campaign,
     Deadline,
     DeadlineState,
@@ -65,6 +68,7 @@ CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE = "campaign_start", "findings_due", "re
 APPROVAL, RECTIFICATION, PUBLICATION = "approval", "rectification", "publication"
 KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE, APPROVAL, RECTIFICATION, PUBLICATION)
 DRAWN_KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE)
+ANSWER = "assignment_answer"  # read from the assignments, never a row here (see above)
 BUTTONS = {
     CAMPAIGN_START: "fill",
     FINDINGS_DUE: "fill",
@@ -314,6 +318,32 @@ def _items(
     ]
 
 
+def answer_by(policy: Policy, start: dt.date) -> dt.date:
+    """The last day an assignment can be answered either way: 「无法参加」 closes
+    ``decline_closes_days_before_start`` days before the start (0: on it)."""
+    return start - dt.timedelta(days=policy.decline_closes_days_before_start + 1)
+
+
+def _answer(
+    policy: Policy, row: tuple[Assignment, Person, Campaign], today: dt.date, known: Overrides
+) -> tuple[rules.Item, Person]:
+    """An awaited answer as an item, and who owes it."""
+    a, person, campaign = row
+    due = answer_by(policy, campaign.start_on)
+    item = rules.Item(
+        id=a.id,
+        kind=ANSWER,
+        campaign=campaign.name,
+        team=a.team_number,
+        due_on=due,
+        estimated=False,
+        days_left=rules.days_left(due, today, known),
+        owner=person.name,
+        subject_id=a.id,
+    )
+    return item, person
+
+
 async def plan(
     session: AsyncSession, policy: Policy, now: dt.datetime
 ) -> tuple[list[Planned], list[rules.Due]]:
@@ -411,7 +441,7 @@ async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> in
         asked = await db.calendar_year(session, year)
         if asked is not None and (asked.last_step or 0) >= week:
             return 0  # another process asked this week, while we were reading
-        admins = await admins_of(session)
+        admins = await assignments_db.admins(session)
         if not admins:
             return 0
         if asked is None:
@@ -438,7 +468,10 @@ async def todo(step: Step, person: Person) -> list[Outgoing]:
     their unit's campaigns, and a team leader their team's."""
     known = await load_overrides(step.session)
     rows = await db.open_rows(step.session, owner_ids=[person.id])
+    answers = await assignments_db.awaiting_answer(step.session, step.today, person_id=person.id)
     mine = _items(rows, step.today, known, person.id)
+    mine += [_answer(step.policy, row, step.today, known)[0] for row in answers]
+    mine.sort(key=lambda item: item.due_on)
     others: list[rules.Item] = []
     led = await db.teams_led_by(step.session, person.id)
     if person.is_leader or led:
@@ -461,36 +494,54 @@ async def listing(
     campaign_id: int | None = None,
     overdue: bool = False,
 ) -> list[dict[str, Any]]:
-    """``suiji deadlines list``: open deadlines, soonest first, as plain data."""
+    """``suiji deadlines list``: open deadlines and the assignment answers still awaited,
+    soonest first, as plain data."""
     today = now.astimezone(policy.tz).date()
     async with factory() as session:
         known = await load_overrides(session)
         rows = await db.open_rows(
             session, campaign_id=campaign_id, due_before=today if overdue else None
         )
+        answers = await assignments_db.awaiting_answer(session, today, campaign_id=campaign_id)
     found = []
     for d, owner, campaign, team in rows:
         left = rules.days_left(d.due_on, today, known)
+        item = item_of(db.brief((d, owner, campaign, team)), owner.name, left, owner.id)
         found.append(
-            {
-                "id": d.id,
-                "kind": d.kind,
-                "campaign_id": d.campaign_id,
-                "campaign": campaign.name if campaign is not None else "",
-                "team": team.number if team is not None else None,
-                "subject": f"{d.subject_kind}:{d.subject_id}",
-                "owner": owner.name,
-                "owner_reachable": policy.address(owner) is not None,
-                "due_on": d.due_on.isoformat(),
-                "estimated": d.estimated,
-                "days_left": left,
-                "overdue": left < 0,
-                "rule": d.rule,
-                "escalation": d.escalation,
-                "last_step": d.last_step,
-            }
+            _listed(policy, item, owner, d.campaign_id, f"{d.subject_kind}:")
+            | {"rule": d.rule, "escalation": d.escalation, "last_step": d.last_step}
+            | {"reminded": d.last_step is not None}
         )
-    return found
+    for row in answers:
+        item, owner = _answer(policy, row, today, known)
+        if not overdue or item.due_on < today:
+            rule = f"{ANSWER}:{policy.decline_closes_days_before_start}"
+            found.append(
+                _listed(policy, item, owner, row[2].id, "assignment:")
+                | {"id": None, "rule": rule, "escalation": 0, "last_step": None}
+                | {"reminded": row[0].reminded_at is not None}
+            )
+    return sorted(found, key=lambda r: str(r["due_on"]))
+
+
+def _listed(
+    policy: Policy, item: rules.Item, owner: Person, campaign_id: int | None, subject: str
+) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "campaign_id": campaign_id,
+        "campaign": item.campaign,
+        "team": item.team,
+        "subject": f"{subject}{item.subject_id}",
+        "subject_id": item.subject_id,
+        "owner": owner.name,
+        "owner_reachable": policy.address(owner) is not None,
+        "due_on": item.due_on.isoformat(),
+        "estimated": item.estimated,
+        "days_left": item.days_left,
+        "overdue": item.overdue,
+    }
 
 
 async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dict[str, Any]]:
