@@ -15,6 +15,7 @@ passed over for the next.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -239,11 +240,27 @@ def digest(name: str, items: Sequence[Item]) -> Outgoing:
         "chat/deadlines_digest.md.j2",
         name=name,
         items=items,
+        when={i.days_left: _when(i.days_left) for i in items},
         today=sum(i.today for i in items),
         overdue=sum(i.overdue for i in items),
         coming=sum(i.days_left > 0 for i in items),
     )
-    return Outgoing.card(text("deadlines.digest_title"), body.strip(), buttons(items))
+    return Outgoing.card(_words("deadlines.digest_title"), body.strip(), buttons(items))
+
+
+# The words a digest repeats, worded once per process (templates do not change while the bot
+# runs): a tick words some two thousand digests, and a template macro call each was a third of
+# the tick (tests/benchmarks/bench_reminders.py).
+
+
+@functools.lru_cache(maxsize=512)
+def _when(days: int) -> str:
+    return text("deadlines.when", days=days)
+
+
+@functools.cache
+def _words(key: str) -> str:
+    return text(key)
 
 
 def buttons(items: Sequence[Item]) -> tuple[Button, ...]:
@@ -256,12 +273,13 @@ def buttons(items: Sequence[Item]) -> tuple[Button, ...]:
     return tuple(_button(*way) for way in list(wanted)[:MAX_BUTTONS])
 
 
+@functools.lru_cache(maxsize=1024)
 def _button(way: str, approval: int) -> Button:
     if way == "approve":
         key = text("deadlines.key_approve", id=approval)
     else:
-        key = text(f"deadlines.key_{way}")
-    return Button(key, text(f"deadlines.label_{way}"))
+        key = _words(f"deadlines.key_{way}")
+    return Button(key, _words(f"deadlines.label_{way}"))
 
 
 def todo(name: str, mine: Sequence[Item], others: Sequence[Item]) -> Outgoing:

@@ -267,7 +267,8 @@ async def enqueue_many(
         return
     await session.flush()
     rows = [_outbox_row(platform, to, body, now, event_id) for platform, to, body in messages]
-    await session.execute(insert(OutboxMessage), rows)
+    # The table, not the entity: the ORM's bulk path would look at each row again.
+    await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
 
 
 def message_ref(message: OutboxMessage) -> str:
