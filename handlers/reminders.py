@@ -268,18 +268,24 @@ def buttons(items: Sequence[Item]) -> tuple[Button, ...]:
     worded once, however many items share it."""
     wanted: dict[tuple[str, int], None] = {}
     for item in items:
-        if item.button in ("approve", "fill", "progress"):
+        if item.button in BUTTON_WORDS:
             wanted[(item.button, item.subject_id if item.button == "approve" else 0)] = None
     return tuple(_button(*way) for way in list(wanted)[:MAX_BUTTONS])
 
 
+# A way to act: the messages of its button's key (what pressing it says) and label.
+BUTTON_WORDS = {
+    "approve": ("deadlines.key_approve", "deadlines.label_approve"),
+    "fill": ("deadlines.key_fill", "deadlines.label_fill"),
+    "progress": ("deadlines.key_progress", "deadlines.label_progress"),
+}
+
+
 @functools.lru_cache(maxsize=1024)
 def _button(way: str, approval: int) -> Button:
-    if way == "approve":
-        key = text("deadlines.key_approve", id=approval)
-    else:
-        key = _words(f"deadlines.key_{way}")
-    return Button(key, _words(f"deadlines.label_{way}"))
+    key, label = BUTTON_WORDS[way]
+    said = text(key, id=approval) if way == "approve" else _words(key)
+    return Button(said, _words(label))
 
 
 def todo(name: str, mine: Sequence[Item], others: Sequence[Item]) -> Outgoing:
