@@ -279,17 +279,16 @@ class Planned:
 def _chain(
     d: db.Brief,
     people: dict[int, Person],
-    leaders: dict[int, list[Person]],
+    unit_leaders: dict[int, tuple[int, ...]],
     reachable: set[int],
 ) -> tuple[tuple[int, ...], ...]:
-    def among(found: Sequence[int | None]) -> tuple[int, ...]:
-        return tuple(p for p in found if p in reachable)
-
+    """Whom to tell at each level, only those the bot can reach (``unit_leaders``: reachable
+    already)."""
     unit = d.unit_id if d.unit_id is not None else people[d.owner_id].unit_id  # no campaign
     return (
-        among([d.owner_id]),
-        among([d.team_leader_id]),
-        among([p.id for p in leaders.get(unit, [])]),
+        (d.owner_id,) if d.owner_id in reachable else (),
+        (d.team_leader_id,) if d.team_leader_id in reachable else (),
+        unit_leaders.get(unit, ()),
     )
 
 
@@ -363,8 +362,9 @@ async def plan(
     people = await db.people(session, wanted)
     everyone = {p.id: p for ps in leaders.values() for p in ps} | people
     reachable = {p.id for p in everyone.values() if policy.address(p) is not None}
+    unit_leaders = {u: tuple(p.id for p in ps if p.id in reachable) for u, ps in leaders.items()}
     opened = [
-        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(d, people, leaders, reachable))
+        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(d, people, unit_leaders, reachable))
         for d in rows
     ]
     due = rules.due_reminders(opened, now, policy.deadlines, policy.tz, known)
