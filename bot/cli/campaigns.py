@@ -361,13 +361,13 @@ def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
     # sha256sum (certutil -hashfile on Windows) gives the printed value.
     _write(file, canonical(record))
     click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
-    _confidential_note(record)
+    _confidential_note(record, ZoneInfo(zone_of(ctx)))
 
 
-def _confidential_note(record: dict[str, Any]) -> None:
+def _confidential_note(record: dict[str, Any], tz: dt.tzinfo) -> None:
     campaign = record["campaign"]
     end = dt.date.fromisoformat(campaign["end"])
-    if campaigns.under_embargo(campaign["confidential"], end, utc_now().date()):
+    if campaigns.under_embargo(campaign["confidential"], end, utc_now().astimezone(tz).date()):
         click.echo(text("campaign.confidential_note", end=campaign["end"]), err=True)
 
 
@@ -379,7 +379,7 @@ def _confidential_note(record: dict[str, Any]) -> None:
 def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
     """Write the Chinese draw certificate page (HTML)."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
-    _confidential_note(record)
+    _confidential_note(record, ZoneInfo(zone_of(ctx)))
     _write(file, campaigns.certificate_html(record, zone_of(ctx)))
     click.echo(text("campaign.certificate_written", path=str(file)))
 

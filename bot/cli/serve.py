@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import webbrowser
+import zoneinfo
 from pathlib import Path
 
 import click
@@ -174,7 +175,8 @@ def port_taken(port: int) -> bool:
 async def _prepare_demo(settings: Settings) -> None:
     async def work(engine: AsyncEngine) -> None:
         await migrate.upgrade(engine)
-        await sandbox.prepare(make_session_factory(engine), utc_now)
+        tz = zoneinfo.ZoneInfo(settings.app.timezone)
+        await sandbox.prepare(make_session_factory(engine), utc_now, tz)
 
     await with_engine(settings, work)
 

@@ -54,7 +54,6 @@ _seq = itertools.count(1_000_000)
 SAMPLE_PHOTO = TEMPLATES_DIR / "sandbox" / "sample-photo.png"
 MAX_MOVE_DAYS = 366  # the furthest one move goes: a year and a day
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-OVERDUE_AFTER_DAYS = 3  # 「调到结束后」: at least this many days past a campaign's end
 
 
 class MovableClock:
@@ -209,16 +208,17 @@ async def vote(request: web.Request) -> web.Response:
     return web.json_response({"status": status})
 
 
-async def prepare(factory: Any, clock: Callable[[], dt.datetime]) -> None:
+async def prepare(factory: Any, clock: Callable[[], dt.datetime], tz: dt.tzinfo) -> None:
     """What a new sandbox holds: the sample registries and a campaign ready to draw."""
     await import_sample(factory, clock)
-    await ready_campaign(factory, clock)
+    await ready_campaign(factory, clock, tz)
 
 
-async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime]) -> int:
-    """The example campaign, a week from now for two weeks, committed and waiting for its
+async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime], tz: dt.tzinfo) -> int:
+    """The example campaign, a week from the bureau's today (``tz``: not UTC's, which is a
+    day behind from midnight to eight in China) for two weeks, committed and waiting for its
     draw: what the sandbox offers to draw first."""
-    start = clock().date() + dt.timedelta(days=7)
+    start = clock().astimezone(tz).date() + dt.timedelta(days=7)
     example = parse_campaign(example_campaign(start))
     spec = dataclasses.replace(example, end=start + dt.timedelta(days=14))
     actor = text("sandbox.actor")
@@ -229,17 +229,21 @@ async def ready_campaign(factory: Any, clock: Callable[[], dt.datetime]) -> int:
 
 async def campaign_list(request: web.Request) -> web.Response:
     """Every campaign as `campaign show` has it, with its entropy sources for the draw form and
-    ``overdue_day``: a working day a few days past its end, where the page's 「调到结束后」 moves
-    the clock to see the reminders of what is overdue arrive."""
+    ``overdue_day``: the working day after the team leaders are first told of their officers'
+    overdue findings (``reminders.escalate_team_leader_days`` working days past the findings'
+    due day), where the page's 「调到结束后」 moves the clock to see those reminders arrive —
+    the day after, because the clock keeps its time of day and a day's step goes at
+    ``reminders.at``: before then on the day itself, the leaders would have nothing yet."""
     async with request.app[FACTORY]() as session:
         rows = await session.execute(select(Campaign).order_by(Campaign.id))
         found = [(c.id, c.entropy_sources, c.end_on) for c in rows.scalars()]
         known = await deadlines.load_overrides(session)
+    rules = request.app[POLICY].deadlines
     shown = []
     for campaign_id, sources, end in found:
         view = await campaigns.show_campaign(request.app[FACTORY], campaign_id)
-        later = end + dt.timedelta(days=OVERDUE_AFTER_DAYS)
-        overdue_day = working_days_after(later - dt.timedelta(days=1), 1, known).day
+        due = working_days_after(end, rules.findings_days, known).day
+        overdue_day = working_days_after(due, rules.escalate_team_leader_days + 1, known).day
         shown.append(
             {**view, "sources": [s["name"] for s in sources], "overdue_day": str(overdue_day)}
         )

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import text
 from bot.platforms.messages import Button, Outgoing
 from bot.registry.fields import labels
-from bot.workflows import approvals
+from bot.workflows import approvals, deadlines
 from bot.workflows.step import Policy, Step
 from handlers import assignments as say
 from handlers.commands import Command, Task
@@ -545,6 +545,9 @@ async def excuse(step: Step, campaign: Campaign, a: Assignment, reason: str) -> 
         session.add(new)
         await session.flush()
         step.send(substitute, *say.assignment_messages(await _view(step, new, campaign)))
+    await deadlines.member_replaced(
+        step, team, officer.id, substitute.id if substitute is not None else None
+    )
     active = [
         m
         for m, _ in await db.team_members(session, team.id)

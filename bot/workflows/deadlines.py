@@ -52,6 +52,7 @@ from storage.findings import teams_of_campaign
 from storage.models import (
     Approval,
     Assignment,
+    AssignmentRole,
     Campaign,
     Deadline,
     DeadlineState,
@@ -130,21 +131,42 @@ async def load_overrides(session: AsyncSession) -> Overrides:
 
 
 async def campaign_drawn(step: Step, campaign: Campaign) -> None:
-    """A draw (run again or not) made the teams: each leader's start, findings and report."""
+    """A draw (run again or not) made the teams: each leader's start and report, and each
+    member's findings — the officers fill them in, so they are reminded, and their team
+    leader only once they are late (a team with no member left: its leader)."""
     await db.close_of_campaign(step.session, campaign.id, DRAWN_KINDS, step.now, "redrawn")
     known = await load_overrides(step.session)
     days = step.policy.deadlines
     made = []
     for team in await teams_of_campaign(step.session, campaign.id):
         where = {"campaign_id": campaign.id, "team_id": team.id}
-        subject, owner = ("team", team.id), team.leader_id
-        for kind, due in (
-            (CAMPAIGN_START, (campaign.start_on, None)),
-            (FINDINGS_DUE, (campaign.end_on, days.findings_days)),
-            (REPORT_DUE, (campaign.end_on, days.report_days)),
+        subject, leader = ("team", team.id), team.leader_id
+        members = [
+            a.person_id
+            for a, _ in await assignments_db.team_members(step.session, team.id)
+            if a.role is AssignmentRole.MEMBER and a.state in assignments_db.ACTIVE
+        ]
+        for kind, owners, due in (
+            (CAMPAIGN_START, [leader], (campaign.start_on, None)),
+            (FINDINGS_DUE, members or [leader], (campaign.end_on, days.findings_days)),
+            (REPORT_DUE, [leader], (campaign.end_on, days.report_days)),
         ):
-            made.append(_new(step, kind, subject, owner, due, known, **where))
+            made += [_new(step, kind, subject, owner, due, known, **where) for owner in owners]
     db.add(step.session, made)
+
+
+async def member_replaced(step: Step, team: Team, gone_id: int, substitute_id: int | None) -> None:
+    """An officer taken off a team: their findings deadline passes to the substitute; with
+    none, it goes — unless it was the team's last, which passes to the team leader."""
+    mine = await db.open_owned(step.session, team.id, FINDINGS_DUE, gone_id)
+    others = len(await db.open_owned(step.session, team.id, FINDINGS_DUE)) - len(mine)
+    heir = substitute_id if substitute_id is not None else None if others else team.leader_id
+    for deadline in mine:
+        if heir is None:
+            deadline.state, deadline.closed_at = DeadlineState.CLOSED, step.now
+            deadline.closed_why = "replaced"
+        else:
+            deadline.owner_id = heir
 
 
 async def approval_requested(step: Step, approval: Approval) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.workflows import assignments, campaigns
+from bot.workflows import assignments, campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.step import Policy
 from storage.assignments import recused_entities, team_employers
@@ -25,6 +25,8 @@ from storage.models import (
     Assignment,
     AssignmentRole,
     AssignmentState,
+    Deadline,
+    DeadlineState,
     Entity,
     OutboxMessage,
     OutboxState,
@@ -106,6 +108,18 @@ async def substitutes(p: Phones, campaign_id: int) -> list[Assignment]:
         return list(rows.scalars())
 
 
+async def findings_owners(p: Phones, team_id: int | None) -> list[int]:
+    """Who owns the team's open findings deadline: each of its officers."""
+    async with p.factory() as session:
+        rows = await session.execute(
+            select(Deadline.owner_id)
+            .where(Deadline.team_id == team_id, Deadline.kind == deadlines.FINDINGS_DUE,
+                   Deadline.state == DeadlineState.OPEN)
+            .order_by(Deadline.owner_id)
+        )  # fmt: skip
+        return list(rows.scalars())
+
+
 async def approvals_of(p: Phones) -> list[Approval]:
     async with p.factory() as session:
         return list((await session.execute(select(Approval).order_by(Approval.id))).scalars())
@@ -171,6 +185,9 @@ async def test_decline_is_approved_and_the_next_in_draw_order_takes_the_place(bo
     # The first of the reserve without a recusal against this team took the place.
     assert substitute.position == eligible[0]
     assert shown["reserve"] == [r for r in reserve_before if r["position"] != eligible[0]]
+    # The findings are the officers' to hand in: the one who left passed theirs on.
+    owners = sorted([members[1].person_id, substitute.person_id])
+    assert await findings_owners(bot, members[0].team_id) == owners
     if bot.platform == "wecom":  # every card answered shows how it ended
         leader_name = await name_of(bot, leader)
         await bot.wait_for_buttons(leader, "审批", [f"已同意（{leader_name}）"])
@@ -357,6 +374,15 @@ async def test_when_the_reserve_runs_out_the_team_is_flagged_and_the_unit_alerte
     await wecom.settled()
     shown = await campaigns.show_campaign(wecom.factory, campaign_id)
     assert shown["teams"][0]["short_by"] == 1 and shown["reserve"] == []
+    # Nobody took the place: the one who left has no findings to hand in, the other still has.
+    assert await findings_owners(wecom, members[0].team_id) == [members[1].person_id]
+    await wecom.say(await wecom.account(members[1].person_id), "无法参加 生病")
+    await wecom.settled()
+    # The team's last officer gone too: its findings fall to the team leader.
+    async with wecom.factory() as session:
+        team_row = await session.get(Team, members[0].team_id)
+        assert team_row is not None
+    assert await findings_owners(wecom, members[0].team_id) == [team_row.leader_id]
 
 
 async def test_my_tasks_and_one_task_in_full(wecom: Phones) -> None:

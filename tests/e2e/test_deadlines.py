@@ -193,10 +193,10 @@ async def test_a_campaign_through_the_national_day_holidays(
     received is listed (who, when, which deadlines), and each arrives once, never in quiet
     hours or on a holiday, one per person at a time. Team 1 hands its findings in on time
     (one orders rectification by 8 Oct), its report waits on a leader and is approved, and the
-    rectification is reported done; the other teams are late, escalated to the team leader and
-    then the unit's leaders, and report on 13 Oct; the bot is down for a long weekend and
-    catches up in one digest each; publication is due 20 working days after the end, 29
-    October."""
+    rectification is reported done; the other teams' officers are late, escalated to their
+    team leaders and then the unit's leaders, and report on 13 Oct; the bot is down for a long
+    weekend and catches up in one digest each; publication is due 20 working days after the
+    end, 29 October."""
     await load_sample(factory, clock("2026-09-01 10:00"))
     walk = Walk("2026-09-10 10:00")
     log: list[Received] = []
@@ -220,6 +220,14 @@ async def test_a_campaign_through_the_national_day_holidays(
 
         campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
         first, *_ = [await bot.account(p.id) for p in await leaders_of(bot, campaign_id)]
+        # The drawn officers (the secret is new each run, so who they are is too): by team.
+        async with bot.factory() as session:
+            placed = await session.execute(
+                select(Assignment.person_id, Assignment.team_number)
+                .where(Assignment.campaign_id == campaign_id,
+                       Assignment.role == AssignmentRole.MEMBER)
+            )  # fmt: skip
+            officers = {await bot.account(pid): f"O{number}" for pid, number in placed.all()}
         # Team 1 hands in its findings (the first orders rectification within 15 days: by
         # 8 October) and its report, which waits on the unit's leaders; approved on the 28th.
         await until("2026-09-23 14:00")
@@ -258,7 +266,8 @@ async def test_a_campaign_through_the_national_day_holidays(
     walked: dict[str, list[str]] = {}
     for r in log:
         kinds = " ".join(SHORT[k] for k in r.kinds)
-        walked.setdefault(r.when[5:], []).append(f"{SHORT[r.user]}: {kinds}")
+        who = SHORT.get(r.user) or officers[r.user]
+        walked.setdefault(r.when[5:], []).append(f"{who}: {kinds}")
     assert [f"{when}  {'  '.join(sorted(got))}" for when, got in walked.items()] == WALKED
     # Each went out at a time reminders may (a working day, out of quiet hours), one per
     # person at a time; each with its buttons to act.
@@ -267,16 +276,19 @@ async def test_a_campaign_through_the_national_day_holidays(
     )
     assert set(Counter((r.when, r.user) for r in log).values()) == {1}
     approving = next(r for r in log if "approval" in r.kinds)
-    assert f"审批{approval.id}" in approving.text and approving.buttons == ("填写", "审批")
-    escalated = next(r for r in log if r.user == first and r.kinds == ("findings_due",) * 2)
-    assert "（责任人：" in escalated.text and "逾期 2 项" in escalated.text
+    assert f"审批{approval.id}" in approving.text and approving.buttons == ("审批",)
+    escalated = next(r for r in log if r.user == first and r.kinds == ("findings_due",) * 4)
+    assert "（责任人：" in escalated.text and "逾期 4 项" in escalated.text
     assert escalated.buttons == ("填写",)
 
 
 # What the fake WeCom received in the walk above, in order: when (local), then each digest sent
 # then: to whom (ZK zhangkai leads team 1, MML miaomingliang team 2, MJ miaojuan team 3; all
-# three are the unit's leaders, who approve each other's reports) and the deadlines in it, in
-# its order (S the start, F findings, R report, A approval, X rectification, P publication).
+# three are the unit's leaders, who approve each other's reports; On is one of team n's two
+# drawn officers, who own their team's findings) and the deadlines in it, in its order (S the
+# start, F findings, R report, A approval, X rectification, P publication). Teams 2 and 3 are
+# late with their findings: from 29 September (two working days overdue) their leaders are
+# told of their officers' findings too, from 9 October all the unit's leaders.
 SHORT = {
     "zhangkai": "ZK", "miaomingliang": "MML", "miaojuan": "MJ",
     CAMPAIGN_START: "S", FINDINGS_DUE: "F", REPORT_DUE: "R", APPROVAL: "A",
@@ -286,15 +298,15 @@ WALKED = """\
 09-17 09:00  MJ: S  MML: S  ZK: S
 09-20 09:00  MJ: S  MML: S  ZK: S
 09-21 09:00  MJ: S  MML: S  ZK: S
-09-22 09:00  MJ: F  MML: F  ZK: F
-09-24 09:00  MJ: F A  MML: F A
-09-28 09:00  MJ: F A  MML: F A  ZK: X
-09-29 09:00  MJ: F R  MML: F R
-09-30 09:00  MJ: F  MML: F  ZK: X
-10-08 09:00  MJ: F R  MML: F R  ZK: X
-10-09 09:00  MJ: F F R  MML: F F R  ZK: F F
-10-12 09:00  MJ: F F R  MML: F F R  ZK: F F
-10-13 09:00  MJ: F F R  MML: F F R  ZK: F F
+09-22 09:00  O1: F  O1: F  O2: F  O2: F  O3: F  O3: F
+09-24 09:00  MJ: A  MML: A  O2: F  O2: F  O3: F  O3: F
+09-28 09:00  MJ: A  MML: A  O2: F  O2: F  O3: F  O3: F  ZK: X
+09-29 09:00  MJ: F F R  MML: F F R  O2: F  O2: F  O3: F  O3: F
+09-30 09:00  MJ: F F  MML: F F  O2: F  O2: F  O3: F  O3: F  ZK: X
+10-08 09:00  MJ: F F R  MML: F F R  O2: F  O2: F  O3: F  O3: F  ZK: X
+10-09 09:00  MJ: F F F F R  MML: F F F F R  O2: F  O2: F  O3: F  O3: F  ZK: F F F F
+10-12 09:00  MJ: F F F F R  MML: F F F F R  O2: F  O2: F  O3: F  O3: F  ZK: F F F F
+10-13 09:00  MJ: F F F F R  MML: F F F F R  O2: F  O2: F  O3: F  O3: F  ZK: F F F F
 10-23 09:00  MJ: X  MML: X
 10-26 09:00  MJ: P  MML: P  ZK: P
 10-27 09:00  MJ: X  MML: X
