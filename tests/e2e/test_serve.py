@@ -141,6 +141,7 @@ async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> Non
             "remind-deadlines",
             "forget-signs",
             "fetch-photos",
+            "refresh-site",
         }
         for job in jobs:
             assert inspect.iscoroutinefunction(job.func), job.id

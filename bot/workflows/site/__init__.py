@@ -15,6 +15,7 @@ imports the server or the CLI.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -28,10 +29,11 @@ from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
 from bot.workflows.publish import load_people
-from bot.workflows.site import assets
+from bot.workflows.site import assets, home, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
+from storage import audit as audit_db
 
-SECTIONS: tuple[Section, ...] = (assets.files,)
+SECTIONS: tuple[Section, ...] = (assets.files, home.files, results.files)
 
 MANIFEST = "SHA256SUMS"
 
@@ -113,19 +115,40 @@ def write(files: Sequence[SiteFile], directory: Path) -> None:
         raise
 
 
-async def publish(
-    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
+async def checked(
+    factory: async_sessionmaker[AsyncSession], context: SiteContext
 ) -> list[SiteFile]:
-    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
-    written and the refusal names each place."""
+    """The site built and scanned: its files, or a SiteError naming each place on any hit."""
     files = await build(factory, context)
     async with factory() as session:
         people = await load_people(session)
     hits = scan(files, people)
     if hits:
         raise SiteError(refusal(hits))
+    return files
+
+
+async def publish(
+    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
+) -> list[SiteFile]:
+    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
+    written and the refusal names each place."""
+    files = await checked(factory, context)
     write(files, directory)
     return files
+
+
+Stamp = tuple[dt.date, int]
+
+
+async def stamp(factory: async_sessionmaker[AsyncSession], context: SiteContext) -> Stamp:
+    """What the site's content can change with, read in one cheap query: the bureau's date (a
+    confidential campaign's targets open when its checks end) and the audit log's newest entry
+    (every change the site shows — a draw, a plan, a publication approved in chat — is
+    recorded there). The same stamp means a build would give the same bytes."""
+    async with factory() as session:
+        head = await audit_db.head(session)
+    return (context.today, head[0] if head else 0)
 
 
 def refusal(hits: Sequence[Hit]) -> str:
