@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
+from bot.draw.record import canonical, sha256_text
 from bot.platforms.messages import Outgoing
 from bot.registry.personal import People, Person
 from bot.registry.scan import Hit, scan_rows
@@ -114,8 +113,7 @@ def results_rows(
 
 
 def rows_sha256(rows: list[dict[str, str]]) -> str:
-    canonical = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_text(canonical(rows))
 
 
 def _columns(with_measure: bool) -> tuple[str, ...]:

@@ -29,11 +29,18 @@ from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
 from bot.workflows.publish import load_people
-from bot.workflows.site import assets, home, results
+from bot.workflows.site import assets, campaigns, home, items, plans, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
 from storage import audit as audit_db
 
-SECTIONS: tuple[Section, ...] = (assets.files, home.files, results.files)
+SECTIONS: tuple[Section, ...] = (
+    assets.files,
+    home.files,
+    items.files,
+    plans.files,
+    campaigns.files,
+    results.files,
+)
 
 MANIFEST = "SHA256SUMS"
 
