@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Campaign, Publication, PublicationState
@@ -27,3 +29,12 @@ async def published(session: AsyncSession) -> list[tuple[Publication, Campaign]]
         .order_by(Publication.published_at.desc(), Campaign.id.desc())
     )
     return [(p, c) for p, c in (await session.execute(query)).all()]
+
+
+async def published_stamp(session: AsyncSession) -> tuple[int, dt.datetime | None]:
+    """How many publications are published and the newest's time: changes when one is."""
+    query = select(func.count(), func.max(Publication.published_at)).where(
+        Publication.state == PublicationState.PUBLISHED
+    )
+    count, newest = (await session.execute(query)).one()
+    return int(count), newest

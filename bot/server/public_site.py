@@ -1,15 +1,15 @@
 """The public site (issue 17 §2) served read-only under ``/public/``: the same files
 ``suiji publish site`` writes, held in memory as last built.
 
-Freshness: the site is built when the app starts, and on each tick of the scheduler (every
-``REFRESH_SECONDS``) it is rebuilt when its stamp changed — the bureau's date (a confidential
-campaign opens when its checks end) or the audit log's newest entry (a publication approved in
-chat, a draw, a plan: everything the site shows is recorded). A tick whose stamp did not change
-costs one single-row query; a publication approved in chat is public within one tick, without
-the approval code knowing about the site. A build whose scan finds personal data is not served:
-the previous site stays, and the refusal is logged with each place (the data itself masked).
-Where ``[public] site_dir`` is set, each new build is also written there whole (atomically) for
-the county portal to sync.
+Freshness: the site is built when the app starts, and rebuilt on the scheduler's tick (every
+``REFRESH_SECONDS``) when its stamp changed: at once for a new day (a confidential campaign
+opens when its checks end) or new results (a publication approved in chat is public within one
+tick, without the approval code knowing about the site); for anything else the audit log shows
+(a draw, a plan, the item list) at most once every ``SETTLE_SECONDS``. A tick whose stamp did
+not change costs two small queries. A build whose scan finds personal data is not served: the
+previous site stays, and the refusal is logged with each place (the data itself masked). Where
+``[public] site_dir`` is set, each new build is also written there whole (atomically) for the
+county portal to sync.
 
 Only GET and HEAD; a folder answers its index.html; paths are looked up among the built files,
 never on disk, so no path reaches outside the site.
@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import logging
 import posixpath
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,10 @@ from bot.workflows.site.pages import SiteContext, root_of
 log = logging.getLogger("suiji.site")
 
 REFRESH_SECONDS = 30.0
+# A change that need not be public at once (a draw, a plan, the item list) waits this long
+# after the last build: while officers work, the audit log moves on every tick, and a build
+# (rendering every page, on the event loop) each time would crowd out answering the platforms.
+SETTLE_SECONDS = 300.0
 PREFIX = "/public"
 
 # By suffix; the manifest (no suffix) and the verifier are text anyone may read in the browser.
@@ -74,6 +79,7 @@ class Site:
         self.stamp: site.Stamp | None = None
         self.lock = asyncio.Lock()
         self.first = asyncio.Event()  # set once the first build was tried
+        self.built_at = -SETTLE_SECONDS  # time.monotonic() of the last build tried
 
     async def refresh(self) -> bool:
         """Rebuild when the stamp changed; True when a new site is served."""
@@ -88,6 +94,10 @@ class Site:
         stamp = await site.stamp(factory, context)
         if stamp == self.stamp:
             return False
+        waited = time.monotonic() - self.built_at
+        if not stamp.urgent_since(self.stamp) and waited < SETTLE_SECONDS:
+            return False  # a later tick builds it, once, whatever else changed meanwhile
+        self.built_at = time.monotonic()
         try:
             files = await site.checked(factory, context)
         except site.SiteError as refused:

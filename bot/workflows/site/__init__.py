@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,7 @@ from bot.workflows.publish import load_people
 from bot.workflows.site import assets, campaigns, home, items, plans, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
 from storage import audit as audit_db
+from storage import publications as publication_db
 
 SECTIONS: tuple[Section, ...] = (
     assets.files,
@@ -145,17 +147,29 @@ async def publish(
     return files
 
 
-Stamp = tuple[dt.date, int]
+@dataclass(frozen=True)
+class Stamp:
+    """What the site's content can change with, read cheaply: the bureau's date (a
+    confidential campaign's targets open when its checks end), the published results (how
+    many, the newest), and the audit log's newest entry (every other change the site shows — a
+    draw, a plan, the item list — is recorded there, among much that it does not show). The
+    same stamp means a build would give the same bytes."""
+
+    today: dt.date
+    published: tuple[int, dt.datetime | None]
+    head: int
+
+    def urgent_since(self, before: Stamp | None) -> bool:
+        """Whether the public must see the change at once: a new day or new results; other
+        changes may wait a little (they come in bursts while officers work)."""
+        return before is None or (self.today, self.published) != (before.today, before.published)
 
 
 async def stamp(factory: async_sessionmaker[AsyncSession], context: SiteContext) -> Stamp:
-    """What the site's content can change with, read in one cheap query: the bureau's date (a
-    confidential campaign's targets open when its checks end) and the audit log's newest entry
-    (every change the site shows — a draw, a plan, a publication approved in chat — is
-    recorded there). The same stamp means a build would give the same bytes."""
     async with factory() as session:
         head = await audit_db.head(session)
-    return (context.today, head[0] if head else 0)
+        published = await publication_db.published_stamp(session)
+    return Stamp(context.today, published, head[0] if head else 0)
 
 
 def refusal(hits: Sequence[Hit]) -> str:
