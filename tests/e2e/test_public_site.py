@@ -38,6 +38,7 @@ from tests.e2e.test_publication import (
 )
 from tests.helpers import load_sample
 from tests.unit.test_personal import ID
+from tests.unit.test_site_results import CAMPAIGN_COLUMNS
 
 pytestmark = pytest.mark.db
 
@@ -118,14 +119,7 @@ async def test_a_published_campaign_reaches_the_site_and_a_planted_id_is_refused
     assert f"../{results_path(campaign_id)}" in index.links
     assert index.scripts == ["../search.js"] and (folder / "search.js").is_file()
     page = read(folder, results_path(campaign_id))
-    assert page.rows[0][:6] == [
-        "名称",
-        "统一社会信用代码",
-        "抽查事项",
-        "检查日期",
-        "检查单位",
-        "抽查结果",
-    ]
+    assert page.rows[0][:6] == CAMPAIGN_COLUMNS
     assert {(r[0], r[1], r[5]) for r in page.rows[1:]} == expected
     assert {f"../{campaign_path(campaign_id)}", f"../{draw_path(campaign_id)}"} <= set(page.links)
     assert page.late == []  # approved in time

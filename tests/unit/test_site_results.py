@@ -7,11 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 from bot.workflows.publish import MEASURE
-from bot.workflows.site.pages import SiteContext, page
-from bot.workflows.site.results import INDEX, Published
+from bot.workflows.site import results
+from bot.workflows.site.pages import SiteContext
+from bot.workflows.site.results import Published
 from tests.e2e.site_pages import Page
 
 CONTEXT = SiteContext(today=dt.date(2026, 12, 3), zone="Asia/Shanghai")
+# A campaign's own page: its rows without the campaign column.
+CAMPAIGN_COLUMNS = ["名称", "统一社会信用代码", "抽查事项", "检查日期", "检查单位", "抽查结果"]
 AT = dt.datetime(2026, 12, 3, 7, 19, tzinfo=dt.UTC)
 
 
@@ -43,19 +46,13 @@ def entries() -> list[Published]:
     return [plain, Published(8, "2026年社保抽查", measured, True, AT, True)]
 
 
-def rendered_index() -> tuple[str, Page]:
-    found = entries()
-    listed = [{**r, "results_path": e.path} for e in found for r in e.rows]
-    html = page(
-        INDEX,
-        "results.html.j2",
-        CONTEXT,
-        rows=listed,
-        with_measure=True,
-        measure=MEASURE,
-        campaigns=found,
-    ).content.decode()
+def rendered(path: str) -> tuple[str, Page]:
+    html = next(f for f in results.pages(entries(), CONTEXT) if f.path == path).content.decode()
     return html, Page(html)
+
+
+def rendered_index() -> tuple[str, Page]:
+    return rendered(results.INDEX)
 
 
 def test_the_index_lists_every_row_with_the_measure_only_where_published() -> None:
@@ -78,18 +75,8 @@ def test_without_javascript_the_search_form_stays_hidden_and_the_table_whole() -
 
 
 def test_a_campaigns_page_has_its_rows_its_approval_and_its_links() -> None:
-    late = entries()[1]
-    html = page(late.path, "result.html.j2", CONTEXT, entry=late, measure=MEASURE).content.decode()
-    shown = Page(html)
-    assert shown.rows[0] == [
-        "名称",
-        "统一社会信用代码",
-        "抽查事项",
-        "检查日期",
-        "检查单位",
-        "抽查结果",
-        "后续处置",
-    ]
+    html, shown = rendered(entries()[1].path)
+    assert shown.rows[0] == [*CAMPAIGN_COLUMNS, "后续处置"]
     assert "经局领导审批，于 2026-12-03 15:19 公示" in html
     assert shown.late == ["逾期公示：本次结果晚于规定的公示期限才公示。"]
     assert {"../campaigns/8.html", "../draws/8/index.html", "../results/index.html"} <= set(

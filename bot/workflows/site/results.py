@@ -53,17 +53,18 @@ class Published:
 
 
 async def files(session: AsyncSession, context: SiteContext) -> list[SiteFile]:
-    entries = [
-        Published(
-            campaign.id,
-            campaign.name,
-            found.rows,
-            found.with_measure,
-            found.published_at,
-            found.late,
-        )
-        for found, campaign in await publication_db.published(session)
-    ]
+    published = await publication_db.published(session)
+    return pages(
+        [
+            Published(c.id, c.name, p.rows, p.with_measure, p.published_at, p.late)
+            for p, c in published
+        ],
+        context,
+    )
+
+
+def pages(entries: list[Published], context: SiteContext) -> list[SiteFile]:
+    """The index and each campaign's page, the most recently published first."""
     # The index lists every row once, with its campaign's page; the measure column only when
     # some campaign publishes it (the others' cells stay empty).
     listed = [{**row, "results_path": entry.path} for entry in entries for row in entry.rows]
