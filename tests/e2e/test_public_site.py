@@ -28,7 +28,8 @@ from storage.models import Publication
 from tests.e2e import test_reports
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.site_pages import fingerprint, read
-from tests.e2e.test_findings import Factory, started
+from tests.e2e.test_assignments import drawn, window
+from tests.e2e.test_findings import Factory
 from tests.e2e.test_publication import (
     approved_in_chat,
     prepared,
@@ -36,7 +37,7 @@ from tests.e2e.test_publication import (
     suiji,
     the_publication,
 )
-from tests.helpers import load_sample
+from tests.helpers import load_sample, spec
 from tests.unit.test_personal import ID
 from tests.unit.test_site_results import CAMPAIGN_COLUMNS
 
@@ -195,7 +196,8 @@ async def test_the_draw_pages_record_verifies_with_the_standalone_verifier(
 ) -> None:
     if not any(s.__module__.endswith(".draws") for s in site.SECTIONS):
         pytest.skip("the draws section (draws/verify.py, draws/<id>/record.json) is not built yet")
-    campaign_id = await started(wecom)
+    # Not confidential: its record is public from the draw (a confidential one's after its checks).
+    campaign_id = await drawn(wecom, spec(**window(), confidential="false"))
     folder = tmp_path / "site"
     done = await suiji(database_url, "publish", "site", str(folder))
     assert done.exit_code == 0, done.output
