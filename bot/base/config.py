@@ -129,6 +129,11 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         # A photo larger than this is refused, and the officer told.
         "photo_max_mib": (int, 10),
     },
+    "public": {
+        # Where `suiji serve` also writes the public site on each rebuild (relative to this
+        # file), whole or not at all, for the county portal to sync; empty: only /public/.
+        "site_dir": (str, ""),
+    },
     "outbox": {
         # Backoff doubles up to ten minutes: 20 tries outlast an outage of about two hours.
         "max_attempts": (int, 20),
@@ -305,6 +310,11 @@ class FindingSettings:
 
 
 @dataclass(frozen=True)
+class PublicSettings:
+    site_dir: Path | None = None  # where serve writes the public site too; None: nowhere
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     app: AppSettings
@@ -318,6 +328,7 @@ class Settings:
     assignments: AssignmentSettings = AssignmentSettings(24, 0)
     reminders: ReminderSettings = ReminderSettings()
     findings: FindingSettings = FindingSettings(Path("files"), 10)
+    public: PublicSettings = PublicSettings()
     bureau: BureauSettings = BureauSettings()
 
 
@@ -515,8 +526,18 @@ def load_settings(
             files=base / values[("findings", "files")],
             photo_max_mib=values[("findings", "photo_max_mib")],
         ),
+        public=PublicSettings(_site_dir(values[("public", "site_dir")], base)),
         bureau=BureauSettings(**_section(values, "bureau")),
     )
+
+
+def _site_dir(value: str, base: Path) -> Path | None:
+    if not value.strip():
+        return None
+    found = base / value
+    if found.exists() and not found.is_dir():
+        raise ConfigError(text("config.not_a_folder", key="public.site_dir"))
+    return found
 
 
 def _section(values: dict[tuple[str, str], Any], section: str) -> dict[str, Any]:

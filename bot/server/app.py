@@ -30,10 +30,11 @@ from bot.platforms import dingtalk, wecom
 from bot.platforms.errors import Rejected
 from bot.platforms.messages import Inbound
 from bot.platforms.safexml import MAX_BODY
-from bot.server import dispatch, h5, h5_login, h5_report, photos, public
+from bot.server import dispatch, h5, h5_login, h5_report, photos, public, public_site
 from bot.server.intake import Intake, StoreUnavailable
 from bot.server.outbox import Client, Sender
 from bot.workflows import assignments, deadlines
+from bot.workflows.site.pages import SiteContext
 from bot.workflows.step import Policy, policy_of
 from storage.chat import forget_signs
 from storage.engine import cannot_write_now, make_engine, make_session_factory, unit_of_work
@@ -496,7 +497,8 @@ def create_app(
     app[WECOM_CODEC] = (
         wecom.WeComCodec(w.token, w.encoding_aes_key, w.corp_id) if w.enabled else None
     )
-    app.cleanup_ctx.extend([_database, _http, _sender, _stream])
+    # The public site after the sender: it is built from the database on the scheduler's tick.
+    app.cleanup_ctx.extend([_database, _http, _sender, _stream, public_site.built])
     if settle_heap:  # last: what the others opened is part of the heap that is frozen
         app.cleanup_ctx.append(_settled_heap)
     app.router.add_get("/healthz", healthz)
@@ -510,6 +512,18 @@ def create_app(
             factory=lambda: app[FACTORY],
             today=lambda: clock().astimezone(app[POLICY].tz).date(),
             zone=lambda: app[POLICY].timezone,
+        ),
+    )
+    public_site.install(
+        app,
+        public_site.Sources(
+            factory=lambda: app[FACTORY],
+            context=lambda: SiteContext(
+                today=clock().astimezone(app[POLICY].tz).date(), zone=app[POLICY].timezone
+            ),
+            scheduler=lambda: app[SCHEDULER],
+            stopping=lambda: app[STOPPING].is_set(),
+            directory=settings.public.site_dir,
         ),
     )
     h5_login.install(

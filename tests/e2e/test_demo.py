@@ -89,6 +89,7 @@ def test_newcomer_runs_suiji_demo_sends_help_and_can_start_it_again(tmp_path: Pa
     assert demo.returncode == 0, output
     assert f"{base}/sandbox/" in output and "Traceback" not in output
     assert "调到开始日" in output and "发送示例照片" in output  # how to try findings
+    assert f"{base}/public/" in output  # and where the public site is
     assert [m["from"] for m in chat] == ["me", "bot"]
     assert f"{officer['name']}您好" in chat[1]["text"]
 

@@ -72,10 +72,12 @@ async def bot(
         yield built
 
 
-async def started(p: Phones, start_in_days: int = 0) -> int:
-    """A campaign drawn and (by default) starting today, with the sample's two items."""
+async def started(p: Phones, start_in_days: int = 0, **changes: str) -> int:
+    """A campaign drawn and (by default) starting today, with the sample's two items; other
+    lines of the example campaign replaced by ``changes``."""
     start = dt.date.today() + dt.timedelta(days=start_in_days)
-    source = spec(start=start.isoformat(), end=(start + dt.timedelta(days=14)).isoformat())
+    end = start + dt.timedelta(days=14)
+    source = spec(start=start.isoformat(), end=end.isoformat(), **changes)
     # Created as if three weeks ago, when 「无法参加」 was still open, and drawn then.
     weeks_ago = utc_now() - dt.timedelta(days=21)
     created = await campaigns.create_campaign(

@@ -65,6 +65,18 @@ async def prepared(p: Phones, campaign_id: int) -> Publication:
     return await publish.prepare(p.factory, campaign_id, ADMIN, utc_now, p.policy)
 
 
+async def approved_in_chat(p: Phones, found: Publication) -> str:
+    """A bureau leader approves the publication from the card they were sent; the card's text."""
+    async with p.factory() as session:
+        approval = await session.get(Approval, found.approval_id)
+        assert approval is not None
+    leader = await p.account(approval.approver_ids[0])
+    card = await p.wait_for(leader, "抽查结果待公示")
+    answered = await reply(p, leader, f"同意 审批{approval.id}")
+    assert f"已同意审批{approval.id}" in answered.text, answered.text
+    return card.text
+
+
 async def the_publication(p: Phones, campaign_id: int) -> Publication:
     async with p.factory() as session:
         found = await publication_db.of_campaign(session, campaign_id)
@@ -115,14 +127,8 @@ async def test_refused_before_reported_then_approved_in_chat_published_and_expor
     assert any("发现问题已责令改正" in r["result_category"] for r in found.rows)
 
     # A bureau leader approves it in chat.
-    async with bot.factory() as session:
-        approval = await session.get(Approval, found.approval_id)
-        assert approval is not None
-    leader = await bot.account(approval.approver_ids[0])
-    card = await bot.wait_for(leader, "抽查结果待公示")
-    assert "不含检查人员和问题描述" in card.text
-    answered = await reply(bot, leader, f"同意 审批{approval.id}")
-    assert f"已同意审批{approval.id}" in answered.text, answered.text
+    card = await approved_in_chat(bot, found)
+    assert "不含检查人员和问题描述" in card
     found = await the_publication(bot, campaign_id)
     assert found.state is PublicationState.PUBLISHED and found.published_at is not None
     assert found.late is False

@@ -84,6 +84,16 @@ async def test_newcomer_picks_an_officer_sends_help_and_gets_the_answer(
     assert f"{officer['name']}您好" in chat[1]["text"] and "无法参加" in chat[1]["text"]
 
 
+async def test_the_sandbox_links_the_public_site_it_serves(
+    sandbox: tuple[TestServer, aiohttp.ClientSession],
+) -> None:
+    _, http = sandbox
+    async with http.get("/sandbox/") as response:
+        assert 'href="../public/"' in await response.text()
+    async with http.get("/public/") as response:  # relative to /sandbox/
+        assert response.status == 200 and "执法证号" in await response.text()
+
+
 async def test_sandbox_api_refuses_bad_requests(
     sandbox: tuple[TestServer, aiohttp.ClientSession],
 ) -> None:

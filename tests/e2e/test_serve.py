@@ -69,6 +69,9 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
             except OSError:
                 assert time.monotonic() < deadline, "suiji serve did not come up"
                 time.sleep(0.2)
+        # The public site too, built at start: its home page.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/public/", timeout=10) as r:
+            assert r.status == 200 and "「双随机、一公开」" in r.read().decode("utf-8")
         server.send_signal(signal.SIGTERM)
         output, _ = server.communicate(timeout=20)
     finally:
@@ -83,6 +86,7 @@ def test_serve_answers_health_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     started = output.index(text("serve.no_platform", config=config))
     banner = output[started:]
     assert f"http://127.0.0.1:{port}/healthz" in banner
+    assert f"http://127.0.0.1:{port}/public/" in banner
     assert "Running on" not in output and "=====" not in output
 
 
@@ -149,6 +153,7 @@ async def test_every_scheduler_job_runs_on_the_event_loop(tmp_path: Path) -> Non
             "remind-deadlines",
             "forget-signs",
             "fetch-photos",
+            "refresh-site",
         }
         for job in jobs:
             assert inspect.iscoroutinefunction(job.func), job.id

@@ -365,3 +365,14 @@ def test_reminder_rules_are_read_and_bad_ones_name_their_key(workdir: Path) -> N
     ]:
         message = config_error(environ={f"SUIJI_REMINDERS__{key}": value})
         assert f"reminders.{key.lower()}" in message, (key, message)
+
+
+def test_the_public_site_folder_is_relative_to_the_file_and_never_a_file(
+    workdir: Path, tmp_path: Path
+) -> None:
+    assert load_settings(None, {}).public.site_dir is None
+    config = write(tmp_path / "bureau" / "suiji.toml", '[public]\nsite_dir = "portal/site"\n')
+    assert load_settings(str(config), {}).public.site_dir == tmp_path / "bureau" / "portal/site"
+    write(tmp_path / "bureau" / "notes.txt", "不是文件夹")
+    message = config_error(str(config), {"SUIJI_PUBLIC__SITE_DIR": "notes.txt"})
+    assert "public.site_dir" in message

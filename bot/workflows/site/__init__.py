@@ -15,11 +15,13 @@ imports the server or the CLI.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,10 +30,19 @@ from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
 from bot.workflows.publish import load_people
-from bot.workflows.site import assets, campaigns, items, plans
+from bot.workflows.site import assets, campaigns, home, items, plans, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
+from storage import audit as audit_db
+from storage import publications as publication_db
 
-SECTIONS: tuple[Section, ...] = (assets.files, items.files, plans.files, campaigns.files)
+SECTIONS: tuple[Section, ...] = (
+    assets.files,
+    home.files,
+    items.files,
+    plans.files,
+    campaigns.files,
+    results.files,
+)
 
 MANIFEST = "SHA256SUMS"
 
@@ -113,19 +124,52 @@ def write(files: Sequence[SiteFile], directory: Path) -> None:
         raise
 
 
-async def publish(
-    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
+async def checked(
+    factory: async_sessionmaker[AsyncSession], context: SiteContext
 ) -> list[SiteFile]:
-    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
-    written and the refusal names each place."""
+    """The site built and scanned: its files, or a SiteError naming each place on any hit."""
     files = await build(factory, context)
     async with factory() as session:
         people = await load_people(session)
     hits = scan(files, people)
     if hits:
         raise SiteError(refusal(hits))
+    return files
+
+
+async def publish(
+    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
+) -> list[SiteFile]:
+    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
+    written and the refusal names each place."""
+    files = await checked(factory, context)
     write(files, directory)
     return files
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the site's content can change with, read cheaply: the bureau's date (a
+    confidential campaign's targets open when its checks end), the published results (how
+    many, the newest), and the audit log's newest entry (every other change the site shows — a
+    draw, a plan, the item list — is recorded there, among much that it does not show). The
+    same stamp means a build would give the same bytes."""
+
+    today: dt.date
+    published: tuple[int, dt.datetime | None]
+    head: int
+
+    def urgent_since(self, before: Stamp | None) -> bool:
+        """Whether the public must see the change at once: a new day or new results; other
+        changes may wait a little (they come in bursts while officers work)."""
+        return before is None or (self.today, self.published) != (before.today, before.published)
+
+
+async def stamp(factory: async_sessionmaker[AsyncSession], context: SiteContext) -> Stamp:
+    async with factory() as session:
+        head = await audit_db.head(session)
+        published = await publication_db.published_stamp(session)
+    return Stamp(context.today, published, head[0] if head else 0)
 
 
 def refusal(hits: Sequence[Hit]) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.base.texts import TEMPLATES_DIR
 from bot.workflows.site.pages import SiteContext, SiteFile
 
-SHARED = ("style.css",)
+SHARED = ("style.css", "search.js")
 
 
 async def files(session: AsyncSession, context: SiteContext) -> list[SiteFile]:
