@@ -24,6 +24,8 @@ from bot.base.times import utc_iso as iso
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import (
+    FORMATS,
+    PRIVATE,
     RECORD_FORMAT,
     broken_link,
     canonical,
@@ -31,8 +33,13 @@ from bot.draw.record import (
     chained,
     commitment_document,
     commitment_sha256,
+    private_difference,
+    public_record,
+    public_sources,
     recompute,
     sha256_text,
+    source_names,
+    with_private,
 )
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
@@ -58,6 +65,14 @@ from storage.models import (
 from storage.officers import officers_in_force
 
 Clock = Callable[[], dt.datetime]
+Salt = Callable[[], str]
+
+
+def new_salt() -> str:
+    """A private part's salt: with it, a name cannot be guessed from the part's digest."""
+    return secrets.token_hex(16)
+
+
 Factory = async_sessionmaker[AsyncSession]
 
 
@@ -270,6 +285,7 @@ async def commit_draw(
     actor: str,
     clock: Clock,
     make_secret: Callable[[], str] = lambda: str(secrets.randbits(256)),
+    make_salt: Salt = new_salt,
 ) -> dict[str, Any]:
     """Freeze the pools and publish what the draw will use; returns the commitment document."""
     async with unit_of_work(factory) as session:
@@ -320,19 +336,24 @@ async def commit_draw(
             officers=[number for number, _ in pool],
             leaders=[key_of[pid] for pid in campaign.leader_ids],
             recusals=recusals,
-            sources=campaign.entropy_sources,
+            sources=public_sources(campaign.entropy_sources),
             secret_sha256=sha256_text(secret),
             committed_at=iso(committed_at),
-            committed_by=actor,
+            private={
+                "salt": make_salt(),
+                "committed_by": actor,
+                "entropy_sources": campaign.entropy_sources,
+                # Free text, which may name or describe a person: kept, never published.
+                "officer_exclusions": dict(
+                    sorted((excluded_keys[pid], reason) for pid, reason in reasons.items())
+                ),
+            },
         )
-        # Who was left out, and why: informative for outsiders, not used to recompute.
-        document["officer_exclusions"] = sorted(
-            ({"officer": excluded_keys[pid], "reason": reason} for pid, reason in reasons.items()),
-            key=lambda e: e["officer"],
-        )
+        # Who was left out (the reasons are private): informative, not used to recompute.
+        document["officer_exclusions"] = sorted(excluded_keys[pid] for pid in reasons)
         document["employer_exclusions"] = employer_exclusions
         body = canonical(document)
-        digest = sha256_text(body)
+        digest = commitment_sha256(document)
         session.add(
             DrawCommitment(
                 campaign_id=campaign.id,
@@ -389,8 +410,16 @@ async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCom
     if commitment is None:
         raise _fail("not_committed", id=campaign_id)
     published = await audit.latest_after(session, "draw:commit", "campaigns", str(campaign_id))
-    digest = sha256_text(commitment.document)
-    if digest != commitment.document_sha256 or (published or {}).get("document_sha256") != digest:
+    document = json.loads(commitment.document)
+    if document.get("format") not in FORMATS:
+        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
+    digest = commitment_sha256(document)
+    if (
+        digest != commitment.document_sha256
+        or (published or {}).get("document_sha256") != digest
+        or canonical(document) != commitment.document  # nothing beside it, as stored
+        or private_difference("", document, document.get("format") == RECORD_FORMAT)
+    ):
         raise _fail("commitment_changed", id=campaign_id)
     return commitment
 
@@ -401,13 +430,12 @@ async def _intact_runs(
     """The campaign's runs after its (intact) commitment and document, refused unless they
     are still the unbroken chain whose head the audit log recorded at the last run: a run
     changed, dropped or added since is refused."""
-    if document.get("format") != RECORD_FORMAT:
-        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
     runs = [json.loads(row.result) for row in await db.runs_of(session, campaign_id)]
     logged = await audit.latest_after(session, "draw:run", "campaigns", str(campaign_id))
     head = runs[-1]["sha256"] if runs else None
+    v3 = document["format"] == RECORD_FORMAT
     if (
-        broken_link(commitment.document_sha256, runs) is not None
+        broken_link(commitment.document_sha256, runs, v3) is not None
         or (logged or {}).get("seq") != (len(runs) or None)
         or (logged or {}).get("run_sha256") != head
     ):
@@ -532,6 +560,7 @@ async def run_draw(
     actor: str,
     clock: Clock,
     policy: Policy = DEFAULT_POLICY,
+    make_salt: Salt = new_salt,
 ) -> dict[str, Any]:
     """Reveal the secret, form the key from every source, draw, and make the teams current;
     each drawn officer's assignment (and each leader's team) goes to the outbox with it."""
@@ -548,6 +577,8 @@ async def run_draw(
             session, campaign.id, len(runs) + 1, commitment, document
         )
         check_entropy(campaign.entropy_sources, values)
+        in_record = source_names(document)  # a witness goes by 「监督人1」 in a v3 record
+        values = {in_record[name]: numbers for name, numbers in values.items()}
         try:
             key, results = recompute(document, values, secret)
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
@@ -560,19 +591,22 @@ async def run_draw(
         leaders = await db.people_by_id(session, campaign.leader_ids)
         for leader, pid in zip(document["leaders"], campaign.leader_ids, strict=True):
             names[leader] = leaders[pid].name
+        reason = reason.strip() if reason else None
         run = chained(
-            {
-                "seq": len(runs) + 1,
-                "run_at": iso(run_at),
-                "run_by": actor,
-                "reason": reason.strip() if reason else None,
-                "entropy_values": {name: sorted(values[name]) for name in values},
-                "secret": secret,
-                "secret_sha256": secret_sha256,
-                "key": key,
-                **results,
-                "names": dict(sorted(names.items())),
-            },
+            _run_document(
+                document["format"],
+                {
+                    "seq": len(runs) + 1,
+                    "run_at": iso(run_at),
+                    "entropy_values": {name: sorted(values[name]) for name in values},
+                    "secret": secret,
+                    "secret_sha256": secret_sha256,
+                    "key": key,
+                    **results,
+                },
+                {"salt": make_salt(), "run_by": actor, "reason": reason, "names": names},
+                set(drawn_employers),
+            ),
             runs[-1]["sha256"] if runs else commitment.document_sha256,
         )
         row = DrawRun(
@@ -580,7 +614,7 @@ async def run_draw(
             seq=run["seq"],
             run_at=run_at,
             run_by=actor,
-            reason=run["reason"],
+            reason=reason,
             result=canonical(run),
         )
         session.add(row)
@@ -620,7 +654,7 @@ async def run_draw(
                     {
                         "seq": run["seq"],
                         "key": key,
-                        "reason": run["reason"],
+                        "reason": reason,
                         "run_sha256": run["sha256"],
                     },
                 )
@@ -630,14 +664,35 @@ async def run_draw(
         return run
 
 
+def _run_document(
+    form: str, run: dict[str, Any], private: dict[str, Any], employers: set[str]
+) -> dict[str, Any]:
+    """A run as its record's format keeps it. v3: employers' registered names in the hashed
+    run (public), people's names, who ran it and the free-text reason in its private part.
+    v2 (a campaign committed before v3, drawn after): all of it in the hashed run, as then."""
+    names = dict(sorted(private["names"].items()))
+    if form != RECORD_FORMAT:
+        extra = {"run_by": private["run_by"], "reason": private["reason"], "names": names}
+        return {**run, **extra}
+    employer_names = {k: v for k, v in names.items() if k in employers}
+    people = {k: v for k, v in names.items() if k not in employers}
+    return with_private({**run, "employer_names": employer_names}, {**private, "names": people})
+
+
+async def record_in(session: AsyncSession, campaign_id: int) -> dict[str, Any]:
+    """The full record, private parts included, read in ``session``."""
+    await _campaign(session, campaign_id)
+    commitment = await _intact_commitment(session, campaign_id)
+    record = json.loads(commitment.document)
+    record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
+    return dict(record)
+
+
 async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
-    """The full record: the commitment and every run (the secret only once revealed)."""
+    """The full record: the commitment and every run (the secret only once revealed), with
+    the private parts — the bureau's own; ``public_record`` is what may be published."""
     async with factory() as session:
-        await _campaign(session, campaign_id)
-        commitment = await _intact_commitment(session, campaign_id)
-        record = json.loads(commitment.document)
-        record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
-        return dict(record)
+        return await record_in(session, campaign_id)
 
 
 async def notify_campaign(
@@ -775,19 +830,77 @@ async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) ->
     return found
 
 
-def certificate_html(record: dict[str, Any], zone: str, links: dict[str, str] | None = None) -> str:
-    """The Chinese draw certificate (HTML) of a record. Everything on it comes from the record,
-    so all it shows is covered by the commitment SHA-256 and the chain head it states; times
-    read in ``zone`` (the record keeps UTC); ``links`` (record, verifier) are where a served
-    page offers the files."""
+def _sources_shown(record: dict[str, Any], public: bool) -> list[dict[str, Any]]:
+    """The entropy sources by their names in the record — in public, a v2 record's witness by
+    「监督人1」 too, for there it is a person's name — and on the bureau's certificate also as
+    the campaign named them (a witness's name) when the record keeps that."""
+    in_record = record["entropy_sources"]
+    published = public_sources(in_record) if public else in_record
+    given = None if public else (record.get(PRIVATE) or {}).get("entropy_sources")
+    shown = []
+    for n, source in enumerate(published):
+        named = given[n] if given else source
+        shown.append(
+            {
+                **source,
+                "key": in_record[n]["name"],  # its values' name in each run
+                "given": named["name"] if named["name"] != source["name"] else None,
+                "description": named.get("description"),
+            }
+        )
+    return shown
+
+
+def certificate_values(record: dict[str, Any], public: bool) -> dict[str, Any]:
+    """What a certificate shows of a record. ``public``: people by certificate number only
+    (public by law), no one's name, no free-text reason, and the SHA-256 of the public record —
+    None for a v2 record, which has no public form. Otherwise, for the bureau's file and its
+    signatures, the names as the record holds them (a v3 record's private parts, if kept)."""
     commitment = commitment_sha256(record)
+    runs = []
+    for run in record["draws"]:
+        private = run.get(PRIVATE) or run  # v2: the names are in the hashed run
+        names = private.get("names") or {}
+        employers = {e for team in run["teams"] for e in team["employers"]}
+        runs.append(
+            {
+                "run": run,
+                "employers": run.get("employer_names")
+                or {k: v for k, v in names.items() if k in employers},
+                "people": {} if public else {k: v for k, v in names.items() if k not in employers},
+                "run_by": None if public else private.get("run_by"),
+                "reason": None if public else private.get("reason"),
+            }
+        )
+    shown = public_record(record) if public else record
+    named = (record.get(PRIVATE) or record) if not public else {}
+    return {
+        "record": record,
+        "runs": runs,
+        "public": public,
+        "committed_by": named.get("committed_by"),
+        "sources": _sources_shown(record, public),
+        "commitment_sha256": commitment,
+        "chain_head": chain_heads(commitment, record["draws"])[-1],
+        "record_sha256": sha256_text(canonical(shown)) if shown is not None else None,
+    }
+
+
+def certificate_html(
+    record: dict[str, Any],
+    zone: str,
+    links: dict[str, str] | None = None,
+    *,
+    public: bool = False,
+) -> str:
+    """The Chinese draw certificate (HTML) of a record (:func:`certificate_values`). Everything
+    on it comes from the record, so all it shows is covered by the commitment SHA-256 and the
+    chain head it states; times read in ``zone`` (the record keeps UTC); ``links`` (record,
+    verifier) are where a served page offers the files."""
     return render(
         "draw/certificate.html.j2",
-        record=record,
         labels=labels,
         links=links or {},
-        commitment_sha256=commitment,
-        chain_head=chain_heads(commitment, record["draws"])[-1],
-        record_sha256=sha256_text(canonical(record)),
         tz=zone,
+        **certificate_values(record, public),
     )
