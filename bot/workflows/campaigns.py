@@ -807,6 +807,45 @@ async def published_record(factory: Factory, campaign_id: int, today: dt.date) -
     return record
 
 
+@dataclass(frozen=True)
+class PublishedDraw:
+    """A campaign's draw as the public site lists it: its commitment, published at
+    ``draw commit`` (a confidential campaign's too: the digest reveals nothing), and once drawn
+    and out of embargo, its record (full: the site publishes its public form)."""
+
+    id: int
+    name: str
+    commitment_sha256: str
+    committed_at: str  # UTC, as the record keeps it
+    end: str
+    record: dict[str, Any] | None  # None: not drawn yet, or under embargo
+    embargoed: bool  # confidential, its inspections not over: nothing more until ``end``
+
+
+async def published_draws(session: AsyncSession, today: dt.date) -> list[PublishedDraw]:
+    """Every committed campaign's draw, by id, read in ``session``; each commitment and chain
+    checked against the audit log as for any record (a changed one is refused)."""
+    found = []
+    for campaign_id in await db.committed_campaign_ids(session):
+        record = await record_in(session, campaign_id)
+        summary = record["campaign"]
+        embargoed = under_embargo(
+            summary["confidential"], dt.date.fromisoformat(summary["end"]), today
+        )
+        found.append(
+            PublishedDraw(
+                id=campaign_id,
+                name=summary["name"],
+                commitment_sha256=commitment_sha256(record),
+                committed_at=record["committed_at"],
+                end=summary["end"],
+                record=record if record["draws"] and not embargoed else None,
+                embargoed=embargoed,
+            )
+        )
+    return found
+
+
 async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) -> list[DrawToCheck]:
     """The latest drawn campaigns, as a witness checks them: the run count, chain head and
     commitment SHA-256 the audit log chained when they were made, and whether each

@@ -1,0 +1,180 @@
+"""The public site's draws section built from a real database with the sample registries:
+every commitment listed, each public draw's certificate, public record and verifier — and no
+one's name anywhere; a confidential draw's record stays off the site until its checks end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.base.times import local_time
+from bot.draw.record import canonical, commitment_sha256, first_difference, public_record
+from bot.workflows import campaigns, site
+from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.publish import load_people
+from bot.workflows.site import draws
+from bot.workflows.site.pages import SiteContext, SiteFile
+from tests.helpers import ENTROPY, load_sample, spec
+from tests.unit.test_certificate import V2
+
+pytestmark = pytest.mark.db
+Factory = async_sessionmaker[AsyncSession]
+Clock = Callable[[], dt.datetime]
+ZONE = "Asia/Shanghai"
+PUBLIC = {"start": "2026-04-01", "end": "2026-04-30", "confidential": "false"}
+SECRET = {"start": "2026-05-04", "end": "2026-05-29", "confidential": "true"}
+LATER = {"start": "2026-06-01", "end": "2026-06-30", "confidential": "false"}
+
+
+class Page(HTMLParser):
+    """A page's visible text and its links."""
+
+    def __init__(self, html: bytes) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.links: list[str] = []
+        self.feed(html.decode("utf-8"))
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.links += [v for k, v in attrs if k == "href" and v]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+async def _campaign(factory: Factory, clock: Clock, name: str, dates: dict[str, str]) -> int:
+    source = spec(name=f'"{name}"', **dates)
+    created = await campaigns.create_campaign(
+        factory, parse_campaign(source), "李管理", clock, allow_past=True
+    )
+    await campaigns.commit_draw(factory, created.id, "李管理", clock)
+    return created.id
+
+
+async def _drawn_bureau(factory: Factory, clock: Clock) -> tuple[int, int, int]:
+    """The sample bureau: a public campaign drawn twice, a confidential one drawn, and one
+    committed but not drawn yet."""
+    await load_sample(factory, clock)
+    public = await _campaign(factory, clock, "公开抽查", PUBLIC)
+    await campaigns.run_draw(factory, public, ENTROPY, None, "李管理", clock)
+    reason = "监督人刘艳丽报数有误，重新摇号"  # a name in free text: kept private
+    await campaigns.reseed_draw(factory, public, reason, "李管理", clock)
+    again = {**ENTROPY, "福彩3D": [4, 5, 6]}
+    await campaigns.run_draw(factory, public, again, reason, "李管理", clock)
+    secret = await _campaign(factory, clock, "保密抽查", SECRET)
+    await campaigns.run_draw(factory, secret, ENTROPY, None, "李管理", clock)
+    later = await _campaign(factory, clock, "待摇号抽查", LATER)
+    return public, secret, later
+
+
+async def _build(factory: Factory, today: str) -> dict[str, bytes]:
+    context = SiteContext(dt.date.fromisoformat(today), ZONE)
+    return {f.path: f.content for f in await site.build(factory, context, (draws.files,))}
+
+
+async def test_the_draws_section_lists_every_commitment_and_publishes_public_draws(
+    factory: Factory, clock: Clock, tmp_path: Path
+) -> None:
+    public, secret, later = await _drawn_bureau(factory, clock)
+    files = await _build(factory, "2026-05-10")  # the confidential campaign's checks go on
+    record = await campaigns.draw_record(factory, public)
+    head = record["draws"][-1]["sha256"]
+
+    index = Page(files["draws/index.html"])
+    for campaign_id in (public, secret, later):  # each commitment, as published at commit
+        full = await campaigns.draw_record(factory, campaign_id)
+        assert commitment_sha256(full) in index.text
+        assert local_time(full["committed_at"], ZONE) in index.text
+    assert f"{public}/index.html" in "".join(index.links) and head in index.text
+    assert "保密：检查结束（2026-05-29）后公开" in index.text and "尚未摇号" in index.text
+    assert not any(f"draws/{n}/" in path for path in files for n in (secret, later))
+    assert files["draws/verify.py"] == (Path("templates/draw/verify.py")).read_bytes()
+
+    body = files[f"draws/{public}/record.json"]
+    assert (
+        json.loads(body) == public_record(record) and body == canonical(json.loads(body)).encode()
+    )
+    page = Page(files[f"draws/{public}/index.html"])
+    assert {"record.json", "../verify.py"} <= set(page.links)
+    assert "执法证号依法公开" in page.text and "三步核验" in page.text
+    assert f"--runs 2 --head {head}" in page.text
+
+    # The three steps, done: the verifier from the site recomputes the record from the site.
+    site.write(list(map(lambda p: SiteFile(p, files[p]), files)), tmp_path / "site")
+    folder = tmp_path / "site" / "draws"
+    done = subprocess.run(
+        [sys.executable, str(folder / "verify.py"), str(folder / str(public) / "record.json"),
+         "--runs", "2", "--head", head],
+        capture_output=True, text=True, encoding="utf-8", timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
+    assert commitment_sha256(record) in done.stdout and commitment_sha256(record) in page.text
+    assert "not published" in done.stdout
+    digest = re.search(r"record file: ([0-9a-f]{64})", done.stdout)
+    assert digest is not None and digest[1] in page.text  # sha256sum record.json, as the page says
+
+    async with factory() as session:
+        people = await load_people(session)
+    whole = await site.build(factory, SiteContext(dt.date(2026, 5, 10), ZONE))
+    assert site.scan(whole, people) == []
+    assert "刘艳丽" not in "".join(f.content.decode("utf-8") for f in whole)
+
+
+async def test_a_confidential_draw_is_published_once_its_checks_end(
+    factory: Factory, clock: Clock
+) -> None:
+    _, secret, _ = await _drawn_bureau(factory, clock)
+    on_the_last_day = await _build(factory, SECRET["end"])
+    assert f"draws/{secret}/record.json" not in on_the_last_day
+    assert f"draws/{secret}/index.html" not in on_the_last_day
+    after = await _build(factory, "2026-05-30")
+    record = json.loads(after[f"draws/{secret}/record.json"])
+    assert first_difference(record) is None and "private" not in record
+    assert f"draws/{secret}/index.html" in after
+    async with factory() as session:
+        people = await load_people(session)
+    built = [SiteFile(p, c) for p, c in after.items()]
+    assert site.scan(built, people) == []
+
+
+async def test_an_old_v2_draw_gets_a_page_without_names_and_no_record(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A campaign drawn before v3: its record names people under its hashes, so the site
+    shows its certificate without them and says why there is nothing to download."""
+    old = campaigns.PublishedDraw(
+        id=1,
+        name=V2["campaign"]["name"],
+        commitment_sha256=commitment_sha256(V2),
+        committed_at=V2["committed_at"],
+        end=V2["campaign"]["end"],
+        record=V2,
+        embargoed=False,
+    )
+
+    async def listed(session: object, today: dt.date) -> list[campaigns.PublishedDraw]:
+        return [old]
+
+    monkeypatch.setattr(campaigns, "published_draws", listed)
+    files = {
+        f.path: f.content
+        for f in await draws.files(None, SiteContext(dt.date(2027, 1, 1), ZONE))  # type: ignore[arg-type]
+    }
+    assert "draws/1/record.json" not in files
+    page = Page(files["draws/1/index.html"])
+    assert "刘艳丽" not in page.text and "旧版记录格式" in page.text
+    assert "record.json" not in page.links
+    assert commitment_sha256(V2) in page.text
