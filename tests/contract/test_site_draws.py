@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ from bot.workflows.publish import load_people
 from bot.workflows.site import draws
 from bot.workflows.site.pages import SiteContext, SiteFile
 from tests.helpers import ENTROPY, load_sample, spec
-from tests.unit.test_certificate import V2
+from tests.unit.test_certificate import V2, Text
 
 pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
@@ -35,24 +34,8 @@ SECRET = {"start": "2026-05-04", "end": "2026-05-29", "confidential": "true"}
 LATER = {"start": "2026-06-01", "end": "2026-06-30", "confidential": "false"}
 
 
-class Page(HTMLParser):
-    """A page's visible text and its links."""
-
-    def __init__(self, html: bytes) -> None:
-        super().__init__()
-        self.parts: list[str] = []
-        self.links: list[str] = []
-        self.feed(html.decode("utf-8"))
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.links += [v for k, v in attrs if k == "href" and v]
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
+def page_of(html: bytes) -> Text:
+    return Text(html.decode("utf-8"))
 
 
 async def _campaign(factory: Factory, clock: Clock, name: str, dates: dict[str, str]) -> int:
@@ -93,7 +76,7 @@ async def test_the_draws_section_lists_every_commitment_and_publishes_public_dra
     record = await campaigns.draw_record(factory, public)
     head = record["draws"][-1]["sha256"]
 
-    index = Page(files["draws/index.html"])
+    index = page_of(files["draws/index.html"])
     for campaign_id in (public, secret, later):  # each commitment, as published at commit
         full = await campaigns.draw_record(factory, campaign_id)
         assert commitment_sha256(full) in index.text
@@ -107,7 +90,7 @@ async def test_the_draws_section_lists_every_commitment_and_publishes_public_dra
     assert (
         json.loads(body) == public_record(record) and body == canonical(json.loads(body)).encode()
     )
-    page = Page(files[f"draws/{public}/index.html"])
+    page = page_of(files[f"draws/{public}/index.html"])
     assert {"record.json", "../verify.py"} <= set(page.links)
     assert "执法证号依法公开" in page.text and "三步核验" in page.text
     assert f"--runs 2 --head {head}" in page.text
@@ -174,7 +157,7 @@ async def test_an_old_v2_draw_gets_a_page_without_names_and_no_record(
         for f in await draws.files(None, SiteContext(dt.date(2027, 1, 1), ZONE))  # type: ignore[arg-type]
     }
     assert "draws/1/record.json" not in files
-    page = Page(files["draws/1/index.html"])
+    page = page_of(files["draws/1/index.html"])
     assert "刘艳丽" not in page.text and "旧版记录格式" in page.text
     assert "record.json" not in page.links
     assert commitment_sha256(V2) in page.text
