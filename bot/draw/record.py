@@ -48,9 +48,6 @@ RECORD_FORMAT = "suiji-draw-record/3"
 FORMAT_V2 = "suiji-draw-record/2"  # names under the hashes: verifies, never published
 FORMATS = (FORMAT_V2, RECORD_FORMAT)
 PRIVATE = "private"
-# A witness source is published by a label of its kind and number; its name (a person's) and
-# description are in the commitment's private part.
-WITNESS = "witness"
 
 
 def canonical(value: Any) -> str:
@@ -106,7 +103,7 @@ def commitment_document(
 ) -> dict[str, Any]:
     """The commitment of a v3 record, with ``private`` (the salted part: who committed, the
     witness sources as named, reasons) beside it and its digest inside. ``sources`` are as
-    published (:func:`public_sources`)."""
+    published (a witness by a label, not by name: bot.workflows.campaigns.public_sources)."""
     employers = sorted(e for s in strata for e in s.entries)
     document = {
         "format": RECORD_FORMAT,
@@ -135,23 +132,6 @@ def private_sha256(private: dict[str, Any]) -> str:
 def with_private(document: dict[str, Any], private: dict[str, Any]) -> dict[str, Any]:
     """``document`` carrying ``private`` beside it and its digest inside the hashed part."""
     return {**document, "private_sha256": private_sha256(private), PRIVATE: private}
-
-
-def public_sources(sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The entropy sources as a v3 record publishes them: a witness by its kind and number
-    (「监督人1」), for its name is a person's; a lottery and the like as named, with the draw's
-    description that anyone can look up."""
-    published, witnesses = [], 0
-    for source in sources:
-        if source["kind"] == WITNESS:
-            witnesses += 1
-            published.append({"name": f"监督人{witnesses}", "kind": WITNESS})
-        else:
-            published.append(dict(source))
-    names = [s["name"] for s in published]
-    if len(set(names)) != len(names):  # a lottery named like a witness label: keep them apart
-        return [{**s, "name": f"{i}. {s['name']}"} for i, s in enumerate(published, start=1)]
-    return published
 
 
 def source_names(document: dict[str, Any]) -> dict[str, str]:

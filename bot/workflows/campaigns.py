@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -35,7 +35,6 @@ from bot.draw.record import (
     commitment_sha256,
     private_difference,
     public_record,
-    public_sources,
     recompute,
     sha256_text,
     source_names,
@@ -387,6 +386,24 @@ async def commit_draw(
         )
         document["document_sha256"] = digest  # for the announcement; not part of the hash
         return document
+
+
+def public_sources(sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entropy sources as a v3 record publishes them: a witness by its kind and number
+    (「监督人1」), for its name is a person's; a lottery and the like as named, with the draw's
+    description that anyone can look up."""
+    published, witnesses = [], 0
+    for source in sources:
+        if source["kind"] == "witness":
+            witnesses += 1
+            label = text("campaign.witness_source", n=witnesses)
+            published.append({"name": label, "kind": "witness"})
+        else:
+            published.append(dict(source))
+    names = [s["name"] for s in published]
+    if len(set(names)) != len(names):  # a lottery named like a witness label: keep them apart
+        return [{**s, "name": f"{i}. {s['name']}"} for i, s in enumerate(published, start=1)]
+    return published
 
 
 def _campaign_summary(campaign: Campaign) -> dict[str, Any]:

@@ -32,7 +32,6 @@ from bot.draw.record import (
     pool_digest,
     private_parts,
     public_record,
-    public_sources,
     recompute,
     result_json,
     sha256_text,
@@ -41,6 +40,7 @@ from bot.draw.record import (
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256, format_key, select
 from bot.registry.uscc import check_character
+from bot.workflows.campaigns import public_sources
 from tests.helpers import make_uscc
 
 VERIFY_PY = Path(__file__).resolve().parents[2] / "templates" / "draw" / "verify.py"
