@@ -11,19 +11,27 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.times import local_time
-from bot.draw.record import canonical, commitment_sha256, first_difference, public_record
+from bot.draw import record as record_module
+from bot.draw.record import (
+    FORMAT_V2,
+    canonical,
+    commitment_sha256,
+    first_difference,
+    public_record,
+)
 from bot.workflows import campaigns, site
 from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.publish import load_people
 from bot.workflows.site import draws
 from bot.workflows.site.pages import SiteContext, SiteFile
 from tests.helpers import ENTROPY, load_sample, spec
-from tests.unit.test_certificate import V2, Text
+from tests.unit.test_certificate import Text
 
 pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
@@ -133,31 +141,37 @@ async def test_a_confidential_draw_is_published_once_its_checks_end(
     assert site.scan(built, people) == []
 
 
-async def test_an_old_v2_draw_gets_a_page_without_names_and_no_record(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A campaign drawn before v3: its record names people under its hashes, so the site
-    shows its certificate without them and says why there is nothing to download."""
-    old = campaigns.PublishedDraw(
-        id=1,
-        name=V2["campaign"]["name"],
-        commitment_sha256=commitment_sha256(V2),
-        committed_at=V2["committed_at"],
-        end=V2["campaign"]["end"],
-        record=V2,
-        embargoed=False,
+def v2_commitment(
+    *, private: dict[str, Any], sources: list[dict[str, Any]], **fields: Any
+) -> dict[str, Any]:
+    """A commitment as suiji wrote it before v3: who committed and the sources as named, in
+    the hashed document."""
+    document = record_module.commitment_document(
+        private=private, sources=private["entropy_sources"], **fields
     )
+    hashed = {k: v for k, v in document.items() if k not in ("private", "private_sha256")}
+    return {**hashed, "format": FORMAT_V2, "committed_by": private["committed_by"]}
 
-    async def listed(session: object, today: dt.date) -> list[campaigns.PublishedDraw]:
-        return [old]
 
-    monkeypatch.setattr(campaigns, "published_draws", listed)
-    files = {
-        f.path: f.content
-        for f in await draws.files(None, SiteContext(dt.date(2027, 1, 1), ZONE))  # type: ignore[arg-type]
-    }
-    assert "draws/1/record.json" not in files
-    page = page_of(files["draws/1/index.html"])
-    assert "刘艳丽" not in page.text and "旧版记录格式" in page.text
-    assert "record.json" not in page.links
-    assert commitment_sha256(V2) in page.text
+async def test_a_campaign_committed_before_v3_draws_verifies_and_shows_no_names(
+    factory: Factory, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Committed in v2 (names under its hashes) and drawn after the upgrade: its record still
+    verifies, has no public form, and its page shows the certificate without names and says
+    why there is nothing to download."""
+    await load_sample(factory, clock)
+    with monkeypatch.context() as old:
+        old.setattr(campaigns, "commitment_document", v2_commitment)
+        campaign_id = await _campaign(factory, clock, "旧格式抽查", PUBLIC)
+    await campaigns.run_draw(factory, campaign_id, ENTROPY, None, "李管理", clock)
+    record = await campaigns.draw_record(factory, campaign_id)
+    assert record["format"] == FORMAT_V2 and "names" in record["draws"][0]
+    assert first_difference(record) is None and public_record(record) is None
+    files = await _build(factory, "2026-05-10")
+    assert f"draws/{campaign_id}/record.json" not in files
+    page = page_of(files[f"draws/{campaign_id}/index.html"])
+    assert "旧版记录格式" in page.text and "record.json" not in page.links
+    assert commitment_sha256(record) in page.text
+    async with factory() as session:
+        people = await load_people(session)
+    assert site.scan([SiteFile(p, c) for p, c in files.items()], people) == []
