@@ -258,9 +258,9 @@ def main(argv):
     print(f"摇号次数 / runs: {n}  链头 / chain head: {heads[-1]}  (应与证书上的相同)")
     if standing:
         print(standing)
-    if given:  # a /3 record
-        print(f"不公开部分（姓名、原因）/ private parts: {sum(given)} of {len(given)} given, "
-              f"each matches its SHA-256; {len(given) - sum(given)} not published (covered)")
+    if record["format"] == FORMATS[1]:
+        print(f"不公开部分（姓名、原因）/ private parts: {sum(given)} of {len(given)} given (each "
+              f"matches its SHA-256); {len(given) - sum(given)} not published, covered by theirs")
     return 0
 
 if __name__ == "__main__":

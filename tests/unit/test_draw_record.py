@@ -1249,6 +1249,8 @@ def test_an_old_v2_record_still_verifies_in_both_and_has_no_public_form() -> Non
     assert public_record(record) is None and private_parts(record) == (0, 0)
     assert first_difference(tampered(record, change_a_v2_name)) is not None
     assert not standalone_ok(tampered(record, change_a_v2_name))
+    done = run_standalone(V2_RECORD)
+    assert done.returncode == 0 and "private parts" not in done.stdout, done.stdout
     smuggled = {**record, "private": {"salt": "0"}}  # not part of v2: refused, not ignored
     assert first_difference(smuggled) is not None and not standalone_ok(smuggled)
 
