@@ -291,7 +291,8 @@ async def commit_draw(
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is not CampaignState.DRAFT:
             raise _fail("already_committed", id=campaign_id)
-        key_of = await db.person_keys(session, campaign.leader_ids)
+        keys = await db.person_keys(session, campaign.leader_ids)
+        key_of = _leader_keys(campaign.leader_ids, keys)
         leader_recusals: dict[str, set[str]] = {}
         for pid, uscc in await db.recusal_pairs(session, campaign.leader_ids, None):
             leader_recusals.setdefault(key_of[pid], set()).add(uscc)
@@ -349,7 +350,9 @@ async def commit_draw(
             },
         )
         # Who was left out (the reasons are private): informative, not used to recompute.
-        document["officer_exclusions"] = sorted(excluded_keys[pid] for pid in reasons)
+        document["officer_exclusions"] = sorted(
+            key for key in (excluded_keys[pid] for pid in reasons) if not _is_account(key)
+        )
         document["employer_exclusions"] = employer_exclusions
         body = canonical(document)
         digest = commitment_sha256(document)
@@ -386,6 +389,22 @@ async def commit_draw(
         )
         document["document_sha256"] = digest  # for the announcement; not part of the hash
         return document
+
+
+def _is_account(key: str) -> bool:
+    """Whether a person's key (storage.campaigns.person_keys) is a platform account, which is
+    personal, rather than a certificate number, which is public by law."""
+    return key.startswith(("wecom:", "dingtalk:"))
+
+
+def _leader_keys(leader_ids: list[int], keys: dict[int, str]) -> dict[int, str]:
+    """How the record names each leader: by certificate number, or — a bureau leader may lead
+    a team without one — by 「组长2」 (their place in the list), never by a platform account,
+    for the record is published. Only the private part has their name."""
+    return {
+        pid: text("campaign.leader_key", n=n) if _is_account(keys[pid]) else keys[pid]
+        for n, pid in enumerate(leader_ids, start=1)
+    }
 
 
 def public_sources(sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

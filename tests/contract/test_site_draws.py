@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.times import local_time
@@ -30,6 +31,8 @@ from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.publish import load_people
 from bot.workflows.site import draws
 from bot.workflows.site.pages import SiteContext, SiteFile
+from storage.engine import unit_of_work
+from storage.models import Certificate
 from tests.helpers import ENTROPY, load_sample, spec
 from tests.unit.test_certificate import Text
 
@@ -39,6 +42,8 @@ Clock = Callable[[], dt.datetime]
 ZONE = "Asia/Shanghai"
 PUBLIC = {"start": "2026-04-01", "end": "2026-04-30", "confidential": "false"}
 SECRET = {"start": "2026-05-04", "end": "2026-05-29", "confidential": "true"}
+# The third leads by their WeCom account: a bureau leader with no certificate (see below).
+LEADERS = '["豫41142200229", "豫41142200407", "miaojuan"]'
 LATER = {"start": "2026-06-01", "end": "2026-06-30", "confidential": "false"}
 
 
@@ -47,7 +52,7 @@ def page_of(html: bytes) -> Text:
 
 
 async def _campaign(factory: Factory, clock: Clock, name: str, dates: dict[str, str]) -> int:
-    source = spec(name=f'"{name}"', **dates)
+    source = spec(name=f'"{name}"', leaders=LEADERS, **dates)
     created = await campaigns.create_campaign(
         factory, parse_campaign(source), "李管理", clock, allow_past=True
     )
@@ -59,6 +64,8 @@ async def _drawn_bureau(factory: Factory, clock: Clock) -> tuple[int, int, int]:
     """The sample bureau: a public campaign drawn twice, a confidential one drawn, and one
     committed but not drawn yet."""
     await load_sample(factory, clock)
+    async with unit_of_work(factory) as session:  # 苗娟 leads as a 领导 without a certificate
+        await session.execute(delete(Certificate).where(Certificate.number == "豫41142200431"))
     public = await _campaign(factory, clock, "公开抽查", PUBLIC)
     await campaigns.run_draw(factory, public, ENTROPY, None, "李管理", clock)
     reason = "监督人刘艳丽报数有误，重新摇号"  # a name in free text: kept private
@@ -102,6 +109,7 @@ async def test_the_draws_section_lists_every_commitment_and_publishes_public_dra
     assert {"record.json", "../verify.py"} <= set(page.links)
     assert "执法证号依法公开" in page.text and "三步核验" in page.text
     assert f"--runs 2 --head {head}" in page.text
+    assert "组长3" in record["leaders"] and "组长3" in page.text  # never their account
 
     # The three steps, done: the verifier from the site recomputes the record from the site.
     site.write(list(map(lambda p: SiteFile(p, files[p]), files)), tmp_path / "site")
