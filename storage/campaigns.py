@@ -21,6 +21,7 @@ from storage.models import (
     Campaign,
     CampaignState,
     Certificate,
+    DecisionState,
     DrawCommitment,
     DrawnOfficer,
     DrawReseed,
@@ -91,6 +92,19 @@ async def plan_for_year(session: AsyncSession, year: int) -> AnnualPlan | None:
         .options(selectinload(AnnualPlan.needs).selectinload(PlanNeed.unit))
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def approved_plans(session: AsyncSession) -> list[AnnualPlan]:
+    """The plans with at least one approved need, the latest year first, their needs (all
+    states: the caller keeps the approved ones) and units loaded."""
+    approved = select(PlanNeed.plan_id).where(PlanNeed.state == DecisionState.APPROVED)
+    query = (
+        select(AnnualPlan)
+        .where(AnnualPlan.id.in_(approved))
+        .options(selectinload(AnnualPlan.needs).selectinload(PlanNeed.unit))
+        .order_by(AnnualPlan.year.desc())
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def need_by_id(session: AsyncSession, need_id: int) -> PlanNeed | None:
@@ -281,18 +295,17 @@ async def people_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int, P
 
 
 async def items_in_force(
-    session: AsyncSession, codes: Sequence[str], on: dt.date
+    session: AsyncSession, codes: Sequence[str] | None, on: dt.date
 ) -> dict[str, SpotCheckItem]:
-    """For each code, the newest version of the item in force on ``on``."""
-    rows = await session.execute(
-        select(SpotCheckItem)
-        .where(
-            SpotCheckItem.code.in_(codes),
-            SpotCheckItem.valid_from <= on,
-            or_(SpotCheckItem.valid_to.is_(None), SpotCheckItem.valid_to >= on),
-        )
-        .order_by(SpotCheckItem.code, SpotCheckItem.version)
+    """For each code (every code when ``codes`` is None), the newest version of the item in
+    force on ``on``: the item list as it stood that day, in code order."""
+    query = select(SpotCheckItem).where(
+        SpotCheckItem.valid_from <= on,
+        or_(SpotCheckItem.valid_to.is_(None), SpotCheckItem.valid_to >= on),
     )
+    if codes is not None:
+        query = query.where(SpotCheckItem.code.in_(codes))
+    rows = await session.execute(query.order_by(SpotCheckItem.code, SpotCheckItem.version))
     return {item.code: item for item in rows.scalars()}  # later versions overwrite earlier
 
 
@@ -325,6 +338,18 @@ async def reseed_for(session: AsyncSession, campaign_id: int, run_seq: int) -> D
         DrawReseed.campaign_id == campaign_id, DrawReseed.run_seq == run_seq
     )
     return (await session.execute(query)).scalars().first()
+
+
+async def announced_campaigns(session: AsyncSession) -> list[Campaign]:
+    """Campaigns whose implementation plan is fixed (committed or drawn; a draft may still
+    change), the latest start first, with their units."""
+    query = (
+        select(Campaign)
+        .where(Campaign.state != CampaignState.DRAFT)
+        .options(selectinload(Campaign.unit))
+        .order_by(Campaign.start_on.desc(), Campaign.id.desc())
+    )
+    return list((await session.execute(query)).scalars())
 
 
 async def latest_drawn(session: AsyncSession, limit: int) -> list[Campaign]:

@@ -222,3 +222,21 @@ async def calendar_year(session: AsyncSession, year: int) -> Deadline | None:
     """The open ask for a year's calendar, if one was made."""
     found = await open_of(session, CALENDAR_YEAR, "year", year, lock=False)
     return found[0] if found else None
+
+
+async def of_subjects(
+    session: AsyncSession, kind: str, subject_kind: str, subject_ids: Sequence[int]
+) -> list[Deadline]:
+    """The deadlines of this kind about these subjects, open or closed."""
+    if not subject_ids:
+        return []
+    rows = await session.execute(
+        select(Deadline)
+        .where(
+            Deadline.kind == kind,
+            Deadline.subject_kind == subject_kind,
+            Deadline.subject_id.in_(sorted(set(subject_ids))),
+        )
+        .order_by(Deadline.id)
+    )
+    return list(rows.scalars())

@@ -816,3 +816,46 @@ class Publication(Base):
     approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
     published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --- penalty decisions (issue 17 §1) ----------------------------------------------------------
+
+
+class PenaltyState(enum.Enum):
+    RECORDED = "recorded"  # entered; its publication not yet asked for
+    PENDING = "pending"  # its publication waits for a bureau leader's decision
+    PUBLISHED = "published"  # approved: public from ``published_at``
+    REJECTED = "rejected"  # publication sent back with a comment; asked for again after changes
+
+
+class Penalty(Base):
+    """A penalty decision of the general procedure (行政处罚决定书), recorded to be published
+    within 7 working days of ``decided_on`` (双公示).
+
+    ``organ`` / ``organ_uscc`` are the deciding organ as it stood on the decision (kept here,
+    not read from the config at export, so a renamed bureau never rewrites old decisions);
+    ``finding_id`` the spot-check finding the case came from; ``amount`` the fine in yuan.
+    """
+
+    __tablename__ = "penalties"
+    __table_args__ = MYSQL_TABLE_OPTIONS
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(100), unique=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), index=True)
+    violation: Mapped[str] = mapped_column(String(200))
+    facts: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    content: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    decided_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    organ: Mapped[str] = mapped_column(String(200))
+    organ_uscc: Mapped[str] = mapped_column(String(18))
+    finding_id: Mapped[int | None] = mapped_column(ForeignKey("findings.id"))
+    state: Mapped[PenaltyState] = mapped_column(_enum(PenaltyState, "state"))
+    recorded_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    approval_id: Mapped[int | None] = mapped_column(ForeignKey("approvals.id"))
+    published_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)

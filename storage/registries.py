@@ -382,6 +382,12 @@ async def current_items(
     return list((await session.execute(query)).scalars())
 
 
+async def item_versions(session: AsyncSession) -> list[SpotCheckItem]:
+    """Every version of every item, by code and version: the list's whole history."""
+    query = select(SpotCheckItem).order_by(SpotCheckItem.code, SpotCheckItem.version)
+    return list((await session.execute(query)).scalars())
+
+
 def _only_end_changed(item: SpotCheckItem, record: Record) -> bool:
     current = _item_record(item)
     return {**current, "valid_to": record["valid_to"]} == record

@@ -7,10 +7,12 @@ import contextlib
 import csv
 import datetime as dt
 import os
+import signal
 import socket
+import sys
 import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +202,38 @@ async def until_healthy(
                         return
             assert time.monotonic() < deadline, why()
             await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    environ: Mapping[str, str],
+    log: Path,
+    *args: str,
+    stop: signal.Signals = signal.SIGKILL,
+    timeout: float = 60,
+) -> AsyncIterator[int]:
+    """``suiji serve`` (with ``args``) as a process of its own, configured by ``environ``,
+    its output in ``log``: its port, once /healthz answers. On leaving it is sent ``stop``
+    (killed, by default) and, if it has not exited within ``timeout``, killed."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port),
+            *args, env=child_environ(environ), cwd=log.parent, stdout=output, stderr=output,
+        )  # fmt: skip
+    try:
+        await until_healthy(
+            port, lambda: process.returncode is None, lambda: log.read_text("utf-8"), timeout
+        )
+        yield port
+    finally:
+        if process.returncode is None:
+            process.send_signal(stop)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
 
 
 # A made-up notice for 2027, a year no release of chinesecalendar covers (the real one is not

@@ -107,8 +107,21 @@ SCHEMA: dict[str, dict[str, tuple[type, Any]]] = {
         "findings_days": (int, 0),
         "report_days": (int, 5),
         "approval_days": (int, 2),
-        # Results are published within this many working days of the campaign being reported.
+        # Results are published within this many working days of the campaign's end.
         "publication_days": (int, 20),
+        # A penalty decision is published within this many working days of the decision (the
+        # decision day not counted).
+        "penalty_publication_days": (int, 7),
+        # How often each process looks for reminders due (assignments' and deadlines'): a
+        # reminder goes out at most this late. Claims in the database keep it once however
+        # many processes look.
+        "tick_seconds": (int, 300),
+    },
+    "bureau": {
+        # The deciding organ of penalty decisions and the source of what is published
+        # (处罚机关, 数据来源单位): its name and unified social credit code.
+        "name": (str, ""),
+        "uscc": (str, ""),
     },
     "findings": {
         # Where evidence photos are kept, named by their SHA-256 (relative to this file).
@@ -229,6 +242,8 @@ class ReminderSettings:
     report_days: int = 5
     approval_days: int = 2
     publication_days: int = 20
+    penalty_publication_days: int = 7
+    tick_seconds: int = 300
 
 
 def _clock_time(key: str, value: str) -> dt.time:
@@ -250,9 +265,18 @@ def _reminders(values: dict[tuple[str, str], Any]) -> ReminderSettings:
     for key in ("overdue_every_days", "escalate_team_leader_days", "escalate_unit_leader_days"):
         if found[key] < 1:
             raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail=">= 1"))
-    for key in ("findings_days", "report_days", "approval_days", "publication_days"):
+    for key in (
+        "findings_days",
+        "report_days",
+        "approval_days",
+        "publication_days",
+        "penalty_publication_days",
+    ):
         if not 0 <= found[key] <= 250:
             raise ConfigError(text("config.bad_value", key=f"reminders.{key}", detail="0–250"))
+    if not 1 <= found["tick_seconds"] <= 3600:
+        detail = "1–3600"
+        raise ConfigError(text("config.bad_value", key="reminders.tick_seconds", detail=detail))
     if found["escalate_unit_leader_days"] < found["escalate_team_leader_days"]:
         detail = ">= escalate_team_leader_days"
         raise ConfigError(
@@ -262,6 +286,12 @@ def _reminders(values: dict[tuple[str, str], Any]) -> ReminderSettings:
         found[key] = _clock_time(f"reminders.{key}", found[key])
     found["before_days"] = _days_list("reminders.before_days", found["before_days"])
     return ReminderSettings(**found)
+
+
+@dataclass(frozen=True)
+class BureauSettings:
+    name: str = ""
+    uscc: str = ""
 
 
 @dataclass(frozen=True)
@@ -288,6 +318,7 @@ class Settings:
     assignments: AssignmentSettings = AssignmentSettings(24, 0)
     reminders: ReminderSettings = ReminderSettings()
     findings: FindingSettings = FindingSettings(Path("files"), 10)
+    bureau: BureauSettings = BureauSettings()
 
 
 def find_config_file(explicit: str | None, environ: Mapping[str, str]) -> tuple[Path | None, bool]:
@@ -484,6 +515,7 @@ def load_settings(
             files=base / values[("findings", "files")],
             photo_max_mib=values[("findings", "photo_max_mib")],
         ),
+        bureau=BureauSettings(**_section(values, "bureau")),
     )
 
 

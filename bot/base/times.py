@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 
 FORMAT = "%Y-%m-%d %H:%M"
 
@@ -28,3 +29,10 @@ def local_time(moment: dt.datetime | str | None, zone: str | dt.tzinfo) -> str:
 def utc_iso(moment: dt.datetime) -> str:
     """The machine form kept in records and JSON: ``2026-12-03T07:19:38.465686Z``."""
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def running_from(start: dt.datetime, real: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
+    """A clock that reads ``start`` now and runs on at the pace of ``real``: a drill's time
+    (``suiji serve --clock``), so that what would happen then can be watched as it happens."""
+    offset = start - real()
+    return lambda: real() + offset

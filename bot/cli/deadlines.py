@@ -3,13 +3,11 @@ a dry run of what the reminder tick would send at a given time (nothing is writt
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import click
 
-from bot.base.texts import text
-from bot.cli.support import Refused, emit, run_with_db, settings_of, utc_now
+from bot.cli.support import emit, local_moment, run_with_db, settings_of, utc_now
 from bot.workflows import deadlines as flow
 from bot.workflows.step import policy_of
 
@@ -44,14 +42,6 @@ def reminders_group() -> None:
     """Reminders of deadlines ([reminders] in suiji.toml)."""
 
 
-def _moment(value: str, zone: dt.tzinfo) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(value.strip())
-    except ValueError as exc:
-        raise Refused(text("cli.bad_moment", value=value)) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
-
-
 @reminders_group.command("preview")
 @click.option("--at", "at", required=True)
 @click.option("--format", "fmt", type=FORMAT, default="table")
@@ -60,7 +50,7 @@ def reminders_preview(ctx: click.Context, at: str, fmt: str) -> None:
     """What the reminder tick would send at AT (local time, "2026-12-10 09:00"), to whom and
     why; nothing is sent or recorded."""
     policy = policy_of(settings_of(ctx))
-    moment = _moment(at, policy.tz)
+    moment = local_moment(at, policy.tz)
     found: list[dict[str, Any]] = run_with_db(
         ctx, lambda factory: flow.preview(factory, policy, moment)
     )

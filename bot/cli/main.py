@@ -26,6 +26,7 @@ from bot.cli.campaigns import COMMANDS
 from bot.cli.chinese import describe
 from bot.cli.deadlines import COMMANDS as DEADLINE_COMMANDS
 from bot.cli.findings import COMMANDS as FINDINGS_COMMANDS
+from bot.cli.penalties import COMMANDS as PENALTY_COMMANDS
 from bot.cli.publish import COMMANDS as PUBLISH_COMMANDS
 from bot.cli.reports import COMMANDS as REPORT_COMMANDS
 from bot.cli.serve import COMMANDS as SERVE_COMMANDS
@@ -343,6 +344,7 @@ for _command in (
     *REPORT_COMMANDS,
     *CALENDAR_COMMANDS,
     *PUBLISH_COMMANDS,
+    *PENALTY_COMMANDS,
     *DEADLINE_COMMANDS,
 ):
     cli.add_command(_command)

@@ -1,7 +1,8 @@
 """``suiji publish``: what the bureau makes public (issue 17): ``publish scan``, which proves
 files hold no personal data before anyone publishes them; ``publish prepare``, a reported
 campaign's results publication sent to the bureau's leaders to approve in chat; and
-``publish export results``, a published campaign's results for other systems."""
+``publish export results``, a published campaign's results for other systems, and ``publish
+export penalties``, the published penalty decisions for 信用中国."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import click
 
 from bot.base.texts import text
 from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
-from bot.cli.support import explained, run_with_db, settings_of, utc_now
+from bot.cli.support import Refused, explained, run_with_db, settings_of, utc_now
 from bot.registry.personal import Kind
 from bot.registry.scan import Hit, Report, scan_paths
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
-from bot.workflows import campaigns, publish, site
+from bot.workflows import campaigns, penalties, publish, site
 from bot.workflows.publish import PublishError, people_to_look_for
 from bot.workflows.site.pages import SiteContext
 from bot.workflows.step import policy_of
@@ -130,16 +131,26 @@ def publish_prepare(ctx: click.Context, campaign_id: int, actor: str | None) -> 
 
 
 @publish_group.command("export")
-@click.argument("kind", type=click.Choice(["results"]))
-@click.argument("campaign_id", type=int)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("kind", type=click.Choice(["results", "penalties"]))
+@click.argument("target", nargs=-1, required=True)
 @click.pass_context
 @explained(PublishError, SheetError)
-def publish_export(ctx: click.Context, kind: str, campaign_id: int, file: Path) -> None:
-    """Export a published campaign's results (one row per employer) as XLSX or CSV for the
-    national enterprise credit publicity system; scanned first, nothing written on a hit."""
+def publish_export(ctx: click.Context, kind: str, target: tuple[str, ...]) -> None:
+    """Export for other systems, as XLSX or CSV: ``results CAMPAIGN_ID FILE``, a published
+    campaign's results (one row per employer) for the national enterprise credit publicity
+    system; ``penalties FILE``, every published penalty decision in 信用中国's 行政处罚
+    layout. Scanned first: nothing is written on a hit."""
+    wanted = 2 if kind == "results" else 1
+    if len(target) != wanted:
+        raise Refused(text("publish.export_usage", kind=kind))
+    file = Path(target[-1])
     sheet_format(file)  # a wrong extension is refused before anything is read
-    export = run_with_db(ctx, lambda f: publish.results_export(f, campaign_id))
+    if kind == "results":
+        if not target[0].isdigit():
+            raise Refused(text("publish.export_usage", kind=kind))
+        export = run_with_db(ctx, lambda f: publish.results_export(f, int(target[0])))
+    else:
+        export = run_with_db(ctx, penalties.export)
     with sheet_writer(file, export.headers) as add:
         for row in export.rows:
             add(list(row))

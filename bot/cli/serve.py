@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.base.config import ConfigError, Settings, load_settings
 from bot.base.texts import render, text
+from bot.base.times import local_time, running_from
 from bot.cli.support import (
     Factory,
     Refused,
     emit,
+    local_moment,
     run_with_db,
     settings_of,
     utc_now,
@@ -46,13 +48,26 @@ BACKLOG = 1024
 @click.command()
 @click.option("--host", default=None)
 @click.option("--port", type=int, default=None)
+@click.option(
+    "--clock",
+    "drill",
+    default=None,
+    metavar='"2026-09-28 09:00"',
+    help="Drill only: the process's time starts here (local) and runs on.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, drill: str | None) -> None:
     """Run the bot: WeCom and DingTalk callbacks, the outbox sender, /healthz."""
     settings = settings_of(ctx)
+    clock = utc_now
+    if drill is not None:  # a drill (演练) on a copy of the data: reminders of a chosen day
+        start = local_moment(drill, settings.app.tz)
+        clock = running_from(start, utc_now)
     run_with_db(ctx, _nothing)  # refuses an unreachable or unmigrated database up front
     for warning in platform_warnings(settings):
         click.echo(warning, err=True)
+    if drill is not None:
+        click.echo(text("serve.drill", start=local_time(clock(), settings.app.timezone)), err=True)
     serve_logging()
     host = host or settings.server.host
     port = port if port is not None else settings.server.port
@@ -77,7 +92,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
     try:
         edge.run(
-            create_app(settings, settle_heap=True),
+            create_app(settings, clock=clock, settle_heap=True),
             host,
             port,
             ready=ready,

@@ -39,6 +39,15 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def local_moment(value: str, zone: dt.tzinfo) -> dt.datetime:
+    """A moment a person typed ("2026-12-10 09:00"), local time unless it names its zone."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Refused(text("cli.bad_moment", value=value)) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+
+
 def progress(items: Iterable[T], label: str, total: int | None) -> Iterable[T]:
     from tqdm import tqdm
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.registry.kinds import KINDS, Record
+from bot.registry.kinds import KINDS, Kind, Record
 from bot.registry.sheets import sheet_format, sheet_writer
 from storage.registries import STORES
 
@@ -26,9 +26,9 @@ async def export_sheet(
     return count
 
 
-def write_template(kind_name: str, path: Path) -> None:
+def write_template(kind_name: str | Kind, path: Path) -> None:
     """An empty sheet with the Chinese headers and one valid example row."""
-    kind = KINDS[kind_name]
+    kind = KINDS[kind_name] if isinstance(kind_name, str) else kind_name
     with sheet_writer(path, list(kind.headers().values())) as append:
         append(kind.example_row())
 

@@ -311,24 +311,47 @@ def words_field(name: str, max_length: int) -> Field:
     return Field(name, read, write, False, empty=())
 
 
+def _hundredths(number_text: str, value: str, key: str, fits: Callable[[Decimal], bool]) -> Decimal:
+    """A decimal number to two places within ``fits``; else the ``key`` (or ``key``_precision)
+    problem about ``value``, the cell as written."""
+    try:
+        number = Decimal(number_text.strip())
+    except InvalidOperation as exc:
+        raise CellError(key, value=value) from exc
+    if not number.is_finite() or not fits(number):
+        raise CellError(key, value=value)
+    if number != number.quantize(Decimal("0.01")):
+        raise CellError(f"{key}_precision", value=value)
+    return number.quantize(Decimal("0.01"))
+
+
 def percent_field(name: str) -> Field:
     """A percentage such as ``5%``; Excel cells formatted as percent arrive as fractions."""
 
     def read(raw: Cell) -> Decimal:
         value = cell_text(raw)
         # sheets.py turns a percent-formatted Excel cell into text with a % sign.
-        number_text = value.removesuffix("%").removesuffix("％").strip()
-        try:
-            number = Decimal(number_text)
-        except InvalidOperation as exc:
-            raise CellError("percent", value=value) from exc
-        if not number.is_finite() or number <= 0 or number > 100:
-            raise CellError("percent", value=value)
-        if number != number.quantize(Decimal("0.01")):
-            raise CellError("percent_precision", value=value)
-        return number.quantize(Decimal("0.01"))
+        number_text = value.removesuffix("%").removesuffix("％")
+        return _hundredths(number_text, value, "percent", lambda n: 0 < n <= 100)
 
     def write(number: Decimal) -> str:
         return f"{number.normalize():f}%"
 
     return Field(name, read, write, True)
+
+
+def money_field(name: str, *, required: bool = True) -> Field:
+    """An amount in yuan ≥ 0 to the fen (``2000``, ``1,500.50``, ``￥300``), kept as Decimal."""
+
+    def read(raw: Cell) -> Decimal:
+        value = cell_text(raw)
+        if isinstance(raw, bool):
+            raise CellError("money", value=value)
+        number_text = value.replace(",", "").replace("，", "").lstrip("¥￥")
+        number_text = number_text.removesuffix(labels("money_marks")["yuan"])
+        return _hundredths(number_text, value, "money", lambda n: 0 <= n < Decimal("1e12"))
+
+    def write(number: Decimal) -> str:
+        return f"{number:f}"
+
+    return Field(name, read, write, required)

@@ -143,6 +143,27 @@ class _Reader:
                     Problem(self.path.name, remark.row, header, remark.error.message())
                 )
 
+    def duplicate(
+        self, number: int, record: Record, seen: dict[str, dict[Any, int]], keys: dict[str, int]
+    ) -> bool:
+        """Whether the row repeats an earlier row's unique field or key (said as a problem)."""
+        duplicate = False
+        for name, values in seen.items():
+            value = record[name]
+            if value is None:
+                continue
+            if value in values:
+                self.problem(number, name, text("registry.duplicate_in_file", row=values[value]))
+                duplicate = True
+            else:
+                values[value] = number
+        key = self.kind.key(record)
+        if key in keys and not duplicate:
+            self.problem(number, None, text("registry.duplicate_key", row=keys[key]))
+            duplicate = True
+        keys.setdefault(key, number)
+        return duplicate
+
     def identity_change(
         self, number: int, record: Record, before: Record | None
     ) -> IdentityChange | None:
@@ -217,26 +238,7 @@ async def _check(
             for number, cells in batch:
                 count += 1
                 record = reader.record(number, cells)
-                if record is None:
-                    continue
-                duplicate = False
-                for name, values in seen.items():
-                    value = record[name]
-                    if value is None:
-                        continue
-                    if value in values:
-                        reader.problem(
-                            number, name, text("registry.duplicate_in_file", row=values[value])
-                        )
-                        duplicate = True
-                    else:
-                        values[value] = number
-                key = reader.kind.key(record)
-                if key in keys and not duplicate:
-                    reader.problem(number, None, text("registry.duplicate_key", row=keys[key]))
-                    duplicate = True
-                keys.setdefault(key, number)
-                if not duplicate:
+                if record is not None and not reader.duplicate(number, record, seen, keys):
                     good.append((number, record))
             if good:
                 conflicts = await store.conflicts(session, [r for _, r in good])
@@ -360,6 +362,26 @@ async def import_sheet(
             await before_commit(session)
         report.written = True
     return report
+
+
+def read_records(kind: Kind, path: Path) -> tuple[list[tuple[int, Record]], list[Problem]]:
+    """Every row of a sheet laid out as ``kind`` (not a registry: nothing is stored here),
+    checked as an import checks it — headers, cells, row rules, repeats within the file, what
+    the sheet hides — as (row number, record) pairs and the problems, in row order."""
+    report = ImportReport()
+    reader = _Reader(kind, path, report)
+    records: list[tuple[int, Record]] = []
+    seen: dict[str, dict[Any, int]] = {name: {} for name in kind.unique_in_file}
+    keys: dict[str, int] = {}
+    with open_sheet(path) as sheet:
+        if reader.check_headers(sheet):
+            for number, cells in sheet.rows:
+                record = reader.record(number, cells)
+                if record is not None and not reader.duplicate(number, record, seen, keys):
+                    records.append((number, record))
+            reader.remarked(sheet, lambda row: row > 1)
+    report.problems.sort(key=lambda problem: problem.row)
+    return records, report.problems
 
 
 # Dependency order: officers name units, recusals name officers and employers.

@@ -122,29 +122,41 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
     # Events stored but not handled (a crash, a restart, a handler that failed) are handled
     # now and then on the scheduler's tick, until they succeed or are given up on. The
     # database stays the source of truth: the scheduler keeps no jobs of its own.
-    retries: set[asyncio.Task[None]] = set()
+    running: set[asyncio.Task[None]] = set()  # retry passes and timer jobs under way
+
+    def start(work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        running.add(task)
+        task.add_done_callback(running.discard)
+        return task
 
     async def retry() -> None:
         # A coroutine on purpose: AsyncIOScheduler runs plain functions in a worker thread,
         # where there is no event loop to start the pass on.
-        task = asyncio.create_task(_retry_pending(app))
-        retries.add(task)
-        task.add_done_callback(retries.discard)
+        start(_retry_pending(app))
 
     await retry()
     scheduler = AsyncIOScheduler(timezone=app[SETTINGS].app.tz)
     app[SCHEDULER] = scheduler
 
     def every(seconds: float, job: Callable[[], Awaitable[None]], job_id: str) -> None:
+        async def run() -> None:
+            # Stopping the scheduler cancels the jobs it runs: a reminder tick cut off there
+            # would end in a traceback and lose its work. Shielded, it finishes (awaited
+            # below, as a retry pass is), and the sender's last flush sends what it queued.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(start(job()))
+
         scheduler.add_job(
-            job, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job_id
+            run, "interval", seconds=seconds, max_instances=1, coalesce=True, id=job_id
         )
 
     every(RETRY_SECONDS, retry, "retry-pending-events")
     # The reminder timer: the database says who is due, so any number of processes may tick.
-    every(REMIND_SECONDS, functools.partial(_remind, app), "remind-unanswered")
-    every(REMIND_SECONDS, functools.partial(_remind_deadlines, app), "remind-deadlines")
-    every(REMIND_SECONDS, functools.partial(_forget_signs, app), "forget-signs")
+    tick = app[SETTINGS].reminders.tick_seconds
+    every(tick, functools.partial(_remind, app), "remind-unanswered")
+    every(tick, functools.partial(_remind_deadlines, app), "remind-deadlines")
+    every(FORGET_SECONDS, functools.partial(_forget_signs, app), "forget-signs")
     every(PHOTO_SECONDS, functools.partial(_fetch_photos, app), "fetch-photos")
     scheduler.start()
     loop = asyncio.create_task(sender.run(stop))
@@ -168,8 +180,8 @@ async def _sender(app: web.Application) -> AsyncIterator[None]:
         worker.cancel()
     scheduler.shutdown(wait=False)
     stop.set()  # a retry pass stops between events; the engine outlives it
-    if retries:
-        await asyncio.wait(retries, timeout=10)
+    if running:
+        await asyncio.wait(running, timeout=10)
     await loop
     # The sender stopped between two messages; it may well have been behind the handlers.
     # What they wrote is sent now, once (rows paced or backed off to later stay for the next
@@ -193,7 +205,7 @@ RETRY_SECONDS = 30.0
 PHOTO_SECONDS = 2.0  # how soon a photo sent in chat is fetched (one query when none waits)
 FLUSH_SECONDS = 10.0  # the longest a stopping server spends sending what is due
 QUIET_SECONDS = 0.25  # the longest a handler lets acknowledgements go first
-REMIND_SECONDS = 300.0
+FORGET_SECONDS = 300.0  # how often old DingTalk signs are forgotten
 # DingTalk robot signs are kept this long against replays: twice the window their timestamp
 # may be off by, after which the timestamp check refuses a replay by itself.
 SIGN_KEEP = dt.timedelta(milliseconds=2 * dingtalk.SIGN_WINDOW_MS)

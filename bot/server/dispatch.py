@@ -27,6 +27,7 @@ from bot.workflows import (
     campaigns,
     deadlines,
     findings,
+    penalties,
     plans,
     progress,
     publish,
@@ -46,6 +47,7 @@ FOLLOW_UPS = {
 }
 assert plans.NEED  # registered with the approval engine on import
 assert publish.KIND  # likewise: a results publication's approval
+assert penalties.KIND  # and a penalty decision's publication
 # Commands that leave an open question open (looking things up); any other ends it.
 KEEP_WAITING = {"help", "my_tasks", "task", "cancel", "progress"}
 # Questions whose answers are read by the workflow first; what it does not take (None) is

@@ -203,6 +203,14 @@ async def posted(request: web.Request) -> MultiDictProxy[Any] | None:
         form = await request.post()
     except UNREADABLE:
         return None
+    except web.HTTPRequestEntityTooLarge as exc:
+        # aiohttp's own answer is English plain text; a person on the page reads why instead.
+        raise web.HTTPRequestEntityTooLarge(
+            max_size=request.client_max_size,
+            actual_size=request.content_length or 0,
+            text=render("h5/message.html.j2", message=text("page.too_large")),
+            content_type="text/html",
+        ) from exc
     if any(isinstance(v, str) and "\x00" in v for v in form.values()):
         return None
     return form

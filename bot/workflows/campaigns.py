@@ -416,7 +416,8 @@ def public_sources(sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         if source["kind"] == "witness":
             witnesses += 1
             label = text("campaign.witness_source", n=witnesses)
-            published.append({"name": label, "kind": "witness"})
+            # Every source has the same keys; a witness's own description stays private.
+            published.append({"name": label, "kind": "witness", "description": ""})
         else:
             published.append(dict(source))
     names = [s["name"] for s in published]
@@ -854,6 +855,8 @@ class PublishedDraw:
     commitment_sha256: str
     committed_at: str  # UTC, as the record keeps it
     end: str
+    commitment: dict[str, Any]  # as published: without runs and private part
+    drawn: bool
     record: dict[str, Any] | None  # None: not drawn yet, or under embargo
     embargoed: bool  # confidential, its inspections not over: nothing more until ``end``
 
@@ -875,6 +878,8 @@ async def published_draws(session: AsyncSession, today: dt.date) -> list[Publish
                 commitment_sha256=commitment_sha256(record),
                 committed_at=record["committed_at"],
                 end=summary["end"],
+                commitment={k: v for k, v in record.items() if k not in ("draws", PRIVATE)},
+                drawn=bool(record["draws"]),
                 record=record if record["draws"] and not embargoed else None,
                 embargoed=embargoed,
             )
@@ -931,7 +936,6 @@ def certificate_values(record: dict[str, Any], public: bool) -> dict[str, Any]:
     (public by law), no one's name, no free-text reason, and the SHA-256 of the public record —
     None for a v2 record, which has no public form. Otherwise, for the bureau's file and its
     signatures, the names as the record holds them (a v3 record's private parts, if kept)."""
-    commitment = commitment_sha256(record)
     runs = []
     for run in record["draws"]:
         private = run.get(PRIVATE) or run  # v2: the names are in the hashed run
@@ -949,15 +953,24 @@ def certificate_values(record: dict[str, Any], public: bool) -> dict[str, Any]:
         )
     shown = public_record(record) if public else record
     named = (record.get(PRIVATE) or record) if not public else {}
+    values = commitment_values(record, public)
     return {
-        "record": record,
+        **values,
         "runs": runs,
         "public": public,
         "committed_by": named.get("committed_by"),
-        "sources": _sources_shown(record, public),
-        "commitment_sha256": commitment,
-        "chain_head": chain_heads(commitment, record["draws"])[-1],
+        "chain_head": chain_heads(values["commitment_sha256"], record["draws"])[-1],
         "record_sha256": sha256_text(canonical(shown)) if shown is not None else None,
+    }
+
+
+def commitment_values(record: dict[str, Any], public: bool = True) -> dict[str, Any]:
+    """What a page shows of a commitment (a record's, or one not drawn yet): the document, its
+    SHA-256 and the entropy sources (draw/commitment.html.j2)."""
+    return {
+        "record": record,
+        "sources": _sources_shown(record, public),
+        "commitment_sha256": commitment_sha256(record),
     }
 
 

@@ -51,6 +51,7 @@ from storage.models import (
     Deadline,
     DeadlineState,
     Finding,
+    Penalty,
     Person,
     Report,
     Team,
@@ -61,7 +62,16 @@ Factory = async_sessionmaker[AsyncSession]
 
 CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE = "campaign_start", "findings_due", "report_due"
 APPROVAL, RECTIFICATION, PUBLICATION = "approval", "rectification", "publication"
-KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE, APPROVAL, RECTIFICATION, PUBLICATION)
+PENALTY_PUBLICATION = "penalty_publication"
+KINDS = (
+    CAMPAIGN_START,
+    FINDINGS_DUE,
+    REPORT_DUE,
+    APPROVAL,
+    RECTIFICATION,
+    PUBLICATION,
+    PENALTY_PUBLICATION,
+)
 DRAWN_KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE)
 BUTTONS = {
     CAMPAIGN_START: "fill",
@@ -218,11 +228,11 @@ async def rectified(step: Step, person: Person, command: Command) -> list[Outgoi
 
 
 async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Person]) -> None:
-    """Every report approved: the unit's leaders have so many working days to publish (closed
-    by the publication workflow, issue 17)."""
+    """Every report approved: the unit's leaders are to publish within so many working days
+    of the campaign's **end** (DOMAIN.md: 20 after the check's end, not after the reports;
+    closed by the publication workflow, issue 17)."""
     known = await load_overrides(step.session)
-    assert campaign.reported_on is not None
-    due = (campaign.reported_on, step.policy.deadlines.publication_days)
+    due = (campaign.end_on, step.policy.deadlines.publication_days)
     subject = ("campaign", campaign.id)
     made = [
         _new(step, PUBLICATION, subject, p.id, due, known, campaign_id=campaign.id) for p in leaders
@@ -233,12 +243,33 @@ async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Pe
 async def campaign_published(step: Step, campaign: Campaign) -> bool:
     """Its results published (issue 17): the publication deadline closes, as ``published``
     or, after its day, ``published_late`` (kept, never hidden). Whether it was late."""
-    rows = await db.open_rows(step.session, campaign_id=campaign.id)
-    due = [d.due_on for d, _, _, _ in rows if d.kind == PUBLICATION]
+    return await _published(step, PUBLICATION, ("campaign", campaign.id))
+
+
+async def _published(step: Step, kind: str, subject: tuple[str, int]) -> bool:
+    due = [d.due_on for d in await db.open_of(step.session, kind, *subject)]
     late = bool(due) and step.today > min(due)
-    why = "published_late" if late else "published"
-    await _close(step, why, ("campaign", campaign.id), PUBLICATION)
+    await _close(step, "published_late" if late else "published", subject, kind)
     return late
+
+
+async def penalty_recorded(step: Step, penalty: Penalty, owner: Person) -> Deadline:
+    """A penalty decision recorded: whoever recorded it has so many working days after the
+    decision day (not counted) to have it published (closed by bot.workflows.penalties). One
+    that follows a campaign's finding belongs to that campaign too: it is listed with it, and
+    escalates to the leaders of the unit that ran it."""
+    known = await load_overrides(step.session)
+    due = (penalty.decided_on, step.policy.deadlines.penalty_publication_days)
+    finding = await step.session.get(Finding, penalty.finding_id) if penalty.finding_id else None
+    subject, campaign_id = ("penalty", penalty.id), finding.campaign_id if finding else None
+    made = _new(step, PENALTY_PUBLICATION, subject, owner.id, due, known, campaign_id=campaign_id)
+    db.add(step.session, [made])
+    return made
+
+
+async def penalty_published(step: Step, penalty: Penalty) -> bool:
+    """Its publication approved: the deadline closes, late or not (kept). Whether late."""
+    return await _published(step, PENALTY_PUBLICATION, ("penalty", penalty.id))
 
 
 async def campaign_unreported(step: Step, campaign: Campaign) -> None:

@@ -15,8 +15,6 @@ changes, so two officers never interleave on it, across processes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.base.times import local_time
+from bot.draw.record import canonical, sha256_text
 from bot.forms import catalog, session
 from bot.forms.answers import AnswerProblem, Context, choose, parse
 from bot.forms.definition import Form, FormError, Question, form_from_json
@@ -57,9 +56,7 @@ FILLING = (AssignmentState.NOTIFIED, AssignmentState.CONFIRMED, AssignmentState.
 def answers_sha256(form: Form, answers: dict[str, Any]) -> str:
     """What an audit entry and a report cite for a submitted finding: the form's hash and the
     answers, as canonical JSON."""
-    document = {"form_sha256": form.sha256, "answers": answers}
-    canonical = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_text(canonical({"form_sha256": form.sha256, "answers": answers}))
 
 
 def _plain(words: str) -> Outgoing:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
+from bot.draw.record import canonical, sha256_text
 from bot.platforms.messages import Outgoing
 from bot.registry.personal import People, Person
 from bot.registry.scan import Hit, scan_rows
@@ -114,22 +113,22 @@ def results_rows(
 
 
 def rows_sha256(rows: list[dict[str, str]]) -> str:
-    canonical = json.dumps(rows, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_text(canonical(rows))
 
 
 def _columns(with_measure: bool) -> tuple[str, ...]:
     return (*COLUMNS, MEASURE) if with_measure else COLUMNS
 
 
-def refusal(hits: Sequence[Hit], rows: Sequence[dict[str, str]], columns: Sequence[str]) -> str:
-    """What the staff are told when the scan finds something: each place (employer, column)."""
+def refusal(hits: Sequence[Hit], employers: Sequence[str], headers: Sequence[str]) -> str:
+    """What the staff are told when the scan of a table (a header row, then one row per
+    employer) finds something: each place (row, employer, column)."""
     lines = [
         text(
             "publish.row_hit",
             row=hit.place.line - 1,
-            employer=rows[hit.place.line - 2]["name"] if hit.place.line >= 2 else "",
-            column=text("publish.column", name=columns[hit.place.column - 1]),
+            employer=employers[hit.place.line - 2] if hit.place.line >= 2 else "",
+            column=headers[hit.place.column - 1],
             kind=text("publish.kind", value=hit.kind.value),
             masked=hit.masked,
         )
@@ -138,11 +137,37 @@ def refusal(hits: Sequence[Hit], rows: Sequence[dict[str, str]], columns: Sequen
     return text("publish.rows_refused", count=len(hits), lines=lines)
 
 
+def _labels(columns: Sequence[str]) -> list[str]:
+    return [text("publish.column", name=c) for c in columns]
+
+
 def _scanned(rows: list[dict[str, str]], columns: Sequence[str], people: People) -> None:
     table = [list(columns), *[[r.get(c, "") for c in columns] for r in rows]]
     hits = scan_rows(table, people)
     if hits:
-        raise PublishError(refusal(hits, rows, columns))
+        raise PublishError(refusal(hits, [r["name"] for r in rows], _labels(columns)))
+
+
+async def ask_bureau_leaders(step: Step, kind: str, subject_id: int) -> Approval:
+    """Ask every reachable bureau leader but the one preparing it to approve a publication
+    (results or a penalty decision) in chat; refused when nobody can."""
+    preparer = await find_person(step.session, step.actor)
+    deciders = [
+        p
+        for p in await assignment_db.leaders(step.session)
+        if step.policy.address(p) and (preparer is None or p.id != preparer.id)
+    ]
+    if not deciders:
+        raise PublishError(text("publish.no_approver"))
+    return await approvals.request(
+        step,
+        kind=kind,
+        subject_id=subject_id,
+        role="bureau_leader",
+        approvers=deciders,
+        requested_by=preparer,
+        reason="",
+    )
 
 
 async def prepare(
@@ -169,11 +194,6 @@ async def prepare(
         )
         _scanned(rows, _columns(with_measure), await load_people(session))
         step = Step(session, policy, clock(), actor)
-        deciders = [p for p in await assignment_db.leaders(session) if policy.address(p)]
-        preparer = await find_person(session, actor)
-        deciders = [p for p in deciders if preparer is None or p.id != preparer.id]
-        if not deciders:
-            raise PublishError(text("publish.no_approver"))
         if found is None:
             found = Publication(campaign_id=campaign.id, late=False)
             session.add(found)
@@ -184,15 +204,7 @@ async def prepare(
             step.now,
         )
         await session.flush()
-        request = await approvals.request(
-            step,
-            kind=KIND,
-            subject_id=found.id,
-            role="bureau_leader",
-            approvers=deciders,
-            requested_by=preparer,
-            reason="",
-        )
+        request = await ask_bureau_leaders(step, KIND, found.id)
         found.approval_id = request.id
         await step.audit(
             "publication:prepare",
@@ -326,8 +338,7 @@ async def results_export(factory: Factory, campaign_id: int) -> Export:
     ]
     hits = scan_rows([headers, *rows], people)
     if hits:
-        named = [dict(zip(EXPORT_KEYS, row, strict=True)) for row in rows]
-        raise PublishError(refusal(hits, named, EXPORT_KEYS))
+        raise PublishError(refusal(hits, [row[0] for row in rows], _labels(EXPORT_KEYS)))
     return Export(headers, rows)
 
 

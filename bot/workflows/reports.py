@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import hashlib
-import json
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import text
 from bot.base.times import local_time
+from bot.draw.record import canonical, sha256_text
 from bot.forms.definition import form_from_json
 from bot.forms.engine import required
 from bot.platforms.messages import Button, Outgoing
@@ -66,9 +65,7 @@ PROBLEMS = "problems"  # required exactly when the result category says a proble
 def content_sha256(content: dict[str, Any], conclusion: str | None) -> str:
     """What the audit log records of an approved report: its content and conclusion, as
     canonical JSON."""
-    document = {"content": content, "conclusion": conclusion or ""}
-    canonical = json.dumps(document, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return sha256_text(canonical({"content": content, "conclusion": conclusion or ""}))
 
 
 def _plain(words: str) -> Outgoing:

@@ -98,7 +98,13 @@ async def test_the_draws_section_lists_every_commitment_and_publishes_public_dra
         assert local_time(full["committed_at"], ZONE) in index.text
     assert f"{public}/index.html" in "".join(index.links) and head in index.text
     assert "保密：检查结束（2026-05-29）后公开" in index.text and "尚未摇号" in index.text
-    assert not any(f"draws/{n}/" in path for path in files for n in (secret, later))
+    for n, note in ((secret, "保密"), (later, "尚未摇号")):  # what the commitment locked, only
+        assert f"draws/{n}/record.json" not in files
+        locked = page_of(files[f"draws/{n}/index.html"])
+        assert "摇号锁定内容" in locked.text and note in locked.text
+        full = await campaigns.draw_record(factory, n)
+        assert commitment_sha256(full) in locked.text
+        assert not any(run["sha256"] in locked.text for run in full["draws"])
     assert files["draws/verify.py"] == (Path("templates/draw/verify.py")).read_bytes()
 
     body = files[f"draws/{public}/record.json"]
@@ -138,11 +144,14 @@ async def test_a_confidential_draw_is_published_once_its_checks_end(
     _, secret, _ = await _drawn_bureau(factory, clock)
     on_the_last_day = await _build(factory, SECRET["end"])
     assert f"draws/{secret}/record.json" not in on_the_last_day
-    assert f"draws/{secret}/index.html" not in on_the_last_day
+    drawn = await campaigns.draw_record(factory, secret)
+    closed = on_the_last_day[f"draws/{secret}/index.html"].decode("utf-8")
+    assert "摇号锁定内容" in closed and drawn["draws"][0]["sha256"] not in closed
+    assert drawn["draws"][0]["teams"][0]["employers"][0] not in closed  # no target before the end
     after = await _build(factory, "2026-05-30")
     record = json.loads(after[f"draws/{secret}/record.json"])
     assert first_difference(record) is None and "private" not in record
-    assert f"draws/{secret}/index.html" in after
+    assert "摇号证书" in after[f"draws/{secret}/index.html"].decode("utf-8")
     async with factory() as session:
         people = await load_people(session)
     built = [SiteFile(p, c) for p, c in after.items()]

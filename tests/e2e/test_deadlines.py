@@ -1,6 +1,7 @@
 """Deadlines and their reminders end to end (issue 16), with an injected clock: a campaign
 through the 2026 National Day / Mid-Autumn holidays (start, findings due, overdue escalation
-to the unit's leaders, publication 20 working days after it is reported), quiet hours, a
+to the unit's leaders, an approval waiting, a rectification deadline, publication 20 working
+days after the end; each digest once, none in quiet hours or on holidays), quiet hours, a
 server down over the holiday (one catch-up digest per person), two ticks at once (nothing
 twice), an owner without an account, a campaign in a year the calendar does not cover (估算),
 and 「待办」."""
@@ -10,23 +11,37 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 import zoneinfo
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from sqlalchemy import select
 
+from bot.base.calendar import NO_OVERRIDES
+from bot.base.texts import text
+from bot.server.app import SENDER
 from bot.workflows import campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
-from bot.workflows.step import Step
+from bot.workflows.deadlines import (
+    APPROVAL,
+    CAMPAIGN_START,
+    FINDINGS_DUE,
+    PUBLICATION,
+    RECTIFICATION,
+    REPORT_DUE,
+)
+from bot.workflows.step import Policy
+from handlers import reminders as rules
 from storage.assignments import admins as admins_of
 from storage.engine import make_engine, make_session_factory, unit_of_work
+from storage.findings import teams_of_campaign
 from storage.models import (
     AuditEntry,
-    Campaign,
     Deadline,
     DeadlineState,
     OutboxMessage,
@@ -36,10 +51,13 @@ from storage.models import (
 from tests.e2e.phones import Phones, phones
 from tests.e2e.test_cli import run
 from tests.e2e.test_findings import Factory, reply
+from tests.e2e.test_reports import approve_report, submit_findings, submit_report
 from tests.helpers import ENTROPY, MADE_UP_2027, load_sample, spec
 
 pytestmark = pytest.mark.db
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+DIGEST = text("deadlines.digest_title")
+TICKS = ("09:00", "21:30")  # when the walk runs the reminder tick, each day
 
 
 def at(text: str) -> dt.datetime:
@@ -57,17 +75,23 @@ async def bot(factory: Factory, database_url: str) -> AsyncIterator[Phones]:
         yield built
 
 
-async def drawn(p: Phones, start: str, end: str, drawn_at: str = "2026-09-10 10:00") -> int:
+async def draw(
+    factory: Factory, policy: Policy, start: str, end: str, drawn_at: str = "2026-09-10 10:00"
+) -> int:
+    """A campaign from ``start`` to ``end``, created on 1 September and drawn at ``drawn_at``."""
     created = await campaigns.create_campaign(
-        p.factory, parse_campaign(spec(start=start, end=end)), "李管理",
-        clock("2026-09-01 10:00"),
-    )  # fmt: skip
-    await campaigns.commit_draw(p.factory, created.id, "李管理", clock(drawn_at))
-    await campaigns.run_draw(
-        p.factory, created.id, ENTROPY, None, "李管理", clock(drawn_at), p.policy
+        factory, parse_campaign(spec(start=start, end=end)), "李管理", clock("2026-09-01 10:00")
     )
-    await p.settled()
+    await campaigns.commit_draw(factory, created.id, "李管理", clock(drawn_at))
+    await campaigns.run_draw(factory, created.id, ENTROPY, None, "李管理", clock(drawn_at), policy)
     return created.id
+
+
+async def drawn(p: Phones, start: str, end: str, drawn_at: str = "2026-09-10 10:00") -> int:
+    """The same, its assignments on the phones."""
+    campaign_id = await draw(p.factory, p.policy, start, end, drawn_at)
+    await p.settled()
+    return campaign_id
 
 
 async def leaders_of(p: Phones, campaign_id: int) -> list[Person]:
@@ -96,54 +120,195 @@ async def tick(p: Phones, when: str) -> int:
     return sent
 
 
-async def test_a_campaign_through_the_national_day_holidays(bot: Phones) -> None:
-    campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
-    leaders = await leaders_of(bot, campaign_id)
-    accounts = [await bot.account(p.id) for p in leaders]
-    assert await tick(bot, "2026-09-16 09:00") == 0  # nothing due yet
-    # Three working days before the start (Sunday 2026-09-20 is worked, 调休), at nine: each
-    # team leader, once.
-    assert await tick(bot, "2026-09-17 09:00") == len(leaders)
-    assert await tick(bot, "2026-09-17 09:05") == 0
-    first = await bot.wait_for(accounts[0], "抽查开始")
-    assert "还有 3 个工作日" in first.text
-    assert await tick(bot, "2026-09-17 22:00") == 0  # quiet hours
-    # The findings fall due on the last day, Mid-Autumn (a holiday): said the day before.
-    assert await tick(bot, "2026-09-25 09:00") == 0
-    assert await tick(bot, "2026-09-24 09:00") == len(leaders)
-    await bot.wait_for(accounts[0], "提交检查结果")
-    # Down from then until after the holidays: one catch-up digest per person, escalated to
-    # the team's unit leaders (more than five working days overdue), never a flood.
-    before = await digests(bot)
-    sent = await tick(bot, "2026-10-12 10:00")
-    after = await digests(bot)
-    grew = after - before
-    assert sent == len(grew) and set(grew.values()) == {1}
-    assert set(accounts) <= set(grew)
-    async with bot.factory() as session:
-        rows = await session.execute(select(Deadline.kind, Deadline.escalation, Deadline.state))
-        levels = {(kind, level) for kind, level, state in rows if state.value == "open"}
-    assert ("findings_due", 2) in levels  # up to the unit's leaders
-    late = await bot.wait_for(accounts[0], "逾期")
-    assert any(b["label"] == "填写" for b in late.buttons)
-    assert await tick(bot, "2026-10-12 11:00") == 0
-    # The campaign reported on 2026-09-25: publication within 20 working days is 2026-10-29.
-    async with unit_of_work(bot.factory) as session:
-        campaign = await session.get(Campaign, campaign_id)
-        assert campaign is not None
-        campaign.reported_on = dt.date(2026, 9, 25)
-        step = Step(session, bot.policy, at("2026-09-25 17:00"), "test")
-        await deadlines.campaign_reported(step, campaign, [leaders[0]])
-    async with bot.factory() as session:
-        due = (
-            await session.execute(select(Deadline).where(Deadline.kind == "publication"))
-        ).scalar_one()
-    assert due.due_on == dt.date(2026, 10, 29) and not due.estimated
+class Walk:
+    """The bot's time, moved forward by the test: the app, its sender and its ticks read it."""
+
+    def __init__(self, start: str) -> None:
+        self.now = at(start)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
 
 
-async def test_two_processes_ticking_at_once_send_each_reminder_once(
+@dataclass(frozen=True)
+class Received:
+    """A digest as the fake WeCom received it, and the bot's time then."""
+
+    when: str  # local, as the walk set it
+    user: str
+    kinds: tuple[str, ...]  # the kinds of its items, in its order
+    text: str
+    buttons: tuple[str, ...]
+
+
+KIND_OF = {text("deadlines.kind_label", kind=k): k for k in deadlines.KINDS}
+
+
+def kinds_in(body: str) -> tuple[str, ...]:
+    found = []
+    for line in body.splitlines():
+        label = line.removeprefix("- ").removeprefix("**逾期** ").split("【")[0].split(" 审批")[0]
+        if line.startswith("- ") and label in KIND_OF:
+            found.append(KIND_OF[label])
+    return tuple(found)
+
+
+async def walk_to(p: Phones, walk: Walk, when: str, log: list[Received]) -> list[Received]:
+    """Move the bot's time to ``when`` and run its deadline tick there (what its timer does):
+    the digests it queued, once they have reached the phones."""
+    walk.now = at(when)
+    before = len(p.fake.delivered)
+    sent = await deadlines.remind_due(p.factory, p.policy, walk)
+    p.bot.app[SENDER].wake.set()
+    deadline = time.monotonic() + 15
+    while True:
+        new = [m for m in p.fake.delivered[before:] if m.title == DIGEST]
+        if len(new) >= sent:
+            break
+        assert time.monotonic() < deadline, f"{len(new)} of {sent} digests came"
+        await asyncio.sleep(0.02)
+    found = [
+        Received(when, m.user, kinds_in(m.text), m.text, tuple(b["label"] for b in m.buttons))
+        for m in new
+    ]
+    log.extend(found)
+    return found
+
+
+def moments(first: str, last: str, hours: tuple[str, ...] = TICKS) -> list[str]:
+    """Each day from ``first`` to ``last`` at each of ``hours``."""
+    day, end = dt.date.fromisoformat(first), dt.date.fromisoformat(last)
+    span = range((end - day).days + 1)
+    return [f"{day + dt.timedelta(days=n)} {hour}" for n in span for hour in hours]
+
+
+async def test_a_campaign_through_the_national_day_holidays(
+    factory: Factory, database_url: str
+) -> None:
+    """One campaign, 21–25 September 2026, walked through Mid-Autumn and National Day (25 Sep;
+    1–7 Oct; Sun 20 Sep and Sat 10 Oct worked) on the bot's own clock, its deadline tick run
+    at 09:00 and 21:30 every day, weekends and holidays too: every digest the fake WeCom
+    received is listed (who, when, which deadlines), and each arrives once, never in quiet
+    hours or on a holiday, one per person at a time. Team 1 hands its findings in on time
+    (one orders rectification by 8 Oct), its report waits on a leader and is approved, and the
+    rectification is reported done; the other teams are late, escalated to the team leader and
+    then the unit's leaders, and report on 13 Oct; the bot is down for a long weekend and
+    catches up in one digest each; publication is due 20 working days after the end, 29
+    October."""
+    await load_sample(factory, clock("2026-09-01 10:00"))
+    walk = Walk("2026-09-10 10:00")
+    log: list[Received] = []
+    async with phones("wecom", database_url, clock=walk) as bot:
+
+        async def until(when: str, hours: tuple[str, ...] = TICKS) -> None:
+            """Every tick from where the walk is up to ``when``, then the bot's time there."""
+            for moment in moments(walk.now.astimezone(TZ).date().isoformat(), when[:10], hours):
+                if walk.now < at(moment) <= at(when):
+                    await walk_to(bot, walk, moment, log)
+            walk.now = at(when)
+
+        async def levels() -> set[tuple[str, int, int]]:
+            async with bot.factory() as session:
+                rows = await session.execute(
+                    select(Deadline.kind, Team.number, Deadline.escalation)
+                    .join(Team, Team.id == Deadline.team_id)
+                    .where(Deadline.state == DeadlineState.OPEN, Deadline.kind == FINDINGS_DUE)
+                )  # fmt: skip
+                return {(kind, number, level) for kind, number, level in rows}
+
+        campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
+        first, *_ = [await bot.account(p.id) for p in await leaders_of(bot, campaign_id)]
+        # Team 1 hands in its findings (the first orders rectification within 15 days: by
+        # 8 October) and its report, which waits on the unit's leaders; approved on the 28th.
+        await until("2026-09-23 14:00")
+        [rectify, *_] = await submit_findings(bot, campaign_id, 1, clock=walk)
+        approval = await submit_report(bot, campaign_id, 1, clock=walk)
+        await until("2026-09-28 10:00")
+        await approve_report(bot, approval, clock=walk)
+        await until("2026-09-29 12:00")
+        assert await levels() == {(FINDINGS_DUE, 2, 1), (FINDINGS_DUE, 3, 1)}  # team leader
+        await until("2026-10-09 08:30")
+        said = await reply(bot, first, f"已整改 结果{rectify} 已补发工资")
+        assert "整改完成" in said.text
+        await until("2026-10-09 12:00")
+        assert await levels() == {(FINDINGS_DUE, 2, 2), (FINDINGS_DUE, 3, 2)}  # unit leaders
+        # Down from then until Monday the 12th (Saturday the 10th was worked): at 07:30, quiet
+        # hours, nothing though much is due; at nine one catch-up digest each.
+        walk.now = at("2026-10-12 07:00")
+        assert await walk_to(bot, walk, "2026-10-12 07:30", log) == []
+        # The other teams hand in on 13 October: the campaign is reported.
+        await until("2026-10-13 14:00")
+        async with bot.factory() as session:
+            numbers = [t.number for t in await teams_of_campaign(session, campaign_id)]
+        for number in numbers[1:]:
+            await submit_findings(bot, campaign_id, number, clock=walk)
+            await approve_report(
+                bot, await submit_report(bot, campaign_id, number, clock=walk), clock=walk
+            )
+        async with bot.factory() as session:
+            due = (
+                await session.execute(select(Deadline).where(Deadline.kind == PUBLICATION))
+            ).scalars()
+            assert {(d.due_on, d.estimated) for d in due} == {(dt.date(2026, 10, 29), False)}
+        await until("2026-10-30 23:00")
+        await bot.settled()  # and nothing more on its way
+        assert len([m for m in bot.fake.delivered if m.title == DIGEST]) == len(log)
+    walked: dict[str, list[str]] = {}
+    for r in log:
+        kinds = " ".join(SHORT[k] for k in r.kinds)
+        walked.setdefault(r.when[5:], []).append(f"{SHORT[r.user]}: {kinds}")
+    assert [f"{when}  {'  '.join(sorted(got))}" for when, got in walked.items()] == WALKED
+    # Each went out at a time reminders may (a working day, out of quiet hours), one per
+    # person at a time; each with its buttons to act.
+    assert all(
+        rules.allowed(at(r.when).astimezone(TZ), bot.policy.deadlines, NO_OVERRIDES) for r in log
+    )
+    assert set(Counter((r.when, r.user) for r in log).values()) == {1}
+    approving = next(r for r in log if "approval" in r.kinds)
+    assert f"审批{approval.id}" in approving.text and approving.buttons == ("填写", "审批")
+    escalated = next(r for r in log if r.user == first and r.kinds == ("findings_due",) * 2)
+    assert "（责任人：" in escalated.text and "逾期 2 项" in escalated.text
+    assert escalated.buttons == ("填写",)
+
+
+# What the fake WeCom received in the walk above, in order: when (local), then each digest sent
+# then: to whom (ZK zhangkai leads team 1, MML miaomingliang team 2, MJ miaojuan team 3; all
+# three are the unit's leaders, who approve each other's reports) and the deadlines in it, in
+# its order (S the start, F findings, R report, A approval, X rectification, P publication).
+SHORT = {
+    "zhangkai": "ZK", "miaomingliang": "MML", "miaojuan": "MJ",
+    CAMPAIGN_START: "S", FINDINGS_DUE: "F", REPORT_DUE: "R", APPROVAL: "A",
+    RECTIFICATION: "X", PUBLICATION: "P",
+}  # fmt: skip
+WALKED = """\
+09-17 09:00  MJ: S  MML: S  ZK: S
+09-20 09:00  MJ: S  MML: S  ZK: S
+09-21 09:00  MJ: S  MML: S  ZK: S
+09-22 09:00  MJ: F  MML: F  ZK: F
+09-24 09:00  MJ: F A  MML: F A
+09-28 09:00  MJ: F A  MML: F A  ZK: X
+09-29 09:00  MJ: F R  MML: F R
+09-30 09:00  MJ: F  MML: F  ZK: X
+10-08 09:00  MJ: F R  MML: F R  ZK: X
+10-09 09:00  MJ: F F R  MML: F F R  ZK: F F
+10-12 09:00  MJ: F F R  MML: F F R  ZK: F F
+10-13 09:00  MJ: F F R  MML: F F R  ZK: F F
+10-23 09:00  MJ: X  MML: X
+10-26 09:00  MJ: P  MML: P  ZK: P
+10-27 09:00  MJ: X  MML: X
+10-28 09:00  MJ: X P  MML: X P  ZK: P
+10-29 09:00  MJ: X P  MML: X P  ZK: P
+10-30 09:00  MJ: X P  MML: X P  ZK: P
+""".splitlines()
+
+
+async def test_two_engines_ticking_at_the_same_moment_send_each_reminder_once(
     bot: Phones, database_url: str
 ) -> None:
+    """Two ticks started together in this process, each on an engine (a pool of connections)
+    of its own as two processes would have: the claims in the database let one send. The same
+    with two real ``suiji serve`` processes on a server database, racing on their own timers:
+    tests/e2e/test_serve_reminders.py."""
     await drawn(bot, "2026-09-21", "2026-09-25")
     engines = [make_engine(database_url) for _ in range(2)]
     try:

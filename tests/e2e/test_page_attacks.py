@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from bot.platforms.safexml import MAX_BODY
 from bot.server.h5_login import LOGIN_COOKIE, SESSION_COOKIE
 from bot.workflows import reports
 from bot.workflows.step import Step
@@ -60,6 +61,23 @@ async def test_malformed_bodies_are_refused_not_a_500(wecom: Phones) -> None:
         removal = {"csrf": page.csrf, "question": "evidence\x00", "sha256": "a\x00"}
         removed = await phone.post(url + "/photos/remove", removal)
         assert answered_by_the_page(removed), removed.text
+    await unchanged(wecom, begun.finding_id, before)
+
+
+async def test_a_form_too_large_gets_the_pages_own_answer_and_changes_nothing(
+    wecom: Phones,
+) -> None:
+    """A form past the server's body limit is refused with the pages' Chinese 413, not the web
+    framework's English one; nothing of it is saved."""
+    begun = await begin_in_chat(wecom)
+    url = page_of(wecom, begun.finding_id)
+    before = await stored(wecom, begun.finding_id)
+    async with Browser(wecom, begun.officer) as phone:
+        page = await phone.open(url)
+        huge = await phone.post(url, page.filled({"problems": "多" * (MAX_BODY // 2)}))
+        assert huge.status == 413, huge.text
+        assert answered_by_the_page(huge), huge.text
+        assert "太大" in huge.text
     await unchanged(wecom, begun.finding_id, before)
 
 

@@ -177,18 +177,24 @@ async def reported_after_start(p: Phones, campaign_id: int) -> None:
         await approve_team(p, campaign_id, number)
 
 
+async def approved_at(p: Phones, approval_id: int, at: dt.datetime) -> None:
+    """The request approved by its first approver at ``at`` (a later day, say)."""
+    async with unit_of_work(p.factory) as session:
+        approval = await session.get(Approval, approval_id)
+        assert approval is not None
+        decider = await session.get(Person, approval.approver_ids[0])
+        assert decider is not None
+        step = Step(session, p.policy, at, decider.name)
+        await approvals.decide(step, approval, decider, True, "")
+
+
 async def test_published_after_the_deadline_is_marked_late_not_hidden(bot: Phones) -> None:
     campaign_id = await reported(bot)
     found = await prepared(bot, campaign_id)
     (due,) = {d.due_on for d in await publication_deadlines(bot, campaign_id)}
     later = utc_now() + dt.timedelta(days=(due - dt.date.today()).days + 3)
-    async with unit_of_work(bot.factory) as session:
-        approval = await session.get(Approval, found.approval_id)
-        assert approval is not None
-        decider = await session.get(Person, approval.approver_ids[0])
-        assert decider is not None
-        step = Step(session, bot.policy, later, decider.name)
-        await approvals.decide(step, approval, decider, True, "")
+    assert found.approval_id is not None
+    await approved_at(bot, found.approval_id, later)
     found = await the_publication(bot, campaign_id)
     assert found.state is PublicationState.PUBLISHED and found.late is True
     closed = await publication_deadlines(bot, campaign_id)

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +75,17 @@ def answers_for(problem: bool, today: dt.date) -> dict[str, Any]:
 
 
 async def submit_findings(
-    p: Phones, campaign_id: int, number: int, *, leave_out: int = 0, problem_at: int = 0
+    p: Phones,
+    campaign_id: int,
+    number: int,
+    *,
+    leave_out: int = 0,
+    problem_at: int = 0,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> list[int]:
-    """Every finding of team ``number`` filled and submitted by its first member, as the
-    form's submission does (the last ``leave_out`` left unsubmitted); ids in order."""
+    """Every finding of team ``number`` filled and submitted by its first member at
+    ``clock``'s time, as the form's submission does (the last ``leave_out`` left unsubmitted);
+    ids in order."""
     ids = []
     async with unit_of_work(p.factory) as session:
         t = (
@@ -90,7 +97,7 @@ async def submit_findings(
         assert campaign is not None
         members = await assignment_db.team_members(session, t.id)
         officer = members[-1][1]
-        step = Step(session, p.policy, utc_now(), officer.name)
+        step = Step(session, p.policy, clock(), officer.name)
         pairs = [
             (e, i)
             for e in await assignment_db.team_employers(session, t.id)
@@ -318,19 +325,33 @@ async def the_team(p: Phones, campaign_id: int, number: int) -> Team:
 async def approve_team(p: Phones, campaign_id: int, number: int) -> None:
     """Team ``number``'s findings in, its report drafted, submitted and approved."""
     await submit_findings(p, campaign_id, number)
+    await approve_report(p, await submit_report(p, campaign_id, number))
+
+
+async def submit_report(
+    p: Phones, campaign_id: int, number: int, clock: Callable[[], dt.datetime] = utc_now
+) -> Approval:
+    """Team ``number``'s report (its findings in) drafted and submitted by its leader at
+    ``clock``'s time: the approval it waits on."""
     t = await the_team(p, campaign_id, number)
     async with unit_of_work(p.factory) as session:
         leader = await session.get(Person, t.leader_id)
         assert leader is not None
-        step = Step(session, p.policy, utc_now(), leader.name)
+        step = Step(session, p.policy, clock(), leader.name)
         await reports.generate(step, leader, Command("generate_report"))
         await reports.submit(step, leader, Command("submit_report"))
     report = await the_report_of_team(p, t.id)
-    approval = await pending_approval(p, report.id)
+    return await pending_approval(p, report.id)
+
+
+async def approve_report(
+    p: Phones, approval: Approval, clock: Callable[[], dt.datetime] = utc_now
+) -> None:
+    """The report's first approver approves it at ``clock``'s time."""
     async with unit_of_work(p.factory) as session:
         decider = await session.get(Person, approval.approver_ids[0])
         assert decider is not None
-        step = Step(session, p.policy, utc_now(), decider.name)
+        step = Step(session, p.policy, clock(), decider.name)
         await approvals.decide(step, approval, decider, True, "")
     await p.settled()
 

@@ -10,12 +10,9 @@ starts against the fake WeCom and every person gets every answer, once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import signal
-import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -35,7 +32,7 @@ from storage import chat as chat_db
 from storage.engine import unit_of_work
 from storage.models import EventState, InboundEvent, OutboxMessage, OutboxState, Person
 from tests.e2e.phones import phones, utc_now
-from tests.helpers import bot_environ, child_environ, free_port, load_sample, until_healthy
+from tests.helpers import bot_environ, load_sample, serving
 
 pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
@@ -131,37 +128,6 @@ async def test_what_a_killed_process_left_is_handled_and_sent_once_by_the_app_on
         )
 
 
-@contextlib.asynccontextmanager
-async def _serve_in_a_process(environ: dict[str, str], log: Path) -> AsyncIterator[int]:
-    """``suiji serve`` as its own process; its port once /healthz answers."""
-    port = free_port()
-    env = child_environ(environ)
-    with log.open("wb") as output:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            env=env,
-            cwd=log.parent,
-            stdout=output,
-            stderr=output,
-        )
-    try:
-        await until_healthy(
-            port, lambda: process.returncode is None, lambda: log.read_text("utf-8"), DEADLINE
-        )
-        yield port
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGKILL)
-        await process.wait()
-
-
 async def test_a_served_process_killed_mid_work_loses_nothing_and_sends_once_after_restart(
     database_url: str, factory: Factory, clock: Clock, tmp_path: Path
 ) -> None:
@@ -194,7 +160,7 @@ async def test_a_served_process_killed_mid_work_loses_nothing_and_sends_once_aft
             person = select(Person).where(Person.wecom_userid == ZHANG_KAI).with_for_update()
             (await held.execute(person)).scalar_one()
             async with (
-                _serve_in_a_process(environ, tmp_path / "serve.log") as port,
+                serving(environ, tmp_path / "serve.log", timeout=DEADLINE) as port,
                 aiohttp.ClientSession() as http,
             ):
                 fake.bot_url = f"http://127.0.0.1:{port}/wecom/callback"

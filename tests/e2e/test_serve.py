@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import gc
 import inspect
 import logging
@@ -27,7 +28,14 @@ from bot.base.texts import text
 from bot.cli import serve as cli_serve
 from bot.platforms.fakes import FakeWeCom, new_secrets
 from bot.server import edge
-from bot.server.app import GC_YOUNG_THRESHOLD, SCHEDULER, RefusalLog, _settled_heap, create_app
+from bot.server.app import (
+    CLOCK,
+    GC_YOUNG_THRESHOLD,
+    SCHEDULER,
+    RefusalLog,
+    _settled_heap,
+    create_app,
+)
 from storage import migrate
 from storage.engine import make_engine
 from tests.e2e.test_cli import run
@@ -185,6 +193,26 @@ def test_serve_runs_its_app_with_a_settled_heap_the_refusal_log_and_a_long_backl
     assert options["backlog"] == cli_serve.BACKLOG > 128  # aiohttp's default overflows
     assert options["head_seconds"] == 10
     assert options["limit"] == edge.connection_limit(1000)
+
+
+def test_serve_runs_on_the_real_clock_unless_a_drill_names_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--clock`` (演练): the process's time starts there, in the bureau's zone, and runs on;
+    said at start. Without it, the real time; a time it cannot read is refused."""
+    assert run("init", str(tmp_path / "bureau")).exit_code == 0
+    config = tmp_path / "bureau" / "suiji.toml"
+    served: list[web.Application] = []
+    monkeypatch.setattr(cli_serve.edge, "run", lambda app, *a, **kw: served.append(app))
+    assert run("serve", config=config).exit_code == 0
+    drill = run("serve", "--clock", "2026-09-28 09:00", config=config)
+    assert drill.exit_code == 0 and "演练" in drill.output and "2026-09-28 09:00" in drill.output
+    real, drilled = (app[CLOCK]() for app in served)
+    assert abs(real - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+    start = dt.datetime(2026, 9, 28, 1, 0, tzinfo=dt.UTC)  # 09:00 in Asia/Shanghai
+    assert dt.timedelta(0) <= drilled - start < dt.timedelta(minutes=1)
+    bad = run("serve", "--clock", "明天", config=config)
+    assert bad.exit_code == 1 and "看不懂时间" in bad.output and len(served) == 2
 
 
 def test_serve_logs_the_schedulers_warnings_but_not_each_job_run(

@@ -350,6 +350,8 @@ def test_reminder_rules_are_read_and_bad_ones_name_their_key(workdir: Path) -> N
     assert settings.reminders.before_days == (5, 1)
     assert settings.reminders.at == dt.time(8, 30)
     assert settings.reminders.quiet_from == dt.time(21, 0)
+    assert settings.reminders.tick_seconds == 300
+    assert load_settings(environ={"SUIJI_REMINDERS__TICK_SECONDS": "1"}).reminders.tick_seconds == 1
     for key, value in [
         ("AT", "25:00"),
         ("QUIET_FROM", "nine"),
@@ -358,6 +360,8 @@ def test_reminder_rules_are_read_and_bad_ones_name_their_key(workdir: Path) -> N
         ("OVERDUE_EVERY_DAYS", "0"),
         ("REPORT_DAYS", "-1"),
         ("ESCALATE_UNIT_LEADER_DAYS", "1"),
+        ("TICK_SECONDS", "0"),
+        ("TICK_SECONDS", "3601"),
     ]:
         message = config_error(environ={f"SUIJI_REMINDERS__{key}": value})
         assert f"reminders.{key.lower()}" in message, (key, message)

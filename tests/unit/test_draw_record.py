@@ -1262,7 +1262,7 @@ def change_a_v2_name(r: dict[str, Any]) -> None:
 
 def test_witness_sources_are_published_by_label_and_lotteries_as_named() -> None:
     published = public_sources(SOURCES)
-    assert published == [{"name": "监督人1", "kind": "witness"}, SOURCES[1]]
+    assert published == [{"name": "监督人1", "kind": "witness", "description": ""}, SOURCES[1]]
     clash = [SOURCES[0], {"name": "监督人1", "kind": "lottery", "description": "x"}]
     names = [s["name"] for s in public_sources(clash)]
     assert len(set(names)) == 2

@@ -28,10 +28,16 @@ from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
 from bot.workflows.publish import load_people
-from bot.workflows.site import assets, draws
+from bot.workflows.site import assets, campaigns, draws, items, plans
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
 
-SECTIONS: tuple[Section, ...] = (assets.files, draws.files)
+SECTIONS: tuple[Section, ...] = (
+    assets.files,
+    items.files,
+    plans.files,
+    campaigns.files,
+    draws.files,
+)
 
 MANIFEST = "SHA256SUMS"
 

@@ -6,8 +6,10 @@ with how to verify it in three steps.
 - ``draws/index.html``: each committed campaign — commitment SHA-256 and time (a confidential
   campaign's too: the digest reveals nothing), and once drawn and public its run count, chain
   head and page;
-- ``draws/<id>/index.html`` and ``draws/<id>/record.json`` (bot.draw.record.public_record: no
-  one's name, still recomputes); an old v2 record has no public form, its page says why;
+- ``draws/<id>/index.html`` for every committed campaign: what its commitment locked until it
+  is drawn and public (a confidential one's until its checks end), then the certificate, beside
+  ``draws/<id>/record.json`` (bot.draw.record.public_record: no one's name, still recomputes);
+  an old v2 record has no public form, its page says why;
 - ``draws/verify.py``: templates/draw/verify.py as it is.
 """
 
@@ -35,28 +37,41 @@ async def files(session: AsyncSession, context: SiteContext) -> list[SiteFile]:
     found = [SiteFile(VERIFIER, (TEMPLATES_DIR / "draw" / "verify.py").read_bytes())]
     rows = []
     for draw in draws:
-        row: dict[str, object] = {"draw": draw, "campaign": campaign_path(draw.id), "page": None}
+        row: dict[str, object] = {"draw": draw, "campaign": campaign_path(draw.id), "runs": None}
+        found += _draw_files(draw, context)
         if draw.record is not None:
-            public = public_record(draw.record)
-            if public is not None:
-                found.append(SiteFile(record_path(draw.id), canonical(public).encode("utf-8")))
-            values = campaigns.certificate_values(draw.record, public=True)
-            found.append(
-                page(
-                    draw_path(draw.id),
-                    "draw.html.j2",
-                    context,
-                    labels=labels,
-                    links=LINKS if public is not None else {},
-                    site=True,
-                    **values,
-                )
-            )
-            row.update(
-                page=draw_path(draw.id),
-                runs=len(draw.record["draws"]),
-                head=values["chain_head"],
-            )
+            row.update(runs=len(draw.record["draws"]), head=draw.record["draws"][-1]["sha256"])
         rows.append(row)
-    found.append(page("draws/index.html", "draws.html.j2", context, rows=rows))
+    index = page("draws/index.html", "draws.html.j2", context, rows=rows, draw_path=draw_path)
+    found.append(index)
     return found
+
+
+def _draw_files(draw: campaigns.PublishedDraw, context: SiteContext) -> list[SiteFile]:
+    """A draw's page — its public certificate once drawn and out of embargo, else what its
+    commitment locked — and its public record when it has one."""
+    if draw.record is None:
+        values = campaigns.commitment_values(draw.commitment)
+        return [
+            page(
+                draw_path(draw.id),
+                "draw_committed.html.j2",
+                context,
+                labels=labels,
+                embargoed=draw.embargoed,
+                **values,
+            )
+        ]
+    public = public_record(draw.record)
+    certificate = page(
+        draw_path(draw.id),
+        "draw.html.j2",
+        context,
+        labels=labels,
+        links=LINKS if public is not None else {},
+        site=True,
+        **campaigns.certificate_values(draw.record, public=True),
+    )
+    if public is None:  # v2: names under its hashes, no public form
+        return [certificate]
+    return [certificate, SiteFile(record_path(draw.id), canonical(public).encode("utf-8"))]
