@@ -15,6 +15,7 @@ passed over for the next.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -73,13 +74,23 @@ def latest_step(
     kind: str, due_on: dt.date, local: dt.datetime, rules: ReminderSettings, overrides: Overrides
 ) -> int | None:
     """The latest step of a deadline whose moment is at or before ``local``; None if none."""
+    return _latest(kind not in NO_OVERDUE, due_on, local, rules, overrides)
+
+
+def _latest(
+    runs_overdue: bool,
+    due_on: dt.date,
+    local: dt.datetime,
+    rules: ReminderSettings,
+    overrides: Overrides,
+) -> int | None:
     today, hour = local.date(), local.time()
 
     def passed(step: int) -> bool:
         day = step_day(due_on, step, overrides)
         return day < today or (day == today and rules.at <= hour)
 
-    if today > due_on and kind not in NO_OVERDUE:
+    if today > due_on and runs_overdue:
         overdue = working_days_between(due_on, today, overrides).days
         if overdue >= 1 and not passed(overdue):
             overdue -= 1
@@ -110,6 +121,61 @@ def recipients(chain: Sequence[Sequence[int]], level: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(found))
 
 
+class Steps:
+    """:func:`latest_step` at one moment, remembered per (runs overdue or not, due day): it
+    depends on nothing else, and ten thousand deadlines fall on a few dozen days."""
+
+    def __init__(self, local: dt.datetime, rules: ReminderSettings, overrides: Overrides):
+        self.local, self.rules, self.overrides = local, rules, overrides
+        self.known: dict[tuple[bool, dt.date], int | None] = {}  # (runs overdue, day)
+
+    def of(self, kind: str, due_on: dt.date) -> int | None:
+        return self.at(kind not in NO_OVERDUE, due_on)
+
+    def at(self, runs_overdue: bool, due_on: dt.date) -> int | None:
+        key = (runs_overdue, due_on)
+        if key not in self.known:
+            self.known[key] = _latest(runs_overdue, due_on, self.local, self.rules, self.overrides)
+        return self.known[key]
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which open deadlines may have a step due at one moment, for a tick to read only those:
+    by due day, the latest step due for the kinds that run overdue (``steps``) and for those
+    that do not (``start_steps``, kinds :data:`NO_OVERDUE`). A deadline whose day is not
+    there, or whose ``last_step`` is not behind it, has nothing due."""
+
+    steps: dict[dt.date, int]
+    start_steps: dict[dt.date, int]
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.start_steps
+
+
+def window(
+    days: Iterable[dt.date],
+    now: dt.datetime,
+    rules: ReminderSettings,
+    tz: dt.tzinfo,
+    overrides: Overrides,
+) -> Window:
+    """The :class:`Window` at ``now`` over the due days of the open deadlines; empty in quiet
+    hours, on non-working days and with reminders off (as :func:`due_reminders`)."""
+    local = now.astimezone(tz)
+    if not rules.enabled or not allowed(local, rules, overrides):
+        return Window({}, {})
+    steps = Steps(local, rules, overrides)
+    found: tuple[dict[dt.date, int], dict[dt.date, int]] = ({}, {})
+    for day in set(days):
+        for into, runs_overdue in zip(found, (True, False), strict=True):
+            step = steps.at(runs_overdue, day)
+            if step is not None:
+                into[day] = step
+    return Window(*found)
+
+
 def due_reminders(
     deadlines: Iterable[Open],
     now: dt.datetime,
@@ -121,9 +187,10 @@ def due_reminders(
     local = now.astimezone(tz)
     if not rules.enabled or not allowed(local, rules, overrides):
         return []
+    steps = Steps(local, rules, overrides)
     found = []
     for d in deadlines:
-        step = latest_step(d.kind, d.due_on, local, rules, overrides)
+        step = steps.of(d.kind, d.due_on)
         if step is None or (d.last_step is not None and step <= d.last_step):
             continue
         level = level_of(step, rules)
@@ -173,26 +240,52 @@ def digest(name: str, items: Sequence[Item]) -> Outgoing:
         "chat/deadlines_digest.md.j2",
         name=name,
         items=items,
+        when={i.days_left: _when(i.days_left) for i in items},
         today=sum(i.today for i in items),
         overdue=sum(i.overdue for i in items),
         coming=sum(i.days_left > 0 for i in items),
     )
-    return Outgoing.card(text("deadlines.digest_title"), body.strip(), buttons(items))
+    return Outgoing.card(_words("deadlines.digest_title"), body.strip(), buttons(items))
+
+
+# The words a digest repeats, worded once per process (templates do not change while the bot
+# runs): a tick words some two thousand digests, and a template macro call each was a third of
+# the tick (tests/benchmarks/bench_reminders.py).
+
+
+@functools.lru_cache(maxsize=512)
+def _when(days: int) -> str:
+    return text("deadlines.when", days=days)
+
+
+@functools.cache
+def _words(key: str) -> str:
+    return text(key)
 
 
 def buttons(items: Sequence[Item]) -> tuple[Button, ...]:
-    found: dict[str, Button] = {}
+    """One button per way to act (per approval for 审批), the first :data:`MAX_BUTTONS`; each
+    worded once, however many items share it."""
+    wanted: dict[tuple[str, int], None] = {}
     for item in items:
-        if item.button == "approve":
-            key = text("deadlines.key_approve", id=item.subject_id)
-            found.setdefault(key, Button(key, text("deadlines.label_approve")))
-        elif item.button == "fill":
-            key = text("deadlines.key_fill")
-            found.setdefault(key, Button(key, text("deadlines.label_fill")))
-        elif item.button == "progress":
-            key = text("deadlines.key_progress")
-            found.setdefault(key, Button(key, text("deadlines.label_progress")))
-    return tuple(found.values())[:MAX_BUTTONS]
+        if item.button in BUTTON_WORDS:
+            wanted[(item.button, item.subject_id if item.button == "approve" else 0)] = None
+    return tuple(_button(*way) for way in list(wanted)[:MAX_BUTTONS])
+
+
+# A way to act: the messages of its button's key (what pressing it says) and label.
+BUTTON_WORDS = {
+    "approve": ("deadlines.key_approve", "deadlines.label_approve"),
+    "fill": ("deadlines.key_fill", "deadlines.label_fill"),
+    "progress": ("deadlines.key_progress", "deadlines.label_progress"),
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _button(way: str, approval: int) -> Button:
+    key, label = BUTTON_WORDS[way]
+    said = text(key, id=approval) if way == "approve" else _words(key)
+    return Button(said, _words(label))
 
 
 def todo(name: str, mine: Sequence[Item], others: Sequence[Item]) -> Outgoing:

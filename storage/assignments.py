@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from storage.models import (
     Approval,
@@ -192,6 +193,15 @@ async def has_recusal(session: AsyncSession, person_id: int, entity_id: int) -> 
     return (await session.execute(query)).first() is not None
 
 
+def _awaiting(today: dt.date) -> tuple[ColumnElement[bool], ...]:
+    """Members who have neither confirmed nor declined, in campaigns not started yet."""
+    return (
+        Campaign.start_on > today,
+        Assignment.role == AssignmentRole.MEMBER,
+        Assignment.state == AssignmentState.NOTIFIED,
+    )
+
+
 async def unanswered(
     session: AsyncSession, created_before: dt.datetime, today: dt.date
 ) -> list[int]:
@@ -201,15 +211,37 @@ async def unanswered(
         select(Assignment.id)
         .join(Campaign, Campaign.id == Assignment.campaign_id)
         .where(
-            Campaign.start_on > today,
-            Assignment.role == AssignmentRole.MEMBER,
-            Assignment.state == AssignmentState.NOTIFIED,
+            *_awaiting(today),
             Assignment.reminded_at.is_(None),
             Assignment.created_at < created_before,
         )
         .order_by(Assignment.id)
     )
     return list(rows.scalars())
+
+
+async def awaiting_answer(
+    session: AsyncSession,
+    today: dt.date,
+    *,
+    person_id: int | None = None,
+    campaign_id: int | None = None,
+) -> list[tuple[Assignment, Person, Campaign]]:
+    """The answers still awaited (「确认参加」/「无法参加」), with who owes them and their
+    campaign, soonest start first: one query. Shown beside the deadlines in 「待办」 and
+    ``suiji deadlines list``."""
+    query = (
+        select(Assignment, Person, Campaign)
+        .join(Person, Person.id == Assignment.person_id)
+        .join(Campaign, Campaign.id == Assignment.campaign_id)
+        .where(*_awaiting(today))
+        .order_by(Campaign.start_on, Assignment.id)
+    )
+    if person_id is not None:
+        query = query.where(Assignment.person_id == person_id)
+    if campaign_id is not None:
+        query = query.where(Assignment.campaign_id == campaign_id)
+    return [(a, p, c) for a, p, c in await session.execute(query)]
 
 
 async def claim_reminder(session: AsyncSession, assignment_id: int, now: dt.datetime) -> bool:

@@ -228,20 +228,47 @@ def enqueue(
 ) -> None:
     """Queue a message (a card keeps the question it asks, ``body["subject"]``); with
     ``card_id``, an update of that card."""
-    session.add(
-        OutboxMessage(
-            platform=platform,
-            recipient=recipient,
-            body=body,
-            state=OutboxState.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            event_id=event_id,
-            subject=str(body.get("subject") or "")[:40] or None,
-            card_id=card_id,
-        )
-    )
+    session.add(OutboxMessage(**_outbox_row(platform, recipient, body, now, event_id, card_id)))
+
+
+def _outbox_row(
+    platform: str,
+    recipient: str,
+    body: dict[str, Any],
+    now: dt.datetime,
+    event_id: int | None,
+    card_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "recipient": recipient,
+        "body": body,
+        "state": OutboxState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "event_id": event_id,
+        "subject": str(body.get("subject") or "")[:40] or None,
+        "card_id": card_id,
+    }
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    messages: Sequence[tuple[str, str, dict[str, Any]]],
+    now: dt.datetime,
+    event_id: int | None = None,
+) -> None:
+    """Queue many messages, (platform, recipient, body) each, in one INSERT (a tick's
+    thousands of digests: as ORM objects SQLite wrote them one statement each). Whatever the
+    session still holds is written first, so that the outbox keeps the order things were
+    queued in."""
+    if not messages:
+        return
+    await session.flush()
+    rows = [_outbox_row(platform, to, body, now, event_id) for platform, to, body in messages]
+    # The table, not the entity: the ORM's bulk path would look at each row again.
+    await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
 
 
 def message_ref(message: OutboxMessage) -> str:

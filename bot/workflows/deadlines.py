@@ -5,16 +5,20 @@ subjects, reminded by the scheduler's tick in one digest per person, listed in �
 Owns when a deadline is made (a campaign drawn: its start, each team's findings and report; an
 approval requested; a finding submitted with a rectification deadline; a campaign reported: its
 publication) and closed (the work done, or gone: decided, submitted, sent back, drawn again),
-and the tick: the open deadlines read in one query, the pure policy (handlers.reminders) says
-which (deadline, step) are due and to whom, those are **claimed** (``last_step`` moved on, only
-where it was behind, tagged with the tick's token) and the digests queued, all in one
-transaction — so that each step goes out once across restarts and several processes, and a
-deadline closed meanwhile is never reminded.
+and the tick: the days open deadlines fall due on read in one query, the pure policy
+(handlers.reminders) says which step is due on each, the deadlines behind it are read in one
+more (plain rows; a tick with nothing due reads none), the policy says to whom, those are
+**claimed** (``last_step`` moved on, only where it was behind, tagged with the tick's token)
+and the digests queued in one INSERT, all in one transaction — so that each step goes out
+once across restarts and several processes, and a deadline closed meanwhile is never
+reminded.
 
 An assignment's answer (「确认参加」/「无法参加」) keeps its own reminder
 (bot.workflows.assignments.remind_unanswered: a card with the buttons to answer, once after
 ``assignments.remind_after_hours`` hours); its clock is the assignment row itself, which every
-workflow that changes an assignment already keeps, so it is not copied here.
+workflow that changes an assignment already keeps, so it is not copied here: 「待办」 and
+``suiji deadlines list`` read the answers still awaited from the assignments (kind
+``assignment_answer``, due the last day 「无法参加」 is accepted).
 """
 
 from __future__ import annotations
@@ -39,14 +43,15 @@ from bot.platforms.messages import Outgoing
 from bot.workflows.step import Policy, Step
 from handlers import reminders as rules
 from handlers.commands import Command
+from storage import assignments as assignments_db
 from storage import audit
 from storage import calendar as calendar_db
 from storage import deadlines as db
-from storage.assignments import admins as admins_of
 from storage.engine import unit_of_work
 from storage.findings import teams_of_campaign
 from storage.models import (
     Approval,
+    Assignment,
     Campaign,
     Deadline,
     DeadlineState,
@@ -73,6 +78,7 @@ KINDS = (
     PENALTY_PUBLICATION,
 )
 DRAWN_KINDS = (CAMPAIGN_START, FINDINGS_DUE, REPORT_DUE)
+ANSWER = "assignment_answer"  # read from the assignments, never a row here (see above)
 BUTTONS = {
     CAMPAIGN_START: "fill",
     FINDINGS_DUE: "fill",
@@ -302,69 +308,108 @@ class Planned:
 
 
 def _chain(
-    policy: Policy,
-    d: Deadline,
-    owner: Person,
-    team: Team | None,
+    d: db.Brief,
     people: dict[int, Person],
-    leaders: dict[int, list[Person]],
-    campaign: Campaign | None,
+    unit_leaders: dict[int, tuple[int, ...]],
+    reachable: set[int],
 ) -> tuple[tuple[int, ...], ...]:
-    def reachable(found: Sequence[Person | None]) -> tuple[int, ...]:
-        return tuple(p.id for p in found if p is not None and policy.address(p))
+    """Whom to tell at each level, only those the bot can reach (``unit_leaders``: reachable
+    already)."""
+    unit = d.unit_id if d.unit_id is not None else people[d.owner_id].unit_id  # no campaign
+    return (
+        (d.owner_id,) if d.owner_id in reachable else (),
+        (d.team_leader_id,) if d.team_leader_id in reachable else (),
+        unit_leaders.get(unit, ()),
+    )
 
-    leader = people.get(team.leader_id) if team is not None else None
-    unit = campaign.unit_id if campaign is not None else owner.unit_id
-    return (reachable([owner]), reachable([leader]), reachable(leaders.get(unit, [])))
 
-
-def item_of(
-    d: Deadline,
-    owner: Person,
-    campaign: Campaign | None,
-    team: Team | None,
-    today: dt.date,
-    known: Overrides,
-    viewer: int,
-) -> rules.Item:
+def item_of(d: db.Brief, owner: str, days_left: int, viewer: int) -> rules.Item:
     return rules.Item(
         id=d.id,
         kind=d.kind,
-        campaign=campaign.name if campaign is not None else "",
-        team=team.number if team is not None else None,
+        campaign=d.campaign,
+        team=d.team,
         due_on=d.due_on,
         estimated=d.estimated,
-        days_left=rules.days_left(d.due_on, today, known),
-        owner=owner.name,
-        mine=owner.id == viewer,
+        days_left=days_left,
+        owner=owner,
+        mine=d.owner_id == viewer,
         button=BUTTONS.get(d.kind, ""),
         subject_id=d.subject_id,
     )
 
 
+def _items(
+    rows: Sequence[db.Row], today: dt.date, known: Overrides, viewer: int
+) -> list[rules.Item]:
+    return [
+        item_of(db.brief(row), row[1].name, rules.days_left(row[0].due_on, today, known), viewer)
+        for row in rows
+    ]
+
+
+def answer_by(policy: Policy, start: dt.date) -> dt.date:
+    """The last day an assignment can be answered either way: 「无法参加」 closes
+    ``decline_closes_days_before_start`` days before the start (0: on it)."""
+    return start - dt.timedelta(days=policy.decline_closes_days_before_start + 1)
+
+
+def _answer(
+    policy: Policy, row: tuple[Assignment, Person, Campaign], today: dt.date, known: Overrides
+) -> tuple[rules.Item, Person]:
+    """An awaited answer as an item, and who owes it."""
+    a, person, campaign = row
+    due = answer_by(policy, campaign.start_on)
+    item = rules.Item(
+        id=a.id,
+        kind=ANSWER,
+        campaign=campaign.name,
+        team=a.team_number,
+        due_on=due,
+        estimated=False,
+        days_left=rules.days_left(due, today, known),
+        owner=person.name,
+        subject_id=a.id,
+    )
+    return item, person
+
+
 async def plan(
     session: AsyncSession, policy: Policy, now: dt.datetime
 ) -> tuple[list[Planned], list[rules.Due]]:
-    """Who would be sent what at ``now`` (nothing is written): the preview and the tick."""
+    """Who would be sent what at ``now`` (nothing is written): the preview and the tick. Reads
+    only the deadlines with a step due (by the days open deadlines fall on: a few dozen
+    answers of the pure policy, not one per deadline); quiet, it reads no deadline at all."""
     known = await load_overrides(session)
     today = now.astimezone(policy.tz).date()
-    rows = await db.open_rows(session)
+    window = rules.window(await db.open_days(session), now, policy.deadlines, policy.tz, known)
+    if window.empty:
+        return [], []
+    rows = await db.open_behind(session, window.steps, window.start_steps, rules.NO_OVERDUE)
+    if not rows:
+        return [], []
     leaders = await db.leaders_by_unit(session)
-    people = await db.people(session, {t.leader_id for _, _, _, t in rows if t is not None})
+    wanted = {d.owner_id for d in rows} | {d.team_leader_id for d in rows if d.team_leader_id}
+    people = await db.people(session, wanted)
+    everyone = {p.id: p for ps in leaders.values() for p in ps} | people
+    reachable = {p.id for p in everyone.values() if policy.address(p) is not None}
+    unit_leaders = {u: tuple(p.id for p in ps if p.id in reachable) for u, ps in leaders.items()}
     opened = [
-        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(policy, d, o, t, people, leaders, c))
-        for d, o, c, t in rows
+        rules.Open(d.id, d.kind, d.due_on, d.last_step, _chain(d, people, unit_leaders, reachable))
+        for d in rows
     ]
     due = rules.due_reminders(opened, now, policy.deadlines, policy.tz, known)
-    by_id = {d.id: (d, o, c, t) for d, o, c, t in rows}
-    everyone = {p.id: p for ps in leaders.values() for p in ps} | people
-    everyone |= {o.id: o for _, o, _, _ in rows}
+    by_id = {d.id: d for d in rows}
+    left: dict[dt.date, int] = {}  # days left, by due day: the same for every deadline that day
     planned: dict[int, Planned] = {}
     for found in due:
-        d, owner, campaign, team = by_id[found.deadline_id]
+        d = by_id[found.deadline_id]
+        if d.due_on not in left:
+            left[d.due_on] = rules.days_left(d.due_on, today, known)
+        owner = everyone[d.owner_id].name
         for pid in found.recipients:
             entry = planned.setdefault(pid, Planned(everyone[pid], [], []))
-            entry.items.append(item_of(d, owner, campaign, team, today, known, pid))
+            entry.items.append(item_of(d, owner, left[d.due_on], pid))
             entry.steps.append((d.id, found.step, found.level))
     return list(planned.values()), due
 
@@ -387,14 +432,13 @@ async def remind_due(factory: Factory, policy: Policy, clock: Clock) -> int:
         for (step_no, level), ids in sorted(groups.items()):
             await db.claim(session, ids, step_no, level, token, now)
         mine = await db.claimed(session, token)
-        step = Step(session, policy, now, "scheduler")
-        sent = 0
+        mail = []
         for entry in planned:
             items = [i for i in entry.items if i.id in mine]
             if items:
-                step.send(entry.person, rules.digest(entry.person.name, items))
-                sent += 1
-        return sent
+                mail.append((entry.person, rules.digest(entry.person.name, items)))
+        await Step(session, policy, now, "scheduler").send_all(mail)
+        return len(mail)
 
 
 async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> int:
@@ -428,7 +472,7 @@ async def ask_for_calendar(factory: Factory, policy: Policy, clock: Clock) -> in
         asked = await db.calendar_year(session, year)
         if asked is not None and (asked.last_step or 0) >= week:
             return 0  # another process asked this week, while we were reading
-        admins = await admins_of(session)
+        admins = await assignments_db.admins(session)
         if not admins:
             return 0
         if asked is None:
@@ -454,10 +498,11 @@ async def todo(step: Step, person: Person) -> list[Outgoing]:
     """「待办」: my open deadlines, soonest first; a leader also sees the overdue deadlines of
     their unit's campaigns, and a team leader their team's."""
     known = await load_overrides(step.session)
-    mine = [
-        item_of(d, o, c, t, step.today, known, person.id)
-        for d, o, c, t in await db.open_rows(step.session, owner_ids=[person.id])
-    ]
+    rows = await db.open_rows(step.session, owner_ids=[person.id])
+    answers = await assignments_db.awaiting_answer(step.session, step.today, person_id=person.id)
+    mine = _items(rows, step.today, known, person.id)
+    mine += [_answer(step.policy, row, step.today, known)[0] for row in answers]
+    mine.sort(key=lambda item: item.due_on)
     others: list[rules.Item] = []
     led = await db.teams_led_by(step.session, person.id)
     if person.is_leader or led:
@@ -467,11 +512,8 @@ async def todo(step: Step, person: Person) -> list[Outgoing]:
             unit_id=person.unit_id if person.is_leader else None,
             due_before=step.today,
         )
-        others = [
-            item_of(d, o, c, t, step.today, known, person.id)
-            for d, o, c, t in rows
-            if o.id != person.id
-        ]
+        theirs = [row for row in rows if row[1].id != person.id]
+        others = _items(theirs, step.today, known, person.id)
     return [rules.todo(person.name, mine, [i for i in others if i.overdue])]
 
 
@@ -483,36 +525,54 @@ async def listing(
     campaign_id: int | None = None,
     overdue: bool = False,
 ) -> list[dict[str, Any]]:
-    """``suiji deadlines list``: open deadlines, soonest first, as plain data."""
+    """``suiji deadlines list``: open deadlines and the assignment answers still awaited,
+    soonest first, as plain data."""
     today = now.astimezone(policy.tz).date()
     async with factory() as session:
         known = await load_overrides(session)
         rows = await db.open_rows(
             session, campaign_id=campaign_id, due_before=today if overdue else None
         )
+        answers = await assignments_db.awaiting_answer(session, today, campaign_id=campaign_id)
     found = []
     for d, owner, campaign, team in rows:
         left = rules.days_left(d.due_on, today, known)
+        item = item_of(db.brief((d, owner, campaign, team)), owner.name, left, owner.id)
         found.append(
-            {
-                "id": d.id,
-                "kind": d.kind,
-                "campaign_id": d.campaign_id,
-                "campaign": campaign.name if campaign is not None else "",
-                "team": team.number if team is not None else None,
-                "subject": f"{d.subject_kind}:{d.subject_id}",
-                "owner": owner.name,
-                "owner_reachable": policy.address(owner) is not None,
-                "due_on": d.due_on.isoformat(),
-                "estimated": d.estimated,
-                "days_left": left,
-                "overdue": left < 0,
-                "rule": d.rule,
-                "escalation": d.escalation,
-                "last_step": d.last_step,
-            }
+            _listed(policy, item, owner, d.campaign_id, f"{d.subject_kind}:")
+            | {"rule": d.rule, "escalation": d.escalation, "last_step": d.last_step}
+            | {"reminded": d.last_step is not None}
         )
-    return found
+    for row in answers:
+        item, owner = _answer(policy, row, today, known)
+        if not overdue or item.due_on < today:
+            rule = f"{ANSWER}:{policy.decline_closes_days_before_start}"
+            found.append(
+                _listed(policy, item, owner, row[2].id, "assignment:")
+                | {"id": None, "rule": rule, "escalation": 0, "last_step": None}
+                | {"reminded": row[0].reminded_at is not None}
+            )
+    return sorted(found, key=lambda r: str(r["due_on"]))
+
+
+def _listed(
+    policy: Policy, item: rules.Item, owner: Person, campaign_id: int | None, subject: str
+) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "campaign_id": campaign_id,
+        "campaign": item.campaign,
+        "team": item.team,
+        "subject": f"{subject}{item.subject_id}",
+        "subject_id": item.subject_id,
+        "owner": owner.name,
+        "owner_reachable": policy.address(owner) is not None,
+        "due_on": item.due_on.isoformat(),
+        "estimated": item.estimated,
+        "days_left": item.days_left,
+        "overdue": item.overdue,
+    }
 
 
 async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dict[str, Any]]:

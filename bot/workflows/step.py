@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,18 +147,33 @@ class Step:
 
     def send(self, person: Person, *messages: Outgoing) -> None:
         """Queue messages to a person; they go out once the transaction commits."""
-        address = self.policy.address(person)
+        address = self._address(person)
         if address is None:
-            log.warning(
-                "%s has no account on %s; message not sent", person.id, self.policy.platforms
-            )
-            self.unreachable.append(person.name)
             return
         platform, account = address
         for message in messages:
             chat_db.enqueue(
                 self.session, platform, account, message.to_json(), self.now, self.event_id
             )
+
+    async def send_all(self, mail: Sequence[tuple[Person, Outgoing]]) -> None:
+        """Queue one message to each of many people at once (one INSERT: a reminder tick's
+        thousands of digests)."""
+        found = []
+        for person, message in mail:
+            address = self._address(person)
+            if address is not None:
+                found.append((*address, message.to_json()))
+        await chat_db.enqueue_many(self.session, found, self.now, self.event_id)
+
+    def _address(self, person: Person) -> tuple[str, str] | None:
+        address = self.policy.address(person)
+        if address is None:
+            log.warning(
+                "%s has no account on %s; message not sent", person.id, self.policy.platforms
+            )
+            self.unreachable.append(person.name)
+        return address
 
     async def close_cards(self, subject: str, outcome: str) -> None:
         """Every card still open that asks ``subject`` has its buttons give way to ``outcome``

@@ -6,10 +6,12 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage import chat as db
 from storage.engine import unit_of_work
+from storage.models import OutboxMessage
 from tests.helpers import count_rows
 
 pytestmark = pytest.mark.db
@@ -88,3 +90,22 @@ async def test_events_are_stored_over_a_plain_connection_too(
     assert set(stored) == {("wecom", "p1")}
     async with unit_of_work(factory) as session:
         assert await db.store_events(session, [_row("p1", clock)]) == {}
+
+
+async def test_many_messages_queued_at_once_keep_their_order_after_those_queued_before(
+    factory: Factory, clock: Callable[[], dt.datetime]
+) -> None:
+    async with unit_of_work(factory) as session:
+        db.enqueue(session, "wecom", "first", {"text": "1"}, clock())
+        many = [("wecom", f"to{n}", {"text": str(n + 2)}) for n in range(3)]
+        await db.enqueue_many(session, many, clock())
+        await db.enqueue_many(session, [], clock())
+    async with factory() as session:
+        rows = (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        found = [(m.recipient, m.body["text"], m.state.value, m.attempts) for m in rows]
+    assert found == [
+        ("first", "1", "pending", 0),
+        ("to0", "2", "pending", 0),
+        ("to1", "3", "pending", 0),
+        ("to2", "4", "pending", 0),
+    ]

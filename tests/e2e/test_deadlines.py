@@ -23,7 +23,7 @@ from click.testing import Result
 from sqlalchemy import select
 
 from bot.base.calendar import NO_OVERRIDES
-from bot.base.texts import text
+from bot.base.texts import render, text
 from bot.server.app import SENDER
 from bot.workflows import campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
@@ -41,6 +41,8 @@ from storage.assignments import admins as admins_of
 from storage.engine import make_engine, make_session_factory, unit_of_work
 from storage.findings import teams_of_campaign
 from storage.models import (
+    Assignment,
+    AssignmentRole,
     AuditEntry,
     Deadline,
     DeadlineState,
@@ -457,3 +459,44 @@ async def test_admins_are_asked_weekly_from_november_for_next_years_calendar(
         ).scalars()
     assert row.state is DeadlineState.CLOSED and row.subject_id == 2027
     assert set((await asked(bot)).values()) == {2}
+
+
+async def test_answers_awaited_are_listed_beside_the_deadlines_until_given(
+    factory: Factory, database_url: str
+) -> None:
+    """A member's answer to an assignment (「确认参加」/「无法参加」) is read from the
+    assignment itself: in their 「待办」 and ``suiji deadlines list``, due the last day
+    「无法参加」 is accepted (the day before the start), until they answer."""
+    await load_sample(factory, clock("2026-09-01 10:00"))
+    async with phones("wecom", database_url, clock=clock("2026-09-14 10:00")) as p:
+        campaign_id = await drawn(p, "2026-09-21", "2026-09-25")
+        async with p.factory() as session:
+            a, member = (
+                await session.execute(
+                    select(Assignment, Person).join(Person, Person.id == Assignment.person_id)
+                    .where(Assignment.campaign_id == campaign_id,
+                           Assignment.role == AssignmentRole.MEMBER)
+                    .order_by(Assignment.id).limit(1)
+                )
+            ).one()  # fmt: skip
+        user = await p.account(member.id)
+        # Due Sunday 2026-09-20, a 调休 working day: five working days from Monday the 14th.
+        todo = (await reply(p, user, "待办")).text
+        assert f"答复任务{a.id}【" in todo and "2026-09-20，还有 5 个工作日" in todo
+        listed = await deadlines.listing(p.factory, p.policy, at("2026-09-14 10:00"))
+        [row] = [r for r in listed if r["subject"] == f"assignment:{a.id}"]
+        assert row["kind"] == "assignment_answer" and row["id"] is None
+        assert (row["owner"], row["due_on"], row["campaign_id"]) == (
+            member.name,
+            "2026-09-20",
+            campaign_id,
+        )
+        assert [r["due_on"] for r in listed] == sorted(r["due_on"] for r in listed)
+        table = render("cli/deadlines_list.txt.j2", rows=listed)
+        assert f"答复任务{a.id}【" in table and "#None" not in table
+        overdue = await deadlines.listing(p.factory, p.policy, at("2026-09-14 10:00"), overdue=True)
+        assert not [r for r in overdue if r["kind"] == "assignment_answer"]
+        await reply(p, user, f"确认参加 任务{a.id}")
+        assert f"答复任务{a.id}" not in (await reply(p, user, "待办")).text
+        listed = await deadlines.listing(p.factory, p.policy, at("2026-09-14 10:00"))
+        assert not [r for r in listed if r["subject"] == f"assignment:{a.id}"]

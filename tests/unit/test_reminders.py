@@ -18,6 +18,7 @@ from handlers.reminders import (
     days_left,
     digest,
     due_reminders,
+    window,
 )
 
 TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -120,3 +121,40 @@ def test_a_digest_counts_what_is_due_today_and_overdue_in_one_message() -> None:
     assert "（估算）" in message.text and "审批9" in message.text
     assert [b.label for b in message.buttons] == ["审批", "填写", "进度"]
     assert message.buttons[0].key == "查看审批9"
+
+
+def test_the_window_a_tick_reads_by_holds_exactly_the_deadlines_with_a_step_due() -> None:
+    """A tick reads only the deadlines the window lets through (storage.deadlines
+    .open_behind); over three weeks of due days around National Day, every kind of last
+    step and moments from before nine to quiet hours, that is exactly what is due."""
+    days = [dt.date(2026, 9, 20) + dt.timedelta(days=n) for n in range(24)]
+    opened = [
+        Open(n, kind, day, last, CHAIN)
+        for n, (kind, day, last) in enumerate(
+            (kind, day, last)
+            for kind in ("findings_due", "campaign_start")
+            for day in days
+            for last in (None, -3, -1, 0, 1, 2, 4)
+        )
+    ]
+    for moment in ("2026-09-29 08:30", "2026-09-30 09:00", "2026-10-09 10:00", "2026-10-12 21:30"):
+        found = window(days, at(moment), RULES, TZ, NO_OVERRIDES)
+        steps = {"findings_due": found.steps, "campaign_start": found.start_steps}
+        through = {
+            d.id
+            for d in opened
+            if d.due_on in steps[d.kind]
+            and (d.last_step is None or d.last_step < steps[d.kind][d.due_on])
+        }
+        due_now = due_reminders(opened, at(moment), RULES, TZ, NO_OVERRIDES)
+        assert through == {d.deadline_id for d in due_now}
+        assert found.empty == (moment.endswith("21:30") or not due_now)
+
+
+def test_a_digest_has_at_most_four_buttons_one_per_approval() -> None:
+    items = [
+        Item(n, "approval", "", None, THURSDAY, False, 0, button="approve", subject_id=n)
+        for n in (1, 2, 2, 3, 4, 5)
+    ]
+    keys = [b.key for b in digest("张三", items).buttons]
+    assert keys == ["查看审批1", "查看审批2", "查看审批3", "查看审批4"]
