@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.times import local_time
@@ -32,7 +32,7 @@ from bot.workflows.publish import load_people
 from bot.workflows.site import draws
 from bot.workflows.site.pages import SiteContext, SiteFile
 from storage.engine import unit_of_work
-from storage.models import Certificate
+from storage.models import Certificate, DrawRun
 from tests.helpers import ENTROPY, load_sample, spec
 from tests.unit.test_certificate import Text
 
@@ -192,3 +192,20 @@ async def test_a_campaign_committed_before_v3_draws_verifies_and_shows_no_names(
     async with factory() as session:
         people = await load_people(session)
     assert site.scan([SiteFile(p, c) for p, c in files.items()], people) == []
+
+
+async def test_a_record_changed_since_its_draw_stops_the_build_with_its_reason(
+    factory: Factory, clock: Clock
+) -> None:
+    """The site is never built from a draw that no longer matches what was published: the
+    same check as draw export (the chain head in the audit log)."""
+    public, _, _ = await _drawn_bureau(factory, clock)
+    async with unit_of_work(factory) as session:
+        row = (
+            await session.execute(select(DrawRun).where(DrawRun.campaign_id == public).order_by(DrawRun.seq).limit(1))
+        ).scalar_one()
+        run = json.loads(row.result)
+        run["run_at"] = "2026-01-01T00:00:00.000000Z"
+        row.result = canonical(run)
+    with pytest.raises(campaigns.CampaignError, match=str(public)):
+        await _build(factory, "2026-05-10")
