@@ -201,9 +201,8 @@ async def test_a_record_changed_since_its_draw_stops_the_build_with_its_reason(
     same check as draw export (the chain head in the audit log)."""
     public, _, _ = await _drawn_bureau(factory, clock)
     async with unit_of_work(factory) as session:
-        row = (
-            await session.execute(select(DrawRun).where(DrawRun.campaign_id == public).order_by(DrawRun.seq).limit(1))
-        ).scalar_one()
+        first = select(DrawRun).where(DrawRun.campaign_id == public).order_by(DrawRun.seq)
+        row = (await session.execute(first.limit(1))).scalar_one()
         run = json.loads(row.result)
         run["run_at"] = "2026-01-01T00:00:00.000000Z"
         row.result = canonical(run)
