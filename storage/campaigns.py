@@ -206,6 +206,12 @@ async def commitment_of(session: AsyncSession, campaign_id: int) -> DrawCommitme
     return (await session.execute(query)).scalars().first()
 
 
+async def committed_campaign_ids(session: AsyncSession) -> list[int]:
+    """Every campaign whose draw has been committed, by id."""
+    query = select(DrawCommitment.campaign_id).order_by(DrawCommitment.campaign_id)
+    return list((await session.execute(query)).scalars())
+
+
 async def runs_of(session: AsyncSession, campaign_id: int) -> list[DrawRun]:
     query = select(DrawRun).where(DrawRun.campaign_id == campaign_id).order_by(DrawRun.seq)
     return list((await session.execute(query)).scalars())

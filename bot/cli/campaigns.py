@@ -33,6 +33,8 @@ from bot.draw.record import (
     chain_heads,
     commitment_sha256,
     first_difference,
+    private_parts,
+    public_record,
     sha256_text,
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
@@ -352,15 +354,25 @@ def draw_reseed(ctx: click.Context, campaign_id: int, reason: str, actor: str | 
 @draw.command("export")
 @click.argument("campaign_id", type=ID)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public",
+    is_flag=True,
+    help="The public record: without the private parts (names, reasons); still recomputes.",
+)
 @click.pass_context
 @explained(campaigns.CampaignError)
-def draw_export(ctx: click.Context, campaign_id: int, file: Path) -> None:
-    """Write the draw record (JSON) that anyone can recompute."""
+def draw_export(ctx: click.Context, campaign_id: int, file: Path, public: bool) -> None:
+    """Write the draw record (JSON) that anyone can recompute: the full one, kept by the
+    bureau, or with --public the one to publish."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
+    written = public_record(record) if public else record
+    if written is None:
+        raise Refused(text("campaign.no_public_record", id=campaign_id))
     # Canonical JSON, the very bytes the certificate's record SHA-256 is taken over, so that
     # sha256sum (certutil -hashfile on Windows) gives the printed value.
-    _write(file, canonical(record))
-    click.echo(text("campaign.exported", path=str(file), runs=len(record["draws"])))
+    _write(file, canonical(written))
+    done = "campaign.exported_public" if public else "campaign.exported"
+    click.echo(text(done, path=str(file), runs=len(record["draws"])))
     _confidential_note(record, ZoneInfo(zone_of(ctx)))
 
 
@@ -374,13 +386,19 @@ def _confidential_note(record: dict[str, Any], tz: dt.tzinfo) -> None:
 @draw.command("certificate")
 @click.argument("campaign_id", type=ID)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--public",
+    is_flag=True,
+    help="The public certificate: people by certificate number only, no signatures.",
+)
 @click.pass_context
 @explained(campaigns.CampaignError)
-def draw_certificate(ctx: click.Context, campaign_id: int, file: Path) -> None:
-    """Write the Chinese draw certificate page (HTML)."""
+def draw_certificate(ctx: click.Context, campaign_id: int, file: Path, public: bool) -> None:
+    """Write the Chinese draw certificate page (HTML): for the bureau's file, with names and
+    signatures; with --public, as the public site shows it."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
     _confidential_note(record, ZoneInfo(zone_of(ctx)))
-    _write(file, campaigns.certificate_html(record, zone_of(ctx)))
+    _write(file, campaigns.certificate_html(record, zone_of(ctx), public=public))
     click.echo(text("campaign.certificate_written", path=str(file)))
 
 
@@ -437,6 +455,9 @@ def draw_verify(file: Path, runs: int | None, head: str | None) -> None:
     if difference is not None:
         raise Refused(_describe(difference))
     click.echo(text("campaign.verify_ok", runs=len(record["draws"])))
+    present, total = private_parts(record)
+    if total:
+        click.echo(text("campaign.private_parts", present=present, total=total))
     digest, exported = hashlib.sha256(data).hexdigest(), sha256_text(canonical(record))
     click.echo(text("campaign.record_digest", digest=digest))
     if digest != exported:  # sha256sum hashes bytes: an editor's re-save changes them

@@ -19,7 +19,7 @@ from bot.cli.support import Refused, explained, run_with_db, settings_of, utc_no
 from bot.registry.personal import Kind
 from bot.registry.scan import Hit, Report, scan_paths
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
-from bot.workflows import penalties, publish, site
+from bot.workflows import campaigns, penalties, publish, site
 from bot.workflows.publish import PublishError, people_to_look_for
 from bot.workflows.site.pages import SiteContext
 from bot.workflows.step import policy_of
@@ -160,7 +160,7 @@ def publish_export(ctx: click.Context, kind: str, target: tuple[str, ...]) -> No
 @publish_group.command("site")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_context
-@explained(site.SiteError)
+@explained(site.SiteError, campaigns.CampaignError)  # a draw record no longer as published
 def publish_site(ctx: click.Context, directory: Path) -> None:
     """Build the public site (plain HTML and CSS, no external resources) into DIRECTORY for any
     web server or the county portal; scanned first, nothing written on a hit, and an old site

@@ -13,9 +13,21 @@ then the secret as one more source of one number.
 The runs are a chain: each run's ``sha256`` is the SHA-256 of the run without that field, as
 canonical JSON, and covers ``previous_sha256`` — the commitment's SHA-256 for the first run, the
 run before's ``sha256`` after that. So the last run's hash, the *chain head*, covers every run
-and every field of each (who ran it, when, why). A record cut after run k is still a true record
-of k runs; only the run count and chain head published with the certificate tell it was cut,
-and :func:`against_published` holds a record against them.
+and every field of each (when, the entropy, the results). A record cut after run k is still a
+true record of k runs; only the run count and chain head published with the certificate tell it
+was cut, and :func:`against_published` holds a record against them.
+
+Private parts (``suiji-draw-record/3``): whatever names a person — who committed and who ran the
+draw, the people's names behind certificate numbers, a witness source's name and description,
+free-text reasons — sits in a ``private`` object beside the commitment and beside each run:
+``{"salt": <random hex>, …}``. The hashed document carries only ``private_sha256``, the SHA-256
+of the private part as canonical JSON (the salt makes names impossible to guess from it); the
+commitment's and the runs' hashes leave ``private`` out. The bureau's full record keeps the
+private parts and the check holds each against its digest; the *public record*
+(:func:`public_record`) drops them and still recomputes every run, the chain and the commitment.
+People appear in the hashed part by certificate number only (public by law), employers by USCC
+and registered name. ``suiji-draw-record/2`` records (names inside the hashed runs) still verify;
+they have no public form.
 """
 
 from __future__ import annotations
@@ -32,7 +44,10 @@ from typing import Any
 from bot.draw.engine import DrawResult, Stratum, run_draw, stratum_count
 from bot.draw.rfc3797 import format_key
 
-RECORD_FORMAT = "suiji-draw-record/2"
+RECORD_FORMAT = "suiji-draw-record/3"
+FORMAT_V2 = "suiji-draw-record/2"  # names under the hashes: verifies, never published
+FORMATS = (FORMAT_V2, RECORD_FORMAT)
+PRIVATE = "private"
 
 
 def canonical(value: Any) -> str:
@@ -84,15 +99,17 @@ def commitment_document(
     sources: Sequence[dict[str, Any]],
     secret_sha256: str,
     committed_at: str,
-    committed_by: str,
+    private: dict[str, Any],
 ) -> dict[str, Any]:
+    """The commitment of a v3 record, with ``private`` (the salted part: who committed, the
+    witness sources as named, reasons) beside it and its digest inside. ``sources`` are as
+    published (a witness by a label, not by name: bot.workflows.campaigns.public_sources)."""
     employers = sorted(e for s in strata for e in s.entries)
-    return {
+    document = {
         "format": RECORD_FORMAT,
         "campaign": campaign,
         "algorithm": algorithm,
         "committed_at": committed_at,
-        "committed_by": committed_by,
         "strata": strata_json(strata),
         "employer_pool_sha256": pool_digest(employers),
         "officers": {
@@ -105,6 +122,61 @@ def commitment_document(
         "entropy_sources": list(sources),
         "secret_sha256": secret_sha256,
     }
+    return with_private(document, private)
+
+
+def private_sha256(private: dict[str, Any]) -> str:
+    return sha256_text(canonical(private))
+
+
+def with_private(document: dict[str, Any], private: dict[str, Any]) -> dict[str, Any]:
+    """``document`` carrying ``private`` beside it and its digest inside the hashed part."""
+    return {**document, "private_sha256": private_sha256(private), PRIVATE: private}
+
+
+def source_names(document: dict[str, Any]) -> dict[str, str]:
+    """Each entropy source's name as the campaign gives it → its name in the record."""
+    published = [s["name"] for s in document["entropy_sources"]]
+    named = document.get(PRIVATE, {}).get("entropy_sources")
+    given = [s["name"] for s in named] if named is not None else published
+    return dict(zip(given, published, strict=True))
+
+
+def public_record(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The record without its private parts — what may be published; None for a v2 record,
+    whose runs hold people's names under their hashes."""
+    if record.get("format") != RECORD_FORMAT:
+        return None
+    public = {k: v for k, v in record.items() if k != PRIVATE}
+    public["draws"] = [{k: v for k, v in run.items() if k != PRIVATE} for run in record["draws"]]
+    return public
+
+
+def private_parts(record: dict[str, Any]) -> tuple[int, int]:
+    """(private parts present, private parts the record's documents have digests for)."""
+    documents = [record, *record.get("draws", [])]
+    return (
+        sum(PRIVATE in d for d in documents),
+        sum("private_sha256" in d for d in documents),
+    )
+
+
+def private_difference(where: str, document: dict[str, Any], v3: bool) -> Difference | None:
+    """A private part that does not hash to the digest its document carries (v3), or any
+    private part at all where the format has none (v2)."""
+    if not v3:
+        if PRIVATE in document or "private_sha256" in document:
+            return Difference(f"{where}{PRIVATE}", f"absent in {FORMAT_V2}", PRIVATE)
+        return None
+    digest = document.get("private_sha256")
+    if type(digest) is not str or not re.fullmatch("[0-9a-f]{64}", digest):
+        return Difference(f"{where}private_sha256", "a SHA-256", digest)
+    if PRIVATE not in document:
+        return None  # not published: the digest stands for it, covered by the hashes
+    private = document[PRIVATE]
+    if not isinstance(private, dict) or type(private.get("salt")) is not str:
+        return Difference(f"{where}{PRIVATE}.salt", "a salt", private)
+    return _compare(f"{where}private_sha256", private_sha256(private), digest)
 
 
 def result_json(result: DrawResult, officers_per_team: int) -> dict[str, Any]:
@@ -210,13 +282,15 @@ def _shape(record: dict[str, Any]) -> Difference | None:
 
 
 def commitment_sha256(record: dict[str, Any]) -> str:
-    """The digest published at commit: the record without its runs, canonical JSON."""
-    return sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
+    """The digest published at commit: the record without its runs and its private part
+    (covered by ``private_sha256``), canonical JSON."""
+    return sha256_text(canonical({k: v for k, v in record.items() if k not in ("draws", PRIVATE)}))
 
 
 def run_sha256(run: dict[str, Any]) -> str:
-    """A run's link in the chain: the run without its own ``sha256``, canonical JSON."""
-    return sha256_text(canonical({k: v for k, v in run.items() if k != "sha256"}))
+    """A run's link in the chain: the run without its own ``sha256`` and its private part,
+    canonical JSON."""
+    return sha256_text(canonical({k: v for k, v in run.items() if k not in ("sha256", PRIVATE)}))
 
 
 def chained(run: dict[str, Any], previous_sha256: str) -> dict[str, Any]:
@@ -230,12 +304,17 @@ def chain_heads(commitment: str, runs: Sequence[dict[str, Any]]) -> list[str]:
     return [commitment, *(run["sha256"] for run in runs)]
 
 
-def broken_link(commitment: str, runs: Sequence[dict[str, Any]]) -> Difference | None:
-    """The first run whose number, link to the one before, or own hash is not what it should
-    be; None when the runs are an unbroken chain from the commitment."""
+def broken_link(
+    commitment: str, runs: Sequence[dict[str, Any]], v3: bool = True
+) -> Difference | None:
+    """The first run whose number, link to the one before, own hash or private part is not what
+    it should be; None when the runs are an unbroken chain from the commitment."""
     previous = commitment
     for n, run in enumerate(runs):
         where = f"draws[{n}]"
+        d = private_difference(f"{where}.", run, v3)
+        if d:
+            return d
         for name, expected, found in (
             ("seq", n + 1, run["seq"]),
             ("previous_sha256", previous, run["previous_sha256"]),
@@ -269,9 +348,10 @@ def against_published(
 
 def first_difference(record: dict[str, Any]) -> Difference | None:
     """None when the record recomputes to itself; else the first thing that does not."""
-    if record.get("format") != RECORD_FORMAT:
+    if record.get("format") not in FORMATS:
         return Difference("format", RECORD_FORMAT, record.get("format"))
-    d = _shape(record)
+    v3 = record["format"] == RECORD_FORMAT
+    d = _shape(record) or private_difference("", record, v3)
     if d:
         return d
     employers: list[str] = []
@@ -340,4 +420,4 @@ def first_difference(record: dict[str, Any]) -> Difference | None:
             d = _compare(f"{where}.{name}", results[name], run[name])
             if d:
                 return d
-    return broken_link(commitment_sha256(record), record["draws"])
+    return broken_link(commitment_sha256(record), record["draws"], v3)

@@ -1,6 +1,8 @@
-"""Read-only public pages of drawn campaigns, under /draw/: each one's certificate and record,
-and the standalone verifier, so that a witness can open them from the link in their 「帮助」
-and anyone can check a draw on any computer.
+"""Read-only public pages of drawn campaigns, under /draw/: each one's certificate and public
+record, and the standalone verifier, so that a witness can open them from the link in their
+「帮助」 and anyone can check a draw on any computer. Public means no one's name: the certificate
+names people by certificate number, the record is bot.draw.record.public_record (none for an
+old v2 record, whose page says why).
 
 Nothing here writes. A page exists only once a campaign has been drawn, and a confidential
 campaign's stays closed until its inspections end; both the record's integrity checks (against
@@ -16,13 +18,14 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.texts import TEMPLATES_DIR, render
-from bot.draw.record import canonical
+from bot.base.texts import TEMPLATES_DIR, render, text
+from bot.draw.record import canonical, public_record
 from bot.workflows import campaigns
 
 VERIFIER = TEMPLATES_DIR / "draw" / "verify.py"
 # Links inside a certificate served at /draw/ID/: relative, so they hold behind any proxy path.
 LINKS = {"record": "record.json", "verifier": "../verify.py"}
+NO_PUBLIC = "campaign.no_public_record"
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ async def certificate(request: web.Request) -> web.Response:
     record = await _record(request)
     if isinstance(record, web.Response):
         return record
-    page = campaigns.certificate_html(record, request.app[SOURCES].zone(), LINKS)
+    page = campaigns.certificate_html(record, request.app[SOURCES].zone(), LINKS, public=True)
     return web.Response(text=page, content_type="text/html")
 
 
@@ -66,10 +69,18 @@ async def record_file(request: web.Request) -> web.Response:
     record = await _record(request)
     if isinstance(record, web.Response):
         return record
-    name = f"suiji-draw-{request.match_info['campaign_id']}.json"
+    campaign_id = request.match_info["campaign_id"]
+    public = public_record(record)
+    if public is None:
+        return web.Response(
+            status=404,
+            text=render("draw/unavailable.html.j2", message=text(NO_PUBLIC, id=campaign_id)),
+            content_type="text/html",
+        )
+    name = f"suiji-draw-{campaign_id}.json"
     # The exported bytes exactly: their SHA-256 is the one the certificate prints.
     return web.Response(
-        body=canonical(record).encode("utf-8"),
+        body=canonical(public).encode("utf-8"),
         content_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

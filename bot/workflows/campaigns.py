@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,8 @@ from bot.base.times import utc_iso as iso
 from bot.draw.engine import Stratum, team_total
 from bot.draw.pools import PastDraw, employer_rules, feasible, history_span
 from bot.draw.record import (
+    FORMATS,
+    PRIVATE,
     RECORD_FORMAT,
     broken_link,
     canonical,
@@ -31,8 +33,12 @@ from bot.draw.record import (
     chained,
     commitment_document,
     commitment_sha256,
+    private_difference,
+    public_record,
     recompute,
     sha256_text,
+    source_names,
+    with_private,
 )
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
@@ -58,6 +64,14 @@ from storage.models import (
 from storage.officers import officers_in_force
 
 Clock = Callable[[], dt.datetime]
+Salt = Callable[[], str]
+
+
+def new_salt() -> str:
+    """A private part's salt: with it, a name cannot be guessed from the part's digest."""
+    return secrets.token_hex(16)
+
+
 Factory = async_sessionmaker[AsyncSession]
 
 
@@ -270,13 +284,15 @@ async def commit_draw(
     actor: str,
     clock: Clock,
     make_secret: Callable[[], str] = lambda: str(secrets.randbits(256)),
+    make_salt: Salt = new_salt,
 ) -> dict[str, Any]:
     """Freeze the pools and publish what the draw will use; returns the commitment document."""
     async with unit_of_work(factory) as session:
         campaign = await _campaign(session, campaign_id, lock=True)
         if campaign.state is not CampaignState.DRAFT:
             raise _fail("already_committed", id=campaign_id)
-        key_of = await db.person_keys(session, campaign.leader_ids)
+        keys = await db.person_keys(session, campaign.leader_ids)
+        key_of = _leader_keys(campaign.leader_ids, keys)
         leader_recusals: dict[str, set[str]] = {}
         for pid, uscc in await db.recusal_pairs(session, campaign.leader_ids, None):
             leader_recusals.setdefault(key_of[pid], set()).add(uscc)
@@ -320,19 +336,26 @@ async def commit_draw(
             officers=[number for number, _ in pool],
             leaders=[key_of[pid] for pid in campaign.leader_ids],
             recusals=recusals,
-            sources=campaign.entropy_sources,
+            sources=public_sources(campaign.entropy_sources),
             secret_sha256=sha256_text(secret),
             committed_at=iso(committed_at),
-            committed_by=actor,
+            private={
+                "salt": make_salt(),
+                "committed_by": actor,
+                "entropy_sources": campaign.entropy_sources,
+                # Free text, which may name or describe a person: kept, never published.
+                "officer_exclusions": dict(
+                    sorted((excluded_keys[pid], reason) for pid, reason in reasons.items())
+                ),
+            },
         )
-        # Who was left out, and why: informative for outsiders, not used to recompute.
+        # Who was left out (the reasons are private): informative, not used to recompute.
         document["officer_exclusions"] = sorted(
-            ({"officer": excluded_keys[pid], "reason": reason} for pid, reason in reasons.items()),
-            key=lambda e: e["officer"],
+            key for key in (excluded_keys[pid] for pid in reasons) if not _is_account(key)
         )
         document["employer_exclusions"] = employer_exclusions
         body = canonical(document)
-        digest = sha256_text(body)
+        digest = commitment_sha256(document)
         session.add(
             DrawCommitment(
                 campaign_id=campaign.id,
@@ -368,6 +391,41 @@ async def commit_draw(
         return document
 
 
+def _is_account(key: str) -> bool:
+    """Whether a person's key (storage.campaigns.person_keys) is a platform account, which is
+    personal, rather than a certificate number, which is public by law."""
+    return key.startswith(("wecom:", "dingtalk:"))
+
+
+def _leader_keys(leader_ids: list[int], keys: dict[int, str]) -> dict[int, str]:
+    """How the record names each leader: by certificate number, or — a bureau leader may lead
+    a team without one — by 「组长2」 (their place in the list), never by a platform account,
+    for the record is published. Only the private part has their name."""
+    return {
+        pid: text("campaign.leader_key", n=n) if _is_account(keys[pid]) else keys[pid]
+        for n, pid in enumerate(leader_ids, start=1)
+    }
+
+
+def public_sources(sources: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entropy sources as a v3 record publishes them: a witness by its kind and number
+    (「监督人1」), for its name is a person's; a lottery and the like as named, with the draw's
+    description that anyone can look up."""
+    published, witnesses = [], 0
+    for source in sources:
+        if source["kind"] == "witness":
+            witnesses += 1
+            label = text("campaign.witness_source", n=witnesses)
+            # Every source has the same keys; a witness's own description stays private.
+            published.append({"name": label, "kind": "witness", "description": ""})
+        else:
+            published.append(dict(source))
+    names = [s["name"] for s in published]
+    if len(set(names)) != len(names):  # a lottery named like a witness label: keep them apart
+        return [{**s, "name": f"{i}. {s['name']}"} for i, s in enumerate(published, start=1)]
+    return published
+
+
 def _campaign_summary(campaign: Campaign) -> dict[str, Any]:
     return {
         "id": campaign.id,
@@ -389,8 +447,16 @@ async def _intact_commitment(session: AsyncSession, campaign_id: int) -> DrawCom
     if commitment is None:
         raise _fail("not_committed", id=campaign_id)
     published = await audit.latest_after(session, "draw:commit", "campaigns", str(campaign_id))
-    digest = sha256_text(commitment.document)
-    if digest != commitment.document_sha256 or (published or {}).get("document_sha256") != digest:
+    document = json.loads(commitment.document)
+    if document.get("format") not in FORMATS:
+        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
+    digest = commitment_sha256(document)
+    if (
+        digest != commitment.document_sha256
+        or (published or {}).get("document_sha256") != digest
+        or canonical(document) != commitment.document  # nothing beside it, as stored
+        or private_difference("", document, document.get("format") == RECORD_FORMAT)
+    ):
         raise _fail("commitment_changed", id=campaign_id)
     return commitment
 
@@ -401,13 +467,12 @@ async def _intact_runs(
     """The campaign's runs after its (intact) commitment and document, refused unless they
     are still the unbroken chain whose head the audit log recorded at the last run: a run
     changed, dropped or added since is refused."""
-    if document.get("format") != RECORD_FORMAT:
-        raise _fail("old_record_format", id=campaign_id, format=RECORD_FORMAT)
     runs = [json.loads(row.result) for row in await db.runs_of(session, campaign_id)]
     logged = await audit.latest_after(session, "draw:run", "campaigns", str(campaign_id))
     head = runs[-1]["sha256"] if runs else None
+    v3 = document["format"] == RECORD_FORMAT
     if (
-        broken_link(commitment.document_sha256, runs) is not None
+        broken_link(commitment.document_sha256, runs, v3) is not None
         or (logged or {}).get("seq") != (len(runs) or None)
         or (logged or {}).get("run_sha256") != head
     ):
@@ -532,6 +597,7 @@ async def run_draw(
     actor: str,
     clock: Clock,
     policy: Policy = DEFAULT_POLICY,
+    make_salt: Salt = new_salt,
 ) -> dict[str, Any]:
     """Reveal the secret, form the key from every source, draw, and make the teams current;
     each drawn officer's assignment (and each leader's team) goes to the outbox with it."""
@@ -548,6 +614,8 @@ async def run_draw(
             session, campaign.id, len(runs) + 1, commitment, document
         )
         check_entropy(campaign.entropy_sources, values)
+        in_record = source_names(document)  # a witness goes by 「监督人1」 in a v3 record
+        values = {in_record[name]: numbers for name, numbers in values.items()}
         try:
             key, results = recompute(document, values, secret)
         except ValueError as exc:  # an employer every leader of the drawn teams recused from
@@ -560,19 +628,22 @@ async def run_draw(
         leaders = await db.people_by_id(session, campaign.leader_ids)
         for leader, pid in zip(document["leaders"], campaign.leader_ids, strict=True):
             names[leader] = leaders[pid].name
+        reason = reason.strip() if reason else None
         run = chained(
-            {
-                "seq": len(runs) + 1,
-                "run_at": iso(run_at),
-                "run_by": actor,
-                "reason": reason.strip() if reason else None,
-                "entropy_values": {name: sorted(values[name]) for name in values},
-                "secret": secret,
-                "secret_sha256": secret_sha256,
-                "key": key,
-                **results,
-                "names": dict(sorted(names.items())),
-            },
+            _run_document(
+                document["format"],
+                {
+                    "seq": len(runs) + 1,
+                    "run_at": iso(run_at),
+                    "entropy_values": {name: sorted(values[name]) for name in values},
+                    "secret": secret,
+                    "secret_sha256": secret_sha256,
+                    "key": key,
+                    **results,
+                },
+                {"salt": make_salt(), "run_by": actor, "reason": reason, "names": names},
+                set(drawn_employers),
+            ),
             runs[-1]["sha256"] if runs else commitment.document_sha256,
         )
         row = DrawRun(
@@ -580,7 +651,7 @@ async def run_draw(
             seq=run["seq"],
             run_at=run_at,
             run_by=actor,
-            reason=run["reason"],
+            reason=reason,
             result=canonical(run),
         )
         session.add(row)
@@ -620,7 +691,7 @@ async def run_draw(
                     {
                         "seq": run["seq"],
                         "key": key,
-                        "reason": run["reason"],
+                        "reason": reason,
                         "run_sha256": run["sha256"],
                     },
                 )
@@ -630,14 +701,35 @@ async def run_draw(
         return run
 
 
+def _run_document(
+    form: str, run: dict[str, Any], private: dict[str, Any], employers: set[str]
+) -> dict[str, Any]:
+    """A run as its record's format keeps it. v3: employers' registered names in the hashed
+    run (public), people's names, who ran it and the free-text reason in its private part.
+    v2 (a campaign committed before v3, drawn after): all of it in the hashed run, as then."""
+    names = dict(sorted(private["names"].items()))
+    if form != RECORD_FORMAT:
+        extra = {"run_by": private["run_by"], "reason": private["reason"], "names": names}
+        return {**run, **extra}
+    employer_names = {k: v for k, v in names.items() if k in employers}
+    people = {k: v for k, v in names.items() if k not in employers}
+    return with_private({**run, "employer_names": employer_names}, {**private, "names": people})
+
+
+async def record_in(session: AsyncSession, campaign_id: int) -> dict[str, Any]:
+    """The full record, private parts included, read in ``session``."""
+    await _campaign(session, campaign_id)
+    commitment = await _intact_commitment(session, campaign_id)
+    record = json.loads(commitment.document)
+    record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
+    return dict(record)
+
+
 async def draw_record(factory: Factory, campaign_id: int) -> dict[str, Any]:
-    """The full record: the commitment and every run (the secret only once revealed)."""
+    """The full record: the commitment and every run (the secret only once revealed), with
+    the private parts — the bureau's own; ``public_record`` is what may be published."""
     async with factory() as session:
-        await _campaign(session, campaign_id)
-        commitment = await _intact_commitment(session, campaign_id)
-        record = json.loads(commitment.document)
-        record["draws"] = await _intact_runs(session, campaign_id, commitment, record)
-        return dict(record)
+        return await record_in(session, campaign_id)
 
 
 async def notify_campaign(
@@ -752,6 +844,49 @@ async def published_record(factory: Factory, campaign_id: int, today: dt.date) -
     return record
 
 
+@dataclass(frozen=True)
+class PublishedDraw:
+    """A campaign's draw as the public site lists it: its commitment, published at
+    ``draw commit`` (a confidential campaign's too: the digest reveals nothing), and once drawn
+    and out of embargo, its record (full: the site publishes its public form)."""
+
+    id: int
+    name: str
+    commitment_sha256: str
+    committed_at: str  # UTC, as the record keeps it
+    end: str
+    commitment: dict[str, Any]  # as published: without runs and private part
+    drawn: bool
+    record: dict[str, Any] | None  # None: not drawn yet, or under embargo
+    embargoed: bool  # confidential, its inspections not over: nothing more until ``end``
+
+
+async def published_draws(session: AsyncSession, today: dt.date) -> list[PublishedDraw]:
+    """Every committed campaign's draw, by id, read in ``session``; each commitment and chain
+    checked against the audit log as for any record (a changed one is refused)."""
+    found = []
+    for campaign_id in await db.committed_campaign_ids(session):
+        record = await record_in(session, campaign_id)
+        summary = record["campaign"]
+        embargoed = under_embargo(
+            summary["confidential"], dt.date.fromisoformat(summary["end"]), today
+        )
+        found.append(
+            PublishedDraw(
+                id=campaign_id,
+                name=summary["name"],
+                commitment_sha256=commitment_sha256(record),
+                committed_at=record["committed_at"],
+                end=summary["end"],
+                commitment={k: v for k, v in record.items() if k not in ("draws", PRIVATE)},
+                drawn=bool(record["draws"]),
+                record=record if record["draws"] and not embargoed else None,
+                embargoed=embargoed,
+            )
+        )
+    return found
+
+
 async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) -> list[DrawToCheck]:
     """The latest drawn campaigns, as a witness checks them: the run count, chain head and
     commitment SHA-256 the audit log chained when they were made, and whether each
@@ -775,19 +910,85 @@ async def recent_draws(session: AsyncSession, today: dt.date, limit: int = 3) ->
     return found
 
 
-def certificate_html(record: dict[str, Any], zone: str, links: dict[str, str] | None = None) -> str:
-    """The Chinese draw certificate (HTML) of a record. Everything on it comes from the record,
-    so all it shows is covered by the commitment SHA-256 and the chain head it states; times
-    read in ``zone`` (the record keeps UTC); ``links`` (record, verifier) are where a served
-    page offers the files."""
-    commitment = commitment_sha256(record)
+def _sources_shown(record: dict[str, Any], public: bool) -> list[dict[str, Any]]:
+    """The entropy sources by their names in the record — in public, a v2 record's witness by
+    「监督人1」 too, for there it is a person's name — and on the bureau's certificate also as
+    the campaign named them (a witness's name) when the record keeps that."""
+    in_record = record["entropy_sources"]
+    published = public_sources(in_record) if public else in_record
+    given = None if public else (record.get(PRIVATE) or {}).get("entropy_sources")
+    shown = []
+    for n, source in enumerate(published):
+        named = given[n] if given else source
+        shown.append(
+            {
+                **source,
+                "key": in_record[n]["name"],  # its values' name in each run
+                "given": named["name"] if named["name"] != source["name"] else None,
+                "description": named.get("description"),
+            }
+        )
+    return shown
+
+
+def certificate_values(record: dict[str, Any], public: bool) -> dict[str, Any]:
+    """What a certificate shows of a record. ``public``: people by certificate number only
+    (public by law), no one's name, no free-text reason, and the SHA-256 of the public record —
+    None for a v2 record, which has no public form. Otherwise, for the bureau's file and its
+    signatures, the names as the record holds them (a v3 record's private parts, if kept)."""
+    runs = []
+    for run in record["draws"]:
+        private = run.get(PRIVATE) or run  # v2: the names are in the hashed run
+        names = private.get("names") or {}
+        employers = {e for team in run["teams"] for e in team["employers"]}
+        runs.append(
+            {
+                "run": run,
+                "employers": run.get("employer_names")
+                or {k: v for k, v in names.items() if k in employers},
+                "people": {} if public else {k: v for k, v in names.items() if k not in employers},
+                "run_by": None if public else private.get("run_by"),
+                "reason": None if public else private.get("reason"),
+            }
+        )
+    shown = public_record(record) if public else record
+    named = (record.get(PRIVATE) or record) if not public else {}
+    values = commitment_values(record, public)
+    return {
+        **values,
+        "runs": runs,
+        "public": public,
+        "committed_by": named.get("committed_by"),
+        "chain_head": chain_heads(values["commitment_sha256"], record["draws"])[-1],
+        "record_sha256": sha256_text(canonical(shown)) if shown is not None else None,
+    }
+
+
+def commitment_values(record: dict[str, Any], public: bool = True) -> dict[str, Any]:
+    """What a page shows of a commitment (a record's, or one not drawn yet): the document, its
+    SHA-256 and the entropy sources (draw/commitment.html.j2)."""
+    return {
+        "record": record,
+        "sources": _sources_shown(record, public),
+        "commitment_sha256": commitment_sha256(record),
+    }
+
+
+def certificate_html(
+    record: dict[str, Any],
+    zone: str,
+    links: dict[str, str] | None = None,
+    *,
+    public: bool = False,
+) -> str:
+    """The Chinese draw certificate (HTML) of a record (:func:`certificate_values`). Everything
+    on it comes from the record, so all it shows is covered by the commitment SHA-256 and the
+    chain head it states; times read in ``zone`` (the record keeps UTC); ``links`` (record,
+    verifier) are where a served page offers the files."""
     return render(
         "draw/certificate.html.j2",
-        record=record,
         labels=labels,
         links=links or {},
-        commitment_sha256=commitment,
-        chain_head=chain_heads(commitment, record["draws"])[-1],
-        record_sha256=sha256_text(canonical(record)),
         tz=zone,
+        **certificate_values(record, public),
     )

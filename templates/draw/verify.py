@@ -6,6 +6,10 @@ written apart from suiji's code. Recomputes every digest, count, key, pick, team
 from the record's own inputs, and the chain of runs; prints OK, or the first thing that differs
 (exit status 1). Given the run count and chain head a certificate states, also says whether this
 is that record or one cut short ("ends after run k of n").
+
+Formats /3 and /2. In /3, people's names and free-text reasons sit in a salted "private" part
+beside the commitment and each run; the hashes cover only its "private_sha256". The bureau's
+full record has them (each checked); the public record has none and still recomputes fully.
 """
 
 import hashlib
@@ -15,7 +19,8 @@ import re
 import sys
 from fractions import Fraction
 
-FORMAT = "suiji-draw-record/2"
+FORMATS = ("suiji-draw-record/2", "suiji-draw-record/3")
+HEX64 = re.compile(r"[0-9a-f]{64}")
 UNREADABLE = (OSError, ValueError, LookupError, TypeError, AttributeError, ArithmeticError,
               RecursionError)
 
@@ -172,23 +177,40 @@ def compare(path, expected, found):
         same(path, expected, found)
 
 def commitment(rec):
-    """The digest published at commit: the record without its runs, as canonical JSON."""
-    return sha256_json({k: v for k, v in rec.items() if k != "draws"})
+    """The digest published at commit: the record without its runs and private part."""
+    return sha256_json({k: v for k, v in rec.items() if k not in ("draws", "private")})
 
-def verify(rec):
-    """The chain heads after 0, 1, … n runs: the commitment's digest, then each run's."""
-    same("format", FORMAT, rec.get("format"))
+def check_private(path, doc, v3):
+    """A /3 document's private part, if given (returned), against the digest it carries."""
+    digest, private = doc.get("private_sha256"), doc.get("private")
+    if not v3 or type(digest) is not str or not HEX64.fullmatch(digest):
+        if v3 or "private" in doc or "private_sha256" in doc:
+            raise Mismatch(f"{path}private_sha256: a SHA-256 in /3 only, found {digest!r}")
+        return False
+    if "private" in doc and not (isinstance(private, dict) and type(private.get("salt")) is str):
+        raise Mismatch(f"{path}private.salt: expected a salt")
+    if "private" in doc:
+        same(f"{path}private_sha256 (of the private part)", sha256_json(private), digest)
+    return "private" in doc
+
+def verify(rec, given=None):
+    """The chain heads after 0, 1, … n runs: the commitment's digest, then each run's;
+    ``given`` gets, for each private part, whether the record has it."""
+    same("format (/2 or /3)", True, rec.get("format") in FORMATS)
+    v3, given = rec["format"] == FORMATS[1], [] if given is None else given
     check_pools(rec)
+    given.append(check_private("", rec, v3))
     revealed, heads = [], [commitment(rec)]
     for n, run in enumerate(rec["draws"]):
         expected = recompute(rec, run, n, revealed)
         for name in ("key", "picks", "officer_order", "teams", "reserve"):
             compare(f"draws[{n}].{name}", expected[name], run[name])
     for n, run in enumerate(rec["draws"]):  # each run's hash covers the one before and itself
+        given.append(check_private(f"draws[{n}].", run, v3))
         same(f"draws[{n}].seq", n + 1, run["seq"])
         same(f"draws[{n}].previous_sha256", heads[-1], run["previous_sha256"])
-        same(f"draws[{n}].sha256", sha256_json({k: v for k, v in run.items() if k != "sha256"}),
-             run["sha256"])
+        hashed = {k: v for k, v in run.items() if k not in ("sha256", "private")}
+        same(f"draws[{n}].sha256", sha256_json(hashed), run["sha256"])
         heads.append(run["sha256"])
     return heads
 
@@ -217,7 +239,8 @@ def main(argv):
         with open(argv[1], "rb") as f:
             data = f.read()
         record = json.loads(data.decode("utf-8-sig"))  # a BOM if re-saved in Notepad
-        heads = verify(record)
+        given = []
+        heads = verify(record, given)
         published = runs is not None or head is not None
         standing = published and against(heads, runs and int(runs), head and head.lower())
     except Mismatch as exc:
@@ -235,6 +258,9 @@ def main(argv):
     print(f"摇号次数 / runs: {n}  链头 / chain head: {heads[-1]}  (应与证书上的相同)")
     if standing:
         print(standing)
+    if record["format"] == FORMATS[1]:
+        print(f"不公开部分（姓名、原因）/ private parts: {sum(given)} of {len(given)} given (each "
+              f"matches its SHA-256); {len(given) - sum(given)} not published, covered by theirs")
     return 0
 
 if __name__ == "__main__":

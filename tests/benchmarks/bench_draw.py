@@ -43,6 +43,7 @@ from bot.draw.record import (
     draw_key,
     first_difference,
     result_json,
+    with_private,
 )
 from bot.draw.strata import STRATUM_ORDER, stratum_of
 from bot.workflows import campaigns
@@ -133,14 +134,15 @@ async def measure(url: str, size: int) -> list[tuple[str, float, float]]:
         campaign={"id": 1, "name": "bench", "teams": 3, "officers_per_team": 2},
         algorithm="rfc3797-sha256", strata=strata, officers=officers, leaders=leaders,
         recusals=[], sources=sources, secret_sha256=__import__("hashlib").sha256(
-            SECRET.encode()).hexdigest(), committed_at="", committed_by="bench",
+            SECRET.encode()).hexdigest(), committed_at="",
+        private={"salt": "0", "committed_by": "bench"},
     )  # fmt: skip
     secret_sha256 = __import__("hashlib").sha256(SECRET.encode()).hexdigest()
-    record["draws"] = [chained(
-        {"seq": 1, "run_at": "", "run_by": "bench", "reason": None, "entropy_values": ENTROPY,
-         "secret": SECRET, "secret_sha256": secret_sha256, "key": key, **result_json(result, 2)},
-        commitment_sha256(record),
-    )]  # fmt: skip
+    record["draws"] = [chained(with_private(
+        {"seq": 1, "run_at": "", "entropy_values": ENTROPY, "secret": SECRET,
+         "secret_sha256": secret_sha256, "key": key, **result_json(result, 2)},
+        {"salt": "0", "run_by": "bench", "reason": None, "names": {}},
+    ), commitment_sha256(record))]  # fmt: skip
     figures.append(("record", time.perf_counter() - started, peak_mib()))
 
     started = time.perf_counter()

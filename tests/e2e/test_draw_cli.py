@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.base.times import local_time
-from bot.draw.record import canonical, recompute, sha256_text
+from bot.draw.record import commitment_sha256, recompute, run_sha256, sha256_text
 from tests.e2e.test_cli import run
 
 RFC_NAMES = [
@@ -271,7 +271,7 @@ def _rechain(data: dict[str, Any], start: int) -> None:
     for n in range(start, len(data["draws"])):
         run_ = data["draws"][n]
         run_["previous_sha256"] = data["draws"][n - 1]["sha256"]
-        run_["sha256"] = sha256_text(canonical({k: v for k, v in run_.items() if k != "sha256"}))
+        run_["sha256"] = run_sha256(run_)
 
 
 def _choose_second_secret(data: dict[str, Any]) -> None:
@@ -309,18 +309,25 @@ def test_a_re_draw_with_a_chosen_secret_and_hash_fails_both_verifiers(
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [("reason", "例行重摇"), ("run_by", "王某"), ("run_at", "2026-11-30T00:00:00.000000Z")],
+    ("field", "value", "caught"),
+    [
+        ("reason", "例行重摇", "draws[1].private_sha256"),  # in the run's private part
+        ("run_by", "王某", "draws[1].private_sha256"),
+        ("run_at", "2026-11-30T00:00:00.000000Z", "draws[1].sha256"),
+    ],
 )
 def test_a_changed_reason_operator_or_time_fails_both_verifiers(
-    redrawn: tuple[Path, Path], tmp_path: Path, field: str, value: str
+    redrawn: tuple[Path, Path], tmp_path: Path, field: str, value: str, caught: str
 ) -> None:
     _, record = redrawn
-    changed = _edited(
-        record, tmp_path / f"{field}.json", lambda d: d["draws"][1].update({field: value})
-    )
+
+    def edit(d: dict[str, Any]) -> None:
+        run_ = d["draws"][1]
+        (run_["private"] if field in run_["private"] else run_)[field] = value
+
+    changed = _edited(record, tmp_path / f"{field}.json", edit)
     ours, outsider = _both_refuse(tmp_path, changed)
-    assert "draws[1].sha256" in ours and "draws[1].sha256" in outsider
+    assert caught in ours and caught in outsider
 
 
 def test_a_record_cut_after_run_1_of_2_is_named_so_by_both_verifiers(
@@ -411,7 +418,7 @@ def test_the_certificate_leads_with_the_commitment_sha256_and_when_it_was_commit
 ) -> None:
     config, record_path = drawn
     record = json.loads(record_path.read_text("utf-8"))
-    commitment = sha256_text(canonical({k: v for k, v in record.items() if k != "draws"}))
+    commitment = commitment_sha256(record)
     html = _certificate(config, tmp_path)
     first_box = html[: html.index("一、")]  # before any detail
     assert "锁定文件 SHA-256" in first_box and commitment in first_box
@@ -446,7 +453,7 @@ def test_the_certificate_has_a_signature_block(drawn: tuple[Path, Path], tmp_pat
     record = json.loads(record_path.read_text("utf-8"))
     html = _certificate(config, tmp_path)
     block = html[html.index("签字") :]
-    assert "操作员" in block and record["draws"][-1]["run_by"] in block
+    assert "操作员" in block and record["draws"][-1]["private"]["run_by"] in block
     assert "监督人（监督人刘艳丽）" in block and "监督人（核对福彩3D）" in block
     assert "单位（盖章）" in block and record["campaign"]["unit"] in block
     assert "日期" in block
@@ -457,10 +464,11 @@ def test_every_name_on_the_certificate_comes_from_the_record_and_its_chain(
 ) -> None:
     config, record_path = drawn
     run_ = json.loads(record_path.read_text("utf-8"))["draws"][0]
+    run_["names"] = {**run_["employer_names"], **run_["private"]["names"]}
     html = _certificate(config, tmp_path)
     shown = [*run_["officer_order"], *(e for t in run_["teams"] for e in t["employers"])]
     shown += [t["leader"] for t in run_["teams"]]
-    for key in shown:  # the names at the draw, covered by the run's hash
+    for key in shown:  # the names at the draw, covered by the run's hash (people's: privately)
         assert run_["names"][key] in html
     # A later rename in the registry does not change what the certificate says was drawn.
     officer = run_["teams"][0]["officers"][0]
@@ -493,10 +501,39 @@ def test_draw_run_lists_leaders_and_officers_by_name_with_their_certificate_numb
     record = tmp_path / "named.json"
     assert run("draw", "export", "1", str(record), config=config).exit_code == 0
     last = json.loads(record.read_text("utf-8"))["draws"][-1]
-    names = last["names"]
+    names = last["private"]["names"]
     for team in last["teams"]:
         assert f"组长 {names[team['leader']]}" in ran.output
         for officer in team["officers"]:
             assert f"{names[officer]}（{officer}）" in ran.output
     first_reserve = last["reserve"][0]
     assert f"递补顺序：{names[first_reserve]}（{first_reserve}）" in ran.output
+
+
+def test_the_public_record_names_no_one_and_still_verifies_in_both(
+    redrawn: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The full record (the bureau's) names the sample's people; `draw export --public` drops
+    the private parts, `publish scan` finds nothing in it, and both verifiers recompute it."""
+    config, full = redrawn
+    assert run("publish", "scan", str(full), config=config).exit_code != 0  # names, privately
+    public = tmp_path / "public.json"
+    exported = run("draw", "export", "1", str(public), "--public", config=config)
+    assert exported.exit_code == 0, exported.output
+    scanned = run("publish", "scan", str(public), config=config)
+    assert scanned.exit_code == 0, scanned.output
+    record = json.loads(public.read_text("utf-8"))
+    assert "private" not in record and all("private" not in r for r in record["draws"])
+    assert "监督人刘艳丽" not in public.read_text("utf-8")  # a witness source goes by 「监督人1」
+    head = record["draws"][-1]["sha256"]
+    ours = run("draw", "verify", str(public), "--runs", "2", "--head", head)
+    assert ours.exit_code == 0, ours.output
+    assert "未随记录公布" in ours.output
+    outsider = _standalone(tmp_path, public, "--runs", "2", "--head", head)
+    assert outsider.returncode == 0, outsider.stdout
+    assert "0 of 3 given" in outsider.stdout
+    html = tmp_path / "public.html"
+    assert run("draw", "certificate", "1", str(html), "--public", config=config).exit_code == 0
+    page = html.read_text("utf-8")
+    assert hashlib.sha256(public.read_bytes()).hexdigest() in page
+    assert run("publish", "scan", str(html), config=config).exit_code == 0

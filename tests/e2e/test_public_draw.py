@@ -4,6 +4,7 @@ which `suiji serve` shows read-only under /draw/, with the standalone verifier b
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator
 
@@ -12,9 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.base.texts import TEMPLATES_DIR
-from bot.draw.record import commitment_sha256
+from bot.draw.record import commitment_sha256, first_difference, public_record
+from bot.registry.scan import scan_document
 from bot.workflows import campaigns
 from bot.workflows.campaign_spec import parse_campaign
+from bot.workflows.publish import load_people
 from storage.models import Person
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.e2e.test_assignments import drawn, window
@@ -70,6 +73,13 @@ async def test_a_witness_opens_the_certificate_and_record_of_a_draw_from_the_hel
     assert 'href="record.json"' in html and 'href="../verify.py"' in html
     status, body, _ = await fetch(wecom, f"{certificate_link}record.json")
     assert status == 200 and hashlib.sha256(body).hexdigest() in html  # sha256sum agrees
+    # The public record and certificate: no one's name, and the record still recomputes.
+    assert json.loads(body) == public_record(record) and first_difference(json.loads(body)) is None
+    async with wecom.factory() as session:
+        people = await load_people(session)
+    assert scan_document("record.json", body.decode("utf-8"), people) == []
+    assert scan_document("index.html", html, people) == []
+    assert "执法证号依法公开" in html
     status, verifier, _ = await fetch(wecom, f"{PUBLIC}/draw/verify.py")
     assert status == 200
     assert verifier == (TEMPLATES_DIR / "draw" / "verify.py").read_bytes()

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from bot.base.calendar import is_working_day
 from bot.base.config import load_settings
 from bot.base.texts import render, text
+from bot.draw.record import source_names
 from bot.platforms.fakes import new_secrets
 from bot.platforms.messages import Choice, Outgoing
 from bot.server.app import CLOCK, FACTORY, SENDER, SETTINGS, create_app, remind_now
@@ -32,7 +33,7 @@ from bot.server.sandbox import SAMPLE_PHOTO, prepare, sandbox_app
 from storage import migrate
 from storage.engine import make_engine, make_session_factory
 from storage.files import image_type
-from storage.models import Approval, DrawRun, Finding, FindingState, Person
+from storage.models import Approval, DrawCommitment, DrawRun, Finding, FindingState, Person
 from tests.e2e.browser import chromium, phone_page
 from tests.e2e.test_bot import utc_now
 from tests.e2e.test_cli import run
@@ -233,9 +234,11 @@ async def test_the_draw_takes_numbers_written_as_the_cli_takes_them(
         assert r.status == 200, await r.text()
     async with server.app[FACTORY]() as session:
         [run] = (await session.execute(select(DrawRun))).scalars()
+        [commitment] = (await session.execute(select(DrawCommitment))).scalars()
     expected = [[7, 42, 88], [1, 3, 9], [5, 6, 7], [12, 30]]  # each source sorted
+    in_record = source_names(json.loads(commitment.document))  # a witness as 「监督人1」
     assert json.loads(run.result)["entropy_values"] == {
-        name: expected[i % len(expected)] for i, name in enumerate(campaign["sources"])
+        in_record[name]: expected[i % len(expected)] for i, name in enumerate(campaign["sources"])
     }
 
 

