@@ -29,6 +29,7 @@ from bot.workflows import approvals, deadlines
 from bot.workflows.step import Policy, Step
 from handlers import assignments as say
 from handlers.commands import Command, Task
+from handlers.reminders import allowed
 from handlers.substitution import Candidate, next_substitute, shortfall
 from storage import assignments as db
 from storage import findings as findings_db
@@ -745,10 +746,15 @@ async def remind_unanswered(
     factory: async_sessionmaker[AsyncSession], policy: Policy, clock: Clock
 ) -> int:
     """Remind, once, each member who has neither confirmed nor declined after
-    ``remind_after_hours``. Safe with several processes: each reminder is claimed first."""
+    ``remind_after_hours`` — like every reminder, only on a working day out of quiet hours
+    (what falls due then goes at the next allowed tick). Safe with several processes: each
+    reminder is claimed first."""
     now = clock()
-    today = now.astimezone(policy.tz).date()
+    local = now.astimezone(policy.tz)
+    today = local.date()
     async with factory() as session:
+        if not allowed(local, policy.deadlines, await deadlines.load_overrides(session)):
+            return 0
         due = await db.unanswered(
             session, now - dt.timedelta(hours=policy.remind_after_hours), today
         )

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import secrets
 import time
+import zoneinfo
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.base.calendar import is_working_day
 from bot.workflows import assignments, campaigns, deadlines
 from bot.workflows.campaign_spec import parse_campaign
 from bot.workflows.step import Policy
@@ -38,6 +40,8 @@ from storage.models import (
 from storage.officers import officers_in_force
 from tests.e2e.phones import Phones, phones, utc_now
 from tests.helpers import ENTROPY, load_sample, spec
+
+SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 
 pytestmark = pytest.mark.db
 Factory = async_sessionmaker[AsyncSession]
@@ -407,14 +411,28 @@ async def test_an_unanswered_officer_is_reminded_once(wecom: Phones) -> None:
     await wecom.press(confirmed, "确认参加")
     await wecom.wait_for(confirmed, "已确认")
     await wecom.settled()
+    # The next working day after today (the campaign starts in two weeks), in the bureau's time.
+    day = (utc_now() + dt.timedelta(hours=8)).date() + dt.timedelta(days=1)
+    while not is_working_day(day, {}):
+        day += dt.timedelta(days=1)
+    morning = dt.datetime.combine(day, dt.time(10), SHANGHAI).astimezone(dt.UTC)
+    evening, holiday = morning + dt.timedelta(hours=12), morning
+    while is_working_day(holiday.astimezone(SHANGHAI).date(), {}):
+        holiday += dt.timedelta(days=1)
     waiting = Policy(platforms=("wecom",), remind_after_hours=1)
     assert await assignments.remind_unanswered(wecom.factory, waiting, utc_now) == 0  # too soon
     due = Policy(platforms=("wecom",), remind_after_hours=0)
-    reminded = await assignments.remind_unanswered(wecom.factory, due, utc_now)
+    # Like every reminder: none in quiet hours (22:00) or on a day off; then at ten, once.
+    assert await assignments.remind_unanswered(wecom.factory, due, lambda: evening) == 0
+    assert await assignments.remind_unanswered(wecom.factory, due, lambda: holiday) == 0
+    reminded = await assignments.remind_unanswered(wecom.factory, due, lambda: morning)
     assert reminded == 5  # three teams of two, less the one who confirmed
-    assert await assignments.remind_unanswered(wecom.factory, due, utc_now) == 0  # once
-    await wecom.wait_for(officer, "还没有确认")
-    assert not any("还没有确认" in m.text for m in wecom.inbox(confirmed))
+    assert await assignments.remind_unanswered(wecom.factory, due, lambda: morning) == 0  # once
+    # Queued for ten tomorrow morning (the outbox's time), so read from the outbox.
+    async with wecom.factory() as session:
+        queued = await session.execute(select(OutboxMessage.recipient, OutboxMessage.body))
+        reminded_to = {r for r, body in queued if "还没有确认" in str(body)}
+    assert officer in reminded_to and confirmed not in reminded_to and len(reminded_to) == 5
 
 
 async def test_interactive_cards_over_the_dingtalk_stream(loaded: None, database_url: str) -> None:
