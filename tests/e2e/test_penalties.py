@@ -23,9 +23,10 @@ from sqlalchemy import select, update
 from bot.platforms import fakes
 from bot.registry.penalties import COLUMNS, PERSONAL_COLUMNS, parse_record
 from bot.registry.uscc import check_character
-from bot.workflows import deadlines
+from bot.workflows import deadlines, site
 from bot.workflows import penalties as flow
-from bot.workflows.publish import PublishError
+from bot.workflows.publish import PublishError, load_people
+from bot.workflows.site.pages import SiteContext
 from storage import penalties as penalty_db
 from storage.engine import unit_of_work
 from storage.models import (
@@ -472,6 +473,32 @@ async def test_published_after_its_deadline_is_marked_late_not_hidden(
     assert listed[0]["late"] is True
     table = await suiji(database_url, "penalty", "list")
     assert "已公示（逾期）" in table.output
+
+
+async def test_the_public_site_lists_published_decisions_only_late_ones_marked(
+    bot: Phones, database_url: str
+) -> None:
+    """The site's 行政处罚决定 page: a decision published late is there, marked late, in the
+    approved row's values (no representative, no ID number: the scan finds nothing); one still
+    waiting on a leader is not."""
+    today = dt.datetime.now(dt.UTC).astimezone(bot.policy.tz).date()
+    for number in ("睢人社监罚〔2026〕40号", "睢人社监罚〔2026〕41号"):
+        done = await record(database_url, number, date=today.isoformat())
+        assert done.exit_code == 0, done.output
+    late, waiting = await decisions(bot)
+    (deadline,) = await deadlines_of(bot, late.id)
+    prepared = await flow.prepare(bot.factory, late.id, ADMIN, utc_now, bot.policy)
+    assert prepared.approval_id is not None
+    later = utc_now() + dt.timedelta(days=(deadline.due_on - today).days + 3)
+    await approved_at(bot, prepared.approval_id, later)
+    await flow.prepare(bot.factory, waiting.id, ADMIN, utc_now, bot.policy)
+    files = await site.build(bot.factory, SiteContext(today, bot.policy.timezone))
+    shown = next(f for f in files if f.path == "penalties/index.html").content.decode()
+    assert late.number in shown and waiting.number not in shown
+    assert COMPANY[0] in shown and COMPANY[1] in shown and "逾期公示" in shown
+    async with bot.factory() as session:
+        people = await load_people(session)
+    assert site.scan(files, people) == []
 
 
 async def test_a_rejected_publication_goes_back_to_the_recorder_with_the_comment(

@@ -30,7 +30,7 @@ from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
 from bot.workflows.publish import load_people
-from bot.workflows.site import assets, campaigns, draws, home, items, plans, results
+from bot.workflows.site import assets, campaigns, draws, home, items, penalties, plans, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
 from storage import audit as audit_db
 from storage import publications as publication_db
@@ -42,6 +42,7 @@ SECTIONS: tuple[Section, ...] = (
     plans.files,
     campaigns.files,
     results.files,
+    penalties.files,
     draws.files,
 )
 
