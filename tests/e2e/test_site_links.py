@@ -14,25 +14,9 @@ import pytest
 
 from bot.workflows.site.items import item_path
 from bot.workflows.site.pages import SiteFile
-from tests.e2e.site import Factory, broken_links, built, realistic, target
+from tests.e2e.site import Factory, broken_links, built, realistic
 
 pytestmark = pytest.mark.db
-
-# Parts of the site whose sections are built on other branches (the home page, results, draws;
-# issue 17 §2): a link into one of them is excused only while the build has no file of it at
-# all. Once a section writes any file there, every link into it must resolve.
-NOT_YET_BUILT = {"index.html", "results", "draws"}
-
-
-def unexcused(files: list[SiteFile]) -> list[tuple[str, str]]:
-    built_parts = {f.path.split("/")[0] for f in files}
-    waiting = NOT_YET_BUILT - built_parts
-
-    def excused(page: str, link: str) -> bool:
-        found = target(page, link)
-        return found is not None and found.split("/")[0] in waiting
-
-    return [(page, link) for page, link in broken_links(files) if not excused(page, link)]
 
 
 async def test_every_link_of_every_page_resolves_within_the_build(
@@ -42,7 +26,7 @@ async def test_every_link_of_every_page_resolves_within_the_build(
     for today in (dt.date(2026, 12, 3), bureau.end + dt.timedelta(days=1)):
         files = await built(factory, today)
         assert any(f.path.endswith(".html") for f in files)
-        assert unexcused(files) == []
+        assert broken_links(files) == []
 
 
 def test_the_walk_finds_a_missing_page_a_link_out_and_one_above_the_site() -> None:
