@@ -5,7 +5,7 @@ record``'s options and for an imported sheet, so both are checked alike), the pa
 told from its USCC, yuan as 万元, the end of the publicity period, and the export's columns in
 order. Knows nothing about storage or messages beyond their templates.
 
-The layout followed is the 28-column 行政处罚 template of the 「双公示」 data standard as the
+The layout followed is the 行政处罚 template (30 columns) of the 「双公示」 data standard as the
 provincial credit-sharing platforms take it for 信用中国 (行政相对人名称, 行政相对人类别,
 行政相对人代码_1–_6, 法定代表人 and its 证件类型 / 证件号码, 证件类型, 证件号码, 处罚决定书文号,
 违法行为类型, 违法事实, 处罚依据, 处罚类别, 处罚内容, 罚款金额（万元）, 没收违法所得、没收非法财物的
