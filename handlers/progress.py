@@ -76,6 +76,19 @@ class TeamStanding:
 
 
 @dataclass(frozen=True)
+class Due:
+    """An open deadline as 「进度」 shows it: a team's (its findings, its report, a
+    rectification — the soonest of each kind) or, with ``team`` None, the campaign's own (its
+    publication)."""
+
+    team: int | None
+    kind: str
+    due_on: dt.date
+    days_left: int  # working days; negative: overdue
+    estimated: bool  # in a year the calendar does not cover
+
+
+@dataclass(frozen=True)
 class CampaignStanding:
     id: int
     name: str
@@ -84,6 +97,10 @@ class CampaignStanding:
     items: tuple[str, ...]  # the items' names, in the campaign's order (the cells' order)
     confidential: bool
     teams: tuple[TeamStanding, ...]
+    dues: tuple[Due, ...] = ()  # its open deadlines, soonest first
+
+    def dues_of(self, team: int | None) -> list[Due]:
+        return [d for d in self.dues if d.team == team]
 
     @property
     def counts(self) -> Counts:

@@ -99,6 +99,20 @@ async def open_owned(
     return list(rows.scalars())
 
 
+async def open_of_campaign(
+    session: AsyncSession, campaign_id: int
+) -> list[tuple[str, int | None, dt.date, bool]]:
+    """The campaign's open deadlines as (kind, team number or None, due day, estimated),
+    soonest first: what 「进度」 shows."""
+    rows = await session.execute(
+        select(Deadline.kind, Team.number, Deadline.due_on, Deadline.estimated)
+        .outerjoin(Team, Team.id == Deadline.team_id)
+        .where(Deadline.campaign_id == campaign_id, Deadline.state == DeadlineState.OPEN)
+        .order_by(Deadline.due_on, Deadline.kind, Team.number)
+    )
+    return [(kind, number, due_on, estimated) for kind, number, due_on, estimated in rows]
+
+
 Row = tuple[Deadline, Person, Campaign | None, Team | None]
 
 

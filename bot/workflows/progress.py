@@ -17,6 +17,7 @@ Read only: nothing here changes a row or takes a lock. The words are handlers.pr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -25,13 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import text
 from bot.base.times import utc_iso
 from bot.platforms.messages import Outgoing
-from bot.workflows import campaigns
+from bot.workflows import campaigns, deadlines
 from bot.workflows.step import Step
 from handlers import commands
 from handlers import progress as say
 from handlers.commands import Command
+from handlers.reminders import NO_OVERDUE, days_left
 from storage import assignments as assignment_db
 from storage import campaigns as campaign_db
+from storage import deadlines as deadline_db
 from storage import findings as findings_db
 from storage.campaigns import people_by_id
 from storage.models import (
@@ -82,6 +85,21 @@ async def standing(session: AsyncSession, campaign: Campaign) -> say.CampaignSta
         campaign.confidential,
         tuple(standings),
     )
+
+
+async def with_dues(
+    session: AsyncSession, now: say.CampaignStanding, today: dt.date
+) -> say.CampaignStanding:
+    """The standing with the campaign's open deadlines: per team (or the campaign's own) the
+    soonest of each kind, with its working days left as of ``today``."""
+    known = await deadlines.load_overrides(session)
+    soonest: dict[tuple[int | None, str], say.Due] = {}
+    for kind, team, due_on, estimated in await deadline_db.open_of_campaign(session, now.id):
+        days = days_left(due_on, today, known)
+        if days < 0 and kind in NO_OVERDUE:  # a start that has come is no longer ahead
+            continue
+        soonest.setdefault((team, kind), say.Due(team, kind, due_on, days, estimated))
+    return dataclasses.replace(now, dues=tuple(soonest.values()))
 
 
 def _cell(finding: Finding | None, names: dict[int, str]) -> say.Cell:
@@ -193,7 +211,7 @@ async def _task(step: Step, person: Person, number: int) -> list[Outgoing]:
     campaign = await step.session.get(Campaign, a.campaign_id)
     if a.state not in assignment_db.ACTIVE or a.team_id is None or campaign is None:
         return [_plain(text("assign.gone", id=a.id, state=a.state.value))]
-    now = await standing(step.session, campaign)
+    now = await with_dues(step.session, await standing(step.session, campaign), step.today)
     tz = step.policy.tz
     return [say.team_reply(now, t, step.today, tz) for t in now.teams if t.number == a.team_number]
 
@@ -202,7 +220,7 @@ async def _show(
     step: Step, person: Person, campaign: Campaign, mine: list[Assignment]
 ) -> list[Outgoing]:
     """A leader's view of the campaign, or a team leader's of each team they lead in it."""
-    now = await standing(step.session, campaign)
+    now = await with_dues(step.session, await standing(step.session, campaign), step.today)
     led = frozenset(a.team_number for a in mine)
     tz = step.policy.tz
     if person.is_leader:

@@ -374,6 +374,28 @@ async def test_a_campaign_in_a_year_not_covered_is_marked_estimated(
     assert "提交检查报告" in said.text and "估算" in said.text
 
 
+async def test_progress_shows_each_teams_due_dates_overdue_marked(bot: Phones) -> None:
+    """「进度」 shows the deadlines: a team's leader their team's findings and report, a leader of
+    the unit each team's under its heading; past ones marked overdue (the campaign ended in
+    September, the bot's today is December)."""
+    campaign_id = await drawn(bot, "2026-09-21", "2026-09-25")
+    first, second, _ = [await bot.account(p.id) for p in await leaders_of(bot, campaign_id)]
+    findings = f"{text('deadlines.kind_label', kind=FINDINGS_DUE)} 2026-09-25"
+    report = f"{text('deadlines.kind_label', kind=REPORT_DUE)} 2026-10-09"  # after the holiday
+    async with bot.factory() as session:
+        tasks = await session.execute(
+            select(Assignment.id).join(Person, Person.id == Assignment.person_id)
+            .where(Assignment.campaign_id == campaign_id, Assignment.role == AssignmentRole.LEADER,
+                   Person.wecom_userid == second)
+        )  # fmt: skip
+        task = tasks.scalar_one()
+    own = (await reply(bot, second, f"进度 任务{task}")).text
+    assert findings in own and report in own and own.count("已逾期") == 2, own
+    assert text("deadlines.kind_label", kind=CAMPAIGN_START) not in own  # it has come
+    unit = (await reply(bot, first, f"进度 抽查{campaign_id}")).text
+    assert unit.count(findings) == 3 and unit.count(report) == 3, unit
+
+
 async def test_a_rectification_carried_out_is_closed_by_its_team_leader_and_reminded_no_more(
     bot: Phones,
 ) -> None:
