@@ -597,12 +597,49 @@ def _listed(
     }
 
 
+async def answers_to_remind(
+    session: AsyncSession, policy: Policy, at: dt.datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The assignment answers that remind_unanswered would remind at ``at``, as (who, item):
+    awaited, never reminded, sent more than ``remind_after_hours`` before, and ``at`` a
+    working day out of quiet hours."""
+    local = at.astimezone(policy.tz)
+    known = await load_overrides(session)
+    if not rules.allowed(local, policy.deadlines, known):
+        return []
+    sent_before = at - dt.timedelta(hours=policy.remind_after_hours)
+    found = []
+    for row in await assignments_db.awaiting_answer(session, local.date()):
+        a = row[0]
+        if a.reminded_at is not None or a.created_at >= sent_before:
+            continue
+        item, person = _answer(policy, row, local.date(), known)
+        found.append(
+            (
+                person.name,
+                {
+                    "id": item.id,
+                    "kind": ANSWER,
+                    "campaign": item.campaign,
+                    "team": item.team,
+                    "due_on": item.due_on.isoformat(),
+                    "estimated": False,
+                    "days_left": item.days_left,
+                    "after_hours": policy.remind_after_hours,
+                    "as_owner": True,
+                },
+            )
+        )
+    return found
+
+
 async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dict[str, Any]]:
     """``suiji reminders preview``: who would get what at ``at``, and why; nothing written."""
     async with factory() as session:
         planned, due = await plan(session, policy, at)
+        answers = await answers_to_remind(session, policy, at)
     steps = {f.deadline_id: f for f in due}
-    found = [
+    found: list[dict[str, Any]] = [
         {
             "person": entry.person.name,
             "items": [
@@ -623,6 +660,14 @@ async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dic
         }
         for entry in planned
     ]
+    # The assignments' own reminders (bot.workflows.assignments.remind_unanswered) at ``at``
+    # too: the same dry run shows everything the bot would send then.
+    for name, item in answers:
+        entry = next((e for e in found if e["person"] == name), None)
+        if entry is None:
+            entry = {"person": name, "items": []}
+            found.append(entry)
+        entry["items"].append(item)
     unreachable = [f.deadline_id for f in due if not f.recipients]
     if unreachable:
         found.append({"person": "", "items": [{"id": i, "unreachable": True} for i in unreachable]})

@@ -530,6 +530,14 @@ async def test_answers_awaited_are_listed_beside_the_deadlines_until_given(
         assert f"答复任务{a.id}【" in table and "#None" not in table
         overdue = await deadlines.listing(p.factory, p.policy, at("2026-09-14 10:00"), overdue=True)
         assert not [r for r in overdue if r["kind"] == "assignment_answer"]
+        # The dry run shows its reminder too (sent on the 10th, unanswered past a day), at a
+        # working hour only.
+        planned = await deadlines.preview(p.factory, p.policy, at("2026-09-14 10:00"))
+        [mine] = [e for e in planned if e["person"] == member.name]
+        assert [(i["kind"], i["id"]) for i in mine["items"]] == [("assignment_answer", a.id)]
+        assert not await deadlines.preview(p.factory, p.policy, at("2026-09-14 22:00"))
+        shown = await suiji(database_url, "reminders", "preview", "--at", "2026-09-14 10:00")
+        assert f"#{a.id} 答复任务" in shown.output and "仍未答复" in shown.output, shown.output
         await reply(p, user, f"确认参加 任务{a.id}")
         assert f"答复任务{a.id}" not in (await reply(p, user, "待办")).text
         listed = await deadlines.listing(p.factory, p.policy, at("2026-09-14 10:00"))
