@@ -130,7 +130,7 @@ def penalty_example(file: Path) -> None:
 def penalty_list(ctx: click.Context, fmt: str) -> None:
     """Every decision, by decision date: its state, and the day its publication is due."""
     policy = policy_of(settings_of(ctx))
-    found = run_with_db(ctx, lambda f: flow.listing(f, policy))
+    found = run_with_db(ctx, lambda f: flow.listing(f, policy, utc_now))
     if fmt == "json":
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -146,7 +146,7 @@ def penalty_list(ctx: click.Context, fmt: str) -> None:
             p["amount"] or "",
             p["decided_on"],
             p["due_on"] or "",
-            text("penalty.state", value=p["state"], late=p["late"]),
+            text("penalty.state", value=p["state"], late=p["late"] or p["overdue"]),
             str(p["finding"] or ""),
         ]
         for p in found

@@ -191,8 +191,10 @@ async def import_file(
         return Imported([], await _record(step, rows, organ, employers))
 
 
-async def listing(factory: Factory, policy: Policy) -> list[dict[str, Any]]:
-    """``suiji penalty list``: every decision, by decision date and number, as plain data."""
+async def listing(factory: Factory, policy: Policy, clock: Clock) -> list[dict[str, Any]]:
+    """``suiji penalty list``: every decision, by decision date and number, as plain data.
+    ``late``: published after its day; ``overdue``: its day passed and not published yet."""
+    today = clock().astimezone(policy.tz).date().isoformat()
     async with factory() as session:
         rows = await db.listing(session)
         due = await _due_days(session, [p.id for p, _ in rows])
@@ -209,6 +211,7 @@ async def listing(factory: Factory, policy: Policy) -> list[dict[str, Any]]:
             "due_on": due.get(p.id),
             "state": p.state.value,
             "late": p.late,
+            "overdue": p.state is not PenaltyState.PUBLISHED and today > due.get(p.id, today),
             "finding": p.finding_id,
             "recorded_by": p.recorded_by,
             "published_at": p.published_at.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")

@@ -142,8 +142,10 @@ async def test_recorded_by_the_command_line_opens_a_7_working_day_deadline(
     listed = await suiji(database_url, "penalty", "list", "--format", "json")
     (row,) = json.loads(listed.output)
     assert (row["employer"], row["due_on"], row["state"]) == (COMPANY[1], "2026-10-15", "recorded")
+    # Long past its day and still not published: the list says so, as 「待办」 does below.
+    assert (row["overdue"], row["late"]) == (True, False)
     table = await suiji(database_url, "penalty", "list")
-    assert "待提交" in table.output and "睢人社监罚〔2026〕1号" in table.output
+    assert "待提交（逾期）" in table.output and "睢人社监罚〔2026〕1号" in table.output
     # Reminded like every other deadline: in 「待办」 and the tick's plan (overdue by now).
     recorder = await bot.account(owner.id)
     todo = await reply(bot, recorder, "待办")
