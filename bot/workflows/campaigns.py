@@ -42,8 +42,11 @@ from bot.draw.record import (
 )
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
+from bot.registry.personal import People
+from bot.registry.scan import scan_text
 from bot.workflows import assignments, deadlines
 from bot.workflows.campaign_spec import CampaignSpec
+from bot.workflows.publish import load_people
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers.commands import DrawToCheck
 from storage import assignments as assignment_db
@@ -116,6 +119,34 @@ _SAME = (
 )  # fmt: skip
 
 
+def _published_text(spec: CampaignSpec) -> list[tuple[str, str]]:
+    """The plan's free text that the public site, the public draw record or the list to publish
+    at ``draw commit`` show, by field; not a witness's name (published as 监督人N)."""
+    shown = [("name", spec.name), ("purpose", spec.purpose)]
+    shown.append(("use_of_results", spec.use_of_results))
+    for source in spec.entropy:
+        if source.kind != "witness":
+            shown.append(("entropy_name", source.name))
+        shown.append(("entropy_description", source.description))
+    return shown
+
+
+def _personal_data(spec: CampaignSpec, people: People) -> list[str]:
+    """Personal data in what the campaign will publish, a line per hit. Refused at creation:
+    once committed, the name and the sources are locked in the record, and the site's scan
+    would refuse every build after that."""
+    return [
+        text(
+            "campaign.personal_hit",
+            field=field,
+            kind=text("publish.kind", value=hit.kind.value),
+            masked=hit.masked,
+        )
+        for field, value in _published_text(spec)
+        for hit in scan_text(value, people)
+    ]
+
+
 async def create_campaign(
     factory: Factory,
     spec: CampaignSpec,
@@ -140,6 +171,8 @@ async def create_campaign(
         unit = await db.unit_by_name(session, spec.unit)
         if unit is None:
             raise _fail("no_unit", name=spec.unit)
+        if found := _personal_data(spec, await load_people(session)):
+            raise _fail("personal_data", lines=found)
         items = await db.items_in_force(session, spec.items, spec.start)
         missing = [code for code in spec.items if code not in items]
         if missing:
