@@ -17,6 +17,7 @@ from bot.base.config import DEFAULT_TIMEZONE
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
 from bot.cli.support import (
+    ID,
     Refused,
     emit,
     explained,
@@ -43,7 +44,6 @@ from bot.workflows import campaigns, plans, progress
 from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
 from bot.workflows.step import policy_of
 
-ID = click.IntRange(1, 2**31 - 1)
 PLANNERS = (ADMIN, LEADER)  # who makes the plan and proposes needs; leaders decide them
 
 

@@ -12,7 +12,7 @@ import click
 
 from bot.base.texts import text
 from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
-from bot.cli.support import Refused, explained, run_with_db, settings_of, utc_now
+from bot.cli.support import ID, Refused, explained, run_with_db, settings_of, utc_now
 from bot.cli.tables import format_table
 from bot.registry.export import write_template
 from bot.registry.penalties import PENALTIES, RecordError, parse_record
@@ -155,7 +155,7 @@ def penalty_list(ctx: click.Context, fmt: str) -> None:
 
 
 @penalty_group.command("prepare")
-@click.argument("penalty_id", type=int)
+@click.argument("penalty_id", type=ID)
 @actor_option
 @click.pass_context
 @explained(PublishError)
