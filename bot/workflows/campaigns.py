@@ -42,11 +42,9 @@ from bot.draw.record import (
 )
 from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
-from bot.registry.personal import People
-from bot.registry.scan import scan_text
 from bot.workflows import assignments, deadlines
 from bot.workflows.campaign_spec import CampaignSpec
-from bot.workflows.publish import load_people
+from bot.workflows.publish import load_people, typed_personal_data
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers.commands import DrawToCheck
 from storage import assignments as assignment_db
@@ -131,22 +129,6 @@ def _published_text(spec: CampaignSpec) -> list[tuple[str, str]]:
     return shown
 
 
-def _personal_data(spec: CampaignSpec, people: People) -> list[str]:
-    """Personal data in what the campaign will publish, a line per hit. Refused at creation:
-    once committed, the name and the sources are locked in the record, and the site's scan
-    would refuse every build after that."""
-    return [
-        text(
-            "campaign.personal_hit",
-            field=field,
-            kind=text("publish.kind", value=hit.kind.value),
-            masked=hit.masked,
-        )
-        for field, value in _published_text(spec)
-        for hit in scan_text(value, people)
-    ]
-
-
 async def create_campaign(
     factory: Factory,
     spec: CampaignSpec,
@@ -171,7 +153,8 @@ async def create_campaign(
         unit = await db.unit_by_name(session, spec.unit)
         if unit is None:
             raise _fail("no_unit", name=spec.unit)
-        if found := _personal_data(spec, await load_people(session)):
+        shown = [(text("campaign.public_field", name=k), v) for k, v in _published_text(spec)]
+        if found := typed_personal_data(shown, await load_people(session)):
             raise _fail("personal_data", lines=found)
         items = await db.items_in_force(session, spec.items, spec.start)
         missing = [code for code in spec.items if code not in items]

@@ -442,6 +442,34 @@ async def test_personal_data_in_what_a_campaign_publishes_is_refused_at_creation
     assert await _create(factory, clock) > 0
 
 
+async def test_personal_data_in_a_plan_need_is_refused_when_proposed(
+    factory: Factory, clock: Clock
+) -> None:
+    """An approved need's scope and timing are on the public site's plan page and cannot be
+    changed after: a name or phone number there would make every later build refuse."""
+    await load_sample(factory, clock)
+    await plans.create_plan(factory, 2026, "李管理", clock)
+    cases = {
+        "「抽查范围」：人员姓名 张*": ("联系人张凯辖区企业", "第四季度"),
+        "「时间安排」：手机号 138": ("全县用人单位", "第四季度，问13812345678"),
+    }
+    for message, (scope, timing) in cases.items():
+        with pytest.raises(plans.PlanError, match=message):
+            await plans.add_need(
+                factory,
+                2026,
+                unit="劳动保障监察大队",
+                items=["RS-JC-003"],
+                scope=scope,
+                ratio=Decimal(5),
+                timing=timing,
+                supplement=False,
+                actor="李管理",
+                clock=clock,
+            )
+    assert await count_rows(factory, "plan_needs") == 0
+
+
 async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: Clock) -> None:
     await load_sample(factory, clock)
     await plans.create_plan(factory, 2026, "李管理", clock)
