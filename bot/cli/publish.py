@@ -30,7 +30,7 @@ def publish_group() -> None:
     """Publication: results, penalty decisions and the public site, never personal data."""
 
 
-def _hit_line(hit: Hit) -> str:
+def hit_line(hit: Hit) -> str:
     return text(
         "publish.hit",
         file=hit.file,
@@ -72,7 +72,7 @@ def publish_scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
         click.echo(json.dumps(_json(report), ensure_ascii=False, indent=2))
     else:
         for hit in report.hits:
-            click.echo(_hit_line(hit))
+            click.echo(hit_line(hit))
         for problem in report.unreadable:
             click.echo(
                 text(
