@@ -117,7 +117,13 @@ def write(files: Sequence[SiteFile], directory: Path) -> None:
         if directory.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
             os.rename(directory, retired / "site")
-            os.rename(staging, directory)
+            try:
+                os.rename(staging, directory)
+            except BaseException:
+                if not directory.exists():  # (another writer's site may stand there now)
+                    os.rename(retired / "site", directory)
+                shutil.rmtree(retired, ignore_errors=True)
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, directory)
