@@ -168,7 +168,13 @@ def publish_site(ctx: click.Context, directory: Path) -> None:
     in DIRECTORY stays whole until the new one replaces it."""
     policy = policy_of(settings_of(ctx))
     context = SiteContext(today=utc_now().astimezone(policy.tz).date(), zone=policy.timezone)
-    files = run_with_db(ctx, lambda f: site.publish(f, context, directory))
+    files = run_with_db(ctx, lambda f: site.checked(f, context))
+    try:
+        # Outside the database's work: its OSErrors read as 「连不上数据库」.
+        site.write(files, directory)
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise Refused(text("site.unwritable", directory=directory, detail=detail)) from exc
     click.echo(text("site.written", directory=directory, files=len(files)))
 
 

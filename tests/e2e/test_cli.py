@@ -413,3 +413,13 @@ def test_a_number_too_large_for_the_database_is_a_message_not_a_traceback(
     assert result.exit_code == 2, result.output
     assert "不在 1<=x<=2147483647 的范围内" in result.output
     assert not isinstance(result.exception, OverflowError)
+
+
+def test_a_site_folder_that_cannot_be_written_is_named_not_blamed_on_the_database(
+    sample: Path,
+) -> None:
+    inside_a_file = sample.parent / "suiji.toml" / "site"  # a folder cannot be made there
+    result = run("publish", "site", str(inside_a_file), config=sample)
+    assert result.exit_code == 1, result.output
+    assert "无法写入" in result.output and str(inside_a_file) in result.output
+    assert "数据库" not in result.output

@@ -145,16 +145,6 @@ async def checked(
     return files
 
 
-async def publish(
-    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
-) -> list[SiteFile]:
-    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
-    written and the refusal names each place."""
-    files = await checked(factory, context)
-    write(files, directory)
-    return files
-
-
 @dataclass(frozen=True)
 class Stamp:
     """What the site's content can change with, read cheaply: the bureau's date (a
