@@ -16,7 +16,9 @@ import click
 from bot.base.config import DEFAULT_TIMEZONE
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
+from bot.cli.publish import hit_line
 from bot.cli.support import (
+    ID,
     Refused,
     emit,
     explained,
@@ -39,11 +41,12 @@ from bot.draw.record import (
 )
 from bot.draw.rfc3797 import ALGORITHMS, RFC3797, format_key, select
 from bot.registry.fields import CellError, labels, percent_field
+from bot.registry.scan import scan_document
 from bot.workflows import campaigns, plans, progress
 from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
+from bot.workflows.publish import people_to_look_for
 from bot.workflows.step import policy_of
 
-ID = click.IntRange(1, 2**31 - 1)
 PLANNERS = (ADMIN, LEADER)  # who makes the plan and proposes needs; leaders decide them
 
 
@@ -326,6 +329,15 @@ def draw_run(
     click.echo(render("cli/draw_run.txt.j2", run=run, campaign_id=campaign_id), nl=False)
 
 
+def _scanned(ctx: click.Context, file: Path, content: str) -> None:
+    """A file made to be published, proven free of personal data before it is written, as
+    ``publish site`` and ``publish export`` do (the record's texts were checked when the
+    campaign was created, but against the registry of that day)."""
+    hits = scan_document(file.name, content, run_with_db(ctx, people_to_look_for))
+    if hits:
+        raise Refused(text("campaign.public_refused", lines=[hit_line(h) for h in hits]))
+
+
 def _write(path: Path, content: str) -> None:
     try:
         # Bytes exactly as given (no newline translation): the record's SHA-256 is its file's.
@@ -370,7 +382,10 @@ def draw_export(ctx: click.Context, campaign_id: int, file: Path, public: bool) 
         raise Refused(text("campaign.no_public_record", id=campaign_id))
     # Canonical JSON, the very bytes the certificate's record SHA-256 is taken over, so that
     # sha256sum (certutil -hashfile on Windows) gives the printed value.
-    _write(file, canonical(written))
+    content = canonical(written)
+    if public:
+        _scanned(ctx, file, content)
+    _write(file, content)
     done = "campaign.exported_public" if public else "campaign.exported"
     click.echo(text(done, path=str(file), runs=len(record["draws"])))
     _confidential_note(record, ZoneInfo(zone_of(ctx)))
@@ -398,7 +413,10 @@ def draw_certificate(ctx: click.Context, campaign_id: int, file: Path, public: b
     signatures; with --public, as the public site shows it."""
     record = run_with_db(ctx, lambda f: campaigns.draw_record(f, campaign_id))
     _confidential_note(record, ZoneInfo(zone_of(ctx)))
-    _write(file, campaigns.certificate_html(record, zone_of(ctx), public=public))
+    content = campaigns.certificate_html(record, zone_of(ctx), public=public)
+    if public:
+        _scanned(ctx, file, content)
+    _write(file, content)
     click.echo(text("campaign.certificate_written", path=str(file)))
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli.support import emit, local_moment, run_with_db, settings_of, utc_now
+from bot.cli.support import ID, emit, local_moment, run_with_db, settings_of, utc_now
 from bot.workflows import deadlines as flow
 from bot.workflows.step import policy_of
 
@@ -20,7 +20,7 @@ def deadlines_group() -> None:
 
 
 @deadlines_group.command("list")
-@click.option("--campaign", "campaign_id", type=int, default=None)
+@click.option("--campaign", "campaign_id", type=ID, default=None)
 @click.option("--overdue", is_flag=True, default=False)
 @click.option("--format", "fmt", type=FORMAT, default="table")
 @click.pass_context

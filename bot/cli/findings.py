@@ -9,14 +9,12 @@ import click
 
 from bot.base.texts import render, text
 from bot.base.times import local_time
-from bot.cli.support import Refused, emit, run_with_db, settings_of
+from bot.cli.support import ID, Refused, emit, run_with_db, settings_of
 from bot.cli.tables import format_table
 from bot.forms import catalog
 from bot.forms.definition import Condition, Form, FormError, Problem
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
 from bot.workflows import findings
-
-ID = click.IntRange(min=1)
 
 
 @click.group()

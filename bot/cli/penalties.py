@@ -12,7 +12,7 @@ import click
 
 from bot.base.texts import text
 from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
-from bot.cli.support import Refused, explained, run_with_db, settings_of, utc_now
+from bot.cli.support import ID, Refused, explained, run_with_db, settings_of, utc_now
 from bot.cli.tables import format_table
 from bot.registry.export import write_template
 from bot.registry.penalties import PENALTIES, RecordError, parse_record
@@ -130,7 +130,7 @@ def penalty_example(file: Path) -> None:
 def penalty_list(ctx: click.Context, fmt: str) -> None:
     """Every decision, by decision date: its state, and the day its publication is due."""
     policy = policy_of(settings_of(ctx))
-    found = run_with_db(ctx, lambda f: flow.listing(f, policy))
+    found = run_with_db(ctx, lambda f: flow.listing(f, policy, utc_now))
     if fmt == "json":
         click.echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
@@ -146,7 +146,7 @@ def penalty_list(ctx: click.Context, fmt: str) -> None:
             p["amount"] or "",
             p["decided_on"],
             p["due_on"] or "",
-            text("penalty.state", value=p["state"], late=p["late"]),
+            text("penalty.state", value=p["state"], late=p["late"] or p["overdue"]),
             str(p["finding"] or ""),
         ]
         for p in found
@@ -155,7 +155,7 @@ def penalty_list(ctx: click.Context, fmt: str) -> None:
 
 
 @penalty_group.command("prepare")
-@click.argument("penalty_id", type=int)
+@click.argument("penalty_id", type=ID)
 @actor_option
 @click.pass_context
 @explained(PublishError)

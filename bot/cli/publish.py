@@ -15,7 +15,7 @@ import click
 
 from bot.base.texts import text
 from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
-from bot.cli.support import Refused, explained, run_with_db, settings_of, utc_now
+from bot.cli.support import ID, Refused, explained, run_with_db, settings_of, utc_now
 from bot.registry.personal import Kind
 from bot.registry.scan import Hit, Report, scan_paths
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
@@ -30,7 +30,7 @@ def publish_group() -> None:
     """Publication: results, penalty decisions and the public site, never personal data."""
 
 
-def _hit_line(hit: Hit) -> str:
+def hit_line(hit: Hit) -> str:
     return text(
         "publish.hit",
         file=hit.file,
@@ -72,7 +72,7 @@ def publish_scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
         click.echo(json.dumps(_json(report), ensure_ascii=False, indent=2))
     else:
         for hit in report.hits:
-            click.echo(_hit_line(hit))
+            click.echo(hit_line(hit))
         for problem in report.unreadable:
             click.echo(
                 text(
@@ -104,7 +104,7 @@ def publish_scan(ctx: click.Context, paths: tuple[Path, ...], fmt: str) -> None:
 
 
 @publish_group.command("prepare")
-@click.argument("campaign_id", type=int)
+@click.argument("campaign_id", type=ID)
 @actor_option
 @click.pass_context
 @explained(PublishError)
@@ -146,9 +146,10 @@ def publish_export(ctx: click.Context, kind: str, target: tuple[str, ...]) -> No
     file = Path(target[-1])
     sheet_format(file)  # a wrong extension is refused before anything is read
     if kind == "results":
-        if not target[0].isdigit():
+        if not target[0].isdecimal():  # isdigit() would let "²" through to int()
             raise Refused(text("publish.export_usage", kind=kind))
-        export = run_with_db(ctx, lambda f: publish.results_export(f, int(target[0])))
+        campaign_id = ID.convert(int(target[0]), None, ctx)
+        export = run_with_db(ctx, lambda f: publish.results_export(f, campaign_id))
     else:
         export = run_with_db(ctx, penalties.export)
     with sheet_writer(file, export.headers) as add:
@@ -167,7 +168,13 @@ def publish_site(ctx: click.Context, directory: Path) -> None:
     in DIRECTORY stays whole until the new one replaces it."""
     policy = policy_of(settings_of(ctx))
     context = SiteContext(today=utc_now().astimezone(policy.tz).date(), zone=policy.timezone)
-    files = run_with_db(ctx, lambda f: site.publish(f, context, directory))
+    files = run_with_db(ctx, lambda f: site.checked(f, context))
+    try:
+        # Outside the database's work: its OSErrors read as 「连不上数据库」.
+        site.write(files, directory)
+    except OSError as exc:
+        detail = exc.strerror or str(exc)
+        raise Refused(text("site.unwritable", directory=directory, detail=detail)) from exc
     click.echo(text("site.written", directory=directory, files=len(files)))
 
 

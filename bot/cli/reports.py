@@ -7,11 +7,9 @@ from pathlib import Path
 import click
 
 from bot.base.texts import text
-from bot.cli.support import Refused, run_with_db, settings_of
+from bot.cli.support import ID, Refused, run_with_db, settings_of
 from bot.workflows import reports
 from handlers import report_document
-
-ID = click.IntRange(min=1)
 
 
 @click.group("report")

@@ -35,6 +35,11 @@ class Refused(click.ClickException):
         click.echo(self.message, err=True)
 
 
+# A record's number (campaign, team, decision…): the database keeps 32-bit integers, and a
+# bigger number typed would reach it and fail with a traceback (SQLite's OverflowError).
+ID = click.IntRange(1, 2**31 - 1)
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

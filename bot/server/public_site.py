@@ -31,7 +31,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.base.texts import render
+from bot.base.texts import render, text
 from bot.workflows import site
 from bot.workflows.site.pages import SiteContext, root_of
 
@@ -166,6 +166,17 @@ async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=content, content_type=kind, charset=charset, headers=headers)
 
 
+async def read_only(request: web.Request) -> web.StreamResponse:
+    """Any other method: 405 as aiohttp would answer, in words a visitor reads."""
+    return web.Response(
+        status=405,
+        text=text("site.read_only"),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"Allow": "GET,HEAD"},
+    )
+
+
 async def to_folder(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("public/")
 
@@ -175,7 +186,9 @@ def install(app: web.Application, sources: Sources) -> None:
     scheduler) builds the site and keeps it fresh."""
     app[SITE] = Site(sources)
     app.router.add_get(PREFIX, to_folder)
+    app.router.add_route("*", PREFIX, read_only)
     app.router.add_get(PREFIX + "/{path:.*}", serve)
+    app.router.add_route("*", PREFIX + "/{path:.*}", read_only)
 
 
 async def built(app: web.Application) -> AsyncIterator[None]:

@@ -44,6 +44,7 @@ from bot.draw.strata import stratum_of
 from bot.registry.fields import labels
 from bot.workflows import assignments, deadlines
 from bot.workflows.campaign_spec import CampaignSpec
+from bot.workflows.publish import load_people, typed_personal_data
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from handlers.commands import DrawToCheck
 from storage import assignments as assignment_db
@@ -116,6 +117,18 @@ _SAME = (
 )  # fmt: skip
 
 
+def _published_text(spec: CampaignSpec) -> list[tuple[str, str]]:
+    """The plan's free text that the public site, the public draw record or the list to publish
+    at ``draw commit`` show, by field; not a witness's name (published as 监督人N)."""
+    shown = [("name", spec.name), ("purpose", spec.purpose)]
+    shown.append(("use_of_results", spec.use_of_results))
+    for source in spec.entropy:
+        if source.kind != "witness":
+            shown.append(("entropy_name", source.name))
+        shown.append(("entropy_description", source.description))
+    return shown
+
+
 async def create_campaign(
     factory: Factory,
     spec: CampaignSpec,
@@ -140,6 +153,9 @@ async def create_campaign(
         unit = await db.unit_by_name(session, spec.unit)
         if unit is None:
             raise _fail("no_unit", name=spec.unit)
+        shown = [(text("campaign.public_field", name=k), v) for k, v in _published_text(spec)]
+        if found := typed_personal_data(shown, await load_people(session)):
+            raise _fail("personal_data", lines=found)
         items = await db.items_in_force(session, spec.items, spec.start)
         missing = [code for code in spec.items if code not in items]
         if missing:

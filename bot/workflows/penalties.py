@@ -28,7 +28,7 @@ from bot.registry.importer import Problem, read_records
 from bot.registry.kinds import Record
 from bot.registry.penalties import COLUMNS, PENALTIES, export_row
 from bot.registry.records import jsonable
-from bot.registry.scan import scan_rows
+from bot.registry.scan import scan_rows, scan_text
 from bot.registry.uscc import normalize_uscc, uscc_problem
 from bot.workflows import approvals, deadlines
 from bot.workflows.publish import (
@@ -71,18 +71,27 @@ class Organ:
 
 
 Located = tuple[int, str, str]  # (row, field name or "", reason)
+# The fields typed by staff that public_row publishes as they are.
+PUBLISHED_TEXT = ("number", "violation", "facts", "legal_basis", "content")
 
 
 async def _problems(
     session: AsyncSession, rows: Sequence[tuple[int, Record]], today: dt.date
 ) -> tuple[list[Located], dict[str, Entity]]:
     """What only the database and the clock can tell about decisions read well: the employer
-    in the registry, the decision not in the future, its number not taken, its finding."""
+    in the registry, the decision not in the future, its number not taken, its finding, and no
+    personal data in what is published (a decision is not edited after: prepare's scan would
+    refuse it for good, its deadline open)."""
     employers = await db.entities_by_uscc(session, [r["uscc"] for _, r in rows])
+    people = await load_people(session)
     taken = await db.numbers_taken(session, [r["number"] for _, r in rows])
     findings = await db.submitted_findings(session, [e.id for e in employers.values()])
     found: list[Located] = []
     for row, record in rows:
+        for name in PUBLISHED_TEXT:
+            for hit in scan_text(str(record[name]), people):
+                kind = text("publish.kind", value=hit.kind.value)
+                found.append((row, name, text("penalty.personal", kind=kind, masked=hit.masked)))
         employer = employers.get(record["uscc"])
         if employer is None:
             found.append((row, "uscc", text("penalty.unknown_employer", uscc=record["uscc"])))
@@ -191,8 +200,10 @@ async def import_file(
         return Imported([], await _record(step, rows, organ, employers))
 
 
-async def listing(factory: Factory, policy: Policy) -> list[dict[str, Any]]:
-    """``suiji penalty list``: every decision, by decision date and number, as plain data."""
+async def listing(factory: Factory, policy: Policy, clock: Clock) -> list[dict[str, Any]]:
+    """``suiji penalty list``: every decision, by decision date and number, as plain data.
+    ``late``: published after its day; ``overdue``: its day passed and not published yet."""
+    today = clock().astimezone(policy.tz).date().isoformat()
     async with factory() as session:
         rows = await db.listing(session)
         due = await _due_days(session, [p.id for p, _ in rows])
@@ -209,6 +220,7 @@ async def listing(factory: Factory, policy: Policy) -> list[dict[str, Any]]:
             "due_on": due.get(p.id),
             "state": p.state.value,
             "late": p.late,
+            "overdue": p.state is not PenaltyState.PUBLISHED and today > due.get(p.id, today),
             "finding": p.finding_id,
             "recorded_by": p.recorded_by,
             "published_at": p.published_at.astimezone(policy.tz).strftime("%Y-%m-%d %H:%M")

@@ -19,6 +19,7 @@ from bot.base.texts import text
 from bot.base.times import utc_iso
 from bot.platforms.messages import Outgoing
 from bot.workflows import approvals
+from bot.workflows.publish import load_people, typed_personal_data
 from bot.workflows.step import DEFAULT_POLICY, Policy, Step
 from storage import assignments as people_db
 from storage import audit
@@ -75,6 +76,12 @@ async def add_need(
         missing = [code for code in items if code not in known]
         if missing:
             raise _fail("no_item", codes=missing)
+        shown = [
+            (text("plan.public_field", name=k), v)
+            for k, v in (("scope", scope), ("timing", timing))
+        ]
+        if hits := typed_personal_data(shown, await load_people(session)):
+            raise _fail("personal_data", lines=hits)
         # Once any need has been decided, the plan stands: what comes later is a supplement.
         late = any(n.state is not DecisionState.PENDING for n in plan.needs)
         need = PlanNeed(

@@ -24,7 +24,7 @@ from bot.base.texts import text
 from bot.draw.record import canonical, sha256_text
 from bot.platforms.messages import Outgoing
 from bot.registry.personal import People, Person
-from bot.registry.scan import Hit, scan_rows
+from bot.registry.scan import Hit, scan_rows, scan_text
 from bot.workflows import approvals, deadlines
 from bot.workflows.step import Policy, Step
 from storage import assignments as assignment_db
@@ -56,6 +56,23 @@ async def load_people(session: AsyncSession) -> People:
         public_names=frozenset([name for name, _ in employers] + list(units)),
         public_codes=frozenset(uscc for _, uscc in employers),
     )
+
+
+def typed_personal_data(fields: Sequence[tuple[str, str]], people: People) -> list[str]:
+    """Personal data in text typed now and published later (a campaign's name, a plan need's
+    scope), a line per hit naming the field by its label. Refused where it is typed: once
+    committed or approved it cannot change, and the public site's scan would refuse every
+    build after."""
+    return [
+        text(
+            "publish.typed_hit",
+            field=label,
+            kind=text("publish.kind", value=hit.kind.value),
+            masked=hit.masked,
+        )
+        for label, value in fields
+        for hit in scan_text(value, people)
+    ]
 
 
 async def people_to_look_for(factory: Factory) -> People:

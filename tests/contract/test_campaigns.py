@@ -42,6 +42,7 @@ from storage.models import (
     Recusal,
 )
 from tests.helpers import ENTROPY, EXAMPLE, count_rows, load_sample, spec
+from tests.unit.test_personal import ID
 
 pytestmark = pytest.mark.db
 
@@ -414,6 +415,59 @@ async def test_campaign_refuses_unknown_things_by_name(factory: Factory, clock: 
     for message, source in cases.items():
         with pytest.raises(campaigns.CampaignError, match=message):
             await _create(factory, clock, source)
+
+
+async def test_personal_data_in_what_a_campaign_publishes_is_refused_at_creation(
+    factory: Factory, clock: Clock
+) -> None:
+    """The name, purpose, use of results and a public source's name and description are on the
+    public site and in the public draw record, locked by the commitment: a phone number there
+    would make every later build of the site refuse. So creation refuses, naming the field and
+    nothing created; a witness's name stays allowed (published as 监督人N)."""
+    await load_sample(factory, clock)
+    lottery = '[[entropy]]\nname = "{}"\nkind = "lottery"\ndescription = "{}"\n'
+    cases = {
+        "「抽查名称」：手机号 138": spec(name='"联系人13812345678的抽查"'),
+        "「抽查目的」：身份证号": spec(purpose=f'"举报人{ID}"'),
+        "「结果运用」：电子邮箱": spec(use_of_results='"结果发到 zhang@example.com"'),
+        "「随机数来源名称」：人员姓名 张*": spec(extra=lottery.format("张凯报数", "开奖号码")),
+        "「随机数来源说明」：手机号": spec(extra=lottery.format("体彩", "问13912345678")),
+        "「随机数来源说明」：身份证号": spec(description=f'"监督人{ID}报数"'),
+    }
+    for message, source in cases.items():
+        with pytest.raises(campaigns.CampaignError, match=message):
+            await _create(factory, clock, source)
+    assert await count_rows(factory, "campaigns") == 0
+    # The example's witness, 监督人刘艳丽, is a person of the registry.
+    assert await _create(factory, clock) > 0
+
+
+async def test_personal_data_in_a_plan_need_is_refused_when_proposed(
+    factory: Factory, clock: Clock
+) -> None:
+    """An approved need's scope and timing are on the public site's plan page and cannot be
+    changed after: a name or phone number there would make every later build refuse."""
+    await load_sample(factory, clock)
+    await plans.create_plan(factory, 2026, "李管理", clock)
+    cases = {
+        "「抽查范围」：人员姓名 张*": ("联系人张凯辖区企业", "第四季度"),
+        "「时间安排」：手机号 138": ("全县用人单位", "第四季度，问13812345678"),
+    }
+    for message, (scope, timing) in cases.items():
+        with pytest.raises(plans.PlanError, match=message):
+            await plans.add_need(
+                factory,
+                2026,
+                unit="劳动保障监察大队",
+                items=["RS-JC-003"],
+                scope=scope,
+                ratio=Decimal(5),
+                timing=timing,
+                supplement=False,
+                actor="李管理",
+                clock=clock,
+            )
+    assert await count_rows(factory, "plan_needs") == 0
 
 
 async def test_plan_needs_are_approved_by_leaders_once(factory: Factory, clock: Clock) -> None:

@@ -388,3 +388,38 @@ def test_workbook_whose_shown_sheet_is_hidden_is_refused_naming_it(
     assert "「单位」是隐藏的" in result.output
     listed = run("registry", "list", "units", "--format", "json", config=fresh)
     assert json.loads(listed.output) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["campaign", "show", "N"],
+        ["deadlines", "list", "--campaign", "N"],
+        ["findings", "list", "N"],
+        ["report", "export", "N", "--team", "1", "x.docx"],
+        ["publish", "prepare", "N"],
+        ["publish", "export", "results", "N", "x.csv"],
+        ["penalty", "prepare", "N"],
+    ],
+    ids=lambda args: " ".join(args[:2]),
+)
+def test_a_number_too_large_for_the_database_is_a_message_not_a_traceback(
+    sample: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """Record numbers are 32-bit in the database: a bigger one typed is refused by the option,
+    before SQLite's OverflowError (or PostgreSQL's) could print a traceback."""
+    typed = [str(tmp_path / a) if a.endswith((".docx", ".csv")) else a for a in args]
+    result = run(*[a.replace("N", "99999999999999999999") for a in typed], config=sample)
+    assert result.exit_code == 2, result.output
+    assert "不在 1<=x<=2147483647 的范围内" in result.output
+    assert not isinstance(result.exception, OverflowError)
+
+
+def test_a_site_folder_that_cannot_be_written_is_named_not_blamed_on_the_database(
+    sample: Path,
+) -> None:
+    inside_a_file = sample.parent / "suiji.toml" / "site"  # a folder cannot be made there
+    result = run("publish", "site", str(inside_a_file), config=sample)
+    assert result.exit_code == 1, result.output
+    assert "无法写入" in result.output and str(inside_a_file) in result.output
+    assert "数据库" not in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -537,3 +538,36 @@ def test_the_public_record_names_no_one_and_still_verifies_in_both(
     page = html.read_text("utf-8")
     assert hashlib.sha256(public.read_bytes()).hexdigest() in page
     assert run("publish", "scan", str(html), config=config).exit_code == 0
+
+
+def test_the_public_record_and_certificate_are_scanned_before_they_are_written(
+    tmp_path: Path,
+) -> None:
+    """`--public` files are the ones to publish: a lottery source checked by someone who was
+    registered only after the draw (the plan's check at creation could not know the name) puts
+    a registry person in them, so both are refused naming the place, and nothing is written."""
+    directory = tmp_path / "bureau"
+    assert run("init", str(directory), "--sample").exit_code == 0
+    config = directory / "suiji.toml"
+    example = tmp_path / "campaign.toml"
+    source = run("campaign", "example").output.replace("开奖号码", "开奖号码，王建国核对")
+    example.write_text(source, "utf-8")
+    assert run("campaign", "create", "--file", str(example), config=config).exit_code == 0
+    assert run("draw", "commit", "1", config=config).exit_code == 0
+    ran = run("draw", "run", "1", "--entropy", "监督人刘艳丽=7,42,88",
+              "--entropy", "福彩3D=3,9,1", config=config)  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    with sqlite3.connect(directory / "suiji.db") as db:
+        db.execute(
+            "INSERT INTO people (name, unit_id, is_officer, is_leader, is_admin, is_witness,"
+            " team_leader_eligible, specialties) VALUES ('王建国', 1, 0, 0, 0, 1, 0, '[]')"
+        )
+    record, page = tmp_path / "public.json", tmp_path / "public.html"
+    for args, written in ((["export", "1", str(record)], record),
+                          (["certificate", "1", str(page)], page)):  # fmt: skip
+        refused = run("draw", *args, "--public", config=config)
+        assert refused.exit_code == 1, refused.output
+        assert "人员姓名：王**" in refused.output and "王建国" not in refused.output
+        assert not written.exists()
+    full = tmp_path / "full.json"  # the bureau's own record is not for publishing: no scan
+    assert run("draw", "export", "1", str(full), config=config).exit_code == 0

@@ -142,8 +142,10 @@ async def test_recorded_by_the_command_line_opens_a_7_working_day_deadline(
     listed = await suiji(database_url, "penalty", "list", "--format", "json")
     (row,) = json.loads(listed.output)
     assert (row["employer"], row["due_on"], row["state"]) == (COMPANY[1], "2026-10-15", "recorded")
+    # Long past its day and still not published: the list says so, as 「待办」 does below.
+    assert (row["overdue"], row["late"]) == (True, False)
     table = await suiji(database_url, "penalty", "list")
-    assert "待提交" in table.output and "睢人社监罚〔2026〕1号" in table.output
+    assert "待提交（逾期）" in table.output and "睢人社监罚〔2026〕1号" in table.output
     # Reminded like every other deadline: in 「待办」 and the tick's plan (overdue by now).
     recorder = await bot.account(owner.id)
     todo = await reply(bot, recorder, "待办")
@@ -524,9 +526,17 @@ async def test_a_rejected_publication_goes_back_to_the_recorder_with_the_comment
 async def test_an_id_number_in_the_facts_is_refused_naming_the_place(
     bot: Phones, database_url: str
 ) -> None:
+    """Refused when recorded: a decision cannot be edited after, so it could never be
+    published and its deadline would stay open; planted behind the workflow's back, refused
+    again by prepare's scan."""
     facts = f"拖欠职工（身份证 {ID}）工资。"
-    assert (await record(database_url, "睢人社监罚〔2026〕50号", facts=facts)).exit_code == 0
+    said = await record(database_url, "睢人社监罚〔2026〕50号", facts=facts)
+    assert said.exit_code == 1 and "「违法事实」：有个人信息（身份证号" in said.output, said.output
+    assert ID not in said.output and await decisions(bot) == []
+    assert (await record(database_url, "睢人社监罚〔2026〕50号")).exit_code == 0
     (decision,) = await decisions(bot)
+    async with unit_of_work(bot.factory) as session:
+        await session.execute(update(Penalty).where(Penalty.id == decision.id).values(facts=facts))
     with pytest.raises(PublishError) as refused:
         await flow.prepare(bot.factory, decision.id, ADMIN, utc_now, bot.policy)
     message = str(refused.value)

@@ -68,8 +68,11 @@ async def test_the_site_is_served_read_only_with_its_types_and_a_chinese_404(
     status, body, _ = await get(served, "/public/index.html", **{"If-None-Match": headers["ETag"]})
     assert status == 304 and body == b""
 
-    for method in ("POST", "PUT", "DELETE"):
-        assert (await get(served, "/public/index.html", method))[0] == 405, method
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        path = "/public" if method == "PUT" else "/public/index.html"  # the folder's redirect too
+        status, body, headers = await get(served, path, method)
+        assert status == 405 and headers["Allow"] == "GET,HEAD", method
+        assert "只读" in body.decode("utf-8") and "Method" not in body.decode("utf-8")
     # Sent as written (not normalised by the client): nothing outside the site is ever read.
     for path in (
         "/public/nothing.html",

@@ -4,6 +4,7 @@ same files giving the same bytes, checked by the manifest as `sha256sum -c` woul
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -66,3 +67,26 @@ def test_a_folder_that_is_not_a_site_is_refused_untouched(tmp_path: Path) -> Non
     with pytest.raises(site.SiteError, match="SHA256SUMS"):
         site.write(files("一"), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_failure_after_the_old_site_moved_aside_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second of the two renames fails (the disk refuses it): the folder would be gone,
+    the old site left in a hidden folder beside it. It is moved back, byte for byte."""
+    folder = tmp_path / "site"
+    site.write(files("旧"), folder)
+    before = fingerprint(folder)
+    rename = os.rename
+
+    def refused_into_place(source: str | Path, target: str | Path) -> None:
+        if Path(source).name.startswith(".site.new-"):
+            raise PermissionError(13, "Permission denied", str(target))
+        rename(source, target)
+
+    monkeypatch.setattr(os, "rename", refused_into_place)
+    with pytest.raises(PermissionError):
+        site.write(files("新"), folder)
+    monkeypatch.undo()
+    assert fingerprint(folder) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["site"]

@@ -117,7 +117,13 @@ def write(files: Sequence[SiteFile], directory: Path) -> None:
         if directory.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old-", dir=directory.parent))
             os.rename(directory, retired / "site")
-            os.rename(staging, directory)
+            try:
+                os.rename(staging, directory)
+            except BaseException:
+                if not directory.exists():  # (another writer's site may stand there now)
+                    os.rename(retired / "site", directory)
+                shutil.rmtree(retired, ignore_errors=True)
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.rename(staging, directory)
@@ -136,16 +142,6 @@ async def checked(
     hits = scan(files, people)
     if hits:
         raise SiteError(refusal(hits))
-    return files
-
-
-async def publish(
-    factory: async_sessionmaker[AsyncSession], context: SiteContext, directory: Path
-) -> list[SiteFile]:
-    """Build the site, scan every file and write it into ``directory``; on any hit nothing is
-    written and the refusal names each place."""
-    files = await checked(factory, context)
-    write(files, directory)
     return files
 
 
