@@ -84,8 +84,16 @@ def init(directory: Path, sample: bool) -> None:
         raise Refused(text("cli.init_exists", path=str(config)))
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        operator = text("cli.sample_operator") if sample else ""
-        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db", operator=operator)
+        made_up = (
+            {
+                "operator": text("cli.sample_operator"),
+                "bureau_name": text("cli.sample_bureau"),
+                "bureau_uscc": text("cli.sample_bureau_uscc"),
+            }
+            if sample
+            else {"operator": ""}
+        )
+        body = render("config/suiji.toml.j2", database_url="sqlite:///suiji.db", **made_up)
         config.write_text(body, "utf-8")
     except OSError as exc:
         detail = exc.strerror or str(exc)
@@ -100,9 +108,8 @@ def init(directory: Path, sample: bool) -> None:
 
     loaded = asyncio.run(with_engine(settings, work))
     click.echo(text("cli.init_done", directory=str(directory), config=str(config), loaded=loaded))
-    click.echo(
-        text("cli.init_next", config=str(config), directory=str(directory), operator=operator)
-    )
+    after = {"config": str(config), "directory": str(directory), "operator": made_up["operator"]}
+    click.echo(text("cli.init_next", **after))
 
 
 @cli.group()

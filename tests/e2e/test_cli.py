@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from bot.base.config import load_settings
 from bot.cli.main import cli
+from bot.registry.uscc import uscc_problem
 from tests.helpers import (
     SAMPLE_DIR,
     admin_row,
@@ -58,6 +60,9 @@ def test_init_sample_reports_what_it_loaded(sample: Path) -> None:
     assert sample.is_file()
     assert (sample.parent / "suiji.db").is_file()
     assert 'url = "sqlite:///suiji.db"' in sample.read_text("utf-8")
+    # The sample bureau decides penalties out of the box: its name and a valid code are set.
+    bureau = load_settings(str(sample), environ={}).bureau
+    assert bureau.name and uscc_problem(bureau.uscc) is None
 
 
 def test_init_refuses_to_overwrite(sample: Path) -> None:

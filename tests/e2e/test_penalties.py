@@ -121,7 +121,7 @@ async def test_recorded_by_the_command_line_opens_a_7_working_day_deadline(
     done = await record(database_url, "睢人社监罚〔2026〕1号")
     assert done.exit_code == 0, done.output
     # DOMAIN.md: 7 working days after 2026-09-30 (National Day and Mid-Autumn) is 2026-10-15.
-    assert f"（睢人社监罚〔2026〕1号，{COMPANY[1]}），须在 2026-10-15前公示" in done.output
+    assert f"（睢人社监罚〔2026〕1号，{COMPANY[1]}），须在 2026-10-15 前公示" in done.output
     (made,) = await decisions(bot)
     assert (made.number, made.state, made.amount) == (
         "睢人社监罚〔2026〕1号",
