@@ -119,7 +119,7 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[Cell]]]:
     try:
         for number, cells in enumerate(reader, start=2):
             if not _blank(list(cells)):
-                yield number, list(cells)
+                yield number, [_csv_read(c) for c in cells]
     except csv.Error as exc:
         # Typically a stray quote: the rest of the file became one enormous cell.
         raise SheetError("csv_broken", row=number + 1) from exc
@@ -370,12 +370,29 @@ def open_sheet(path: Path) -> Iterator[Sheet]:
         workbook.close()
 
 
+# A CSV cell a spreadsheet would run as a formula (=HYPERLINK(…), +cmd, @SUM…) when opened:
+# written with a leading apostrophe, as spreadsheets themselves mark text, and read back
+# without it, so that an export imports again unchanged. A plain number stays as it is.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
 def _csv_cell(value: Cell) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    return str(value)
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _csv_read(cell: str) -> str:
+    """A cell as :func:`_csv_cell` meant it: the apostrophe that kept a formula inert goes."""
+    if cell.startswith("'") and cell[1:].startswith(_FORMULA_START):
+        return cell[1:]
+    return cell
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
 import gc
+import io
 import re
 import sys
 import tempfile
@@ -214,6 +216,23 @@ def test_csv_written_by_sheet_writer_reads_back(tmp_path: Path) -> None:
         (2, ["91350100M000100Y43", "名称,带逗号\n和换行", "120"]),
         (3, ["", "", "2026-03-01"]),
     ]
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_is_written_inert_and_reads_back_as_typed(
+    tmp_path: Path,
+) -> None:
+    """An export opened in a spreadsheet must not run what staff typed (=HYPERLINK(…), +cmd,
+    @SUM): such a cell is written behind an apostrophe, as spreadsheets mark text, and read
+    back without it; numbers, and text that merely contains those signs, are left alone."""
+    path = tmp_path / "out.csv"
+    typed = ['=HYPERLINK("http://x","点我")', "+1+cmd|' /C calc'!A0", "@SUM(A1)", "-2+3", "\t=1"]
+    kept = ["-5", "+86", "12.50", "罚款=2000元", "a@b"]
+    with sheet_writer(path, [f"c{i}" for i in range(len(typed + kept))]) as append:
+        append([*typed, *kept])
+    [cells] = list(csv.reader(io.StringIO(path.read_text("utf-8-sig").splitlines()[1])))
+    assert cells == [f"'{t}" for t in typed] + kept
+    _, rows = read(path)
+    assert rows == [(2, [*typed, *kept])]
 
 
 # --- xlsx ------------------------------------------------------------------------------------
