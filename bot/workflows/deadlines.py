@@ -271,12 +271,20 @@ async def campaign_reported(step: Step, campaign: Campaign, leaders: Sequence[Pe
 async def campaign_published(step: Step, campaign: Campaign) -> bool:
     """Its results published (issue 17): the publication deadline closes, as ``published``
     or, after its day, ``published_late`` (kept, never hidden). Whether it was late."""
-    return await _published(step, PUBLICATION, ("campaign", campaign.id))
+    rule = (campaign.end_on, step.policy.deadlines.publication_days)
+    return await _published(step, PUBLICATION, ("campaign", campaign.id), rule)
 
 
-async def _published(step: Step, kind: str, subject: tuple[str, int]) -> bool:
+async def _published(
+    step: Step, kind: str, subject: tuple[str, int], rule: tuple[dt.date, int]
+) -> bool:
+    """Close the publication's deadline; whether it was late — by its open deadline or, when
+    none was made (a unit with no leader to own it), by the ``rule`` (base day, working days)
+    itself: late is never missed for want of a row."""
     due = [d.due_on for d in await db.open_of(step.session, kind, *subject)]
-    late = bool(due) and step.today > min(due)
+    if not due:
+        due = [working_days_after(*rule, await load_overrides(step.session)).day]
+    late = step.today > min(due)
     await _close(step, "published_late" if late else "published", subject, kind)
     return late
 
@@ -297,7 +305,8 @@ async def penalty_recorded(step: Step, penalty: Penalty, owner: Person) -> Deadl
 
 async def penalty_published(step: Step, penalty: Penalty) -> bool:
     """Its publication approved: the deadline closes, late or not (kept). Whether late."""
-    return await _published(step, PENALTY_PUBLICATION, ("penalty", penalty.id))
+    rule = (penalty.decided_on, step.policy.deadlines.penalty_publication_days)
+    return await _published(step, PENALTY_PUBLICATION, ("penalty", penalty.id), rule)
 
 
 async def campaign_unreported(step: Step, campaign: Campaign) -> None:

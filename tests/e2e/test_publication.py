@@ -214,6 +214,22 @@ async def test_published_after_the_deadline_is_marked_late_not_hidden(bot: Phone
     assert entry.after is not None and json.loads(entry.after)["late"] is True
 
 
+async def test_late_is_judged_by_the_rule_when_no_deadline_was_ever_made(bot: Phones) -> None:
+    """A unit with no leader to own the publication deadline gets none; published after 20
+    working days from the end, its results are still marked late (the rule itself decides)."""
+    campaign_id = await reported(bot)
+    found = await prepared(bot, campaign_id)
+    (due,) = {d.due_on for d in await publication_deadlines(bot, campaign_id)}
+    async with unit_of_work(bot.factory) as session:  # as if none had been made
+        for deadline in await publication_deadlines(bot, campaign_id):
+            await session.delete(await session.get(Deadline, deadline.id))
+    later = utc_now() + dt.timedelta(days=(due - dt.date.today()).days + 3)
+    assert found.approval_id is not None
+    await approved_at(bot, found.approval_id, later)
+    found = await the_publication(bot, campaign_id)
+    assert found.state is PublicationState.PUBLISHED and found.late is True
+
+
 async def test_a_rejected_publication_goes_back_to_the_team_and_unit_leaders(
     bot: Phones,
 ) -> None:
