@@ -16,7 +16,6 @@ import click
 from bot.base.config import DEFAULT_TIMEZONE
 from bot.base.texts import TEMPLATES_DIR, render, text
 from bot.cli.actors import ADMIN, LEADER, actor_option, given_actor, run_as
-from bot.cli.publish import hit_line
 from bot.cli.support import (
     ID,
     Refused,
@@ -44,7 +43,7 @@ from bot.registry.fields import CellError, labels, percent_field
 from bot.registry.scan import scan_document
 from bot.workflows import campaigns, plans, progress
 from bot.workflows.campaign_spec import EXAMPLE_LEAD, SpecError, example_campaign, parse_campaign
-from bot.workflows.publish import people_to_look_for
+from bot.workflows.publish import hit_line, people_to_look_for
 from bot.workflows.step import policy_of
 
 PLANNERS = (ADMIN, LEADER)  # who makes the plan and proposes needs; leaders decide them

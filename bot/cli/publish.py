@@ -17,10 +17,10 @@ from bot.base.texts import text
 from bot.cli.actors import ADMIN, LEADER, actor_option, run_as
 from bot.cli.support import ID, Refused, explained, run_with_db, settings_of, utc_now
 from bot.registry.personal import Kind
-from bot.registry.scan import Hit, Report, scan_paths
+from bot.registry.scan import Report, scan_paths
 from bot.registry.sheets import SheetError, sheet_format, sheet_writer
 from bot.workflows import campaigns, penalties, publish, site
-from bot.workflows.publish import PublishError, people_to_look_for
+from bot.workflows.publish import PublishError, hit_line, people_to_look_for
 from bot.workflows.site.pages import SiteContext
 from bot.workflows.step import policy_of
 
@@ -28,16 +28,6 @@ from bot.workflows.step import policy_of
 @click.group("publish")
 def publish_group() -> None:
     """Publication: results, penalty decisions and the public site, never personal data."""
-
-
-def hit_line(hit: Hit) -> str:
-    return text(
-        "publish.hit",
-        file=hit.file,
-        place=text("publish.place", p=hit.place),
-        kind=text("publish.kind", value=hit.kind.value),
-        masked=hit.masked,
-    )
 
 
 def _json(report: Report) -> dict[str, Any]:

@@ -137,6 +137,17 @@ def _columns(with_measure: bool) -> tuple[str, ...]:
     return (*COLUMNS, MEASURE) if with_measure else COLUMNS
 
 
+def hit_line(hit: Hit) -> str:
+    """One hit of the scan as people read it: file, place, kind and the data masked."""
+    return text(
+        "publish.hit",
+        file=hit.file,
+        place=text("publish.place", p=hit.place),
+        kind=text("publish.kind", value=hit.kind.value),
+        masked=hit.masked,
+    )
+
+
 def refusal(hits: Sequence[Hit], employers: Sequence[str], headers: Sequence[str]) -> str:
     """What the staff are told when the scan of a table (a header row, then one row per
     employer) finds something: each place (row, employer, column)."""

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.base.texts import text
 from bot.registry.personal import People
 from bot.registry.scan import FileUnreadable, Hit, scan_document
-from bot.workflows.publish import load_people
+from bot.workflows.publish import hit_line, load_people
 from bot.workflows.site import assets, campaigns, draws, home, items, penalties, plans, results
 from bot.workflows.site.pages import Section, SiteContext, SiteFile
 from storage import audit as audit_db
@@ -171,14 +171,4 @@ async def stamp(factory: async_sessionmaker[AsyncSession], context: SiteContext)
 
 
 def refusal(hits: Sequence[Hit]) -> str:
-    lines = [
-        text(
-            "publish.hit",
-            file=h.file,
-            place=text("publish.place", p=h.place),
-            kind=text("publish.kind", value=h.kind.value),
-            masked=h.masked,
-        )
-        for h in hits
-    ]
-    return text("site.refused", count=len(hits), lines=lines)
+    return text("site.refused", count=len(hits), lines=[hit_line(h) for h in hits])
