@@ -86,15 +86,11 @@ async def close_passed(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def open_owned(
-    session: AsyncSession, team_id: int, kind: str, owner_id: int | None = None
-) -> list[Deadline]:
-    """A team's open deadlines of one kind (one owner's, if given), locked for the change."""
+async def open_of_team(session: AsyncSession, team_id: int, kind: str) -> list[Deadline]:
+    """A team's open deadlines of one kind, whoever owns them, locked for the change."""
     query = select(Deadline).where(
         Deadline.state == DeadlineState.OPEN, Deadline.team_id == team_id, Deadline.kind == kind
     )
-    if owner_id is not None:
-        query = query.where(Deadline.owner_id == owner_id)
     rows = await session.execute(query.order_by(Deadline.id).with_for_update())
     return list(rows.scalars())
 

@@ -158,8 +158,9 @@ async def campaign_drawn(step: Step, campaign: Campaign) -> None:
 async def member_replaced(step: Step, team: Team, gone_id: int, substitute_id: int | None) -> None:
     """An officer taken off a team: their findings deadline passes to the substitute; with
     none, it goes — unless it was the team's last, which passes to the team leader."""
-    mine = await db.open_owned(step.session, team.id, FINDINGS_DUE, gone_id)
-    others = len(await db.open_owned(step.session, team.id, FINDINGS_DUE)) - len(mine)
+    team_open = await db.open_of_team(step.session, team.id, FINDINGS_DUE)
+    mine = [d for d in team_open if d.owner_id == gone_id]
+    others = len(team_open) - len(mine)
     heir = substitute_id if substitute_id is not None else None if others else team.leader_id
     for deadline in mine:
         if heir is None:
@@ -617,29 +618,31 @@ async def answers_to_remind(
     if not rules.allowed(local, policy.deadlines, known):
         return []
     sent_before = at - dt.timedelta(hours=policy.remind_after_hours)
+    # The same choice as the reminder's own (storage.assignments.unanswered), then as listed.
+    due = set(await assignments_db.unanswered(session, sent_before, local.date()))
     found = []
     for row in await assignments_db.awaiting_answer(session, local.date()):
-        a = row[0]
-        if a.reminded_at is not None or a.created_at >= sent_before:
+        if row[0].id not in due:
             continue
         item, person = _answer(policy, row, local.date(), known)
-        found.append(
-            (
-                person.name,
-                {
-                    "id": item.id,
-                    "kind": ANSWER,
-                    "campaign": item.campaign,
-                    "team": item.team,
-                    "due_on": item.due_on.isoformat(),
-                    "estimated": False,
-                    "days_left": item.days_left,
-                    "after_hours": policy.remind_after_hours,
-                    "as_owner": True,
-                },
-            )
-        )
+        found.append((person.name, _previewed(item, after_hours=policy.remind_after_hours)))
     return found
+
+
+def _previewed(item: rules.Item, **why: Any) -> dict[str, Any]:
+    """An item as the dry run lists it, with why it goes (its step and level, or for an
+    assignment's answer the hours after which it is reminded)."""
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "campaign": item.campaign,
+        "team": item.team,
+        "due_on": item.due_on.isoformat(),
+        "estimated": item.estimated,
+        "days_left": item.days_left,
+        "as_owner": item.mine,
+        **why,
+    }
 
 
 async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dict[str, Any]]:
@@ -652,18 +655,7 @@ async def preview(factory: Factory, policy: Policy, at: dt.datetime) -> list[dic
         {
             "person": entry.person.name,
             "items": [
-                {
-                    "id": item.id,
-                    "kind": item.kind,
-                    "campaign": item.campaign,
-                    "team": item.team,
-                    "due_on": item.due_on.isoformat(),
-                    "estimated": item.estimated,
-                    "days_left": item.days_left,
-                    "step": steps[item.id].step,
-                    "level": steps[item.id].level,
-                    "as_owner": item.mine,
-                }
+                _previewed(item, step=steps[item.id].step, level=steps[item.id].level)
                 for item in entry.items
             ],
         }
